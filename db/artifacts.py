@@ -1,0 +1,298 @@
+"""Artifact versions, their content and files, aliases and version tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from db.pagination import ListSpec, SortKey
+from db.records import ArtifactFile, ArtifactVersion, from_record
+
+VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
+v.version_index, v.linked_by, v.linked_at, c.sequence_id, col.artifact_type, c.digest, c.size,
+c.metadata, c.description, c.created_by_run_id, c.created_at"""
+
+VERSION_SOURCE = """FROM artifact_versions v
+JOIN artifact_contents c ON c.id = v.content_id
+JOIN collections col ON col.id = v.collection_id"""
+
+
+def _version(row: asyncpg.Record) -> ArtifactVersion:
+    return from_record(ArtifactVersion, row)
+
+
+SELECT_VERSIONS_BY_ID = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id = ANY($1::bigint[])"
+
+
+async def versions_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[ArtifactVersion | None]:
+    rows = await conn.fetch(SELECT_VERSIONS_BY_ID, list(ids))
+    found = {row["id"]: _version(row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+SELECT_VERSIONS_BY_COLLECTION_INDEX = f"""
+SELECT k.collection_id AS key_collection_id, k.version_index AS key_index, {VERSION_COLUMNS}
+FROM unnest($1::bigint[], $2::integer[]) AS k(collection_id, version_index)
+JOIN artifact_versions v ON v.collection_id = k.collection_id AND v.version_index = k.version_index
+JOIN artifact_contents c ON c.id = v.content_id
+JOIN collections col ON col.id = v.collection_id
+"""
+
+
+async def versions_by_collection_index(
+    conn: asyncpg.Pool, keys: Sequence[tuple[int, int]]
+) -> list[ArtifactVersion | None]:
+    rows = await conn.fetch(
+        SELECT_VERSIONS_BY_COLLECTION_INDEX, [k[0] for k in keys], [k[1] for k in keys]
+    )
+    found = {(r["key_collection_id"], r["key_index"]): _version(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+SELECT_VERSIONS_BY_COLLECTION_ALIAS = f"""
+SELECT k.collection_id AS key_collection_id, k.alias AS key_alias, {VERSION_COLUMNS}
+FROM unnest($1::bigint[], $2::text[]) AS k(collection_id, alias)
+JOIN aliases a ON a.collection_id = k.collection_id AND a.alias = k.alias
+JOIN artifact_versions v ON v.id = a.version_id
+JOIN artifact_contents c ON c.id = v.content_id
+JOIN collections col ON col.id = v.collection_id
+"""
+
+
+async def versions_by_collection_alias(
+    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+) -> list[ArtifactVersion | None]:
+    rows = await conn.fetch(
+        SELECT_VERSIONS_BY_COLLECTION_ALIAS, [k[0] for k in keys], [k[1] for k in keys]
+    )
+    found = {(r["key_collection_id"], r["key_alias"]): _version(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+SELECT_SOURCE_VERSIONS_BY_CONTENT = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE}
+WHERE v.content_id = ANY($1::bigint[]) AND v.collection_id = c.sequence_id
+"""
+
+
+async def source_versions_by_content(
+    conn: asyncpg.Pool, content_ids: Sequence[int]
+) -> list[ArtifactVersion | None]:
+    """The logged version (in its artifact sequence) of each content."""
+    rows = await conn.fetch(SELECT_SOURCE_VERSIONS_BY_CONTENT, list(content_ids))
+    found = {row["content_id"]: _version(row) for row in rows}
+    return [found.get(i) for i in content_ids]
+
+
+SELECT_ALIASES_BY_VERSION = """
+SELECT version_id, array_agg(alias ORDER BY alias) AS aliases FROM aliases
+WHERE version_id = ANY($1::bigint[]) GROUP BY version_id
+"""
+
+
+async def aliases_by_version(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+    rows = await conn.fetch(SELECT_ALIASES_BY_VERSION, list(ids))
+    found = {row["version_id"]: row["aliases"] for row in rows}
+    return [found.get(i, []) for i in ids]
+
+
+SELECT_TAGS_BY_VERSION = """
+SELECT version_id, array_agg(tag ORDER BY tag) AS tags FROM version_tags
+WHERE version_id = ANY($1::bigint[]) GROUP BY version_id
+"""
+
+
+async def tags_by_version(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+    rows = await conn.fetch(SELECT_TAGS_BY_VERSION, list(ids))
+    found = {row["version_id"]: row["tags"] for row in rows}
+    return [found.get(i, []) for i in ids]
+
+
+SELECT_ALIASES_BY_COLLECTION = """
+SELECT collection_id, alias, version_id, assigned_at FROM aliases
+WHERE collection_id = ANY($1::bigint[]) ORDER BY collection_id, alias
+"""
+
+
+async def aliases_by_collection(
+    conn: asyncpg.Pool, ids: Sequence[int]
+) -> list[list[tuple[str, int]]]:
+    """Each collection's (alias, version id) pairs, by alias."""
+    rows = await conn.fetch(SELECT_ALIASES_BY_COLLECTION, list(ids))
+    found: dict[int, list[tuple[str, int]]] = {}
+    for row in rows:
+        found.setdefault(row["collection_id"], []).append((row["alias"], row["version_id"]))
+    return [found.get(i, []) for i in ids]
+
+
+VERSIONS_BY_COLLECTION: ListSpec[ArtifactVersion] = ListSpec(
+    name="collection.versions",
+    columns=VERSION_COLUMNS,
+    source=f"{VERSION_SOURCE} WHERE v.collection_id = p.parent_id",
+    keys=(SortKey("v.version_index", "integer"),),
+    descending=True,
+    record=_version,
+)
+
+# The same content in every other collection: registry links and the logged version alike.
+VERSIONS_BY_CONTENT: ListSpec[ArtifactVersion] = ListSpec(
+    name="artifactVersion.linkedVersions",
+    columns=VERSION_COLUMNS,
+    source=f"{VERSION_SOURCE} WHERE v.content_id = p.parent_id AND col.registry_id IS NOT NULL",
+    keys=(SortKey("v.id", "bigint"),),
+    descending=False,
+    record=_version,
+)
+
+# What a run logged: the logged (sequence) version of each content it created.
+OUTPUTS_BY_RUN: ListSpec[ArtifactVersion] = ListSpec(
+    name="run.outputs",
+    columns=VERSION_COLUMNS,
+    source=f"{VERSION_SOURCE} WHERE c.created_by_run_id = p.parent_id "
+    "AND v.collection_id = c.sequence_id",
+    keys=(SortKey("c.created_at", "timestamptz"), SortKey("c.id", "bigint")),
+    descending=True,
+    record=_version,
+)
+
+# What a run used: the version it named, or the logged version if that one was unlinked since.
+INPUTS_BY_RUN: ListSpec[ArtifactVersion] = ListSpec(
+    name="run.inputs",
+    columns=VERSION_COLUMNS,
+    source="""FROM run_inputs ri
+JOIN artifact_contents c ON c.id = ri.content_id
+JOIN artifact_versions v ON v.id = coalesce(ri.version_id,
+    (SELECT sv.id FROM artifact_versions sv
+     WHERE sv.content_id = c.id AND sv.collection_id = c.sequence_id))
+JOIN collections col ON col.id = v.collection_id
+WHERE ri.run_id = p.parent_id""",
+    keys=(SortKey("ri.used_at", "timestamptz"), SortKey("ri.content_id", "bigint")),
+    descending=True,
+    record=_version,
+)
+
+FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(
+    name="artifactVersion.files",
+    columns="f.content_id, f.path, f.digest, f.size",
+    source="FROM artifact_files f WHERE f.content_id = p.parent_id",
+    keys=(SortKey("f.path", "text"),),
+    descending=False,
+    record=lambda row: from_record(ArtifactFile, row),
+)
+
+
+SELECT_CONTENT_BY_DIGEST = "SELECT id FROM artifact_contents WHERE sequence_id = $1 AND digest = $2"
+INSERT_CONTENT = """
+INSERT INTO artifact_contents (sequence_id, digest, size, metadata, description, created_by_run_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (sequence_id, digest) DO NOTHING
+RETURNING id
+"""
+INSERT_FILES = """
+INSERT INTO artifact_files (content_id, path, digest, size)
+SELECT $1, f.path, f.digest, f.size
+FROM unnest($2::text[], $3::text[], $4::bigint[]) AS f(path, digest, size)
+"""
+
+
+async def insert_content(
+    conn: asyncpg.Connection,
+    *,
+    sequence_id: int,
+    digest: str,
+    files: Sequence[tuple[str, str, int]],
+    metadata: dict[str, object],
+    description: str,
+    created_by_run_id: int | None,
+) -> int | None:
+    """The new content's id, or None when the sequence already holds this digest."""
+    size = sum(f[2] for f in files)
+    content_id: int | None = await conn.fetchval(
+        INSERT_CONTENT, sequence_id, digest, size, metadata, description, created_by_run_id
+    )
+    if content_id is not None:
+        await conn.execute(
+            INSERT_FILES, content_id, [f[0] for f in files], [f[1] for f in files],
+            [f[2] for f in files],
+        )
+    return content_id
+
+
+async def content_by_digest(conn: asyncpg.Connection, sequence_id: int, digest: str) -> int | None:
+    content_id: int | None = await conn.fetchval(SELECT_CONTENT_BY_DIGEST, sequence_id, digest)
+    return content_id
+
+
+INSERT_VERSION = """
+INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by)
+VALUES ($1, $2, $3, $4) RETURNING id
+"""
+SELECT_VERSION_BY_CONTENT = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.collection_id = $1 AND v.content_id = $2
+"""
+SELECT_VERSION = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id = $1"
+
+
+async def insert_version(
+    conn: asyncpg.Connection, collection_id: int, content_id: int, index: int, linked_by: int | None
+) -> ArtifactVersion:
+    version_id = await conn.fetchval(INSERT_VERSION, collection_id, content_id, index, linked_by)
+    row = await conn.fetchrow(SELECT_VERSION, version_id)
+    return _version(row)
+
+
+async def version_of_content(
+    conn: asyncpg.Connection, collection_id: int, content_id: int
+) -> ArtifactVersion | None:
+    row = await conn.fetchrow(SELECT_VERSION_BY_CONTENT, collection_id, content_id)
+    return None if row is None else _version(row)
+
+
+async def version_for_write(conn: asyncpg.Connection, version_id: int) -> ArtifactVersion | None:
+    row = await conn.fetchrow(SELECT_VERSION, version_id)
+    return None if row is None else _version(row)
+
+
+# Moves (or adds) an alias to a version, closing the previous holder's history entry. Returns the
+# previous holder, NULL when the alias was free. The upsert takes the alias row's lock, so
+# concurrent moves of one alias apply one after another.
+ASSIGN_ALIAS = """
+WITH previous AS (
+    SELECT version_id FROM aliases WHERE collection_id = $1 AND alias = $2 FOR UPDATE
+), upsert AS (
+    INSERT INTO aliases (collection_id, alias, version_id, assigned_at)
+    VALUES ($1, $2, $3, clock_timestamp())
+    ON CONFLICT (collection_id, alias)
+    DO UPDATE SET version_id = EXCLUDED.version_id, assigned_at = EXCLUDED.assigned_at
+    WHERE aliases.version_id <> EXCLUDED.version_id
+    RETURNING assigned_at
+), closed AS (
+    UPDATE alias_history SET removed_at = (SELECT assigned_at FROM upsert)
+    WHERE collection_id = $1 AND alias = $2 AND removed_at IS NULL
+      AND EXISTS (SELECT 1 FROM upsert)
+), opened AS (
+    INSERT INTO alias_history (collection_id, alias, version_id, assigned_at)
+    SELECT $1, $2, $3, assigned_at FROM upsert
+)
+SELECT (SELECT version_id FROM previous) AS previous_version_id,
+       EXISTS (SELECT 1 FROM upsert) AS changed
+"""
+
+
+async def assign_alias(
+    conn: asyncpg.Connection, collection_id: int, alias: str, version_id: int
+) -> tuple[int | None, bool]:
+    """(previous holder, whether anything changed)."""
+    row = await conn.fetchrow(ASSIGN_ALIAS, collection_id, alias, version_id)
+    return row["previous_version_id"], row["changed"]
+
+
+INSERT_VERSION_TAGS = """
+INSERT INTO version_tags (version_id, tag)
+SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
+"""
+
+
+async def add_version_tags(conn: asyncpg.Connection, version_id: int, tags: Sequence[str]) -> None:
+    await conn.execute(INSERT_VERSION_TAGS, version_id, list(tags))

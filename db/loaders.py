@@ -1,0 +1,124 @@
+"""Per-request DataLoaders: one per (thing, key), each batch one statement, results aligned."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from db import artifacts, organizations, registries, runs
+from db.pagination import ListSpec, Page, PageRequest, fetch_counts, fetch_pages
+from db.records import (
+    ArtifactVersion,
+    Collection,
+    Organization,
+    Project,
+    Registry,
+    Run,
+    User,
+)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+PageKey = tuple[ListSpec[Any], int, PageRequest]
+CountKey = tuple[ListSpec[Any], int]
+
+
+def _loader(
+    pool: asyncpg.Pool, fetch: Callable[[asyncpg.Pool, Sequence[K]], Awaitable[list[V]]]
+) -> DataLoader[K, V]:
+    async def load(keys: Sequence[K]) -> list[V]:
+        return await fetch(pool, keys)
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """A request's loaders. Create one per request; call `clear_all` after a write."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.organization_by_id: DataLoader[int, Organization | None] = _loader(
+            pool, organizations.organizations_by_id
+        )
+        self.organization_by_name: DataLoader[str, Organization | None] = _loader(
+            pool, organizations.organizations_by_name
+        )
+        self.user_by_id: DataLoader[int, User | None] = _loader(pool, organizations.users_by_id)
+        self.registry_by_id: DataLoader[int, Registry | None] = _loader(
+            pool, registries.registries_by_id
+        )
+        self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = (
+            _loader(pool, registries.registries_by_organization_name)
+        )
+        self.collection_by_id: DataLoader[int, Collection | None] = _loader(
+            pool, registries.collections_by_id
+        )
+        self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = (
+            _loader(pool, registries.collections_by_registry_name)
+        )
+        self.sequence_by_project_name: DataLoader[tuple[int, str], Collection | None] = _loader(
+            pool, registries.sequences_by_project_name
+        )
+        self.tags_by_collection: DataLoader[int, list[str]] = _loader(
+            pool, registries.tags_by_collection
+        )
+        self.version_by_id: DataLoader[int, ArtifactVersion | None] = _loader(
+            pool, artifacts.versions_by_id
+        )
+        self.version_by_collection_index: DataLoader[
+            tuple[int, int], ArtifactVersion | None
+        ] = _loader(pool, artifacts.versions_by_collection_index)
+        self.version_by_collection_alias: DataLoader[
+            tuple[int, str], ArtifactVersion | None
+        ] = _loader(pool, artifacts.versions_by_collection_alias)
+        self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
+            pool, artifacts.source_versions_by_content
+        )
+        self.aliases_by_version: DataLoader[int, list[str]] = _loader(
+            pool, artifacts.aliases_by_version
+        )
+        self.tags_by_version: DataLoader[int, list[str]] = _loader(pool, artifacts.tags_by_version)
+        self.aliases_by_collection: DataLoader[int, list[tuple[str, int]]] = _loader(
+            pool, artifacts.aliases_by_collection
+        )
+        self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)
+        self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = (
+            _loader(pool, runs.projects_by_organization_name)
+        )
+        self.run_by_id: DataLoader[int, Run | None] = _loader(pool, runs.runs_by_id)
+        self.page: DataLoader[PageKey, Page[Any]] = DataLoader(load_fn=self._load_pages)
+        self.count: DataLoader[CountKey, int] = DataLoader(load_fn=self._load_counts)
+
+    async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Any]]:
+        # Siblings in one query share their page arguments, so this is one statement per level.
+        groups: dict[tuple[ListSpec[Any], PageRequest], list[int]] = {}
+        for spec, parent_id, request in keys:
+            groups.setdefault((spec, request), []).append(parent_id)
+        results: dict[PageKey, Page[Any]] = {}
+        for (spec, request), parent_ids in groups.items():
+            unique_ids = list(dict.fromkeys(parent_ids))
+            pages = await fetch_pages(self.pool, spec, unique_ids, request)
+            for parent_id, page in zip(unique_ids, pages, strict=True):
+                results[(spec, parent_id, request)] = page
+        return [results[key] for key in keys]
+
+    async def _load_counts(self, keys: Sequence[CountKey]) -> list[int]:
+        groups: dict[ListSpec[Any], list[int]] = {}
+        for spec, parent_id in keys:
+            groups.setdefault(spec, []).append(parent_id)
+        results: dict[CountKey, int] = {}
+        for spec, parent_ids in groups.items():
+            unique_ids = list(dict.fromkeys(parent_ids))
+            counts = await fetch_counts(self.pool, spec, unique_ids)
+            for parent_id, count in zip(unique_ids, counts, strict=True):
+                results[(spec, parent_id)] = count
+        return [results[key] for key in keys]
+
+    def clear_all(self) -> None:
+        for loader in vars(self).values():
+            if isinstance(loader, DataLoader):
+                loader.clear_all()

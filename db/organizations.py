@@ -1,0 +1,160 @@
+"""Organizations, users, memberships and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from db.pagination import ListSpec, SortKey
+from db.records import Organization, OrganizationMember, User, from_record
+
+ORGANIZATION_COLUMNS = "o.id, o.name, o.display_name, o.created_at"
+USER_COLUMNS = "u.id, u.name, u.display_name, u.kind::text AS kind, u.created_at"
+
+SELECT_ORGANIZATIONS_BY_ID = f"""
+SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = ANY($1::bigint[])
+"""
+
+
+async def organizations_by_id(
+    conn: asyncpg.Pool, ids: Sequence[int]
+) -> list[Organization | None]:
+    rows = await conn.fetch(SELECT_ORGANIZATIONS_BY_ID, list(ids))
+    found = {row["id"]: from_record(Organization, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+SELECT_ORGANIZATIONS_BY_NAME = f"""
+SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.name = ANY($1::text[])
+"""
+
+
+async def organizations_by_name(
+    conn: asyncpg.Pool, names: Sequence[str]
+) -> list[Organization | None]:
+    rows = await conn.fetch(SELECT_ORGANIZATIONS_BY_NAME, list(names))
+    found = {row["name"]: from_record(Organization, row) for row in rows}
+    return [found.get(n) for n in names]
+
+
+SELECT_USERS_BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = ANY($1::bigint[])"
+
+
+async def users_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[User | None]:
+    rows = await conn.fetch(SELECT_USERS_BY_ID, list(ids))
+    found = {row["id"]: from_record(User, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+MEMBERS_BY_ORGANIZATION: ListSpec[tuple[OrganizationMember, User]] = ListSpec(
+    name="organization.members",
+    columns=f"m.organization_id, m.user_id, m.role::text AS role, m.created_at AS member_since, "
+    f"{USER_COLUMNS}",
+    source="FROM organization_members m JOIN users u ON u.id = m.user_id "
+    "WHERE m.organization_id = p.parent_id",
+    keys=(SortKey("lower(u.name)", "text"),),
+    descending=False,
+    record=lambda row: (
+        OrganizationMember(
+            row["organization_id"], row["user_id"], row["role"], row["member_since"]
+        ),
+        from_record(User, row),
+    ),
+)
+
+SELECT_PRINCIPAL_BY_KEY_HASH = f"""
+SELECT k.id AS key_id, {USER_COLUMNS},
+       (k.last_used_at IS NULL
+        OR k.last_used_at < clock_timestamp() - interval '1 minute') AS needs_touch,
+       coalesce((SELECT jsonb_object_agg(m.organization_id::text, m.role)
+                 FROM organization_members m WHERE m.user_id = u.id), '{{}}') AS org_roles
+FROM api_keys k JOIN users u ON u.id = k.user_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+"""
+
+TOUCH_API_KEY = "UPDATE api_keys SET last_used_at = clock_timestamp() WHERE id = $1"
+
+
+async def principal_by_key_hash(
+    conn: asyncpg.Pool, key_hash: bytes
+) -> tuple[User, dict[int, str]] | None:
+    """The key's user and their role in each organization, or None for an unknown/revoked key.
+
+    `last_used_at` is written at most once a minute per key, so reads stay read-only.
+    """
+    row = await conn.fetchrow(SELECT_PRINCIPAL_BY_KEY_HASH, key_hash)
+    if row is None:
+        return None
+    if row["needs_touch"]:
+        await conn.execute(TOUCH_API_KEY, row["key_id"])
+    roles = {int(org_id): role for org_id, role in row["org_roles"].items()}
+    return from_record(User, row), roles
+
+
+INSERT_ORGANIZATION = """
+INSERT INTO organizations (name, display_name) VALUES ($1, $2)
+RETURNING id, name, display_name, created_at
+"""
+
+
+async def insert_organization(
+    conn: asyncpg.Connection, name: str, display_name: str
+) -> Organization:
+    row = await conn.fetchrow(INSERT_ORGANIZATION, name, display_name)
+    return from_record(Organization, row)
+
+
+INSERT_USER = """
+INSERT INTO users (name, display_name, kind) VALUES ($1, $2, $3::user_kind)
+RETURNING id, name, display_name, kind::text AS kind, created_at
+"""
+
+
+async def insert_user(conn: asyncpg.Connection, name: str, display_name: str, kind: str) -> User:
+    row = await conn.fetchrow(INSERT_USER, name, display_name, kind)
+    return from_record(User, row)
+
+
+SELECT_USER_BY_NAME = f"SELECT {USER_COLUMNS} FROM users u WHERE lower(u.name) = lower($1)"
+
+
+async def user_by_name(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> User | None:
+    row = await conn.fetchrow(SELECT_USER_BY_NAME, name)
+    return None if row is None else from_record(User, row)
+
+
+UPSERT_ORGANIZATION_MEMBER = """
+INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, $3::org_role)
+ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role
+"""
+
+
+async def set_organization_member(
+    conn: asyncpg.Connection, organization_id: int, user_id: int, role: str
+) -> None:
+    await conn.execute(UPSERT_ORGANIZATION_MEMBER, organization_id, user_id, role)
+
+
+SELECT_ORGANIZATIONS_OF_USER = f"""
+SELECT {ORGANIZATION_COLUMNS} FROM organizations o
+JOIN organization_members m ON m.organization_id = o.id
+WHERE m.user_id = $1 ORDER BY o.name
+"""
+
+
+async def organizations_of_user(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: int
+) -> list[Organization]:
+    rows = await conn.fetch(SELECT_ORGANIZATIONS_OF_USER, user_id)
+    return [from_record(Organization, row) for row in rows]
+
+
+INSERT_API_KEY = """
+INSERT INTO api_keys (user_id, name, key_hash) VALUES ($1, $2, $3) RETURNING id
+"""
+
+
+async def insert_api_key(conn: asyncpg.Connection, user_id: int, name: str, key_hash: bytes) -> int:
+    key_id: int = await conn.fetchval(INSERT_API_KEY, user_id, name, key_hash)
+    return key_id

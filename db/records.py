@@ -1,0 +1,144 @@
+"""Plain rows as the persistence layer hands them up: one frozen dataclass per table shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+T = TypeVar("T")
+
+
+def from_record(cls: type[T], row: asyncpg.Record) -> T:
+    """Builds a dataclass from the row's columns of the same names (extra columns are ignored)."""
+    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: int
+    name: str
+    display_name: str
+    created_at: datetime
+
+    @property
+    def organization_id(self) -> int:
+        return self.id
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    display_name: str
+    kind: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationMember:
+    organization_id: int
+    user_id: int
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    organization_id: int
+    name: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    organization_id: int
+    project_id: int
+    name: str
+    state: str
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    user_id: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    id: int
+    organization_id: int
+    name: str
+    description: str
+    visibility: str
+    accepts_all_types: bool
+    is_core: bool
+    accepted_types: list[str]
+    protected_aliases: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A registry collection (registry_id set) or a project's artifact sequence (project_id set)."""
+
+    id: int
+    organization_id: int
+    registry_id: int | None
+    project_id: int | None
+    name: str
+    artifact_type: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactVersion:
+    """A version in a collection, with the content it points at."""
+
+    id: int
+    organization_id: int
+    collection_id: int
+    registry_id: int | None
+    content_id: int
+    version_index: int
+    linked_by: int | None
+    linked_at: datetime
+    sequence_id: int
+    artifact_type: str
+    digest: str
+    size: int
+    metadata: dict[str, Any]
+    description: str
+    created_by_run_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFile:
+    content_id: int
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """A run's use of a version: the run, the version it named, and when."""
+
+    run_id: int
+    version_id: int
+    content_id: int
+    used_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AliasAssignment:
+    collection_id: int
+    alias: str
+    version_id: int
+    assigned_at: datetime

@@ -1,0 +1,266 @@
+"""Registries, their collections, and projects' artifact sequences (collections of a project)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from db.pagination import ListSpec, SortKey
+from db.records import Collection, Registry, from_record
+
+REGISTRY_COLUMNS = """r.id, r.organization_id, r.name, r.description, r.visibility::text AS visibility,
+r.accepts_all_types, r.is_core, r.created_at,
+ARRAY(SELECT t.artifact_type FROM registry_accepted_types t
+      WHERE t.registry_id = r.id ORDER BY t.artifact_type) AS accepted_types,
+ARRAY(SELECT a.alias FROM registry_protected_aliases a
+      WHERE a.registry_id = r.id ORDER BY a.alias) AS protected_aliases"""
+
+COLLECTION_COLUMNS = """col.id, col.organization_id, col.registry_id, col.project_id, col.name,
+col.artifact_type, col.description, col.created_at"""
+
+SELECT_REGISTRIES_BY_ID = f"""
+SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = ANY($1::bigint[])
+"""
+
+
+async def registries_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Registry | None]:
+    rows = await conn.fetch(SELECT_REGISTRIES_BY_ID, list(ids))
+    found = {row["id"]: from_record(Registry, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+SELECT_REGISTRIES_BY_ORGANIZATION_NAME = f"""
+SELECT k.organization_id AS key_organization_id, k.name AS key_name, {REGISTRY_COLUMNS}
+FROM unnest($1::bigint[], $2::text[]) AS k(organization_id, name)
+JOIN registries r ON r.organization_id = k.organization_id AND lower(r.name) = lower(k.name)
+"""
+
+
+async def registries_by_organization_name(
+    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+) -> list[Registry | None]:
+    """Registries by (organization id, name); names match case-insensitively."""
+    rows = await conn.fetch(
+        SELECT_REGISTRIES_BY_ORGANIZATION_NAME, [k[0] for k in keys], [k[1] for k in keys]
+    )
+    found = {(r["key_organization_id"], r["key_name"]): from_record(Registry, r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+SELECT_COLLECTIONS_BY_ID = f"""
+SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.id = ANY($1::bigint[])
+"""
+
+
+async def collections_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Collection | None]:
+    rows = await conn.fetch(SELECT_COLLECTIONS_BY_ID, list(ids))
+    found = {row["id"]: from_record(Collection, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+SELECT_COLLECTIONS_BY_REGISTRY_NAME = f"""
+SELECT k.parent_id AS key_parent_id, k.name AS key_name, {COLLECTION_COLUMNS}
+FROM unnest($1::bigint[], $2::text[]) AS k(parent_id, name)
+JOIN collections col ON col.registry_id = k.parent_id AND col.name = k.name
+"""
+
+SELECT_SEQUENCES_BY_PROJECT_NAME = f"""
+SELECT k.parent_id AS key_parent_id, k.name AS key_name, {COLLECTION_COLUMNS}
+FROM unnest($1::bigint[], $2::text[]) AS k(parent_id, name)
+JOIN collections col ON col.project_id = k.parent_id AND col.name = k.name
+"""
+
+
+async def _collections_by_parent_name(
+    conn: asyncpg.Pool, sql: str, keys: Sequence[tuple[int, str]]
+) -> list[Collection | None]:
+    rows = await conn.fetch(sql, [k[0] for k in keys], [k[1] for k in keys])
+    found = {(r["key_parent_id"], r["key_name"]): from_record(Collection, r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def collections_by_registry_name(
+    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+) -> list[Collection | None]:
+    return await _collections_by_parent_name(conn, SELECT_COLLECTIONS_BY_REGISTRY_NAME, keys)
+
+
+async def sequences_by_project_name(
+    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+) -> list[Collection | None]:
+    return await _collections_by_parent_name(conn, SELECT_SEQUENCES_BY_PROJECT_NAME, keys)
+
+
+SELECT_TAGS_BY_COLLECTION = """
+SELECT collection_id, array_agg(tag ORDER BY tag) AS tags FROM collection_tags
+WHERE collection_id = ANY($1::bigint[]) GROUP BY collection_id
+"""
+
+
+async def tags_by_collection(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+    rows = await conn.fetch(SELECT_TAGS_BY_COLLECTION, list(ids))
+    found = {row["collection_id"]: row["tags"] for row in rows}
+    return [found.get(i, []) for i in ids]
+
+
+REGISTRIES_BY_ORGANIZATION: ListSpec[Registry] = ListSpec(
+    name="organization.registries",
+    columns=REGISTRY_COLUMNS,
+    source="FROM registries r WHERE r.organization_id = p.parent_id",
+    keys=(SortKey("lower(r.name)", "text"),),
+    descending=False,
+    record=lambda row: from_record(Registry, row),
+)
+
+COLLECTIONS_BY_REGISTRY: ListSpec[Collection] = ListSpec(
+    name="registry.collections",
+    columns=COLLECTION_COLUMNS,
+    source="FROM collections col WHERE col.registry_id = p.parent_id",
+    keys=(SortKey("col.created_at", "timestamptz"), SortKey("col.id", "bigint")),
+    descending=True,
+    record=lambda row: from_record(Collection, row),
+)
+
+SEQUENCES_BY_PROJECT: ListSpec[Collection] = ListSpec(
+    name="project.artifactSequences",
+    columns=COLLECTION_COLUMNS,
+    source="FROM collections col WHERE col.project_id = p.parent_id",
+    keys=(SortKey("col.name", "text"),),
+    descending=False,
+    record=lambda row: from_record(Collection, row),
+)
+
+
+INSERT_REGISTRY = """
+INSERT INTO registries (organization_id, name, description, visibility, accepts_all_types,
+                        is_core, created_by)
+VALUES ($1, $2, $3, $4::registry_visibility, $5, $6, $7)
+RETURNING id
+"""
+INSERT_ACCEPTED_TYPES = """
+INSERT INTO registry_accepted_types (registry_id, artifact_type)
+SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
+"""
+INSERT_PROTECTED_ALIASES = """
+INSERT INTO registry_protected_aliases (registry_id, alias)
+SELECT $1, a FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING
+"""
+SELECT_REGISTRY_FOR_UPDATE = f"SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = $1"
+
+
+async def insert_registry(
+    conn: asyncpg.Connection,
+    *,
+    organization_id: int,
+    name: str,
+    description: str,
+    visibility: str,
+    accepted_types: Sequence[str],
+    accepts_all_types: bool,
+    protected_aliases: Sequence[str],
+    is_core: bool,
+    created_by: int | None,
+) -> Registry:
+    registry_id = await conn.fetchval(
+        INSERT_REGISTRY, organization_id, name, description, visibility, accepts_all_types,
+        is_core, created_by,
+    )
+    await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(accepted_types))
+    await conn.execute(INSERT_PROTECTED_ALIASES, registry_id, list(protected_aliases))
+    row = await conn.fetchrow(SELECT_REGISTRY_FOR_UPDATE, registry_id)
+    return from_record(Registry, row)
+
+
+INSERT_COLLECTION = f"""
+INSERT INTO collections AS col (organization_id, registry_id, project_id, name, artifact_type,
+                                description)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+RETURNING {COLLECTION_COLUMNS}
+"""
+
+
+async def insert_collection(
+    conn: asyncpg.Connection,
+    *,
+    organization_id: int,
+    registry_id: int | None,
+    project_id: int | None,
+    name: str,
+    artifact_type: str,
+    description: str,
+) -> Collection | None:
+    """The new collection, or None when the name is taken in that registry or project."""
+    row = await conn.fetchrow(
+        INSERT_COLLECTION, organization_id, registry_id, project_id, name, artifact_type,
+        description,
+    )
+    return None if row is None else from_record(Collection, row)
+
+
+SELECT_REGISTRY_COLLECTION = f"""
+SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.registry_id = $1 AND col.name = $2
+"""
+SELECT_PROJECT_SEQUENCE = f"""
+SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.project_id = $1 AND col.name = $2
+"""
+
+
+async def collection_in_registry(
+    conn: asyncpg.Connection, registry_id: int, name: str
+) -> Collection | None:
+    row = await conn.fetchrow(SELECT_REGISTRY_COLLECTION, registry_id, name)
+    return None if row is None else from_record(Collection, row)
+
+
+async def sequence_in_project(
+    conn: asyncpg.Connection, project_id: int, name: str
+) -> Collection | None:
+    row = await conn.fetchrow(SELECT_PROJECT_SEQUENCE, project_id, name)
+    return None if row is None else from_record(Collection, row)
+
+
+TAKE_NEXT_INDEX = """
+UPDATE collections SET next_index = next_index + 1 WHERE id = $1 RETURNING next_index - 1
+"""
+
+
+async def take_next_index(conn: asyncpg.Connection, collection_id: int) -> int:
+    """The collection's next version index. The row lock it takes serialises concurrent links
+    to one collection until the transaction ends, so no two can share an index."""
+    index: int = await conn.fetchval(TAKE_NEXT_INDEX, collection_id)
+    return index
+
+
+INSERT_COLLECTION_TAGS = """
+INSERT INTO collection_tags (collection_id, tag)
+SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
+"""
+
+
+async def add_collection_tags(
+    conn: asyncpg.Connection, collection_id: int, tags: Sequence[str]
+) -> None:
+    await conn.execute(INSERT_COLLECTION_TAGS, collection_id, list(tags))
+
+
+LOCK_COLLECTION = "SELECT id FROM collections WHERE id = $1 FOR NO KEY UPDATE"
+
+
+async def lock_collection(conn: asyncpg.Connection, collection_id: int) -> None:
+    """Serialises changes to one collection's versions and aliases until the transaction ends;
+    statements after it see every change committed before."""
+    await conn.execute(LOCK_COLLECTION, collection_id)
+
+
+UPSERT_REGISTRY_USER_ROLE = """
+INSERT INTO registry_user_roles (registry_id, user_id, role) VALUES ($1, $2, $3::registry_role)
+ON CONFLICT (registry_id, user_id) DO UPDATE SET role = EXCLUDED.role
+"""
+
+
+async def set_registry_user_role(
+    conn: asyncpg.Connection, registry_id: int, user_id: int, role: str
+) -> None:
+    await conn.execute(UPSERT_REGISTRY_USER_ROLE, registry_id, user_id, role)

@@ -1,0 +1,89 @@
+"""Artifact paths: `[org/]wandb-registry-<registry>/<collection>[:<alias>|:v<N>]` for registry
+versions and `org/<project>/<artifact>[:<alias>|:v<N>]` for logged ones. No selector means
+`latest`. Every malformed path is refused with a message that names the part at fault."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from resolvers.errors import DomainError, ErrorCode
+
+REGISTRY_PREFIX = "wandb-registry-"
+MAX_VERSION_INDEX = 2**31 - 1
+MAX_PATH_LENGTH = 1024
+_ALIAS = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_VERSION = re.compile(r"^v(\d+)$")
+FORMAT = "[org/]wandb-registry-<registry>/<collection>[:alias|:vN] or org/<project>/<artifact>[:…]"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPath:
+    organization: str | None  # None: the caller's only organization
+    registry: str | None  # set for registry paths
+    project: str | None  # set for artifact sequence paths
+    collection: str  # the collection, or the artifact (sequence) name
+    alias: str | None  # exactly one of alias and index is set
+    index: int | None
+
+
+def invalid_path(message: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_PATH, message, ("path",))
+
+
+def parse_selector(selector: str) -> tuple[str | None, int | None]:
+    """`v3` → index 3; anything else must be a valid alias."""
+    if selector == "":
+        raise invalid_path("the selector after ':' is empty: give an alias or a version like v3")
+    version = _VERSION.match(selector)
+    if version is not None:
+        index = int(version[1])
+        if index > MAX_VERSION_INDEX:
+            raise invalid_path(f"version '{selector}' is out of range")
+        return None, index
+    if _ALIAS.match(selector) is None:
+        raise invalid_path(
+            f"selector '{selector[:140]}' is neither a version (v<N>) nor a valid alias "
+            "(letters, digits, '-', '_', '.'; at most 128 characters)"
+        )
+    return selector, None
+
+
+def parse_path(path: str) -> ArtifactPath:
+    if path.strip() == "":
+        raise invalid_path(f"the path is empty; expected {FORMAT}")
+    if len(path) > MAX_PATH_LENGTH:
+        raise invalid_path(f"the path is longer than {MAX_PATH_LENGTH} characters")
+    name_part, colon, selector = path.partition(":")
+    if ":" in selector:
+        raise invalid_path(f"the path '{path}' has more than one ':'")
+    alias, index = parse_selector(selector) if colon else ("latest", None)
+    parts = name_part.split("/")
+    if len(parts) == 1:
+        raise invalid_path(f"the path '{path}' has no collection part; expected {FORMAT}")
+    if len(parts) > 3:
+        raise invalid_path(f"the path '{path}' has too many '/' separated parts; expected {FORMAT}")
+    if len(parts) == 2:
+        organization, first, collection = None, parts[0], parts[1]
+    else:
+        organization, first, collection = parts
+        if organization == "":
+            raise invalid_path(f"the organization part of '{path}' is empty")
+    is_registry = first.startswith(REGISTRY_PREFIX)
+    if is_registry:
+        registry = first[len(REGISTRY_PREFIX) :]
+        if registry == "":
+            raise invalid_path(f"the registry name after '{REGISTRY_PREFIX}' is empty in '{path}'")
+        if collection == "":
+            raise invalid_path(f"the collection part of '{path}' is empty")
+        return ArtifactPath(organization, registry, None, collection, alias, index)
+    if organization is None:
+        raise invalid_path(
+            f"'{first}' is not a registry (registry parts start with '{REGISTRY_PREFIX}'), and "
+            f"artifact paths in a project need the organization: org/{first}/{collection or '…'}"
+        )
+    if first == "":
+        raise invalid_path(f"the project part of '{path}' is empty")
+    if collection == "":
+        raise invalid_path(f"the artifact part of '{path}' is empty")
+    return ArtifactPath(organization, None, first, collection, alias, index)

@@ -1,0 +1,277 @@
+"""Read-side resolver functions. Each returns only what the caller may see: an object the caller
+may not see answers exactly as a missing one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from db import artifacts, organizations, registries, runs
+from db.pagination import InvalidPageRequest, ListSpec, Page, page_request
+from db.records import (
+    ArtifactVersion,
+    Collection,
+    Organization,
+    Project,
+    Registry,
+    Run,
+    User,
+)
+from resolvers.authorization import can_view, can_view_organization
+from resolvers.context import Context
+from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.paths import ArtifactPath, invalid_path, parse_path
+
+T = TypeVar("T")
+
+# Lists each object type exposes, re-exported for the schema layer.
+REGISTRIES_BY_ORGANIZATION = registries.REGISTRIES_BY_ORGANIZATION
+COLLECTIONS_BY_REGISTRY = registries.COLLECTIONS_BY_REGISTRY
+SEQUENCES_BY_PROJECT = registries.SEQUENCES_BY_PROJECT
+VERSIONS_BY_COLLECTION = artifacts.VERSIONS_BY_COLLECTION
+VERSIONS_BY_CONTENT = artifacts.VERSIONS_BY_CONTENT
+FILES_BY_CONTENT = artifacts.FILES_BY_CONTENT
+INPUTS_BY_RUN = artifacts.INPUTS_BY_RUN
+OUTPUTS_BY_RUN = artifacts.OUTPUTS_BY_RUN
+MEMBERS_BY_ORGANIZATION = organizations.MEMBERS_BY_ORGANIZATION
+PROJECTS_BY_ORGANIZATION = runs.PROJECTS_BY_ORGANIZATION
+RUNS_BY_PROJECT = runs.RUNS_BY_PROJECT
+RUNS_USING_CONTENT = runs.RUNS_USING_CONTENT
+
+
+def _visible(ctx: Context, obj: T | None) -> T | None:
+    return obj if can_view(ctx, obj) else None  # type: ignore[arg-type]
+
+
+async def page(
+    ctx: Context,
+    spec: ListSpec[T],
+    parent_id: int,
+    *,
+    first: int | None,
+    last: int | None,
+    after: str | None,
+    before: str | None,
+) -> Page[T]:
+    """A page of a visible parent's list. Children of a visible parent are visible."""
+    try:
+        request = page_request(spec, first=first, last=last, after=after, before=before)
+    except InvalidPageRequest as error:
+        raise DomainError(ErrorCode.INVALID_ARGUMENT, str(error), (error.argument,)) from None
+    result: Page[T] = await ctx.loaders.page.load((spec, parent_id, request))
+    return result
+
+
+async def total_count(ctx: Context, spec: ListSpec[Any], parent_id: int) -> int:
+    return await ctx.loaders.count.load((spec, parent_id))
+
+
+async def user(ctx: Context, user_id: int | None) -> User | None:
+    """Users are visible by id to anyone signed in: their name is what shows on a link or run."""
+    if user_id is None:
+        return None
+    return await ctx.loaders.user_by_id.load(user_id)
+
+
+async def organization(ctx: Context, organization_id: int) -> Organization | None:
+    return _visible(ctx, await ctx.loaders.organization_by_id.load(organization_id))
+
+
+async def organization_by_name(ctx: Context, name: str) -> Organization | None:
+    return _visible(ctx, await ctx.loaders.organization_by_name.load(name))
+
+
+async def viewer_organizations(ctx: Context) -> list[Organization]:
+    ids = sorted(ctx.principal.organization_roles)
+    found = await ctx.loaders.organization_by_id.load_many(ids)
+    return sorted((o for o in found if o is not None), key=lambda o: o.name)
+
+
+def viewer_role(ctx: Context, organization_id: int) -> str | None:
+    return ctx.principal.organization_roles.get(organization_id)
+
+
+async def registry(ctx: Context, registry_id: int) -> Registry | None:
+    return _visible(ctx, await ctx.loaders.registry_by_id.load(registry_id))
+
+
+async def registry_in_organization(ctx: Context, organization_id: int, name: str) -> Registry | None:
+    if not can_view_organization(ctx, organization_id):
+        return None
+    found = await ctx.loaders.registry_by_organization_name.load((organization_id, name))
+    return _visible(ctx, found)
+
+
+async def registry_by_name(ctx: Context, organization_name: str, name: str) -> Registry | None:
+    org = await organization_by_name(ctx, organization_name)
+    return None if org is None else await registry_in_organization(ctx, org.id, name)
+
+
+async def collection(ctx: Context, collection_id: int) -> Collection | None:
+    return _visible(ctx, await ctx.loaders.collection_by_id.load(collection_id))
+
+
+async def registry_collection(ctx: Context, registry_id: int, name: str) -> Collection | None:
+    return _visible(ctx, await ctx.loaders.collection_by_registry_name.load((registry_id, name)))
+
+
+async def project_sequence(ctx: Context, project_id: int, name: str) -> Collection | None:
+    return _visible(ctx, await ctx.loaders.sequence_by_project_name.load((project_id, name)))
+
+
+async def collection_tags(ctx: Context, collection_id: int) -> list[str]:
+    return await ctx.loaders.tags_by_collection.load(collection_id)
+
+
+async def collection_aliases(
+    ctx: Context, collection_id: int
+) -> list[tuple[str, ArtifactVersion]]:
+    pairs = await ctx.loaders.aliases_by_collection.load(collection_id)
+    versions = await ctx.loaders.version_by_id.load_many([v for _, v in pairs])
+    return [(alias, v) for (alias, _), v in zip(pairs, versions, strict=True) if v is not None]
+
+
+async def collection_version(
+    ctx: Context, collection_id: int, *, alias: str | None, index: int | None
+) -> ArtifactVersion | None:
+    """The version holding `alias`, or the one at `index`; exactly one must be given."""
+    if (alias is None) == (index is None):
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT, "give exactly one of `alias` and `index`", ("alias",)
+        )
+    if index is not None:
+        found = await ctx.loaders.version_by_collection_index.load((collection_id, index))
+    else:
+        assert alias is not None
+        found = await ctx.loaders.version_by_collection_alias.load((collection_id, alias))
+    return _visible(ctx, found)
+
+
+async def version(ctx: Context, version_id: int) -> ArtifactVersion | None:
+    return _visible(ctx, await ctx.loaders.version_by_id.load(version_id))
+
+
+async def version_aliases(ctx: Context, version_id: int) -> list[str]:
+    return await ctx.loaders.aliases_by_version.load(version_id)
+
+
+async def version_tags(ctx: Context, version_id: int) -> list[str]:
+    return await ctx.loaders.tags_by_version.load(version_id)
+
+
+async def source_version(ctx: Context, content_id: int) -> ArtifactVersion | None:
+    return _visible(ctx, await ctx.loaders.source_version_by_content.load(content_id))
+
+
+async def version_path(ctx: Context, version: ArtifactVersion) -> str:
+    """`org/wandb-registry-<registry>/<collection>:v<N>`, or `org/<project>/<artifact>:v<N>`."""
+    coll = await ctx.loaders.collection_by_id.load(version.collection_id)
+    org = await ctx.loaders.organization_by_id.load(version.organization_id)
+    assert coll is not None and org is not None
+    if coll.registry_id is not None:
+        reg = await ctx.loaders.registry_by_id.load(coll.registry_id)
+        assert reg is not None
+        middle = f"wandb-registry-{reg.name}"
+    else:
+        assert coll.project_id is not None
+        proj = await ctx.loaders.project_by_id.load(coll.project_id)
+        assert proj is not None
+        middle = proj.name
+    return f"{org.name}/{middle}/{coll.name}:v{version.version_index}"
+
+
+async def project(ctx: Context, project_id: int) -> Project | None:
+    return _visible(ctx, await ctx.loaders.project_by_id.load(project_id))
+
+
+async def project_by_name(ctx: Context, organization_id: int, name: str) -> Project | None:
+    if not can_view_organization(ctx, organization_id):
+        return None
+    return _visible(ctx, await ctx.loaders.project_by_organization_name.load((organization_id, name)))
+
+
+async def run(ctx: Context, run_id: int | None) -> Run | None:
+    if run_id is None:
+        return None
+    return _visible(ctx, await ctx.loaders.run_by_id.load(run_id))
+
+
+async def version_by_path(
+    ctx: Context, path: str, default_organization: str | None = None
+) -> ArtifactVersion:
+    """Resolves a path to one version, or raises an error naming the part that is wrong."""
+    parsed = parse_path(path)
+    org = await _path_organization(ctx, parsed, default_organization)
+    coll: Collection | None
+    if parsed.registry is not None:
+        reg = await registry_in_organization(ctx, org.id, parsed.registry)
+        if reg is None:
+            raise not_found(
+                f"registry '{parsed.registry}' not found in organization '{org.name}'", ("path",)
+            )
+        coll = await registry_collection(ctx, reg.id, parsed.collection)
+        if coll is None:
+            raise not_found(
+                f"collection '{parsed.collection}' not found in registry '{reg.name}'", ("path",)
+            )
+    else:
+        assert parsed.project is not None
+        proj = await project_by_name(ctx, org.id, parsed.project)
+        if proj is None:
+            raise not_found(
+                f"project '{parsed.project}' not found in organization '{org.name}'", ("path",)
+            )
+        coll = await project_sequence(ctx, proj.id, parsed.collection)
+        if coll is None:
+            raise not_found(
+                f"artifact '{parsed.collection}' not found in project '{proj.name}'", ("path",)
+            )
+    found = await collection_version(ctx, coll.id, alias=parsed.alias, index=parsed.index)
+    if found is None:
+        selector = parsed.alias if parsed.alias is not None else f"v{parsed.index}"
+        kind = "alias" if parsed.alias is not None else "version"
+        raise not_found(f"{kind} '{selector}' not found in '{coll.name}'", ("path",))
+    return found
+
+
+async def _path_organization(
+    ctx: Context, parsed: ArtifactPath, default_organization: str | None
+) -> Organization:
+    name = parsed.organization or default_organization
+    if name is None:
+        orgs = await viewer_organizations(ctx)
+        if len(orgs) != 1:
+            raise invalid_path(
+                f"the path names no organization and you belong to {len(orgs)}; "
+                "start the path with one, like acme/wandb-registry-model/…"
+            )
+        return orgs[0]
+    org = await organization_by_name(ctx, name)
+    if org is None:
+        raise not_found(f"organization '{name}' not found", ("path",))
+    return org
+
+
+async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any]:
+    """Objects by kind and id for `node`/`nodes`, None where missing or not visible."""
+    if kind == "User":
+        return list(await ctx.loaders.user_by_id.load_many(ids))
+    loader: Any = {
+        "Organization": ctx.loaders.organization_by_id,
+        "Registry": ctx.loaders.registry_by_id,
+        "Collection": ctx.loaders.collection_by_id,
+        "ArtifactSequence": ctx.loaders.collection_by_id,
+        "ArtifactVersion": ctx.loaders.version_by_id,
+        "Project": ctx.loaders.project_by_id,
+        "Run": ctx.loaders.run_by_id,
+    }[kind]
+    found = await loader.load_many(ids)
+    results = [_visible(ctx, obj) for obj in found]
+    if kind in ("Collection", "ArtifactSequence"):
+        # One table holds both; an id of one kind must not resolve as the other.
+        want_registry = kind == "Collection"
+        results = [
+            c if c is not None and (c.registry_id is not None) == want_registry else None
+            for c in results
+        ]
+    return results

@@ -1,0 +1,64 @@
+"""The Strawberry schema: types, limits, caches, and error logging with the request id."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from schema.query import Query
+from schema.types import ArtifactSequence, Collection
+
+logger = logging.getLogger("cairn.graphql")
+
+MAX_DEPTH = 15
+MAX_ALIASES = 50
+MAX_TOKENS = 5_000
+
+
+def is_internal_error(error: GraphQLError) -> bool:
+    """An error raised by a bug or outage rather than on purpose for the client."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class CairnSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes are the client's to read; only faults are logged, with the request id
+        # that the masked message hands the client.
+        context: Any = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            if is_internal_error(error):
+                logger.error(
+                    "request %s: internal error at %s",
+                    request_id,
+                    error.path,
+                    exc_info=error.original_error,
+                )
+
+
+schema = CairnSchema(
+    query=Query,
+    types=[Collection, ArtifactSequence],
+    config=StrawberryConfig(disable_field_suggestions=False),
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ],
+)

@@ -1,0 +1,95 @@
+"""The Starlette application: GraphQL, GraphiQL, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from db.migrate import MigrationError, pending_migrations
+from db.pool import create_pool
+from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
+from server.graphql_http import GraphQLEndpoint, request_id_of, wants_graphiql
+from server.settings import Settings
+
+logger = logging.getLogger("cairn.server")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database_url: str | None = None,
+    pool: asyncpg.Pool | None = None,
+    graphiql_assets: Path = ASSETS_DIR,
+) -> Starlette:
+    """The app serves from `pool` when given (tests), else opens one on `database_url`."""
+    endpoints: dict[str, GraphQLEndpoint] = {}
+
+    def endpoint() -> GraphQLEndpoint:
+        return endpoints["graphql"]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = pool is None
+        active = pool
+        if active is None:
+            assert database_url is not None
+            active = await create_pool(
+                database_url, max_size=settings.pool_size,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
+        try:
+            async with active.acquire() as conn:
+                todo = await pending_migrations(conn)
+            if todo:
+                raise MigrationError(
+                    f"{len(todo)} migration(s) pending; run `cairn migrate` first"
+                )
+            endpoints["graphql"] = GraphQLEndpoint(active, settings.max_body_bytes)
+            yield
+        finally:
+            if owned:
+                await active.close()
+
+    async def graphql(request: Request) -> Response:
+        if wants_graphiql(request):
+            return render_graphiql(settings.graphiql_demo_key, graphiql_assets)
+        request_id = request_id_of(request)
+        response = await endpoint().handle(request, request_id)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with endpoint().pool.acquire(timeout=2) as conn:
+                todo = await pending_migrations(conn)
+        except (OSError, asyncpg.PostgresError, MigrationError, TimeoutError) as error:
+            return JSONResponse(
+                {"status": "unavailable", "reason": type(error).__name__}, status_code=503
+            )
+        if todo:
+            return JSONResponse(
+                {"status": "unavailable", "reason": f"{len(todo)} pending migration(s)"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Mount("/graphiql/assets", app=graphiql_assets_app(graphiql_assets)),
+        ],
+        lifespan=lifespan,
+    )

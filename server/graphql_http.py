@@ -1,0 +1,267 @@
+"""GraphQL over HTTP (graphql.github.io/graphql-over-http): content negotiation, status codes,
+authentication, a per-request context, and masking of internal errors.
+
+Clients that accept `application/graphql-response+json` get the spec's status codes: 4xx with no
+`data` for requests that never ran, 294 when `data` and `errors` are both present. Clients that
+only accept `application/json` keep the legacy behaviour: 200 for every GraphQL response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from db.loaders import Loaders
+from resolvers.accounts import authenticate
+from resolvers.context import Context
+from schema.schema import is_internal_error, schema
+
+logger = logging.getLogger("cairn.http")
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+PARTIAL_SUCCESS = 294
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLParams:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+class RequestRefused(Exception):
+    """A request that never reaches execution, answered with `status` and one error."""
+
+    def __init__(
+        self, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when we can offer nothing it takes."""
+    if not accept:
+        return JSON
+    offered: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE_JSON:
+            offered.append((quality, -position, GRAPHQL_RESPONSE_JSON))
+        elif media in (JSON, "application/*", "*/*"):
+            offered.append((quality, -position, JSON))
+    return max(offered)[2] if offered else None
+
+
+def wants_graphiql(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RequestRefused(400, f"`{name}` is not valid JSON", "BAD_REQUEST") from None
+    if value is not None and not isinstance(value, dict):
+        raise RequestRefused(400, f"`{name}` must be a JSON object", "BAD_REQUEST")
+    return value
+
+
+async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
+    if request.method == "GET":
+        source: dict[str, Any] = dict(request.query_params)
+        source["variables"] = _json_param(source.get("variables"), "variables")
+        source["extensions"] = _json_param(source.get("extensions"), "extensions")
+    else:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise RequestRefused(
+                415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE"
+            )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            raise RequestRefused(
+                413, f"the request body is larger than {max_body_bytes} bytes", "BODY_TOO_LARGE"
+            )
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_body_bytes:
+                raise RequestRefused(
+                    413, f"the request body is larger than {max_body_bytes} bytes",
+                    "BODY_TOO_LARGE",
+                )
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise RequestRefused(400, "the request body is not valid JSON", "BAD_REQUEST") from None
+        if isinstance(parsed, list):
+            raise RequestRefused(400, "batched requests are not supported", "BAD_REQUEST")
+        if not isinstance(parsed, dict):
+            raise RequestRefused(400, "the request body must be a JSON object", "BAD_REQUEST")
+        source = parsed
+    query = source.get("query")
+    if not isinstance(query, str) or query.strip() == "":
+        raise RequestRefused(400, "the request has no `query` string", "BAD_REQUEST")
+    variables = source.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused(400, "`variables` must be an object or null", "BAD_REQUEST")
+    operation_name = source.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused(400, "`operationName` must be a string or null", "BAD_REQUEST")
+    extensions = source.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestRefused(400, "`extensions` must be an object or null", "BAD_REQUEST")
+    return GraphQLParams(query, variables, operation_name, extensions)
+
+
+def bearer_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return key.strip()
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    if is_internal_error(error):
+        formatted: dict[str, Any] = {
+            "message": f"Internal server error. Quote request id {request_id} when reporting it.",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        }
+        if error.locations:
+            formatted["locations"] = [loc._asdict() for loc in error.locations]
+        if error.path:
+            formatted["path"] = error.path
+        return formatted
+    return dict(error.formatted)
+
+
+class GraphQLEndpoint:
+    def __init__(self, pool: asyncpg.Pool, max_body_bytes: int) -> None:
+        self.pool = pool
+        self.max_body_bytes = max_body_bytes
+
+    async def handle(self, request: Request, request_id: str) -> Response:
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return self._refusal(
+                RequestRefused(
+                    406, f"accept {GRAPHQL_RESPONSE_JSON} or {JSON}", "NOT_ACCEPTABLE"
+                ),
+                JSON,
+            )
+        try:
+            params = await read_params(request, self.max_body_bytes)
+            key = bearer_key(request)
+            principal = None if key is None else await authenticate(self.pool, key)
+            if principal is None:
+                raise RequestRefused(
+                    401,
+                    "a valid API key is required: send `Authorization: Bearer <key>`"
+                    if key is None
+                    else "the API key is not valid (unknown or revoked)",
+                    "UNAUTHENTICATED",
+                    {"WWW-Authenticate": 'Bearer realm="cairn"'},
+                )
+            context = Context(
+                pool=self.pool, loaders=Loaders(self.pool), principal=principal,
+                request_id=request_id,
+            )
+            allowed = (
+                {OperationType.QUERY}
+                if request.method == "GET"
+                else {OperationType.QUERY, OperationType.MUTATION}
+            )
+            try:
+                result = await schema.execute(
+                    params.query,
+                    variable_values=params.variables,
+                    context_value=context,
+                    operation_name=params.operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=params.extensions,
+                )
+            except InvalidOperationTypeError:
+                raise RequestRefused(
+                    405, "only queries may be sent with GET; send mutations with POST",
+                    "METHOD_NOT_ALLOWED", {"Allow": "POST"},
+                ) from None
+            except CannotGetOperationTypeError:
+                raise RequestRefused(
+                    422 if media_type == GRAPHQL_RESPONSE_JSON else 400,
+                    "cannot tell which operation to run: give `operationName` naming one "
+                    "operation of the document",
+                    "OPERATION_NOT_FOUND",
+                ) from None
+            except MissingQueryError:
+                raise RequestRefused(400, "the request has no `query` string", "BAD_REQUEST") from None
+        except RequestRefused as refusal:
+            return self._refusal(refusal, media_type)
+
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [format_error(e, request_id) for e in result.errors]
+        if result.data is not None or not result.errors:
+            body["data"] = result.data
+        if result.extensions:
+            body["extensions"] = result.extensions
+        status = 200
+        if media_type == GRAPHQL_RESPONSE_JSON and result.errors:
+            if result.data is None:
+                syntax = any(isinstance(e, GraphQLSyntaxError) for e in result.errors)
+                status = 400 if syntax else 422
+            else:
+                status = PARTIAL_SUCCESS
+        return Response(orjson.dumps(body), status_code=status, media_type=media_type)
+
+    @staticmethod
+    def _refusal(refusal: RequestRefused, media_type: str) -> Response:
+        body = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
+        return Response(
+            orjson.dumps(body),
+            status_code=refusal.status,
+            media_type=media_type,
+            headers=refusal.headers,
+        )
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-Id when it is sane, else a new one."""
+    incoming = request.headers.get("x-request-id", "")
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from db.pagination import ListSpec, SortKey
+from db.pool import Connection, Executor, fetch_one
 from db.records import ArtifactFile, ArtifactVersion, from_record
 
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
@@ -25,7 +26,7 @@ def _version(row: asyncpg.Record) -> ArtifactVersion:
 SELECT_VERSIONS_BY_ID = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id = ANY($1::bigint[])"
 
 
-async def versions_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[ArtifactVersion | None]:
+async def versions_by_id(conn: Executor, ids: Sequence[int]) -> list[ArtifactVersion | None]:
     rows = await conn.fetch(SELECT_VERSIONS_BY_ID, list(ids))
     found = {row["id"]: _version(row) for row in rows}
     return [found.get(i) for i in ids]
@@ -41,7 +42,7 @@ JOIN collections col ON col.id = v.collection_id
 
 
 async def versions_by_collection_index(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, int]]
+    conn: Executor, keys: Sequence[tuple[int, int]]
 ) -> list[ArtifactVersion | None]:
     rows = await conn.fetch(
         SELECT_VERSIONS_BY_COLLECTION_INDEX, [k[0] for k in keys], [k[1] for k in keys]
@@ -61,7 +62,7 @@ JOIN collections col ON col.id = v.collection_id
 
 
 async def versions_by_collection_alias(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+    conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[ArtifactVersion | None]:
     rows = await conn.fetch(
         SELECT_VERSIONS_BY_COLLECTION_ALIAS, [k[0] for k in keys], [k[1] for k in keys]
@@ -77,7 +78,7 @@ WHERE v.content_id = ANY($1::bigint[]) AND v.collection_id = c.sequence_id
 
 
 async def source_versions_by_content(
-    conn: asyncpg.Pool, content_ids: Sequence[int]
+    conn: Executor, content_ids: Sequence[int]
 ) -> list[ArtifactVersion | None]:
     """The logged version (in its artifact sequence) of each content."""
     rows = await conn.fetch(SELECT_SOURCE_VERSIONS_BY_CONTENT, list(content_ids))
@@ -91,7 +92,7 @@ WHERE version_id = ANY($1::bigint[]) GROUP BY version_id
 """
 
 
-async def aliases_by_version(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+async def aliases_by_version(conn: Executor, ids: Sequence[int]) -> list[list[str]]:
     rows = await conn.fetch(SELECT_ALIASES_BY_VERSION, list(ids))
     found = {row["version_id"]: row["aliases"] for row in rows}
     return [found.get(i, []) for i in ids]
@@ -103,7 +104,7 @@ WHERE version_id = ANY($1::bigint[]) GROUP BY version_id
 """
 
 
-async def tags_by_version(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+async def tags_by_version(conn: Executor, ids: Sequence[int]) -> list[list[str]]:
     rows = await conn.fetch(SELECT_TAGS_BY_VERSION, list(ids))
     found = {row["version_id"]: row["tags"] for row in rows}
     return [found.get(i, []) for i in ids]
@@ -115,9 +116,7 @@ WHERE collection_id = ANY($1::bigint[]) ORDER BY collection_id, alias
 """
 
 
-async def aliases_by_collection(
-    conn: asyncpg.Pool, ids: Sequence[int]
-) -> list[list[tuple[str, int]]]:
+async def aliases_by_collection(conn: Executor, ids: Sequence[int]) -> list[list[tuple[str, int]]]:
     """Each collection's (alias, version id) pairs, by alias."""
     rows = await conn.fetch(SELECT_ALIASES_BY_COLLECTION, list(ids))
     found: dict[int, list[tuple[str, int]]] = {}
@@ -197,7 +196,7 @@ FROM unnest($2::text[], $3::text[], $4::bigint[]) AS f(path, digest, size)
 
 
 async def insert_content(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     sequence_id: int,
     digest: str,
@@ -213,13 +212,16 @@ async def insert_content(
     )
     if content_id is not None:
         await conn.execute(
-            INSERT_FILES, content_id, [f[0] for f in files], [f[1] for f in files],
+            INSERT_FILES,
+            content_id,
+            [f[0] for f in files],
+            [f[1] for f in files],
             [f[2] for f in files],
         )
     return content_id
 
 
-async def content_by_digest(conn: asyncpg.Connection, sequence_id: int, digest: str) -> int | None:
+async def content_by_digest(conn: Connection, sequence_id: int, digest: str) -> int | None:
     content_id: int | None = await conn.fetchval(SELECT_CONTENT_BY_DIGEST, sequence_id, digest)
     return content_id
 
@@ -235,21 +237,21 @@ SELECT_VERSION = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id = $1"
 
 
 async def insert_version(
-    conn: asyncpg.Connection, collection_id: int, content_id: int, index: int, linked_by: int | None
+    conn: Connection, collection_id: int, content_id: int, index: int, linked_by: int | None
 ) -> ArtifactVersion:
     version_id = await conn.fetchval(INSERT_VERSION, collection_id, content_id, index, linked_by)
-    row = await conn.fetchrow(SELECT_VERSION, version_id)
+    row = await fetch_one(conn, SELECT_VERSION, version_id)
     return _version(row)
 
 
 async def version_of_content(
-    conn: asyncpg.Connection, collection_id: int, content_id: int
+    conn: Connection, collection_id: int, content_id: int
 ) -> ArtifactVersion | None:
     row = await conn.fetchrow(SELECT_VERSION_BY_CONTENT, collection_id, content_id)
     return None if row is None else _version(row)
 
 
-async def version_for_write(conn: asyncpg.Connection, version_id: int) -> ArtifactVersion | None:
+async def version_for_write(conn: Connection, version_id: int) -> ArtifactVersion | None:
     row = await conn.fetchrow(SELECT_VERSION, version_id)
     return None if row is None else _version(row)
 
@@ -281,10 +283,10 @@ SELECT (SELECT version_id FROM previous) AS previous_version_id,
 
 
 async def assign_alias(
-    conn: asyncpg.Connection, collection_id: int, alias: str, version_id: int
+    conn: Connection, collection_id: int, alias: str, version_id: int
 ) -> tuple[int | None, bool]:
     """(previous holder, whether anything changed)."""
-    row = await conn.fetchrow(ASSIGN_ALIAS, collection_id, alias, version_id)
+    row = await fetch_one(conn, ASSIGN_ALIAS, collection_id, alias, version_id)
     return row["previous_version_id"], row["changed"]
 
 
@@ -294,5 +296,5 @@ SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
 """
 
 
-async def add_version_tags(conn: asyncpg.Connection, version_id: int, tags: Sequence[str]) -> None:
+async def add_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> None:
     await conn.execute(INSERT_VERSION_TAGS, version_id, list(tags))

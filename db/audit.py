@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
+from db.pool import Connection
 
 INSERT_AUDIT_EVENT = """
 INSERT INTO audit_events (organization_id, registry_id, collection_id, actor_id, action,
@@ -14,7 +14,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 
 async def insert_audit_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     organization_id: int,
     registry_id: int | None,
@@ -27,6 +27,14 @@ async def insert_audit_event(
     after: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        INSERT_AUDIT_EVENT, organization_id, registry_id, collection_id, actor_id, action,
-        target_type, target_id, before, after,
+        INSERT_AUDIT_EVENT,
+        organization_id,
+        registry_id,
+        collection_id,
+        actor_id,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
     )

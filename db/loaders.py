@@ -51,14 +51,14 @@ class Loaders:
         self.registry_by_id: DataLoader[int, Registry | None] = _loader(
             pool, registries.registries_by_id
         )
-        self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = (
-            _loader(pool, registries.registries_by_organization_name)
+        self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = _loader(
+            pool, registries.registries_by_organization_name
         )
         self.collection_by_id: DataLoader[int, Collection | None] = _loader(
             pool, registries.collections_by_id
         )
-        self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = (
-            _loader(pool, registries.collections_by_registry_name)
+        self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = _loader(
+            pool, registries.collections_by_registry_name
         )
         self.sequence_by_project_name: DataLoader[tuple[int, str], Collection | None] = _loader(
             pool, registries.sequences_by_project_name
@@ -69,12 +69,12 @@ class Loaders:
         self.version_by_id: DataLoader[int, ArtifactVersion | None] = _loader(
             pool, artifacts.versions_by_id
         )
-        self.version_by_collection_index: DataLoader[
-            tuple[int, int], ArtifactVersion | None
-        ] = _loader(pool, artifacts.versions_by_collection_index)
-        self.version_by_collection_alias: DataLoader[
-            tuple[int, str], ArtifactVersion | None
-        ] = _loader(pool, artifacts.versions_by_collection_alias)
+        self.version_by_collection_index: DataLoader[tuple[int, int], ArtifactVersion | None] = (
+            _loader(pool, artifacts.versions_by_collection_index)
+        )
+        self.version_by_collection_alias: DataLoader[tuple[int, str], ArtifactVersion | None] = (
+            _loader(pool, artifacts.versions_by_collection_alias)
+        )
         self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
             pool, artifacts.source_versions_by_content
         )
@@ -86,8 +86,8 @@ class Loaders:
             pool, artifacts.aliases_by_collection
         )
         self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)
-        self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = (
-            _loader(pool, runs.projects_by_organization_name)
+        self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = _loader(
+            pool, runs.projects_by_organization_name
         )
         self.run_by_id: DataLoader[int, Run | None] = _loader(pool, runs.runs_by_id)
         self.page: DataLoader[PageKey, Page[Any]] = DataLoader(load_fn=self._load_pages)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import asyncpg
+from db.pool import Connection
 
 # An arbitrary constant that every Cairn process agrees on; pg_advisory_lock takes a bigint.
 MIGRATION_LOCK_KEY = 0x43_61_69_72_6E_4D_69_67  # "CairnMig"
@@ -76,7 +76,7 @@ SELECT_HISTORY_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
 INSERT_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 
 
-async def _applied(conn: asyncpg.Connection) -> dict[int, tuple[str, str]]:
+async def _applied(conn: Connection) -> dict[int, tuple[str, str]]:
     if not await conn.fetchval(SELECT_HISTORY_EXISTS):
         return {}
     rows = await conn.fetch(SELECT_APPLIED)
@@ -103,16 +103,14 @@ def _verify(applied: dict[int, tuple[str, str]], migrations: list[Migration]) ->
 
 
 async def pending_migrations(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None
+    conn: Connection, migrations: list[Migration] | None = None
 ) -> list[Migration]:
     """The migrations not yet applied; raises MigrationError when the history is inconsistent."""
     migrations = load_migrations() if migrations is None else migrations
     return _verify(await _applied(conn), migrations)
 
 
-async def migrate(
-    conn: asyncpg.Connection, migrations: list[Migration] | None = None
-) -> list[Migration]:
+async def migrate(conn: Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Applies every pending migration, each in its own transaction; returns those applied.
 
     The advisory lock makes concurrent runners (several processes starting at once) take turns:

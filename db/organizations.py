@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from db.pagination import ListSpec, SortKey
+from db.pool import Connection, Executor, fetch_one
 from db.records import Organization, OrganizationMember, User, from_record
 
 ORGANIZATION_COLUMNS = "o.id, o.name, o.display_name, o.created_at"
@@ -17,9 +16,7 @@ SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = ANY($1::bigint[]
 """
 
 
-async def organizations_by_id(
-    conn: asyncpg.Pool, ids: Sequence[int]
-) -> list[Organization | None]:
+async def organizations_by_id(conn: Executor, ids: Sequence[int]) -> list[Organization | None]:
     rows = await conn.fetch(SELECT_ORGANIZATIONS_BY_ID, list(ids))
     found = {row["id"]: from_record(Organization, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -30,9 +27,7 @@ SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.name = ANY($1::text[]
 """
 
 
-async def organizations_by_name(
-    conn: asyncpg.Pool, names: Sequence[str]
-) -> list[Organization | None]:
+async def organizations_by_name(conn: Executor, names: Sequence[str]) -> list[Organization | None]:
     rows = await conn.fetch(SELECT_ORGANIZATIONS_BY_NAME, list(names))
     found = {row["name"]: from_record(Organization, row) for row in rows}
     return [found.get(n) for n in names]
@@ -41,7 +36,7 @@ async def organizations_by_name(
 SELECT_USERS_BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = ANY($1::bigint[])"
 
 
-async def users_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[User | None]:
+async def users_by_id(conn: Executor, ids: Sequence[int]) -> list[User | None]:
     rows = await conn.fetch(SELECT_USERS_BY_ID, list(ids))
     found = {row["id"]: from_record(User, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -77,7 +72,7 @@ TOUCH_API_KEY = "UPDATE api_keys SET last_used_at = clock_timestamp() WHERE id =
 
 
 async def principal_by_key_hash(
-    conn: asyncpg.Pool, key_hash: bytes
+    conn: Executor, key_hash: bytes
 ) -> tuple[User, dict[int, str]] | None:
     """The key's user and their role in each organization, or None for an unknown/revoked key.
 
@@ -98,10 +93,8 @@ RETURNING id, name, display_name, created_at
 """
 
 
-async def insert_organization(
-    conn: asyncpg.Connection, name: str, display_name: str
-) -> Organization:
-    row = await conn.fetchrow(INSERT_ORGANIZATION, name, display_name)
+async def insert_organization(conn: Connection, name: str, display_name: str) -> Organization:
+    row = await fetch_one(conn, INSERT_ORGANIZATION, name, display_name)
     return from_record(Organization, row)
 
 
@@ -111,15 +104,15 @@ RETURNING id, name, display_name, kind::text AS kind, created_at
 """
 
 
-async def insert_user(conn: asyncpg.Connection, name: str, display_name: str, kind: str) -> User:
-    row = await conn.fetchrow(INSERT_USER, name, display_name, kind)
+async def insert_user(conn: Connection, name: str, display_name: str, kind: str) -> User:
+    row = await fetch_one(conn, INSERT_USER, name, display_name, kind)
     return from_record(User, row)
 
 
 SELECT_USER_BY_NAME = f"SELECT {USER_COLUMNS} FROM users u WHERE lower(u.name) = lower($1)"
 
 
-async def user_by_name(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> User | None:
+async def user_by_name(conn: Executor, name: str) -> User | None:
     row = await conn.fetchrow(SELECT_USER_BY_NAME, name)
     return None if row is None else from_record(User, row)
 
@@ -131,7 +124,7 @@ ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role
 
 
 async def set_organization_member(
-    conn: asyncpg.Connection, organization_id: int, user_id: int, role: str
+    conn: Connection, organization_id: int, user_id: int, role: str
 ) -> None:
     await conn.execute(UPSERT_ORGANIZATION_MEMBER, organization_id, user_id, role)
 
@@ -143,9 +136,7 @@ WHERE m.user_id = $1 ORDER BY o.name
 """
 
 
-async def organizations_of_user(
-    conn: asyncpg.Connection | asyncpg.Pool, user_id: int
-) -> list[Organization]:
+async def organizations_of_user(conn: Executor, user_id: int) -> list[Organization]:
     rows = await conn.fetch(SELECT_ORGANIZATIONS_OF_USER, user_id)
     return [from_record(Organization, row) for row in rows]
 
@@ -155,6 +146,6 @@ INSERT INTO api_keys (user_id, name, key_hash) VALUES ($1, $2, $3) RETURNING id
 """
 
 
-async def insert_api_key(conn: asyncpg.Connection, user_id: int, name: str, key_hash: bytes) -> int:
+async def insert_api_key(conn: Connection, user_id: int, name: str, key_hash: bytes) -> int:
     key_id: int = await conn.fetchval(INSERT_API_KEY, user_id, name, key_hash)
     return key_id

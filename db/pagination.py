@@ -18,6 +18,8 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 import orjson
 
+from db.pool import Executor
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
@@ -145,9 +147,7 @@ def page_request(
 
 def _row_comparison(spec: ListSpec[Any], operator: str, first_param: int) -> str:
     keys = ", ".join(k.expression for k in spec.keys)
-    params = ", ".join(
-        f"${first_param + i}::{k.sql_type}" for i, k in enumerate(spec.keys)
-    )
+    params = ", ".join(f"${first_param + i}::{k.sql_type}" for i, k in enumerate(spec.keys))
     return f"({keys}) {operator} ({params})"
 
 
@@ -180,7 +180,7 @@ def _page_sql(spec: ListSpec[Any], request: PageRequest) -> tuple[str, list[Any]
 
 
 async def fetch_pages(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Executor,
     spec: ListSpec[T],
     parent_ids: Sequence[int],
     request: PageRequest,
@@ -214,9 +214,7 @@ async def fetch_pages(
     return pages
 
 
-async def fetch_counts(
-    conn: asyncpg.Connection | asyncpg.Pool, spec: ListSpec[Any], parent_ids: Sequence[int]
-) -> list[int]:
+async def fetch_counts(conn: Executor, spec: ListSpec[Any], parent_ids: Sequence[int]) -> list[int]:
     """The number of rows in the list of each parent, aligned with `parent_ids`."""
     sql = (
         "SELECT p.parent_id, (SELECT count(*) "

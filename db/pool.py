@@ -7,8 +7,13 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 StatementHook = Callable[[str], None]
+# Read functions run on a pool (loaders) or on a transaction's connection (writes).
+# A connection of one's own or one borrowed from a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+Executor = Connection | asyncpg.Pool
 
 
 def _encode_json(value: Any) -> str:
@@ -54,3 +59,11 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def fetch_one(conn: Executor, sql: str, *args: Any) -> asyncpg.Record:
+    """The one row a statement must return (an INSERT … RETURNING, a lookup by a known id)."""
+    row = await conn.fetchrow(sql, *args)
+    if row is None:
+        raise LookupError(f"expected a row from: {sql.strip().splitlines()[0]}")
+    return row

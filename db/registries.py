@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from db.pagination import ListSpec, SortKey
+from db.pool import Connection, Executor, fetch_one
 from db.records import Collection, Registry, from_record
 
-REGISTRY_COLUMNS = """r.id, r.organization_id, r.name, r.description, r.visibility::text AS visibility,
-r.accepts_all_types, r.is_core, r.created_at,
+REGISTRY_COLUMNS = """r.id, r.organization_id, r.name, r.description,
+r.visibility::text AS visibility, r.accepts_all_types, r.is_core, r.created_at,
 ARRAY(SELECT t.artifact_type FROM registry_accepted_types t
       WHERE t.registry_id = r.id ORDER BY t.artifact_type) AS accepted_types,
 ARRAY(SELECT a.alias FROM registry_protected_aliases a
@@ -24,7 +23,7 @@ SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = ANY($1::bigint[])
 """
 
 
-async def registries_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Registry | None]:
+async def registries_by_id(conn: Executor, ids: Sequence[int]) -> list[Registry | None]:
     rows = await conn.fetch(SELECT_REGISTRIES_BY_ID, list(ids))
     found = {row["id"]: from_record(Registry, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -38,7 +37,7 @@ JOIN registries r ON r.organization_id = k.organization_id AND lower(r.name) = l
 
 
 async def registries_by_organization_name(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+    conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Registry | None]:
     """Registries by (organization id, name); names match case-insensitively."""
     rows = await conn.fetch(
@@ -53,7 +52,7 @@ SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.id = ANY($1::bigint[]
 """
 
 
-async def collections_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Collection | None]:
+async def collections_by_id(conn: Executor, ids: Sequence[int]) -> list[Collection | None]:
     rows = await conn.fetch(SELECT_COLLECTIONS_BY_ID, list(ids))
     found = {row["id"]: from_record(Collection, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -73,7 +72,7 @@ JOIN collections col ON col.project_id = k.parent_id AND col.name = k.name
 
 
 async def _collections_by_parent_name(
-    conn: asyncpg.Pool, sql: str, keys: Sequence[tuple[int, str]]
+    conn: Executor, sql: str, keys: Sequence[tuple[int, str]]
 ) -> list[Collection | None]:
     rows = await conn.fetch(sql, [k[0] for k in keys], [k[1] for k in keys])
     found = {(r["key_parent_id"], r["key_name"]): from_record(Collection, r) for r in rows}
@@ -81,13 +80,13 @@ async def _collections_by_parent_name(
 
 
 async def collections_by_registry_name(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+    conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Collection | None]:
     return await _collections_by_parent_name(conn, SELECT_COLLECTIONS_BY_REGISTRY_NAME, keys)
 
 
 async def sequences_by_project_name(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+    conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Collection | None]:
     return await _collections_by_parent_name(conn, SELECT_SEQUENCES_BY_PROJECT_NAME, keys)
 
@@ -98,7 +97,7 @@ WHERE collection_id = ANY($1::bigint[]) GROUP BY collection_id
 """
 
 
-async def tags_by_collection(conn: asyncpg.Pool, ids: Sequence[int]) -> list[list[str]]:
+async def tags_by_collection(conn: Executor, ids: Sequence[int]) -> list[list[str]]:
     rows = await conn.fetch(SELECT_TAGS_BY_COLLECTION, list(ids))
     found = {row["collection_id"]: row["tags"] for row in rows}
     return [found.get(i, []) for i in ids]
@@ -150,7 +149,7 @@ SELECT_REGISTRY_FOR_UPDATE = f"SELECT {REGISTRY_COLUMNS} FROM registries r WHERE
 
 
 async def insert_registry(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     organization_id: int,
     name: str,
@@ -163,12 +162,18 @@ async def insert_registry(
     created_by: int | None,
 ) -> Registry:
     registry_id = await conn.fetchval(
-        INSERT_REGISTRY, organization_id, name, description, visibility, accepts_all_types,
-        is_core, created_by,
+        INSERT_REGISTRY,
+        organization_id,
+        name,
+        description,
+        visibility,
+        accepts_all_types,
+        is_core,
+        created_by,
     )
     await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(accepted_types))
     await conn.execute(INSERT_PROTECTED_ALIASES, registry_id, list(protected_aliases))
-    row = await conn.fetchrow(SELECT_REGISTRY_FOR_UPDATE, registry_id)
+    row = await fetch_one(conn, SELECT_REGISTRY_FOR_UPDATE, registry_id)
     return from_record(Registry, row)
 
 
@@ -182,7 +187,7 @@ RETURNING {COLLECTION_COLUMNS}
 
 
 async def insert_collection(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     organization_id: int,
     registry_id: int | None,
@@ -193,7 +198,12 @@ async def insert_collection(
 ) -> Collection | None:
     """The new collection, or None when the name is taken in that registry or project."""
     row = await conn.fetchrow(
-        INSERT_COLLECTION, organization_id, registry_id, project_id, name, artifact_type,
+        INSERT_COLLECTION,
+        organization_id,
+        registry_id,
+        project_id,
+        name,
+        artifact_type,
         description,
     )
     return None if row is None else from_record(Collection, row)
@@ -208,15 +218,13 @@ SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.project_id = $1 AND c
 
 
 async def collection_in_registry(
-    conn: asyncpg.Connection, registry_id: int, name: str
+    conn: Connection, registry_id: int, name: str
 ) -> Collection | None:
     row = await conn.fetchrow(SELECT_REGISTRY_COLLECTION, registry_id, name)
     return None if row is None else from_record(Collection, row)
 
 
-async def sequence_in_project(
-    conn: asyncpg.Connection, project_id: int, name: str
-) -> Collection | None:
+async def sequence_in_project(conn: Connection, project_id: int, name: str) -> Collection | None:
     row = await conn.fetchrow(SELECT_PROJECT_SEQUENCE, project_id, name)
     return None if row is None else from_record(Collection, row)
 
@@ -226,7 +234,7 @@ UPDATE collections SET next_index = next_index + 1 WHERE id = $1 RETURNING next_
 """
 
 
-async def take_next_index(conn: asyncpg.Connection, collection_id: int) -> int:
+async def take_next_index(conn: Connection, collection_id: int) -> int:
     """The collection's next version index. The row lock it takes serialises concurrent links
     to one collection until the transaction ends, so no two can share an index."""
     index: int = await conn.fetchval(TAKE_NEXT_INDEX, collection_id)
@@ -239,16 +247,14 @@ SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
 """
 
 
-async def add_collection_tags(
-    conn: asyncpg.Connection, collection_id: int, tags: Sequence[str]
-) -> None:
+async def add_collection_tags(conn: Connection, collection_id: int, tags: Sequence[str]) -> None:
     await conn.execute(INSERT_COLLECTION_TAGS, collection_id, list(tags))
 
 
 LOCK_COLLECTION = "SELECT id FROM collections WHERE id = $1 FOR NO KEY UPDATE"
 
 
-async def lock_collection(conn: asyncpg.Connection, collection_id: int) -> None:
+async def lock_collection(conn: Connection, collection_id: int) -> None:
     """Serialises changes to one collection's versions and aliases until the transaction ends;
     statements after it see every change committed before."""
     await conn.execute(LOCK_COLLECTION, collection_id)
@@ -261,6 +267,6 @@ ON CONFLICT (registry_id, user_id) DO UPDATE SET role = EXCLUDED.role
 
 
 async def set_registry_user_role(
-    conn: asyncpg.Connection, registry_id: int, user_id: int, role: str
+    conn: Connection, registry_id: int, user_id: int, role: str
 ) -> None:
     await conn.execute(UPSERT_REGISTRY_USER_ROLE, registry_id, user_id, role)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from db.pagination import ListSpec, SortKey
+from db.pool import Connection, Executor, fetch_one
 from db.records import Project, Run, from_record
 
 PROJECT_COLUMNS = "pj.id, pj.organization_id, pj.name, pj.description, pj.created_at"
@@ -16,7 +15,7 @@ rn.config, rn.summary, rn.user_id, rn.created_at, rn.finished_at"""
 SELECT_PROJECTS_BY_ID = f"SELECT {PROJECT_COLUMNS} FROM projects pj WHERE pj.id = ANY($1::bigint[])"
 
 
-async def projects_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Project | None]:
+async def projects_by_id(conn: Executor, ids: Sequence[int]) -> list[Project | None]:
     rows = await conn.fetch(SELECT_PROJECTS_BY_ID, list(ids))
     found = {row["id"]: from_record(Project, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -30,7 +29,7 @@ JOIN projects pj ON pj.organization_id = k.organization_id AND pj.name = k.name
 
 
 async def projects_by_organization_name(
-    conn: asyncpg.Pool, keys: Sequence[tuple[int, str]]
+    conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Project | None]:
     rows = await conn.fetch(
         SELECT_PROJECTS_BY_ORGANIZATION_NAME, [k[0] for k in keys], [k[1] for k in keys]
@@ -45,7 +44,7 @@ WHERE rn.id = ANY($1::bigint[])
 """
 
 
-async def runs_by_id(conn: asyncpg.Pool, ids: Sequence[int]) -> list[Run | None]:
+async def runs_by_id(conn: Executor, ids: Sequence[int]) -> list[Run | None]:
     rows = await conn.fetch(SELECT_RUNS_BY_ID, list(ids))
     found = {row["id"]: from_record(Run, row) for row in rows}
     return [found.get(i) for i in ids]
@@ -63,7 +62,8 @@ PROJECTS_BY_ORGANIZATION: ListSpec[Project] = ListSpec(
 RUNS_BY_PROJECT: ListSpec[Run] = ListSpec(
     name="project.runs",
     columns=RUN_COLUMNS,
-    source="FROM runs rn JOIN projects pj ON pj.id = rn.project_id WHERE rn.project_id = p.parent_id",
+    source="FROM runs rn JOIN projects pj ON pj.id = rn.project_id "
+    "WHERE rn.project_id = p.parent_id",
     keys=(SortKey("rn.created_at", "timestamptz"), SortKey("rn.id", "bigint")),
     descending=True,
     record=lambda row: from_record(Run, row),
@@ -88,7 +88,7 @@ RETURNING {PROJECT_COLUMNS}
 
 
 async def insert_project(
-    conn: asyncpg.Connection, organization_id: int, name: str, description: str
+    conn: Connection, organization_id: int, name: str, description: str
 ) -> Project | None:
     """The new project, or None when the name is taken."""
     row = await conn.fetchrow(INSERT_PROJECT, organization_id, name, description)
@@ -105,14 +105,17 @@ SELECT {RUN_COLUMNS} FROM runs rn JOIN projects pj ON pj.id = rn.project_id WHER
 
 
 async def insert_run(
-    conn: asyncpg.Connection, project_id: int, name: str, config: dict[str, object],
+    conn: Connection,
+    project_id: int,
+    name: str,
+    config: dict[str, object],
     user_id: int | None,
 ) -> Run | None:
     """The new run, or None when the name is taken in the project."""
     run_id = await conn.fetchval(INSERT_RUN, project_id, name, config, user_id)
     if run_id is None:
         return None
-    return from_record(Run, await conn.fetchrow(SELECT_RUN, run_id))
+    return from_record(Run, await fetch_one(conn, SELECT_RUN, run_id))
 
 
 FINISH_RUN = """
@@ -121,9 +124,7 @@ WHERE id = $1 AND state = 'RUNNING'
 """
 
 
-async def finish_run(
-    conn: asyncpg.Connection, run_id: int, state: str, summary: dict[str, object]
-) -> None:
+async def finish_run(conn: Connection, run_id: int, state: str, summary: dict[str, object]) -> None:
     await conn.execute(FINISH_RUN, run_id, state, summary)
 
 
@@ -133,7 +134,5 @@ ON CONFLICT (run_id, content_id) DO NOTHING
 """
 
 
-async def insert_run_input(
-    conn: asyncpg.Connection, run_id: int, content_id: int, version_id: int
-) -> None:
+async def insert_run_input(conn: Connection, run_id: int, content_id: int, version_id: int) -> None:
     await conn.execute(INSERT_RUN_INPUT, run_id, content_id, version_id)

@@ -9,6 +9,7 @@ import secrets
 import asyncpg
 
 from db import organizations
+from db.pool import Connection
 from db.records import Organization, User
 from resolvers.context import Principal
 from resolvers.errors import DomainError, ErrorCode, not_found
@@ -36,19 +37,22 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
 
 
 async def create_user(
-    conn: asyncpg.Connection, name: str, display_name: str = "", kind: str = "HUMAN"
+    conn: Connection, name: str, display_name: str = "", kind: str = "HUMAN"
 ) -> User:
     return await organizations.insert_user(conn, name, display_name, kind)
 
 
 async def add_organization_member(
-    conn: asyncpg.Connection, organization: Organization, user: User, role: str
+    conn: Connection, organization: Organization, user: User, role: str
 ) -> None:
     await organizations.set_organization_member(conn, organization.id, user.id, role)
 
 
 async def create_api_key(
-    conn: asyncpg.Connection, user_name: str, *, organization: str | None = None,
+    conn: Connection,
+    user_name: str,
+    *,
+    organization: str | None = None,
     key_name: str = "cli",
 ) -> str:
     """A new key for `user_name`; with `organization`, the user must belong to it."""

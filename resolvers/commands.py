@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from db import artifacts, audit, organizations, registries, runs
+from db.pool import Connection
 from db.records import ArtifactVersion, Collection, Organization, Project, Registry, Run, User
 from resolvers.errors import DomainError, ErrorCode
 
@@ -52,9 +51,7 @@ def check_alias(alias: str, *, field: tuple[str, ...] = ("aliases",)) -> None:
         )
 
 
-async def create_organization(
-    conn: asyncpg.Connection, name: str, display_name: str
-) -> Organization:
+async def create_organization(conn: Connection, name: str, display_name: str) -> Organization:
     """A new organization with its core registries."""
     org = await organizations.insert_organization(conn, name, display_name)
     for registry_name, artifact_type in CORE_REGISTRIES:
@@ -74,7 +71,7 @@ async def create_organization(
 
 
 async def create_registry(
-    conn: asyncpg.Connection,
+    conn: Connection,
     actor: User,
     organization_id: int,
     *,
@@ -100,9 +97,15 @@ async def create_registry(
         # The creator of a restricted registry administers it; nobody else can see it yet.
         await registries.set_registry_user_role(conn, registry.id, actor.id, "ADMIN")
     await audit.insert_audit_event(
-        conn, organization_id=organization_id, registry_id=registry.id, collection_id=None,
-        actor_id=actor.id, action="CREATE_REGISTRY", target_type="Registry",
-        target_id=registry.id, after={"name": name, "visibility": visibility},
+        conn,
+        organization_id=organization_id,
+        registry_id=registry.id,
+        collection_id=None,
+        actor_id=actor.id,
+        action="CREATE_REGISTRY",
+        target_type="Registry",
+        target_id=registry.id,
+        after={"name": name, "visibility": visibility},
     )
     return registry
 
@@ -112,7 +115,7 @@ def _accepts(registry: Registry, artifact_type: str) -> bool:
 
 
 async def create_collection(
-    conn: asyncpg.Connection,
+    conn: Connection,
     actor: User,
     registry: Registry,
     *,
@@ -128,8 +131,13 @@ async def create_collection(
             ("type",),
         )
     collection = await registries.insert_collection(
-        conn, organization_id=registry.organization_id, registry_id=registry.id, project_id=None,
-        name=name, artifact_type=artifact_type, description=description,
+        conn,
+        organization_id=registry.organization_id,
+        registry_id=registry.id,
+        project_id=None,
+        name=name,
+        artifact_type=artifact_type,
+        description=description,
     )
     if collection is None:
         raise DomainError(
@@ -139,16 +147,21 @@ async def create_collection(
         )
     await registries.add_collection_tags(conn, collection.id, tags)
     await audit.insert_audit_event(
-        conn, organization_id=registry.organization_id, registry_id=registry.id,
-        collection_id=collection.id, actor_id=actor.id, action="CREATE_COLLECTION",
-        target_type="Collection", target_id=collection.id,
+        conn,
+        organization_id=registry.organization_id,
+        registry_id=registry.id,
+        collection_id=collection.id,
+        actor_id=actor.id,
+        action="CREATE_COLLECTION",
+        target_type="Collection",
+        target_id=collection.id,
         after={"name": name, "type": artifact_type},
     )
     return collection
 
 
 async def create_project(
-    conn: asyncpg.Connection, organization_id: int, name: str, description: str = ""
+    conn: Connection, organization_id: int, name: str, description: str = ""
 ) -> Project:
     project = await runs.insert_project(conn, organization_id, name, description)
     if project is None:
@@ -157,7 +170,10 @@ async def create_project(
 
 
 async def create_run(
-    conn: asyncpg.Connection, actor: User, project: Project, name: str,
+    conn: Connection,
+    actor: User,
+    project: Project,
+    name: str,
     config: dict[str, Any] | None = None,
 ) -> Run:
     run = await runs.insert_run(conn, project.id, name, config or {}, actor.id)
@@ -169,18 +185,20 @@ async def create_run(
 
 
 async def finish_run(
-    conn: asyncpg.Connection, run: Run, state: str = "FINISHED",
+    conn: Connection,
+    run: Run,
+    state: str = "FINISHED",
     summary: dict[str, Any] | None = None,
 ) -> None:
     await runs.finish_run(conn, run.id, state, summary or {})
 
 
-async def _set_latest(conn: asyncpg.Connection, version: ArtifactVersion) -> None:
+async def _set_latest(conn: Connection, version: ArtifactVersion) -> None:
     await artifacts.assign_alias(conn, version.collection_id, LATEST, version.id)
 
 
 async def log_artifact(
-    conn: asyncpg.Connection,
+    conn: Connection,
     actor: User,
     project: Project,
     *,
@@ -198,8 +216,13 @@ async def log_artifact(
     sequence = await registries.sequence_in_project(conn, project.id, name)
     if sequence is None:
         await registries.insert_collection(
-            conn, organization_id=project.organization_id, registry_id=None,
-            project_id=project.id, name=name, artifact_type=artifact_type, description="",
+            conn,
+            organization_id=project.organization_id,
+            registry_id=None,
+            project_id=project.id,
+            name=name,
+            artifact_type=artifact_type,
+            description="",
         )
         sequence = await registries.sequence_in_project(conn, project.id, name)
         assert sequence is not None
@@ -217,9 +240,13 @@ async def log_artifact(
         assert found is not None
         return found
     content_id = await artifacts.insert_content(
-        conn, sequence_id=sequence.id, digest=digest,
-        files=[(f.path, f.digest, f.size) for f in files], metadata=metadata or {},
-        description=description, created_by_run_id=None if run is None else run.id,
+        conn,
+        sequence_id=sequence.id,
+        digest=digest,
+        files=[(f.path, f.digest, f.size) for f in files],
+        metadata=metadata or {},
+        description=description,
+        created_by_run_id=None if run is None else run.id,
     )
     assert content_id is not None
     index = await registries.take_next_index(conn, sequence.id)
@@ -230,12 +257,12 @@ async def log_artifact(
     return version
 
 
-async def use_artifact(conn: asyncpg.Connection, run: Run, version: ArtifactVersion) -> None:
+async def use_artifact(conn: Connection, run: Run, version: ArtifactVersion) -> None:
     await runs.insert_run_input(conn, run.id, version.content_id, version.id)
 
 
 async def link_artifact(
-    conn: asyncpg.Connection,
+    conn: Connection,
     actor: User,
     version: ArtifactVersion,
     registry: Registry,
@@ -267,9 +294,14 @@ async def link_artifact(
         )
         await _set_latest(conn, linked)
         await audit.insert_audit_event(
-            conn, organization_id=registry.organization_id, registry_id=registry.id,
-            collection_id=collection.id, actor_id=actor.id, action="LINK_ARTIFACT",
-            target_type="ArtifactVersion", target_id=linked.id,
+            conn,
+            organization_id=registry.organization_id,
+            registry_id=registry.id,
+            collection_id=collection.id,
+            actor_id=actor.id,
+            action="LINK_ARTIFACT",
+            target_type="ArtifactVersion",
+            target_id=linked.id,
             after={"version": f"v{index}", "digest": linked.digest},
         )
     await add_aliases(conn, actor, linked, aliases)
@@ -277,7 +309,7 @@ async def link_artifact(
 
 
 async def add_aliases(
-    conn: asyncpg.Connection, actor: User, version: ArtifactVersion, aliases: Sequence[str]
+    conn: Connection, actor: User, version: ArtifactVersion, aliases: Sequence[str]
 ) -> None:
     """Gives `version` each alias, moving it from whichever version held it."""
     if not aliases:
@@ -290,22 +322,32 @@ async def add_aliases(
         )
         if changed and version.registry_id is not None:
             await audit.insert_audit_event(
-                conn, organization_id=version.organization_id, registry_id=version.registry_id,
-                collection_id=version.collection_id, actor_id=actor.id,
+                conn,
+                organization_id=version.organization_id,
+                registry_id=version.registry_id,
+                collection_id=version.collection_id,
+                actor_id=actor.id,
                 action="ADD_ARTIFACT_ALIAS" if previous is None else "MOVE_ARTIFACT_ALIAS",
-                target_type="ArtifactVersion", target_id=version.id,
+                target_type="ArtifactVersion",
+                target_id=version.id,
                 before=None if previous is None else {"alias": alias, "versionId": previous},
                 after={"alias": alias, "versionId": version.id},
             )
 
 
 async def add_version_tags(
-    conn: asyncpg.Connection, actor: User, version: ArtifactVersion, tags: Sequence[str]
+    conn: Connection, actor: User, version: ArtifactVersion, tags: Sequence[str]
 ) -> None:
     await artifacts.add_version_tags(conn, version.id, tags)
     if version.registry_id is not None:
         await audit.insert_audit_event(
-            conn, organization_id=version.organization_id, registry_id=version.registry_id,
-            collection_id=version.collection_id, actor_id=actor.id, action="ADD_TAG",
-            target_type="ArtifactVersion", target_id=version.id, after={"tags": list(tags)},
+            conn,
+            organization_id=version.organization_id,
+            registry_id=version.registry_id,
+            collection_id=version.collection_id,
+            actor_id=actor.id,
+            action="ADD_TAG",
+            target_type="ArtifactVersion",
+            target_id=version.id,
+            after={"tags": list(tags)},
         )

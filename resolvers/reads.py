@@ -95,7 +95,9 @@ async def registry(ctx: Context, registry_id: int) -> Registry | None:
     return _visible(ctx, await ctx.loaders.registry_by_id.load(registry_id))
 
 
-async def registry_in_organization(ctx: Context, organization_id: int, name: str) -> Registry | None:
+async def registry_in_organization(
+    ctx: Context, organization_id: int, name: str
+) -> Registry | None:
     if not can_view_organization(ctx, organization_id):
         return None
     found = await ctx.loaders.registry_by_organization_name.load((organization_id, name))
@@ -123,9 +125,7 @@ async def collection_tags(ctx: Context, collection_id: int) -> list[str]:
     return await ctx.loaders.tags_by_collection.load(collection_id)
 
 
-async def collection_aliases(
-    ctx: Context, collection_id: int
-) -> list[tuple[str, ArtifactVersion]]:
+async def collection_aliases(ctx: Context, collection_id: int) -> list[tuple[str, ArtifactVersion]]:
     pairs = await ctx.loaders.aliases_by_collection.load(collection_id)
     versions = await ctx.loaders.version_by_id.load_many([v for _, v in pairs])
     return [(alias, v) for (alias, _), v in zip(pairs, versions, strict=True) if v is not None]
@@ -167,7 +167,8 @@ async def version_path(ctx: Context, version: ArtifactVersion) -> str:
     """`org/wandb-registry-<registry>/<collection>:v<N>`, or `org/<project>/<artifact>:v<N>`."""
     coll = await ctx.loaders.collection_by_id.load(version.collection_id)
     org = await ctx.loaders.organization_by_id.load(version.organization_id)
-    assert coll is not None and org is not None
+    assert coll is not None
+    assert org is not None
     if coll.registry_id is not None:
         reg = await ctx.loaders.registry_by_id.load(coll.registry_id)
         assert reg is not None
@@ -187,7 +188,9 @@ async def project(ctx: Context, project_id: int) -> Project | None:
 async def project_by_name(ctx: Context, organization_id: int, name: str) -> Project | None:
     if not can_view_organization(ctx, organization_id):
         return None
-    return _visible(ctx, await ctx.loaders.project_by_organization_name.load((organization_id, name)))
+    return _visible(
+        ctx, await ctx.loaders.project_by_organization_name.load((organization_id, name))
+    )
 
 
 async def run(ctx: Context, run_id: int | None) -> Run | None:

@@ -55,13 +55,13 @@ class Connection(Generic[T]):
 First = Annotated[
     int | None,
     strawberry.argument(
-        description=f"Return the first N items after `after` (0–{MAX_PAGE_SIZE}; default 20)."
+        description=f"Return the first N items after `after` (0 to {MAX_PAGE_SIZE}; default 20)."
     ),
 ]
 Last = Annotated[
     int | None,
     strawberry.argument(
-        description=f"Return the last N items before `before` (0–{MAX_PAGE_SIZE})."
+        description=f"Return the last N items before `before` (0 to {MAX_PAGE_SIZE})."
     ),
 ]
 After = Annotated[

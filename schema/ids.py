@@ -39,6 +39,4 @@ def decode_id(global_id: str) -> tuple[str, int]:
 
 
 def invalid_id(global_id: str) -> GraphQLError:
-    return GraphQLError(
-        f"'{global_id[:80]}' is not a valid ID", extensions={"code": "INVALID_ID"}
-    )
+    return GraphQLError(f"'{global_id[:80]}' is not a valid ID", extensions={"code": "INVALID_ID"})

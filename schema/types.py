@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import records
@@ -16,7 +17,6 @@ from resolvers.context import Context
 from schema.connection import After, Before, Connection, First, Last, resolve_connection
 from schema.errors import raise_domain_errors
 from schema.ids import encode_id
-from schema.scalars import JSON
 
 Ctx = Info[Context, None]
 
@@ -138,12 +138,22 @@ class Organization(Node):
 
     @strawberry.field(description="The organization's registries, by name.")
     async def registries(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[Registry]:
         return await resolve_connection(
-            info, reads.REGISTRIES_BY_ORGANIZATION, self.record.id, Registry.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.REGISTRIES_BY_ORGANIZATION,
+            self.record.id,
+            Registry.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="One registry by name (case-insensitive), without the prefix.")
@@ -157,12 +167,22 @@ class Organization(Node):
 
     @strawberry.field(description="The organization's projects, by name.")
     async def projects(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[Project]:
         return await resolve_connection(
-            info, reads.PROJECTS_BY_ORGANIZATION, self.record.id, Project.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.PROJECTS_BY_ORGANIZATION,
+            self.record.id,
+            Project.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="One project by name.")
@@ -174,12 +194,22 @@ class Organization(Node):
 
     @strawberry.field(description="The organization's members, by user name.")
     async def members(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[OrganizationMember]:
         return await resolve_connection(
-            info, reads.MEMBERS_BY_ORGANIZATION, self.record.id, OrganizationMember.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.MEMBERS_BY_ORGANIZATION,
+            self.record.id,
+            OrganizationMember.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
 
@@ -230,12 +260,22 @@ class Registry(Node):
 
     @strawberry.field(description="The registry's collections, newest first.")
     async def collections(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[Collection]:
         return await resolve_connection(
-            info, reads.COLLECTIONS_BY_REGISTRY, self.record.id, Collection.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.COLLECTIONS_BY_REGISTRY,
+            self.record.id,
+            Collection.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="One collection by name.")
@@ -273,12 +313,22 @@ class ArtifactCollection(Node):
 
     @strawberry.field(description="Its versions, newest (highest index) first.")
     async def versions(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactVersion]:
         return await resolve_connection(
-            info, reads.VERSIONS_BY_COLLECTION, self.record.id, ArtifactVersion.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.VERSIONS_BY_COLLECTION,
+            self.record.id,
+            ArtifactVersion.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="One version, by alias or by index (give exactly one).")
@@ -387,7 +437,7 @@ class ArtifactVersion(Node):
             digest=r.digest,
             size=r.size,
             type=r.artifact_type,
-            metadata=r.metadata,
+            metadata=JSON(r.metadata),
             description=r.description,
             created_at=r.created_at,
             is_link=r.registry_id is not None,
@@ -432,34 +482,64 @@ class ArtifactVersion(Node):
 
     @strawberry.field(description="The content's file manifest, by path.")
     async def files(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactFile]:
         return await resolve_connection(
-            info, reads.FILES_BY_CONTENT, self.record.content_id, ArtifactFile.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.FILES_BY_CONTENT,
+            self.record.content_id,
+            ArtifactFile.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="Runs that used this content, most recent use first.")
     async def used_by(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[Run]:
         return await resolve_connection(
-            info, reads.RUNS_USING_CONTENT, self.record.content_id, Run.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.RUNS_USING_CONTENT,
+            self.record.content_id,
+            Run.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(
         description="The same content in registry collections, this version included if linked."
     )
     async def linked_versions(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactVersion]:
         return await resolve_connection(
-            info, reads.VERSIONS_BY_CONTENT, self.record.content_id, ArtifactVersion.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.VERSIONS_BY_CONTENT,
+            self.record.content_id,
+            ArtifactVersion.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
 
@@ -488,22 +568,42 @@ class Project(Node):
 
     @strawberry.field(description="The project's runs, newest first.")
     async def runs(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[Run]:
         return await resolve_connection(
-            info, reads.RUNS_BY_PROJECT, self.record.id, Run.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.RUNS_BY_PROJECT,
+            self.record.id,
+            Run.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="Artifacts logged in the project, by name.")
     async def artifact_sequences(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactSequence]:
         return await resolve_connection(
-            info, reads.SEQUENCES_BY_PROJECT, self.record.id, ArtifactSequence.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.SEQUENCES_BY_PROJECT,
+            self.record.id,
+            ArtifactSequence.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="One logged artifact by name.")
@@ -531,8 +631,8 @@ class Run(Node):
             record=r,
             name=r.name,
             state=RunState(r.state),
-            config=r.config,
-            summary=r.summary,
+            config=JSON(r.config),
+            summary=JSON(r.summary),
             created_at=r.created_at,
             finished_at=r.finished_at,
         )
@@ -550,22 +650,42 @@ class Run(Node):
 
     @strawberry.field(description="Versions the run used (lineage inputs), most recent first.")
     async def inputs(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactVersion]:
         return await resolve_connection(
-            info, reads.INPUTS_BY_RUN, self.record.id, ArtifactVersion.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.INPUTS_BY_RUN,
+            self.record.id,
+            ArtifactVersion.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
     @strawberry.field(description="Versions the run logged (lineage outputs), newest first.")
     async def outputs(
-        self, info: Ctx, first: First = None, after: After = None, last: Last = None,
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
         before: Before = None,
     ) -> Connection[ArtifactVersion]:
         return await resolve_connection(
-            info, reads.OUTPUTS_BY_RUN, self.record.id, ArtifactVersion.of,
-            first=first, last=last, after=after, before=before,
+            info,
+            reads.OUTPUTS_BY_RUN,
+            self.record.id,
+            ArtifactVersion.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
         )
 
 

@@ -31,6 +31,8 @@ def create_app(
 ) -> Starlette:
     """The app serves from `pool` when given (tests), else opens one on `database_url`."""
     endpoints: dict[str, GraphQLEndpoint] = {}
+    if pool is not None:
+        endpoints["graphql"] = GraphQLEndpoint(pool, settings.max_body_bytes)
 
     def endpoint() -> GraphQLEndpoint:
         return endpoints["graphql"]
@@ -42,16 +44,15 @@ def create_app(
         if active is None:
             assert database_url is not None
             active = await create_pool(
-                database_url, max_size=settings.pool_size,
+                database_url,
+                max_size=settings.pool_size,
                 statement_timeout_ms=settings.statement_timeout_ms,
             )
         try:
             async with active.acquire() as conn:
                 todo = await pending_migrations(conn)
             if todo:
-                raise MigrationError(
-                    f"{len(todo)} migration(s) pending; run `cairn migrate` first"
-                )
+                raise MigrationError(f"{len(todo)} migration(s) pending; run `cairn migrate` first")
             endpoints["graphql"] = GraphQLEndpoint(active, settings.max_body_bytes)
             yield
         finally:

@@ -103,7 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"API key for ada (prefilled in GraphiQL): {demo_key}", file=sys.stderr)
         print(
             f"Try: curl -H 'Authorization: Bearer {demo_key}' -H 'Content-Type: application/json'"
-            f" -d '{{\"query\":\"{{ viewer {{ name }} }}\"}}' {base}/graphql",
+            f' -d \'{{"query":"{{ viewer {{ name }} }}"}}\' {base}/graphql',
             file=sys.stderr,
         )
     app = create_app(settings, database_url=url)
@@ -130,7 +130,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     require_current_schema(url)
     key = _seed_demo(url)
     print(f"API key for ada: {key}", file=sys.stderr)
-    print("Start the server with `cairn serve` and open http://127.0.0.1:8000/graphql", file=sys.stderr)
+    print(
+        "Start the server with `cairn serve` and open http://127.0.0.1:8000/graphql",
+        file=sys.stderr,
+    )
 
 
 def cmd_keys_create(args: argparse.Namespace) -> None:

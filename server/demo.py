@@ -9,6 +9,7 @@ import hashlib
 import asyncpg
 
 from db import organizations, registries
+from db.pool import Connection
 from db.records import ArtifactVersion, Project, Registry, User
 from resolvers import accounts, commands
 from resolvers.commands import FileEntry
@@ -39,38 +40,55 @@ async def seed_demo(pool: asyncpg.Pool) -> bool:
         return True
 
 
-async def _seed(conn: asyncpg.Connection) -> None:
+async def _seed(conn: Connection) -> None:
     org = await commands.create_organization(conn, ORGANIZATION, "Acme Corp")
     ada = await accounts.create_user(conn, "ada", "Ada Lovelace")
     bob = await accounts.create_user(conn, "bob", "Bob Shannon")
     cy = await accounts.create_user(conn, "cy", "Cy Hopper")
     for user, role in ((ada, "ADMIN"), (bob, "MEMBER"), (cy, "VIEWER")):
         await accounts.add_organization_member(conn, org, user, role)
-    model, dataset = (
-        await registries.registries_by_organization_name(conn, [(org.id, "model"), (org.id, "dataset")])  # type: ignore[arg-type]
+    model, dataset = await registries.registries_by_organization_name(
+        conn, [(org.id, "model"), (org.id, "dataset")]
     )
-    assert model is not None and dataset is not None
+    assert model is not None
+    assert dataset is not None
     reports = await commands.create_registry(
-        conn, ada, org.id, name="eval-reports",
+        conn,
+        ada,
+        org.id,
+        name="eval-reports",
         description="Evaluation reports for models headed to production. Restricted to reviewers.",
-        visibility="RESTRICTED", accepted_types=["report"], protected_aliases=["approved"],
+        visibility="RESTRICTED",
+        accepted_types=["report"],
+        protected_aliases=["approved"],
     )
     await _churn_project(conn, ada, bob, org.id, model, dataset, reports)
     await _vision_project(conn, ada, bob, org.id, model, dataset)
 
 
 async def _churn_project(
-    conn: asyncpg.Connection, ada: User, bob: User, org_id: int, model: Registry,
-    dataset: Registry, reports: Registry,
+    conn: Connection,
+    ada: User,
+    bob: User,
+    org_id: int,
+    model: Registry,
+    dataset: Registry,
+    reports: Registry,
 ) -> None:
     project = await commands.create_project(
         conn, org_id, "churn", "Predicting which customers will leave."
     )
     ingest = await commands.create_run(conn, bob, project, "ingest-2026-11", {"source": "crm"})
     raw = await commands.log_artifact(
-        conn, bob, project, name="customers-raw", artifact_type="dataset", run=ingest,
+        conn,
+        bob,
+        project,
+        name="customers-raw",
+        artifact_type="dataset",
+        run=ingest,
         files=_files("customers.csv", "schema.json", seed="raw"),
-        metadata={"rows": 120_000, "source": "crm"}, description="CRM export, unprocessed.",
+        metadata={"rows": 120_000, "source": "crm"},
+        description="CRM export, unprocessed.",
     )
     await commands.finish_run(conn, ingest, summary={"rows": 120_000})
     await commands.link_artifact(conn, bob, raw, dataset, "customers-raw", ["production"])
@@ -82,7 +100,12 @@ async def _churn_project(
         )
         await commands.use_artifact(conn, prep, raw)
         clean = await commands.log_artifact(
-            conn, bob, project, name="customers-clean", artifact_type="dataset", run=prep,
+            conn,
+            bob,
+            project,
+            name="customers-clean",
+            artifact_type="dataset",
+            run=prep,
             files=_files("train.parquet", "test.parquet", seed=f"clean-{i}"),
             metadata={"rows": 118_000 - i * 500, "features": 42 + i},
             description=f"Deduplicated, tenure ≥ {30 + i} days.",
@@ -101,13 +124,20 @@ async def _churn_project(
         )
         await commands.use_artifact(conn, train, cleaned[min(i // 3, 3)])
         trained = await commands.log_artifact(
-            conn, bob, project, name="churn-model", artifact_type="model", run=train,
+            conn,
+            bob,
+            project,
+            name="churn-model",
+            artifact_type="model",
+            run=train,
             files=_files("model.pkl", "requirements.txt", seed=f"churn-{i}"),
             metadata={"auc": round(0.80 + i * 0.01, 3), "framework": "xgboost"},
         )
         await commands.finish_run(conn, train, summary={"auc": round(0.80 + i * 0.01, 3)})
         linked = await commands.link_artifact(conn, bob, trained, model, "churn-classifier")
-        await commands.add_version_tags(conn, bob, linked, ["xgboost"] + (["baseline"] if i == 0 else []))
+        await commands.add_version_tags(
+            conn, bob, linked, ["xgboost"] + (["baseline"] if i == 0 else [])
+        )
         models.append(linked)
     await commands.add_aliases(conn, ada, models[7], ["production"])
     await commands.add_aliases(conn, bob, models[9], ["staging"])
@@ -120,8 +150,13 @@ async def _churn_project(
         evaluation = await commands.create_run(conn, ada, project, f"evaluate-{i}")
         await commands.use_artifact(conn, evaluation, candidate)
         report = await commands.log_artifact(
-            conn, ada, project, name="churn-eval-report", artifact_type="report",
-            run=evaluation, files=_files("report.html", "metrics.json", seed=f"report-{i}"),
+            conn,
+            ada,
+            project,
+            name="churn-eval-report",
+            artifact_type="report",
+            run=evaluation,
+            files=_files("report.html", "metrics.json", seed=f"report-{i}"),
             metadata={"model": f"churn-classifier:v{candidate.version_index}", "passed": i != 1},
         )
         await commands.finish_run(conn, evaluation, summary={"passed": i != 1})
@@ -131,7 +166,11 @@ async def _churn_project(
 
 
 async def _vision_project(
-    conn: asyncpg.Connection, ada: User, bob: User, org_id: int, model: Registry,
+    conn: Connection,
+    ada: User,
+    bob: User,
+    org_id: int,
+    model: Registry,
     dataset: Registry,
 ) -> None:
     project: Project = await commands.create_project(
@@ -141,7 +180,12 @@ async def _vision_project(
     for i in range(5):
         collect = await commands.create_run(conn, bob, project, f"collect-{i}")
         logged = await commands.log_artifact(
-            conn, bob, project, name="line-images", artifact_type="dataset", run=collect,
+            conn,
+            bob,
+            project,
+            name="line-images",
+            artifact_type="dataset",
+            run=collect,
             files=_files("images.tar", "labels.json", seed=f"images-{i}"),
             metadata={"images": 10_000 * (i + 1)},
         )
@@ -159,16 +203,19 @@ async def _vision_project(
         )
         await commands.use_artifact(conn, train, images[min(i // 2, 4)])
         trained = await commands.log_artifact(
-            conn, ada, project, name="defect-detector", artifact_type="model", run=train,
+            conn,
+            ada,
+            project,
+            name="defect-detector",
+            artifact_type="model",
+            run=train,
             files=_files("weights.pt", "config.yaml", seed=f"detector-{i}"),
             metadata={"mAP": round(0.5 + i * 0.03, 3)},
         )
         await commands.finish_run(
             conn, train, state="FAILED" if i == 2 else "FINISHED", summary={"mAP": 0.5 + i * 0.03}
         )
-        detectors.append(
-            await commands.link_artifact(conn, ada, trained, model, "defect-detector")
-        )
+        detectors.append(await commands.link_artifact(conn, ada, trained, model, "defect-detector"))
     await commands.add_aliases(conn, ada, detectors[6], ["production"])
     await commands.add_aliases(conn, ada, detectors[7], ["staging"])
     await registries.add_collection_tags(conn, detectors[0].collection_id, ["vision"])

@@ -123,7 +123,8 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             body.extend(chunk)
             if len(body) > max_body_bytes:
                 raise RequestRefused(
-                    413, f"the request body is larger than {max_body_bytes} bytes",
+                    413,
+                    f"the request body is larger than {max_body_bytes} bytes",
                     "BODY_TOO_LARGE",
                 )
         try:
@@ -181,9 +182,7 @@ class GraphQLEndpoint:
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return self._refusal(
-                RequestRefused(
-                    406, f"accept {GRAPHQL_RESPONSE_JSON} or {JSON}", "NOT_ACCEPTABLE"
-                ),
+                RequestRefused(406, f"accept {GRAPHQL_RESPONSE_JSON} or {JSON}", "NOT_ACCEPTABLE"),
                 JSON,
             )
         try:
@@ -200,7 +199,9 @@ class GraphQLEndpoint:
                     {"WWW-Authenticate": 'Bearer realm="cairn"'},
                 )
             context = Context(
-                pool=self.pool, loaders=Loaders(self.pool), principal=principal,
+                pool=self.pool,
+                loaders=Loaders(self.pool),
+                principal=principal,
                 request_id=request_id,
             )
             allowed = (
@@ -219,8 +220,10 @@ class GraphQLEndpoint:
                 )
             except InvalidOperationTypeError:
                 raise RequestRefused(
-                    405, "only queries may be sent with GET; send mutations with POST",
-                    "METHOD_NOT_ALLOWED", {"Allow": "POST"},
+                    405,
+                    "only queries may be sent with GET; send mutations with POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": "POST"},
                 ) from None
             except CannotGetOperationTypeError:
                 raise RequestRefused(
@@ -230,7 +233,9 @@ class GraphQLEndpoint:
                     "OPERATION_NOT_FOUND",
                 ) from None
             except MissingQueryError:
-                raise RequestRefused(400, "the request has no `query` string", "BAD_REQUEST") from None
+                raise RequestRefused(
+                    400, "the request has no `query` string", "BAD_REQUEST"
+                ) from None
         except RequestRefused as refusal:
             return self._refusal(refusal, media_type)
 

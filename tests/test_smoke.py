@@ -1,0 +1,6 @@
+from tests.conftest import GraphQLClient
+
+
+async def test_viewer(ada: GraphQLClient) -> None:
+    data = await ada.data("{ viewer { name organizations { name } } }")
+    assert data["viewer"] == {"name": "ada", "organizations": [{"name": "acme"}]}

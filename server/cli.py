@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="fill the demo org `acme` when it does not exist")
     _add_data_dir(demo)
 
+    commands.add_parser("schema", help="print the GraphQL schema (SDL) to stdout")
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="print a new API key for a user")
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> None:
         cmd_migrate(args)
     elif args.command == "demo":
         cmd_demo(args)
+    elif args.command == "schema":
+        from schema.schema import schema
+
+        print(schema.as_str())
     elif args.command == "keys":
         cmd_keys_create(args)
 

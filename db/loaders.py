@@ -48,6 +48,9 @@ class Loaders:
             pool, organizations.organizations_by_name
         )
         self.user_by_id: DataLoader[int, User | None] = _loader(pool, organizations.users_by_id)
+        self.organization_ids_by_user: DataLoader[int, list[int]] = _loader(
+            pool, organizations.organization_ids_by_user
+        )
         self.registry_by_id: DataLoader[int, Registry | None] = _loader(
             pool, registries.registries_by_id
         )

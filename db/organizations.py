@@ -42,6 +42,18 @@ async def users_by_id(conn: Executor, ids: Sequence[int]) -> list[User | None]:
     return [found.get(i) for i in ids]
 
 
+SELECT_ORGANIZATION_IDS_BY_USER = """
+SELECT user_id, array_agg(organization_id ORDER BY organization_id) AS organization_ids
+FROM organization_members WHERE user_id = ANY($1::bigint[]) GROUP BY user_id
+"""
+
+
+async def organization_ids_by_user(conn: Executor, user_ids: Sequence[int]) -> list[list[int]]:
+    rows = await conn.fetch(SELECT_ORGANIZATION_IDS_BY_USER, list(user_ids))
+    found = {row["user_id"]: row["organization_ids"] for row in rows}
+    return [found.get(i, []) for i in user_ids]
+
+
 MEMBERS_BY_ORGANIZATION: ListSpec[tuple[OrganizationMember, User]] = ListSpec(
     name="organization.members",
     columns=f"m.organization_id, m.user_id, m.role::text AS role, m.created_at AS member_since, "

@@ -258,7 +258,13 @@ async def _path_organization(
 async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any]:
     """Objects by kind and id for `node`/`nodes`, None where missing or not visible."""
     if kind == "User":
-        return list(await ctx.loaders.user_by_id.load_many(ids))
+        # A user is visible to people who share an organization with them.
+        users = await ctx.loaders.user_by_id.load_many(ids)
+        memberships = await ctx.loaders.organization_ids_by_user.load_many(ids)
+        return [
+            u if u is not None and any(can_view_organization(ctx, o) for o in orgs) else None
+            for u, orgs in zip(users, memberships, strict=True)
+        ]
     loader: Any = {
         "Organization": ctx.loaders.organization_by_id,
         "Registry": ctx.loaders.registry_by_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -109,7 +110,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     app = create_app(settings, database_url=url)
+    # uvicorn re-raises the signal that stopped it once it has shut down. Exiting normally on it
+    # lets the embedded PostgreSQL be stopped by its exit handler instead of being orphaned.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    signal.signal(signal.SIGINT, _exit_quietly)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

@@ -261,7 +261,9 @@ async def version_for_write(conn: Connection, version_id: int) -> ArtifactVersio
 # concurrent moves of one alias apply one after another.
 ASSIGN_ALIAS = """
 WITH previous AS (
-    SELECT version_id FROM aliases WHERE collection_id = $1 AND alias = $2 FOR UPDATE
+    SELECT a.version_id, v.version_index FROM aliases a
+    JOIN artifact_versions v ON v.id = a.version_id
+    WHERE a.collection_id = $1 AND a.alias = $2 FOR UPDATE OF a
 ), upsert AS (
     INSERT INTO aliases (collection_id, alias, version_id, assigned_at)
     VALUES ($1, $2, $3, clock_timestamp())
@@ -274,10 +276,11 @@ WITH previous AS (
     WHERE collection_id = $1 AND alias = $2 AND removed_at IS NULL
       AND EXISTS (SELECT 1 FROM upsert)
 ), opened AS (
-    INSERT INTO alias_history (collection_id, alias, version_id, assigned_at)
-    SELECT $1, $2, $3, assigned_at FROM upsert
+    INSERT INTO alias_history (collection_id, alias, version_id, version_index, assigned_at)
+    SELECT $1, $2, $3, (SELECT version_index FROM artifact_versions WHERE id = $3), assigned_at
+    FROM upsert
 )
-SELECT (SELECT version_id FROM previous) AS previous_version_id,
+SELECT (SELECT version_index FROM previous) AS previous_index,
        EXISTS (SELECT 1 FROM upsert) AS changed
 """
 
@@ -285,9 +288,9 @@ SELECT (SELECT version_id FROM previous) AS previous_version_id,
 async def assign_alias(
     conn: Connection, collection_id: int, alias: str, version_id: int
 ) -> tuple[int | None, bool]:
-    """(previous holder, whether anything changed)."""
+    """(the previous holder's version index, whether anything changed)."""
     row = await fetch_one(conn, ASSIGN_ALIAS, collection_id, alias, version_id)
-    return row["previous_version_id"], row["changed"]
+    return row["previous_index"], row["changed"]
 
 
 INSERT_VERSION_TAGS = """
@@ -298,3 +301,54 @@ SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
 
 async def add_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> None:
     await conn.execute(INSERT_VERSION_TAGS, version_id, list(tags))
+
+
+REMOVE_ALIAS = """
+WITH removed AS (
+    DELETE FROM aliases WHERE collection_id = $1 AND alias = $2 AND version_id = $3
+    RETURNING alias
+), closed AS (
+    UPDATE alias_history SET removed_at = clock_timestamp()
+    WHERE collection_id = $1 AND alias = $2 AND version_id = $3 AND removed_at IS NULL
+      AND EXISTS (SELECT 1 FROM removed)
+)
+SELECT EXISTS (SELECT 1 FROM removed)
+"""
+
+
+async def remove_alias(conn: Connection, collection_id: int, alias: str, version_id: int) -> bool:
+    """Takes `alias` off the version; False when the version did not hold it."""
+    removed: bool = await conn.fetchval(REMOVE_ALIAS, collection_id, alias, version_id)
+    return removed
+
+
+DELETE_VERSION = "DELETE FROM artifact_versions WHERE id = $1"
+
+
+async def delete_version(conn: Connection, version_id: int) -> None:
+    await conn.execute(DELETE_VERSION, version_id)
+
+
+SELECT_NEWEST_VERSION = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE}
+WHERE v.collection_id = $1 ORDER BY v.version_index DESC LIMIT 1
+"""
+
+
+async def newest_version(conn: Connection, collection_id: int) -> ArtifactVersion | None:
+    row = await conn.fetchrow(SELECT_NEWEST_VERSION, collection_id)
+    return None if row is None else _version(row)
+
+
+DELETE_VERSION_TAGS = "DELETE FROM version_tags WHERE version_id = $1 AND tag = ANY($2::text[])"
+
+
+async def remove_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> None:
+    await conn.execute(DELETE_VERSION_TAGS, version_id, list(tags))
+
+
+UPDATE_CONTENT_DESCRIPTION = "UPDATE artifact_contents SET description = $2 WHERE id = $1"
+
+
+async def update_content_description(conn: Connection, content_id: int, description: str) -> None:
+    await conn.execute(UPDATE_CONTENT_DESCRIPTION, content_id, description)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from db import artifacts, organizations, registries, runs
+from db import artifacts, history, organizations, registries, runs
 from db.pagination import ListSpec, Page, PageRequest, fetch_counts, fetch_pages
 from db.records import (
     ArtifactVersion,
@@ -23,8 +24,9 @@ from db.records import (
 K = TypeVar("K")
 V = TypeVar("V")
 
-PageKey = tuple[ListSpec[Any], int, PageRequest]
-CountKey = tuple[ListSpec[Any], int]
+# (list, parent id, page, filter value or None)
+PageKey = tuple[ListSpec[Any], int, PageRequest, Any]
+CountKey = tuple[ListSpec[Any], int, Any]
 
 
 def _loader(
@@ -57,6 +59,9 @@ class Loaders:
         self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = _loader(
             pool, registries.registries_by_organization_name
         )
+        self.registry_role: DataLoader[tuple[int, int], str | None] = _loader(
+            pool, registries.registry_roles
+        )
         self.collection_by_id: DataLoader[int, Collection | None] = _loader(
             pool, registries.collections_by_id
         )
@@ -88,6 +93,12 @@ class Loaders:
         self.aliases_by_collection: DataLoader[int, list[tuple[str, int]]] = _loader(
             pool, artifacts.aliases_by_collection
         )
+        self.alias_periods_by_version: DataLoader[int, list[history.AliasPeriod]] = _loader(
+            pool, history.alias_periods_by_version
+        )
+        self.alias_holder_as_of: DataLoader[tuple[int, str, datetime], int | None] = _loader(
+            pool, history.alias_holders_as_of
+        )
         self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)
         self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = _loader(
             pool, runs.projects_by_organization_name
@@ -98,27 +109,27 @@ class Loaders:
 
     async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Any]]:
         # Siblings in one query share their page arguments, so this is one statement per level.
-        groups: dict[tuple[ListSpec[Any], PageRequest], list[int]] = {}
-        for spec, parent_id, request in keys:
-            groups.setdefault((spec, request), []).append(parent_id)
+        groups: dict[tuple[ListSpec[Any], PageRequest, Any], list[int]] = {}
+        for spec, parent_id, request, filter_value in keys:
+            groups.setdefault((spec, request, filter_value), []).append(parent_id)
         results: dict[PageKey, Page[Any]] = {}
-        for (spec, request), parent_ids in groups.items():
+        for (spec, request, filter_value), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            pages = await fetch_pages(self.pool, spec, unique_ids, request)
+            pages = await fetch_pages(self.pool, spec, unique_ids, request, filter_value)
             for parent_id, page in zip(unique_ids, pages, strict=True):
-                results[(spec, parent_id, request)] = page
+                results[(spec, parent_id, request, filter_value)] = page
         return [results[key] for key in keys]
 
     async def _load_counts(self, keys: Sequence[CountKey]) -> list[int]:
-        groups: dict[ListSpec[Any], list[int]] = {}
-        for spec, parent_id in keys:
-            groups.setdefault(spec, []).append(parent_id)
+        groups: dict[tuple[ListSpec[Any], Any], list[int]] = {}
+        for spec, parent_id, filter_value in keys:
+            groups.setdefault((spec, filter_value), []).append(parent_id)
         results: dict[CountKey, int] = {}
-        for spec, parent_ids in groups.items():
+        for (spec, filter_value), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            counts = await fetch_counts(self.pool, spec, unique_ids)
+            counts = await fetch_counts(self.pool, spec, unique_ids, filter_value)
             for parent_id, count in zip(unique_ids, counts, strict=True):
-                results[(spec, parent_id)] = count
+                results[(spec, parent_id, filter_value)] = count
         return [results[key] for key in keys]
 
     def clear_all(self) -> None:

@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -53,6 +53,9 @@ class ListSpec(Generic[T]):
     keys: tuple[SortKey, ...]
     descending: bool
     record: Callable[[asyncpg.Record], T]
+    # An optional condition on a caller-given value, written with `$filter` for the value;
+    # applied only when a value is given.
+    filter: str | None = None
 
 
 CursorValues = tuple[Any, ...]
@@ -106,14 +109,24 @@ def _decode_cursor(spec: ListSpec[Any], argument: str, cursor: str) -> CursorVal
         if key.sql_type in ("integer", "bigint"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise invalid
+            # Out of the column type's range, PostgreSQL would refuse the parameter.
+            bound = 2**31 if key.sql_type == "integer" else 2**63
+            if not -bound <= value < bound:
+                raise invalid
             values.append(value)
         elif key.sql_type == "timestamptz":
             try:
-                values.append(datetime.fromisoformat(value))
-            except (TypeError, ValueError):
+                moment = datetime.fromisoformat(value)
+                # Ours always carry an offset; one that leaves datetime's range in UTC is not ours.
+                if moment.tzinfo is None:
+                    raise invalid
+                moment.astimezone(UTC)
+            except (TypeError, ValueError, OverflowError):
                 raise invalid from None
+            values.append(moment)
         else:
-            if not isinstance(value, str):
+            # PostgreSQL text cannot hold NUL.
+            if not isinstance(value, str) or "\x00" in value:
                 raise invalid
             values.append(value)
     return tuple(values)
@@ -151,12 +164,20 @@ def _row_comparison(spec: ListSpec[Any], operator: str, first_param: int) -> str
     return f"({keys}) {operator} ({params})"
 
 
-def _page_sql(spec: ListSpec[Any], request: PageRequest) -> tuple[str, list[Any]]:
+def _filter(spec: ListSpec[Any], filter_value: Any) -> tuple[list[str], list[Any]]:
+    """The filter condition (as `$2`) and its parameter, when the list is filtered."""
+    if spec.filter is None or filter_value is None:
+        return [], []
+    return [spec.filter.replace("$filter", "$2")], [filter_value]
+
+
+def _page_sql(
+    spec: ListSpec[Any], request: PageRequest, filter_value: Any
+) -> tuple[str, list[Any]]:
     # Walking backwards (`last`) reads the list in reverse order and flips the result after.
     backwards = request.last is not None
     descending = spec.descending != backwards
-    params: list[Any] = []
-    conditions = []
+    conditions, params = _filter(spec, filter_value)
     # "after" means further along the list's order; in a descending list that is smaller keys.
     after_op, before_op = ("<", ">") if spec.descending else (">", "<")
     if request.after is not None:
@@ -184,9 +205,10 @@ async def fetch_pages(
     spec: ListSpec[T],
     parent_ids: Sequence[int],
     request: PageRequest,
+    filter_value: Any = None,
 ) -> list[Page[T]]:
     """One page per parent, aligned with `parent_ids`, in one statement."""
-    sql, params = _page_sql(spec, request)
+    sql, params = _page_sql(spec, request, filter_value)
     rows = await conn.fetch(sql, list(parent_ids), *params)
     by_parent: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
@@ -214,12 +236,16 @@ async def fetch_pages(
     return pages
 
 
-async def fetch_counts(conn: Executor, spec: ListSpec[Any], parent_ids: Sequence[int]) -> list[int]:
+async def fetch_counts(
+    conn: Executor, spec: ListSpec[Any], parent_ids: Sequence[int], filter_value: Any = None
+) -> list[int]:
     """The number of rows in the list of each parent, aligned with `parent_ids`."""
+    conditions, params = _filter(spec, filter_value)
+    where = "".join(f" AND {c}" for c in conditions)
     sql = (
         "SELECT p.parent_id, (SELECT count(*) "
-        f"{spec.source}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
+        f"{spec.source}{where}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
     )
-    rows = await conn.fetch(sql, list(parent_ids))
+    rows = await conn.fetch(sql, list(parent_ids), *params)
     totals = {row["parent_id"]: row["total"] for row in rows}
     return [totals[parent_id] for parent_id in parent_ids]

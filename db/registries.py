@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
+
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
 from db.records import Collection, Registry, from_record
@@ -270,3 +272,102 @@ async def set_registry_user_role(
     conn: Connection, registry_id: int, user_id: int, role: str
 ) -> None:
     await conn.execute(UPSERT_REGISTRY_USER_ROLE, registry_id, user_id, role)
+
+
+UPDATE_REGISTRY = """
+UPDATE registries SET description = coalesce($2, description),
+    visibility = coalesce($3::registry_visibility, visibility),
+    accepts_all_types = accepts_all_types OR $4
+WHERE id = $1
+"""
+REPLACE_PROTECTED_ALIASES = """
+WITH gone AS (
+    DELETE FROM registry_protected_aliases WHERE registry_id = $1 AND alias <> ALL($2::text[])
+)
+INSERT INTO registry_protected_aliases (registry_id, alias)
+SELECT $1, a FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING
+"""
+
+
+async def update_registry(
+    conn: Connection,
+    registry_id: int,
+    *,
+    description: str | None,
+    visibility: str | None,
+    accept_all_types: bool,
+    add_accepted_types: Sequence[str],
+    protected_aliases: Sequence[str] | None,
+) -> Registry:
+    await conn.execute(UPDATE_REGISTRY, registry_id, description, visibility, accept_all_types)
+    await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(add_accepted_types))
+    if protected_aliases is not None:
+        await conn.execute(REPLACE_PROTECTED_ALIASES, registry_id, list(protected_aliases))
+    return from_record(Registry, await fetch_one(conn, SELECT_REGISTRY_FOR_UPDATE, registry_id))
+
+
+async def registry_for_update(conn: Connection, registry_id: int) -> Registry | None:
+    row = await conn.fetchrow(SELECT_REGISTRY_FOR_UPDATE + " FOR NO KEY UPDATE", registry_id)
+    return None if row is None else from_record(Registry, row)
+
+
+DELETE_REGISTRY = "DELETE FROM registries WHERE id = $1"
+
+
+async def delete_registry(conn: Connection, registry_id: int) -> None:
+    await conn.execute(DELETE_REGISTRY, registry_id)
+
+
+UPDATE_COLLECTION = f"""
+UPDATE collections AS col SET name = coalesce($2, name), description = coalesce($3, description)
+WHERE id = $1
+RETURNING {COLLECTION_COLUMNS}
+"""
+
+
+async def update_collection(
+    conn: Connection, collection_id: int, *, name: str | None, description: str | None
+) -> Collection | None:
+    """The updated collection, or None when the new name is taken (nothing is changed)."""
+    try:
+        async with conn.transaction():
+            row = await fetch_one(conn, UPDATE_COLLECTION, collection_id, name, description)
+    except asyncpg.UniqueViolationError:
+        return None
+    return from_record(Collection, row)
+
+
+DELETE_COLLECTION = "DELETE FROM collections WHERE id = $1"
+
+
+async def delete_collection(conn: Connection, collection_id: int) -> None:
+    await conn.execute(DELETE_COLLECTION, collection_id)
+
+
+DELETE_COLLECTION_TAGS = (
+    "DELETE FROM collection_tags WHERE collection_id = $1 AND tag = ANY($2::text[])"
+)
+
+
+async def remove_collection_tags(conn: Connection, collection_id: int, tags: Sequence[str]) -> None:
+    await conn.execute(DELETE_COLLECTION_TAGS, collection_id, list(tags))
+
+
+# The best role the user holds directly or through a team (the enum is ordered least to most).
+SELECT_REGISTRY_ROLES = """
+SELECT k.registry_id, k.user_id, greatest(
+    (SELECT ur.role FROM registry_user_roles ur
+     WHERE ur.registry_id = k.registry_id AND ur.user_id = k.user_id),
+    (SELECT max(tr.role) FROM registry_team_roles tr
+     JOIN team_members tm ON tm.team_id = tr.team_id
+     WHERE tr.registry_id = k.registry_id AND tm.user_id = k.user_id)
+)::text AS role
+FROM unnest($1::bigint[], $2::bigint[]) AS k(registry_id, user_id)
+"""
+
+
+async def registry_roles(conn: Executor, keys: Sequence[tuple[int, int]]) -> list[str | None]:
+    """The direct or team role of each (registry, user), or None."""
+    rows = await conn.fetch(SELECT_REGISTRY_ROLES, [k[0] for k in keys], [k[1] for k in keys])
+    found = {(r["registry_id"], r["user_id"]): r["role"] for r in rows}
+    return [found.get(k) for k in keys]

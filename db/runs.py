@@ -118,14 +118,23 @@ async def insert_run(
     return from_record(Run, await fetch_one(conn, SELECT_RUN, run_id))
 
 
-FINISH_RUN = """
-UPDATE runs SET state = $2::run_state, summary = summary || $3, finished_at = clock_timestamp()
-WHERE id = $1 AND state = 'RUNNING'
+UPDATE_RUN = f"""
+WITH updated AS (
+    UPDATE runs SET state = coalesce($2::run_state, state), summary = summary || $3,
+        finished_at = CASE WHEN $2::run_state IS NOT NULL AND state = 'RUNNING'
+                           THEN clock_timestamp() ELSE finished_at END
+    WHERE id = $1
+    RETURNING *
+)
+SELECT {RUN_COLUMNS} FROM updated rn JOIN projects pj ON pj.id = rn.project_id
 """
 
 
-async def finish_run(conn: Connection, run_id: int, state: str, summary: dict[str, object]) -> None:
-    await conn.execute(FINISH_RUN, run_id, state, summary)
+async def update_run(
+    conn: Connection, run_id: int, state: str | None, summary: dict[str, object]
+) -> Run:
+    """Merges `summary` into the run's; a new (final) state also sets `finished_at`."""
+    return from_record(Run, await fetch_one(conn, UPDATE_RUN, run_id, state, summary))
 
 
 INSERT_RUN_INPUT = """

@@ -1,23 +1,24 @@
-"""Write-side resolver functions: each runs inside the caller's transaction and records its
-audit events there, so a change and its history commit or roll back together."""
+"""The registry's changes, each on a connection inside the caller's transaction, with its audit
+events written there too: a change and its history commit or roll back together.
+
+These functions trust their caller on authorization (the mutations in `resolvers.mutations` and
+the demo seeding); they enforce the domain's own rules.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db import artifacts, audit, organizations, registries, runs
+from db import artifacts, audit, history, organizations, registries, runs
 from db.pool import Connection
 from db.records import ArtifactVersion, Collection, Organization, Project, Registry, Run, User
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.validation import LATEST
 
-LATEST = "latest"
 CORE_REGISTRIES = (("model", "model"), ("dataset", "dataset"))
-_ALIAS = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_RESERVED_VERSION = re.compile(r"^v\d+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +36,31 @@ def manifest_digest(files: Sequence[FileEntry]) -> str:
     return hasher.hexdigest()
 
 
-def check_alias(alias: str, *, field: tuple[str, ...] = ("aliases",)) -> None:
-    if alias == LATEST or _RESERVED_VERSION.match(alias):
-        raise DomainError(
-            ErrorCode.RESERVED_ALIAS,
-            f"alias '{alias}' is reserved: `latest` is kept by the server and v<N> names versions",
-            field,
-        )
-    if not _ALIAS.match(alias):
-        raise DomainError(
-            ErrorCode.INVALID_NAME,
-            f"alias '{alias[:140]}' may only hold letters, digits, '-', '_' and '.', "
-            "1 to 128 characters",
-            field,
-        )
+async def _audit(
+    conn: Connection,
+    actor: User,
+    action: str,
+    *,
+    organization_id: int,
+    registry_id: int | None,
+    collection_id: int | None = None,
+    target_type: str,
+    target_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.insert_audit_event(
+        conn,
+        organization_id=organization_id,
+        registry_id=registry_id,
+        collection_id=collection_id,
+        actor_id=actor.id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+    )
 
 
 async def create_organization(conn: Connection, name: str, display_name: str) -> Organization:
@@ -81,6 +93,12 @@ async def create_registry(
     accepted_types: Sequence[str] = (),
     protected_aliases: Sequence[str] = (),
 ) -> Registry:
+    """A custom registry; no accepted types means it accepts every type."""
+    found = await registries.registries_by_organization_name(conn, [(organization_id, name)])
+    if found[0] is not None:
+        raise DomainError(
+            ErrorCode.NAME_TAKEN, f"a registry named '{found[0].name}' already exists", ("name",)
+        )
     registry = await registries.insert_registry(
         conn,
         organization_id=organization_id,
@@ -96,21 +114,94 @@ async def create_registry(
     if visibility == "RESTRICTED":
         # The creator of a restricted registry administers it; nobody else can see it yet.
         await registries.set_registry_user_role(conn, registry.id, actor.id, "ADMIN")
-    await audit.insert_audit_event(
+    await _audit(
         conn,
+        actor,
+        "CREATE_REGISTRY",
         organization_id=organization_id,
         registry_id=registry.id,
-        collection_id=None,
-        actor_id=actor.id,
-        action="CREATE_REGISTRY",
         target_type="Registry",
         target_id=registry.id,
-        after={"name": name, "visibility": visibility},
+        after=_registry_state(registry),
     )
     return registry
 
 
-def _accepts(registry: Registry, artifact_type: str) -> bool:
+def _registry_state(registry: Registry) -> dict[str, Any]:
+    return {
+        "name": registry.name,
+        "description": registry.description,
+        "visibility": registry.visibility,
+        "acceptsAllTypes": registry.accepts_all_types,
+        "acceptedTypes": registry.accepted_types,
+        "protectedAliases": registry.protected_aliases,
+    }
+
+
+async def update_registry(
+    conn: Connection,
+    actor: User,
+    registry: Registry,
+    *,
+    description: str | None = None,
+    visibility: str | None = None,
+    accept_all_types: bool = False,
+    add_accepted_types: Sequence[str] = (),
+    protected_aliases: Sequence[str] | None = None,
+) -> Registry:
+    if registry.is_core and visibility not in (None, "ORGANIZATION"):
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"core registry '{registry.name}' keeps ORGANIZATION visibility",
+            ("visibility",),
+        )
+    updated = await registries.update_registry(
+        conn,
+        registry.id,
+        description=description,
+        visibility=visibility,
+        accept_all_types=accept_all_types,
+        add_accepted_types=add_accepted_types,
+        protected_aliases=protected_aliases,
+    )
+    before, after = _registry_state(registry), _registry_state(updated)
+    if before != after:
+        await _audit(
+            conn,
+            actor,
+            "UPDATE_REGISTRY",
+            organization_id=registry.organization_id,
+            registry_id=registry.id,
+            target_type="Registry",
+            target_id=registry.id,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v},
+        )
+    return updated
+
+
+async def delete_registry(conn: Connection, actor: User, registry: Registry) -> None:
+    """Deletes the registry with its collections and links; logged content and runs stay."""
+    if registry.is_core:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"core registry '{registry.name}' cannot be deleted",
+            ("registryId",),
+        )
+    await registries.delete_registry(conn, registry.id)
+    await _audit(
+        conn,
+        actor,
+        "DELETE_REGISTRY",
+        organization_id=registry.organization_id,
+        registry_id=registry.id,
+        target_type="Registry",
+        target_id=registry.id,
+        before=_registry_state(registry),
+    )
+
+
+def accepts(registry: Registry, artifact_type: str) -> bool:
     return registry.accepts_all_types or artifact_type in registry.accepted_types
 
 
@@ -124,10 +215,11 @@ async def create_collection(
     description: str = "",
     tags: Sequence[str] = (),
 ) -> Collection:
-    if not _accepts(registry, artifact_type):
+    if not accepts(registry, artifact_type):
         raise DomainError(
             ErrorCode.TYPE_NOT_ACCEPTED,
-            f"registry '{registry.name}' does not accept artifact type '{artifact_type}'",
+            f"registry '{registry.name}' does not accept artifact type '{artifact_type}' "
+            f"(it accepts: {', '.join(registry.accepted_types)})",
             ("type",),
         )
     collection = await registries.insert_collection(
@@ -146,18 +238,66 @@ async def create_collection(
             ("name",),
         )
     await registries.add_collection_tags(conn, collection.id, tags)
-    await audit.insert_audit_event(
+    await _audit(
         conn,
+        actor,
+        "CREATE_COLLECTION",
         organization_id=registry.organization_id,
         registry_id=registry.id,
         collection_id=collection.id,
-        actor_id=actor.id,
-        action="CREATE_COLLECTION",
         target_type="Collection",
         target_id=collection.id,
-        after={"name": name, "type": artifact_type},
+        after={"name": name, "type": artifact_type, "tags": list(tags)},
     )
     return collection
+
+
+async def update_collection(
+    conn: Connection,
+    actor: User,
+    collection: Collection,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> Collection:
+    updated = await registries.update_collection(
+        conn, collection.id, name=name, description=description
+    )
+    if updated is None:
+        raise DomainError(
+            ErrorCode.NAME_TAKEN, f"a collection named '{name}' already exists here", ("name",)
+        )
+    before = {"name": collection.name, "description": collection.description}
+    after = {"name": updated.name, "description": updated.description}
+    if before != after and collection.registry_id is not None:
+        await _audit(
+            conn,
+            actor,
+            "UPDATE_COLLECTION",
+            organization_id=collection.organization_id,
+            registry_id=collection.registry_id,
+            collection_id=collection.id,
+            target_type="Collection",
+            target_id=collection.id,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v},
+        )
+    return updated
+
+
+async def delete_collection(conn: Connection, actor: User, collection: Collection) -> None:
+    await registries.delete_collection(conn, collection.id)
+    await _audit(
+        conn,
+        actor,
+        "DELETE_COLLECTION",
+        organization_id=collection.organization_id,
+        registry_id=collection.registry_id,
+        collection_id=collection.id,
+        target_type="Collection",
+        target_id=collection.id,
+        before={"name": collection.name, "type": collection.artifact_type},
+    )
 
 
 async def create_project(
@@ -184,13 +324,32 @@ async def create_run(
     return run
 
 
+async def update_run(
+    conn: Connection,
+    run: Run,
+    *,
+    state: str | None = None,
+    summary: dict[str, Any] | None = None,
+) -> Run:
+    """Merges `summary` into the run's; a state other than RUNNING finishes the run."""
+    if run.state != "RUNNING" and state not in (None, run.state):
+        raise DomainError(
+            ErrorCode.RUN_FINISHED,
+            f"run '{run.name}' has already ended as {run.state}",
+            ("state",),
+        )
+    if state == "RUNNING":
+        state = None
+    return await runs.update_run(conn, run.id, state, summary or {})
+
+
 async def finish_run(
     conn: Connection,
     run: Run,
     state: str = "FINISHED",
     summary: dict[str, Any] | None = None,
-) -> None:
-    await runs.finish_run(conn, run.id, state, summary or {})
+) -> Run:
+    return await update_run(conn, run, state=state, summary=summary)
 
 
 async def _set_latest(conn: Connection, version: ArtifactVersion) -> None:
@@ -210,9 +369,8 @@ async def log_artifact(
     description: str = "",
     aliases: Sequence[str] = (),
 ) -> ArtifactVersion:
-    """Logs a version of `name` in the project; the same manifest again returns that version."""
-    for alias in aliases:
-        check_alias(alias)
+    """Logs a version of `name` in the project. The same manifest again returns the existing
+    version, with `aliases` added to it."""
     sequence = await registries.sequence_in_project(conn, project.id, name)
     if sequence is None:
         await registries.insert_collection(
@@ -224,6 +382,7 @@ async def log_artifact(
             artifact_type=artifact_type,
             description="",
         )
+        # A concurrent logger may have created it first; either way it exists now.
         sequence = await registries.sequence_in_project(conn, project.id, name)
         assert sequence is not None
     if sequence.artifact_type != artifact_type:
@@ -238,6 +397,7 @@ async def log_artifact(
     if existing is not None:
         found = await artifacts.version_of_content(conn, sequence.id, existing)
         assert found is not None
+        await add_aliases(conn, actor, found, aliases)
         return found
     content_id = await artifacts.insert_content(
         conn,
@@ -252,8 +412,7 @@ async def log_artifact(
     index = await registries.take_next_index(conn, sequence.id)
     version = await artifacts.insert_version(conn, sequence.id, content_id, index, actor.id)
     await _set_latest(conn, version)
-    for alias in aliases:
-        await artifacts.assign_alias(conn, sequence.id, alias, version.id)
+    await add_aliases(conn, actor, version, aliases)
     return version
 
 
@@ -270,14 +429,51 @@ async def link_artifact(
     aliases: Sequence[str] = (),
 ) -> ArtifactVersion:
     """Links `version`'s content into a registry collection, creating the collection if needed.
-    Content already there returns the existing version (with the aliases added)."""
-    for alias in aliases:
-        check_alias(alias)
+    Content already there returns the existing version, with the aliases added."""
+    if not accepts(registry, version.artifact_type):
+        raise DomainError(
+            ErrorCode.TYPE_NOT_ACCEPTED,
+            f"registry '{registry.name}' does not accept artifact type '{version.artifact_type}'",
+            ("targetPath",),
+        )
     collection = await registries.collection_in_registry(conn, registry.id, collection_name)
     if collection is None:
-        collection = await create_collection(
-            conn, actor, registry, name=collection_name, artifact_type=version.artifact_type
+        collection = await registries.insert_collection(
+            conn,
+            organization_id=registry.organization_id,
+            registry_id=registry.id,
+            project_id=None,
+            name=collection_name,
+            artifact_type=version.artifact_type,
+            description="",
         )
+        if collection is not None:
+            await _audit(
+                conn,
+                actor,
+                "CREATE_COLLECTION",
+                organization_id=registry.organization_id,
+                registry_id=registry.id,
+                collection_id=collection.id,
+                target_type="Collection",
+                target_id=collection.id,
+                after={"name": collection.name, "type": collection.artifact_type},
+            )
+        else:
+            # A concurrent link created it first; its transaction has committed by now.
+            collection = await registries.collection_in_registry(conn, registry.id, collection_name)
+            assert collection is not None
+    return await link_into(conn, actor, version, registry, collection, aliases)
+
+
+async def link_into(
+    conn: Connection,
+    actor: User,
+    version: ArtifactVersion,
+    registry: Registry,
+    collection: Collection,
+    aliases: Sequence[str] = (),
+) -> ArtifactVersion:
     if collection.artifact_type != version.artifact_type:
         raise DomainError(
             ErrorCode.TYPE_MISMATCH,
@@ -293,19 +489,52 @@ async def link_artifact(
             conn, collection.id, version.content_id, index, actor.id
         )
         await _set_latest(conn, linked)
-        await audit.insert_audit_event(
+        await _audit(
             conn,
+            actor,
+            "LINK_ARTIFACT",
             organization_id=registry.organization_id,
             registry_id=registry.id,
             collection_id=collection.id,
-            actor_id=actor.id,
-            action="LINK_ARTIFACT",
             target_type="ArtifactVersion",
             target_id=linked.id,
             after={"version": f"v{index}", "digest": linked.digest},
         )
     await add_aliases(conn, actor, linked, aliases)
     return linked
+
+
+async def unlink_artifact(conn: Connection, actor: User, version: ArtifactVersion) -> None:
+    """Removes a version from its registry collection. Its index is never reused; `latest`
+    moves to the newest remaining version."""
+    if version.registry_id is None:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            "only versions in registry collections can be unlinked; logged versions stay",
+            ("versionId",),
+        )
+    await registries.lock_collection(conn, version.collection_id)
+    held = await history.close_alias_periods_of_version(conn, version.id)
+    await artifacts.delete_version(conn, version.id)
+    if LATEST in held:
+        newest = await artifacts.newest_version(conn, version.collection_id)
+        if newest is not None:
+            await _set_latest(conn, newest)
+    await _audit(
+        conn,
+        actor,
+        "UNLINK_ARTIFACT",
+        organization_id=version.organization_id,
+        registry_id=version.registry_id,
+        collection_id=version.collection_id,
+        target_type="ArtifactVersion",
+        target_id=version.id,
+        before={
+            "version": f"v{version.version_index}",
+            "digest": version.digest,
+            "aliases": held,
+        },
+    )
 
 
 async def add_aliases(
@@ -316,38 +545,106 @@ async def add_aliases(
         return
     await registries.lock_collection(conn, version.collection_id)
     for alias in aliases:
-        check_alias(alias)
         previous, changed = await artifacts.assign_alias(
             conn, version.collection_id, alias, version.id
         )
         if changed and version.registry_id is not None:
-            await audit.insert_audit_event(
+            await _audit(
                 conn,
+                actor,
+                "ADD_ARTIFACT_ALIAS" if previous is None else "MOVE_ARTIFACT_ALIAS",
                 organization_id=version.organization_id,
                 registry_id=version.registry_id,
                 collection_id=version.collection_id,
-                actor_id=actor.id,
-                action="ADD_ARTIFACT_ALIAS" if previous is None else "MOVE_ARTIFACT_ALIAS",
                 target_type="ArtifactVersion",
                 target_id=version.id,
-                before=None if previous is None else {"alias": alias, "versionId": previous},
-                after={"alias": alias, "versionId": version.id},
+                before=None if previous is None else {"alias": alias, "version": f"v{previous}"},
+                after={"alias": alias, "version": f"v{version.version_index}"},
             )
 
 
-async def add_version_tags(
-    conn: Connection, actor: User, version: ArtifactVersion, tags: Sequence[str]
+async def remove_aliases(
+    conn: Connection, actor: User, version: ArtifactVersion, aliases: Sequence[str]
 ) -> None:
-    await artifacts.add_version_tags(conn, version.id, tags)
+    await registries.lock_collection(conn, version.collection_id)
+    for alias in aliases:
+        removed = await artifacts.remove_alias(conn, version.collection_id, alias, version.id)
+        if not removed:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"version v{version.version_index} does not hold alias '{alias}'",
+                ("aliases",),
+            )
+        if version.registry_id is not None:
+            await _audit(
+                conn,
+                actor,
+                "REMOVE_ARTIFACT_ALIAS",
+                organization_id=version.organization_id,
+                registry_id=version.registry_id,
+                collection_id=version.collection_id,
+                target_type="ArtifactVersion",
+                target_id=version.id,
+                before={"alias": alias, "version": f"v{version.version_index}"},
+            )
+
+
+async def change_version_tags(
+    conn: Connection, actor: User, version: ArtifactVersion, tags: Sequence[str], *, add: bool
+) -> None:
+    if add:
+        await artifacts.add_version_tags(conn, version.id, tags)
+    else:
+        await artifacts.remove_version_tags(conn, version.id, tags)
     if version.registry_id is not None:
-        await audit.insert_audit_event(
+        await _audit(
             conn,
+            actor,
+            "ADD_TAG" if add else "REMOVE_TAG",
             organization_id=version.organization_id,
             registry_id=version.registry_id,
             collection_id=version.collection_id,
-            actor_id=actor.id,
-            action="ADD_TAG",
             target_type="ArtifactVersion",
             target_id=version.id,
             after={"tags": list(tags)},
+        )
+
+
+async def change_collection_tags(
+    conn: Connection, actor: User, collection: Collection, tags: Sequence[str], *, add: bool
+) -> None:
+    if add:
+        await registries.add_collection_tags(conn, collection.id, tags)
+    else:
+        await registries.remove_collection_tags(conn, collection.id, tags)
+    if collection.registry_id is not None:
+        await _audit(
+            conn,
+            actor,
+            "ADD_TAG" if add else "REMOVE_TAG",
+            organization_id=collection.organization_id,
+            registry_id=collection.registry_id,
+            collection_id=collection.id,
+            target_type="Collection",
+            target_id=collection.id,
+            after={"tags": list(tags)},
+        )
+
+
+async def update_version_description(
+    conn: Connection, actor: User, version: ArtifactVersion, description: str
+) -> None:
+    await artifacts.update_content_description(conn, version.content_id, description)
+    if version.registry_id is not None:
+        await _audit(
+            conn,
+            actor,
+            "UPDATE_ARTIFACT_VERSION",
+            organization_id=version.organization_id,
+            registry_id=version.registry_id,
+            collection_id=version.collection_id,
+            target_type="ArtifactVersion",
+            target_id=version.id,
+            before={"description": version.description},
+            after={"description": description},
         )

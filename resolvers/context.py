@@ -24,3 +24,5 @@ class Context:
     loaders: Loaders
     principal: Principal
     request_id: str
+    # Set by every authorization check; a mutation that finishes without one is a bug.
+    authorization_checked: bool = False

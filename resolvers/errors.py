@@ -18,6 +18,7 @@ class ErrorCode(Enum):
     RESERVED_ALIAS = "RESERVED_ALIAS"
     PROTECTED_ALIAS = "PROTECTED_ALIAS"
     NAME_TAKEN = "NAME_TAKEN"
+    RUN_FINISHED = "RUN_FINISHED"
 
 
 class DomainError(Exception):

@@ -87,3 +87,33 @@ def parse_path(path: str) -> ArtifactPath:
     if collection == "":
         raise invalid_path(f"the artifact part of '{path}' is empty")
     return ArtifactPath(organization, None, first, collection, alias, index)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionPath:
+    organization: str | None
+    registry: str
+    collection: str
+
+
+def parse_collection_path(path: str, field: str = "targetPath") -> CollectionPath:
+    """`[org/]wandb-registry-<registry>/<collection>`: where a link goes."""
+    if ":" in path:
+        raise DomainError(
+            ErrorCode.INVALID_PATH,
+            f"the target path '{path[:200]}' names a version; give the collection only, "
+            "like acme/wandb-registry-model/churn",
+            (field,),
+        )
+    try:
+        parsed = parse_path(path)
+    except DomainError as error:
+        raise DomainError(error.code, error.message, (field,)) from None
+    if parsed.registry is None:
+        raise DomainError(
+            ErrorCode.INVALID_PATH,
+            f"the target path '{path[:200]}' is not in a registry: its second part must start "
+            f"with '{REGISTRY_PREFIX}'",
+            (field,),
+        )
+    return CollectionPath(parsed.organization, parsed.registry, parsed.collection)

@@ -4,9 +4,10 @@ may not see answers exactly as a missing one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from db import artifacts, organizations, registries, runs
+from db import artifacts, history, organizations, registries, runs
 from db.pagination import InvalidPageRequest, ListSpec, Page, page_request
 from db.records import (
     ArtifactVersion,
@@ -37,10 +38,18 @@ MEMBERS_BY_ORGANIZATION = organizations.MEMBERS_BY_ORGANIZATION
 PROJECTS_BY_ORGANIZATION = runs.PROJECTS_BY_ORGANIZATION
 RUNS_BY_PROJECT = runs.RUNS_BY_PROJECT
 RUNS_USING_CONTENT = runs.RUNS_USING_CONTENT
+HISTORY_BY_REGISTRY = history.HISTORY_BY_REGISTRY
+HISTORY_BY_COLLECTION = history.HISTORY_BY_COLLECTION
 
 
 def _visible(ctx: Context, obj: T | None) -> T | None:
     return obj if can_view(ctx, obj) else None  # type: ignore[arg-type]
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL: a name with one matches nothing, and must not reach the
+    database, which would refuse the statement."""
+    return "\x00" not in text
 
 
 async def page(
@@ -52,18 +61,21 @@ async def page(
     last: int | None,
     after: str | None,
     before: str | None,
+    filter_value: Any = None,
 ) -> Page[T]:
     """A page of a visible parent's list. Children of a visible parent are visible."""
     try:
         request = page_request(spec, first=first, last=last, after=after, before=before)
     except InvalidPageRequest as error:
         raise DomainError(ErrorCode.INVALID_ARGUMENT, str(error), (error.argument,)) from None
-    result: Page[T] = await ctx.loaders.page.load((spec, parent_id, request))
+    result: Page[T] = await ctx.loaders.page.load((spec, parent_id, request, filter_value))
     return result
 
 
-async def total_count(ctx: Context, spec: ListSpec[Any], parent_id: int) -> int:
-    return await ctx.loaders.count.load((spec, parent_id))
+async def total_count(
+    ctx: Context, spec: ListSpec[Any], parent_id: int, filter_value: Any = None
+) -> int:
+    return await ctx.loaders.count.load((spec, parent_id, filter_value))
 
 
 async def user(ctx: Context, user_id: int | None) -> User | None:
@@ -78,6 +90,8 @@ async def organization(ctx: Context, organization_id: int) -> Organization | Non
 
 
 async def organization_by_name(ctx: Context, name: str) -> Organization | None:
+    if not _storable(name):
+        return None
     return _visible(ctx, await ctx.loaders.organization_by_name.load(name))
 
 
@@ -98,7 +112,7 @@ async def registry(ctx: Context, registry_id: int) -> Registry | None:
 async def registry_in_organization(
     ctx: Context, organization_id: int, name: str
 ) -> Registry | None:
-    if not can_view_organization(ctx, organization_id):
+    if not can_view_organization(ctx, organization_id) or not _storable(name):
         return None
     found = await ctx.loaders.registry_by_organization_name.load((organization_id, name))
     return _visible(ctx, found)
@@ -114,10 +128,14 @@ async def collection(ctx: Context, collection_id: int) -> Collection | None:
 
 
 async def registry_collection(ctx: Context, registry_id: int, name: str) -> Collection | None:
+    if not _storable(name):
+        return None
     return _visible(ctx, await ctx.loaders.collection_by_registry_name.load((registry_id, name)))
 
 
 async def project_sequence(ctx: Context, project_id: int, name: str) -> Collection | None:
+    if not _storable(name):
+        return None
     return _visible(ctx, await ctx.loaders.sequence_by_project_name.load((project_id, name)))
 
 
@@ -143,8 +161,30 @@ async def collection_version(
         found = await ctx.loaders.version_by_collection_index.load((collection_id, index))
     else:
         assert alias is not None
+        if not _storable(alias):
+            return None
         found = await ctx.loaders.version_by_collection_alias.load((collection_id, alias))
     return _visible(ctx, found)
+
+
+async def collection_version_as_of(
+    ctx: Context, collection_id: int, alias: str | None, index: int | None, as_of: datetime
+) -> ArtifactVersion | None:
+    """The version that held `alias` at `as_of` (None if none did, or it was since unlinked)."""
+    if alias is None or index is not None:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT, "`asOf` resolves an `alias`; give no `index`", ("asOf",)
+        )
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    if not _storable(alias):
+        return None
+    version_id = await ctx.loaders.alias_holder_as_of.load((collection_id, alias, as_of))
+    return None if version_id is None else await version(ctx, version_id)
+
+
+async def alias_periods(ctx: Context, version_id: int) -> list[history.AliasPeriod]:
+    return await ctx.loaders.alias_periods_by_version.load(version_id)
 
 
 async def version(ctx: Context, version_id: int) -> ArtifactVersion | None:
@@ -186,7 +226,7 @@ async def project(ctx: Context, project_id: int) -> Project | None:
 
 
 async def project_by_name(ctx: Context, organization_id: int, name: str) -> Project | None:
-    if not can_view_organization(ctx, organization_id):
+    if not can_view_organization(ctx, organization_id) or not _storable(name):
         return None
     return _visible(
         ctx, await ctx.loaders.project_by_organization_name.load((organization_id, name))

@@ -84,11 +84,19 @@ async def resolve_connection(
     last: int | None,
     after: str | None,
     before: str | None,
+    filter_value: Any = None,
 ) -> Connection[T]:
     ctx = info.context
     with raise_domain_errors():
         result = await reads.page(
-            ctx, spec, parent_id, first=first, last=last, after=after, before=before
+            ctx,
+            spec,
+            parent_id,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+            filter_value=filter_value,
         )
     edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in result.items]
     return Connection(
@@ -100,5 +108,5 @@ async def resolve_connection(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        count_total=lambda: reads.total_count(ctx, spec, parent_id),
+        count_total=lambda: reads.total_count(ctx, spec, parent_id, filter_value),
     )

@@ -35,6 +35,10 @@ def decode_id(global_id: str) -> tuple[str, int]:
         raise invalid_id(global_id) from None
     if type_name not in NODE_TYPES or row_id <= 0 or row_id >= 2**63 or not number.isdigit():
         raise invalid_id(global_id)
+    # Only the one spelling we hand out (not `Organization:٣`, `:03`, padded or '+/' base64), so
+    # that `node(id: X) { id }` is always X.
+    if encode_id(type_name, row_id) != global_id:
+        raise invalid_id(global_id)
     return type_name, row_id
 
 

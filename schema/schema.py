@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -17,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.mutations import Mutation
 from schema.query import Query
 from schema.types import ArtifactSequence, Collection
 
@@ -50,13 +52,20 @@ class CairnSchema(strawberry.Schema):
                 )
 
 
+# The limit rules are built once and shared: each limiter instance makes a new rule class, and
+# ValidationCache keys on the rule classes, so per-request limiters would never hit the cache.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
 schema = CairnSchema(
     query=Query,
+    mutation=Mutation,
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

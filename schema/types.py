@@ -59,6 +59,90 @@ class Node:
     )
 
 
+@strawberry.enum(description="What an audit event records.")
+class AuditAction(Enum):
+    CREATE_REGISTRY = strawberry.enum_value("CREATE_REGISTRY", description="A registry was made.")
+    UPDATE_REGISTRY = strawberry.enum_value(
+        "UPDATE_REGISTRY", description="A registry's settings changed."
+    )
+    DELETE_REGISTRY = strawberry.enum_value(
+        "DELETE_REGISTRY", description="A registry was deleted."
+    )
+    CREATE_COLLECTION = strawberry.enum_value(
+        "CREATE_COLLECTION", description="A collection was made, explicitly or by a link."
+    )
+    UPDATE_COLLECTION = strawberry.enum_value(
+        "UPDATE_COLLECTION", description="A collection was renamed or re-described."
+    )
+    DELETE_COLLECTION = strawberry.enum_value(
+        "DELETE_COLLECTION", description="A collection was deleted."
+    )
+    LINK_ARTIFACT = strawberry.enum_value(
+        "LINK_ARTIFACT", description="A version was linked into a collection."
+    )
+    UNLINK_ARTIFACT = strawberry.enum_value(
+        "UNLINK_ARTIFACT", description="A version was removed from a collection."
+    )
+    ADD_ARTIFACT_ALIAS = strawberry.enum_value(
+        "ADD_ARTIFACT_ALIAS", description="An alias no version held was given to a version."
+    )
+    MOVE_ARTIFACT_ALIAS = strawberry.enum_value(
+        "MOVE_ARTIFACT_ALIAS", description="An alias moved from one version to another."
+    )
+    REMOVE_ARTIFACT_ALIAS = strawberry.enum_value(
+        "REMOVE_ARTIFACT_ALIAS", description="An alias was taken off a version."
+    )
+    ADD_TAG = strawberry.enum_value("ADD_TAG", description="Tags were added.")
+    REMOVE_TAG = strawberry.enum_value("REMOVE_TAG", description="Tags were removed.")
+    UPDATE_ARTIFACT_VERSION = strawberry.enum_value(
+        "UPDATE_ARTIFACT_VERSION", description="A version's description changed."
+    )
+
+
+Actions = Annotated[
+    list[AuditAction] | None,
+    strawberry.argument(description="Only events with one of these actions."),
+]
+
+
+def _action_filter(actions: list[AuditAction] | None) -> tuple[str, ...] | None:
+    return None if actions is None else tuple(sorted({a.name for a in actions}))
+
+
+@strawberry.type(description="One recorded change: who did what to which object, and when.")
+class AuditEvent:
+    record: strawberry.Private[Any]
+    action: AuditAction = strawberry.field(description="What happened.")
+    target_type: str = strawberry.field(
+        description="The kind of object changed: Registry, Collection or ArtifactVersion."
+    )
+    target_id: strawberry.ID | None = strawberry.field(
+        description="Global ID of the object changed (it may no longer exist)."
+    )
+    before: JSON | None = strawberry.field(description="The changed values before, if any.")
+    after: JSON | None = strawberry.field(description="The changed values after, if any.")
+    created_at: datetime = strawberry.field(description="When it happened.")
+
+    @classmethod
+    def of(cls, r: Any) -> AuditEvent:
+        return cls(
+            record=r,
+            action=AuditAction(r.action),
+            target_type=r.target_type,
+            target_id=None
+            if r.target_id is None
+            else strawberry.ID(encode_id(r.target_type, r.target_id)),
+            before=None if r.before is None else JSON(r.before),
+            after=None if r.after is None else JSON(r.after),
+            created_at=r.created_at,
+        )
+
+    @strawberry.field(description="Who made the change.")
+    async def actor(self, info: Ctx) -> User | None:
+        found = await reads.user(info.context, self.record.actor_id)
+        return None if found is None else User.of(found)
+
+
 @strawberry.type(description="A person or service account.")
 class User(Node):
     record: strawberry.Private[records.User]
@@ -278,12 +362,45 @@ class Registry(Node):
             before=before,
         )
 
+    @strawberry.field(
+        description="Changes to the registry, its collections and their versions, newest first."
+    )
+    async def history(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        actions: Actions = None,
+    ) -> Connection[AuditEvent]:
+        return await resolve_connection(
+            info,
+            reads.HISTORY_BY_REGISTRY,
+            self.record.id,
+            AuditEvent.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+            filter_value=_action_filter(actions),
+        )
+
     @strawberry.field(description="One collection by name.")
     async def collection(
         self, info: Ctx, name: Annotated[str, strawberry.argument(description="Collection name.")]
     ) -> Collection | None:
         found = await reads.registry_collection(info.context, self.record.id, name)
         return None if found is None else Collection.of(found)
+
+
+@strawberry.type(description="A span of time during which a version held an alias.")
+class AliasPeriod:
+    alias: str = strawberry.field(description="The alias.")
+    assigned_at: datetime = strawberry.field(description="When the version got it.")
+    removed_at: datetime | None = strawberry.field(
+        description="When it moved away or was removed; null while the version holds it."
+    )
 
 
 @strawberry.type(description="Which version holds an alias in a collection.")
@@ -331,14 +448,29 @@ class ArtifactCollection(Node):
             before=before,
         )
 
-    @strawberry.field(description="One version, by alias or by index (give exactly one).")
+    @strawberry.field(
+        description="One version, by alias or by index (give exactly one). With `asOf`, the "
+        "version that held the alias at that time: null if none did, or it was since unlinked."
+    )
     async def version(
-        self, info: Ctx, alias: VersionAlias = None, index: VersionIndex = None
+        self,
+        info: Ctx,
+        alias: VersionAlias = None,
+        index: VersionIndex = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(description="Resolve the alias as it was at this time."),
+        ] = None,
     ) -> ArtifactVersion | None:
         with raise_domain_errors():
-            found = await reads.collection_version(
-                info.context, self.record.id, alias=alias, index=index
-            )
+            if as_of is not None:
+                found = await reads.collection_version_as_of(
+                    info.context, self.record.id, alias, index, as_of
+                )
+            else:
+                found = await reads.collection_version(
+                    info.context, self.record.id, alias=alias, index=index
+                )
         return None if found is None else ArtifactVersion.of(found)
 
     @strawberry.field(description="Every alias in use, by name, with the version holding it.")
@@ -363,6 +495,28 @@ class Collection(ArtifactCollection):
     @classmethod
     def of(cls, r: records.Collection) -> Collection:
         return cls(**_collection_fields("Collection", r))
+
+    @strawberry.field(description="Changes to the collection and its versions, newest first.")
+    async def history(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        actions: Actions = None,
+    ) -> Connection[AuditEvent]:
+        return await resolve_connection(
+            info,
+            reads.HISTORY_BY_COLLECTION,
+            self.record.id,
+            AuditEvent.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+            filter_value=_action_filter(actions),
+        )
 
     @strawberry.field(description="Tags on the collection, sorted.")
     async def tags(self, info: Ctx) -> list[str]:
@@ -450,6 +604,14 @@ class ArtifactVersion(Node):
     @strawberry.field(description="Tags on this version, sorted.")
     async def tags(self, info: Ctx) -> list[str]:
         return await reads.version_tags(info.context, self.record.id)
+
+    @strawberry.field(description="Every alias this version has held, when it came and went.")
+    async def alias_history(self, info: Ctx) -> list[AliasPeriod]:
+        periods = await reads.alias_periods(info.context, self.record.id)
+        return [
+            AliasPeriod(alias=p.alias, assigned_at=p.assigned_at, removed_at=p.removed_at)
+            for p in periods
+        ]
 
     @strawberry.field(
         description="Full path of this version, e.g. `acme/wandb-registry-model/churn:v3`."

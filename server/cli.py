@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from db.migrate import MigrationError
 from db.pool import create_pool
 from resolvers import accounts
 from resolvers.errors import DomainError
@@ -168,18 +169,16 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        cmd_serve(args)
-    elif args.command == "migrate":
-        cmd_migrate(args)
-    elif args.command == "demo":
-        cmd_demo(args)
-    elif args.command == "schema":
+    if args.command == "schema":
         from schema.schema import schema
 
         print(schema.as_str())
-    elif args.command == "keys":
-        cmd_keys_create(args)
+        return
+    commands = {"serve": cmd_serve, "migrate": cmd_migrate, "demo": cmd_demo}
+    try:
+        commands.get(args.command, cmd_keys_create)(args)
+    except MigrationError as error:
+        sys.exit(f"cairn: the database schema cannot be migrated: {error}")
 
 
 if __name__ == "__main__":

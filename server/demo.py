@@ -52,6 +52,9 @@ async def _seed(conn: Connection) -> None:
     )
     assert model is not None
     assert dataset is not None
+    # Bob links models and datasets: org members only view registries unless given a role.
+    for registry in (model, dataset):
+        await registries.set_registry_user_role(conn, registry.id, bob.id, "MEMBER")
     reports = await commands.create_registry(
         conn,
         ada,
@@ -115,8 +118,18 @@ async def _churn_project(
         cleaned.append(clean)
         if i == 3:
             await commands.add_aliases(conn, ada, linked, ["production"])
-        await commands.add_version_tags(conn, bob, linked, ["deduplicated"])
+        await commands.change_version_tags(conn, bob, linked, ["deduplicated"], add=True)
 
+    await commands.create_collection(
+        conn,
+        ada,
+        model,
+        name="churn-classifier",
+        artifact_type="model",
+        description="# Churn classifier\n\nGradient-boosted trees predicting 90-day churn from "
+        "CRM features. Promote to `production` only after an approved evaluation report.",
+        tags=["tabular", "customer-success"],
+    )
     models: list[ArtifactVersion] = []
     for i in range(10):
         train = await commands.create_run(
@@ -135,16 +148,13 @@ async def _churn_project(
         )
         await commands.finish_run(conn, train, summary={"auc": round(0.80 + i * 0.01, 3)})
         linked = await commands.link_artifact(conn, bob, trained, model, "churn-classifier")
-        await commands.add_version_tags(
-            conn, bob, linked, ["xgboost"] + (["baseline"] if i == 0 else [])
+        await commands.change_version_tags(
+            conn, bob, linked, ["xgboost"] + (["baseline"] if i == 0 else []), add=True
         )
         models.append(linked)
     await commands.add_aliases(conn, ada, models[7], ["production"])
     await commands.add_aliases(conn, bob, models[9], ["staging"])
     await commands.add_aliases(conn, bob, models[8], ["candidate"])
-    await registries.add_collection_tags(
-        conn, models[0].collection_id, ["tabular", "customer-success"]
-    )
 
     for i, candidate in enumerate(models[6:]):
         evaluation = await commands.create_run(conn, ada, project, f"evaluate-{i}")
@@ -196,6 +206,15 @@ async def _vision_project(
         images.append(logged)
         if i == 3:
             await commands.add_aliases(conn, ada, linked, ["production"])
+    await commands.create_collection(
+        conn,
+        ada,
+        model,
+        name="defect-detector",
+        artifact_type="model",
+        description="# Defect detector\n\nResNet-50 spotting defects on line camera images.",
+        tags=["vision"],
+    )
     detectors: list[ArtifactVersion] = []
     for i in range(8):
         train = await commands.create_run(
@@ -215,10 +234,10 @@ async def _vision_project(
         await commands.finish_run(
             conn, train, state="FAILED" if i == 2 else "FINISHED", summary={"mAP": 0.5 + i * 0.03}
         )
-        detectors.append(await commands.link_artifact(conn, ada, trained, model, "defect-detector"))
+        linked = await commands.link_artifact(conn, ada, trained, model, "defect-detector")
+        detectors.append(linked)
     await commands.add_aliases(conn, ada, detectors[6], ["production"])
     await commands.add_aliases(conn, ada, detectors[7], ["staging"])
-    await registries.add_collection_tags(conn, detectors[0].collection_id, ["vision"])
 
 
 async def demo_key(pool: asyncpg.Pool) -> str:

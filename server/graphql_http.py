@@ -242,13 +242,16 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(e, request_id) for e in result.errors]
-        if result.data is not None or not result.errors:
+        # A field error (it has a path) means execution ran: `data` is then present, null when
+        # the error reached the root. Only request errors (parse, validation, variables) omit it.
+        executed = any(e.path is not None for e in result.errors or ())
+        if result.data is not None or executed or not result.errors:
             body["data"] = result.data
         if result.extensions:
             body["extensions"] = result.extensions
         status = 200
         if media_type == GRAPHQL_RESPONSE_JSON and result.errors:
-            if result.data is None:
+            if "data" not in body:
                 syntax = any(isinstance(e, GraphQLSyntaxError) for e in result.errors)
                 status = 400 if syntax else 422
             else:

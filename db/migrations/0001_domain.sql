@@ -220,11 +220,13 @@ CREATE TABLE aliases (
 CREATE INDEX aliases_version_idx ON aliases (version_id);
 
 -- When each alias came to and left each version, for `asOf` resolution and alias history.
+-- The version is a plain id, not a foreign key: the history outlives an unlinked version.
 CREATE TABLE alias_history (
     id            bigserial PRIMARY KEY,
     collection_id bigint NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
     alias         text NOT NULL,
-    version_id    bigint NOT NULL REFERENCES artifact_versions (id) ON DELETE CASCADE,
+    version_id    bigint NOT NULL,
+    version_index integer NOT NULL,
     assigned_at   timestamptz NOT NULL,
     removed_at    timestamptz,
     CHECK (removed_at IS NULL OR removed_at >= assigned_at)

@@ -1,0 +1,164 @@
+"""Input rules of DESIGN §1, checked before anything is written; each refusal names the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from resolvers.errors import DomainError, ErrorCode
+
+LATEST = "latest"
+MAX_DESCRIPTION = 65_536
+MAX_JSON_BYTES = 256 * 1024
+MAX_FILES = 10_000
+MAX_LABELS = 100
+
+_LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_RESERVED_VERSION = re.compile(r"^v\d+$")
+_REGISTRY_FORBIDDEN = re.compile(r"[/\\#?%:\n\r]")
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def invalid(message: str, *field: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_ARGUMENT, message, field)
+
+
+def invalid_name(message: str, *field: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_NAME, message, field)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:60] + "…")
+
+
+def registry_name(name: str, field: str = "name") -> str:
+    if not 1 <= len(name) <= 113 or _REGISTRY_FORBIDDEN.search(name) or name != name.strip():
+        raise invalid_name(
+            f"registry name {_shown(name)} must be 1 to 113 characters without / \\ # ? % : "
+            "or line breaks, and no surrounding spaces",
+            field,
+        )
+    return name
+
+
+def collection_name(name: str, field: str = "name") -> str:
+    if not 1 <= len(name) <= 128 or re.search(r"[/:\n\r\x00]", name) or name != name.strip():
+        raise invalid_name(
+            f"collection name {_shown(name)} must be 1 to 128 characters without '/', ':' or "
+            "line breaks, and no surrounding spaces",
+            field,
+        )
+    return name
+
+
+def project_name(name: str, field: str = "name") -> str:
+    if not _PROJECT.match(name) or name.startswith("wandb-registry-"):
+        raise invalid_name(
+            f"project name {_shown(name)} must start with a letter or digit and hold only letters,"
+            " digits, '-', '_' and '.' (at most 128), and not start with 'wandb-registry-'",
+            field,
+        )
+    return name
+
+
+def run_name(name: str, field: str = "name") -> str:
+    if not 1 <= len(name) <= 128 or "\x00" in name or name != name.strip():
+        raise invalid_name(
+            f"run name {_shown(name)} must be 1 to 128 characters with no surrounding spaces",
+            field,
+        )
+    return name
+
+
+def artifact_type(value: str, field: str = "type") -> str:
+    if not _TYPE.match(value):
+        raise invalid_name(
+            f"artifact type {_shown(value)} must start with a letter or digit and hold only "
+            "letters, digits, '-', '_' and '.' (at most 128)",
+            field,
+        )
+    return value
+
+
+def labels(values: Sequence[str], kind: str, field: str) -> list[str]:
+    """Tags or protected-alias names: each a valid label, at most MAX_LABELS, deduplicated."""
+    if len(values) > MAX_LABELS:
+        raise invalid(f"at most {MAX_LABELS} {kind}s at once, got {len(values)}", field)
+    for value in values:
+        if not _LABEL.match(value):
+            raise invalid_name(
+                f"{kind} {_shown(value)} may only hold letters, digits, '-', '_' and '.', "
+                "1 to 128 characters",
+                field,
+            )
+    return list(dict.fromkeys(values))
+
+
+def alias(value: str, field: str = "aliases") -> str:
+    if value == LATEST or _RESERVED_VERSION.match(value):
+        raise DomainError(
+            ErrorCode.RESERVED_ALIAS,
+            f"alias '{value}' is reserved: `latest` is kept by the server and v<N> names versions",
+            (field,),
+        )
+    if not _LABEL.match(value):
+        raise invalid_name(
+            f"alias {_shown(value)} may only hold letters, digits, '-', '_' and '.', "
+            "1 to 128 characters",
+            field,
+        )
+    return value
+
+
+def aliases(values: Sequence[str], field: str = "aliases") -> list[str]:
+    if len(values) > MAX_LABELS:
+        raise invalid(f"at most {MAX_LABELS} aliases at once, got {len(values)}", field)
+    return list(dict.fromkeys(alias(v, field) for v in values))
+
+
+def description(value: str | None, field: str = "description") -> str | None:
+    if value is not None and (len(value) > MAX_DESCRIPTION or "\x00" in value):
+        raise invalid(
+            f"the description is longer than {MAX_DESCRIPTION} characters or holds a NUL", field
+        )
+    return value
+
+
+def json_object(value: Any, field: str) -> dict[str, Any]:
+    """A JSON object (not an array, string or number) of bounded size."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid(f"`{field}` must be a JSON object, got {type(value).__name__}", field)
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError as error:
+        raise invalid(f"`{field}` is not valid JSON: {error}", field) from None
+    if size > MAX_JSON_BYTES:
+        raise invalid(f"`{field}` is {size} bytes of JSON; at most {MAX_JSON_BYTES}", field)
+    if "\\u0000" in orjson.dumps(value).decode():
+        raise invalid(f"`{field}` holds a NUL character, which cannot be stored", field)
+    return value
+
+
+def manifest(files: Sequence[tuple[str, str, int]], field: str = "files") -> None:
+    if not files:
+        raise invalid("an artifact version needs at least one file", field)
+    if len(files) > MAX_FILES:
+        raise invalid(f"at most {MAX_FILES} files per version, got {len(files)}", field)
+    seen: set[str] = set()
+    for position, (path, digest, size) in enumerate(files):
+        where = f"{field}[{position}]"
+        if not 1 <= len(path) <= 1024 or "\x00" in path:
+            raise invalid(f"{where}: the path must be 1 to 1024 characters", field)
+        if path in seen:
+            raise invalid(f"{where}: the path {_shown(path)} appears twice", field)
+        seen.add(path)
+        if not 1 <= len(digest) <= 128 or "\x00" in digest:
+            raise invalid(f"{where}: the digest must be 1 to 128 characters", field)
+        if not 0 <= size < 2**63:
+            raise invalid(f"{where}: the size must be between 0 and 2^63-1 bytes", field)

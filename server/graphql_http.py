@@ -8,6 +8,7 @@ only accept `application/json` keep the legacy behaviour: 200 for every GraphQL 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -16,7 +17,13 @@ from typing import Any
 
 import asyncpg
 import orjson
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
@@ -26,7 +33,7 @@ from strawberry.types.graphql import OperationType
 from db.loaders import Loaders
 from resolvers.accounts import authenticate
 from resolvers.context import Context
-from schema.schema import is_internal_error, schema
+from schema.schema import MAX_TOKENS, is_internal_error, schema
 
 logger = logging.getLogger("cairn.http")
 
@@ -151,6 +158,49 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     return GraphQLParams(query, variables, operation_name, extensions)
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentShape:
+    operation_types: tuple[str, ...]  # "query", "mutation", "subscription", in document order
+    has_empty_selection: bool
+
+
+@functools.lru_cache(maxsize=512)
+def document_shape(query: str) -> DocumentShape | None:
+    """The operations of a parsable document, and whether it has an empty selection set; None
+    when it does not parse (execution then reports the syntax error)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
+    operations = tuple(
+        d.operation.value for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    )
+    stack: list[SelectionSetNode | None] = [
+        getattr(d, "selection_set", None) for d in document.definitions
+    ]
+    while stack:
+        selection_set = stack.pop()
+        if selection_set is None:
+            continue
+        if not selection_set.selections:
+            return DocumentShape(operations, True)
+        stack.extend(getattr(s, "selection_set", None) for s in selection_set.selections)
+    return DocumentShape(operations, False)
+
+
+def document_problem(shape: DocumentShape, operation_name: str | None) -> str | None:
+    """What graphql-core lets through but cannot be run: several operations and no name to pick
+    one (it would silently run the first), or an empty selection set."""
+    if len(shape.operation_types) > 1 and operation_name is None:
+        return (
+            f"the document has {len(shape.operation_types)} operations: "
+            "name one with `operationName`"
+        )
+    if shape.has_empty_selection:
+        return "the document has an empty selection set `{}`: select at least one field"
+    return None
+
+
 def bearer_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -197,6 +247,26 @@ class GraphQLEndpoint:
                     else "the API key is not valid (unknown or revoked)",
                     "UNAUTHENTICATED",
                     {"WWW-Authenticate": 'Bearer realm="cairn"'},
+                )
+            shape = document_shape(params.query)
+            if (
+                shape is not None
+                and request.method == "GET"
+                and "mutation" in shape.operation_types
+            ):
+                raise RequestRefused(
+                    405,
+                    "only queries may be sent with GET; send mutations with POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": "POST"},
+                )
+            problem = None if shape is None else document_problem(shape, params.operation_name)
+            if problem is not None:
+                # A validation failure: 422, or the legacy 200 for application/json clients.
+                raise RequestRefused(
+                    422 if media_type == GRAPHQL_RESPONSE_JSON else 200,
+                    problem,
+                    "GRAPHQL_VALIDATION_FAILED",
                 )
             context = Context(
                 pool=self.pool,

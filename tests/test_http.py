@@ -612,17 +612,35 @@ async def test_refused_requests_carry_a_request_id(
     assert response.headers["x-request-id"] == "trace-1"
 
 
-async def test_fault_before_execution_is_masked(
+async def test_empty_selection_set_is_a_validation_error(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    """An empty selection set trips the depth limiter itself; whatever it answers, it never
-    succeeds, never runs, and never shows the fault's text."""
+    """graphql-core parses `{}`; it is refused as invalid rather than tripping a fault."""
     response = await post(client, auth, "{}")
-    assert response.status_code >= 400
+    assert response.status_code == 422
     body = response.json()
     assert "data" not in body
-    assert "max()" not in response.text
-    assert "Traceback" not in response.text
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "empty selection set" in error["message"]
+    legacy = await post(
+        client, {**auth, "Accept": JSON}, '{ viewer { name } organization(name: "acme") {} }'
+    )
+    assert legacy.status_code == 200
+    assert "data" not in legacy.json()
+
+
+async def test_several_operations_need_an_operation_name(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    document = "query A { viewer { name } } query B { __typename }"
+    response = await post(client, auth, document)
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert "2 operations" in error["message"]
+    named = await post(client, auth, document, operationName="B")
+    assert named.status_code == 200
+    assert named.json() == {"data": {"__typename": "Query"}}
 
 
 # --- Client errors are not masked ------------------------------------------------------------

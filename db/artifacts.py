@@ -9,6 +9,7 @@ import asyncpg
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
 from db.records import ArtifactFile, ArtifactVersion, from_record
+from db.registries import VISIBLE_REGISTRY
 
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
 v.version_index, v.linked_by, v.linked_at, c.sequence_id, col.artifact_type, c.digest, c.size,
@@ -138,10 +139,12 @@ VERSIONS_BY_COLLECTION: ListSpec[ArtifactVersion] = ListSpec(
 VERSIONS_BY_CONTENT: ListSpec[ArtifactVersion] = ListSpec(
     name="artifactVersion.linkedVersions",
     columns=VERSION_COLUMNS,
-    source=f"{VERSION_SOURCE} WHERE v.content_id = p.parent_id AND col.registry_id IS NOT NULL",
+    source=f"{VERSION_SOURCE} JOIN registries r ON r.id = col.registry_id "
+    "WHERE v.content_id = p.parent_id",
     keys=(SortKey("v.id", "bigint"),),
     descending=False,
     record=_version,
+    filter=VISIBLE_REGISTRY,
 )
 
 # What a run logged: the logged (sequence) version of each content it created.
@@ -165,10 +168,12 @@ JOIN artifact_versions v ON v.id = coalesce(ri.version_id,
     (SELECT sv.id FROM artifact_versions sv
      WHERE sv.content_id = c.id AND sv.collection_id = c.sequence_id))
 JOIN collections col ON col.id = v.collection_id
+LEFT JOIN registries r ON r.id = col.registry_id
 WHERE ri.run_id = p.parent_id""",
     keys=(SortKey("ri.used_at", "timestamptz"), SortKey("ri.content_id", "bigint")),
     descending=True,
     record=_version,
+    filter=f"(col.registry_id IS NULL OR {VISIBLE_REGISTRY})",
 )
 
 FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(

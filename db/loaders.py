@@ -62,6 +62,9 @@ class Loaders:
         self.registry_role: DataLoader[tuple[int, int], str | None] = _loader(
             pool, registries.registry_roles
         )
+        self.registry_ids_with_role: DataLoader[int, list[int]] = _loader(
+            pool, registries.registry_ids_with_role
+        )
         self.collection_by_id: DataLoader[int, Collection | None] = _loader(
             pool, registries.collections_by_id
         )

@@ -105,6 +105,10 @@ async def tags_by_collection(conn: Executor, ids: Sequence[int]) -> list[list[st
     return [found.get(i, []) for i in ids]
 
 
+# Restricted registries are listed only to those with a role in them: `$filter` holds the ids of
+# the registries where the caller has one (no filter at all for organization admins).
+VISIBLE_REGISTRY = "(r.visibility = 'ORGANIZATION' OR r.id = ANY($filter::bigint[]))"
+
 REGISTRIES_BY_ORGANIZATION: ListSpec[Registry] = ListSpec(
     name="organization.registries",
     columns=REGISTRY_COLUMNS,
@@ -112,6 +116,7 @@ REGISTRIES_BY_ORGANIZATION: ListSpec[Registry] = ListSpec(
     keys=(SortKey("lower(r.name)", "text"),),
     descending=False,
     record=lambda row: from_record(Registry, row),
+    filter=VISIBLE_REGISTRY,
 )
 
 COLLECTIONS_BY_REGISTRY: ListSpec[Collection] = ListSpec(
@@ -351,6 +356,25 @@ DELETE_COLLECTION_TAGS = (
 
 async def remove_collection_tags(conn: Connection, collection_id: int, tags: Sequence[str]) -> None:
     await conn.execute(DELETE_COLLECTION_TAGS, collection_id, list(tags))
+
+
+SELECT_REGISTRY_IDS_WITH_ROLE = """
+SELECT k.user_id, ARRAY(
+    SELECT ur.registry_id FROM registry_user_roles ur WHERE ur.user_id = k.user_id
+    UNION
+    SELECT tr.registry_id FROM registry_team_roles tr
+    JOIN team_members tm ON tm.team_id = tr.team_id WHERE tm.user_id = k.user_id
+    ORDER BY 1
+) AS registry_ids
+FROM unnest($1::bigint[]) AS k(user_id)
+"""
+
+
+async def registry_ids_with_role(conn: Executor, user_ids: Sequence[int]) -> list[list[int]]:
+    """For each user, the registries where they hold a role directly or through a team."""
+    rows = await conn.fetch(SELECT_REGISTRY_IDS_WITH_ROLE, list(user_ids))
+    found = {row["user_id"]: row["registry_ids"] for row in rows}
+    return [found.get(i, []) for i in user_ids]
 
 
 # The best role the user holds directly or through a team (the enum is ordered least to most).

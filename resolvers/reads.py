@@ -3,6 +3,7 @@ may not see answers exactly as a missing one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -18,7 +19,12 @@ from db.records import (
     Run,
     User,
 )
-from resolvers.authorization import can_view, can_view_organization
+from resolvers.authorization import (
+    can_download,
+    can_view,
+    can_view_organization,
+)
+from resolvers.authorization import registry_filter as registry_filter
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.paths import ArtifactPath, invalid_path, parse_path
@@ -42,8 +48,18 @@ HISTORY_BY_REGISTRY = history.HISTORY_BY_REGISTRY
 HISTORY_BY_COLLECTION = history.HISTORY_BY_COLLECTION
 
 
-def _visible(ctx: Context, obj: T | None) -> T | None:
-    return obj if can_view(ctx, obj) else None  # type: ignore[arg-type]
+async def _visible(ctx: Context, obj: T | None) -> T | None:
+    return obj if await can_view(ctx, obj) else None  # type: ignore[arg-type]
+
+
+async def require_download(ctx: Context, version: ArtifactVersion) -> None:
+    """Files are content: RESTRICTED_VIEWERs of a registry see its metadata, not its files."""
+    if not await can_download(ctx, version.registry_id):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "seeing files needs the VIEWER role in this registry; you are RESTRICTED_VIEWER",
+            ("files",),
+        )
 
 
 def _storable(text: str) -> bool:
@@ -86,13 +102,13 @@ async def user(ctx: Context, user_id: int | None) -> User | None:
 
 
 async def organization(ctx: Context, organization_id: int) -> Organization | None:
-    return _visible(ctx, await ctx.loaders.organization_by_id.load(organization_id))
+    return await _visible(ctx, await ctx.loaders.organization_by_id.load(organization_id))
 
 
 async def organization_by_name(ctx: Context, name: str) -> Organization | None:
     if not _storable(name):
         return None
-    return _visible(ctx, await ctx.loaders.organization_by_name.load(name))
+    return await _visible(ctx, await ctx.loaders.organization_by_name.load(name))
 
 
 async def viewer_organizations(ctx: Context) -> list[Organization]:
@@ -106,7 +122,7 @@ def viewer_role(ctx: Context, organization_id: int) -> str | None:
 
 
 async def registry(ctx: Context, registry_id: int) -> Registry | None:
-    return _visible(ctx, await ctx.loaders.registry_by_id.load(registry_id))
+    return await _visible(ctx, await ctx.loaders.registry_by_id.load(registry_id))
 
 
 async def registry_in_organization(
@@ -115,7 +131,7 @@ async def registry_in_organization(
     if not can_view_organization(ctx, organization_id) or not _storable(name):
         return None
     found = await ctx.loaders.registry_by_organization_name.load((organization_id, name))
-    return _visible(ctx, found)
+    return await _visible(ctx, found)
 
 
 async def registry_by_name(ctx: Context, organization_name: str, name: str) -> Registry | None:
@@ -124,19 +140,21 @@ async def registry_by_name(ctx: Context, organization_name: str, name: str) -> R
 
 
 async def collection(ctx: Context, collection_id: int) -> Collection | None:
-    return _visible(ctx, await ctx.loaders.collection_by_id.load(collection_id))
+    return await _visible(ctx, await ctx.loaders.collection_by_id.load(collection_id))
 
 
 async def registry_collection(ctx: Context, registry_id: int, name: str) -> Collection | None:
     if not _storable(name):
         return None
-    return _visible(ctx, await ctx.loaders.collection_by_registry_name.load((registry_id, name)))
+    return await _visible(
+        ctx, await ctx.loaders.collection_by_registry_name.load((registry_id, name))
+    )
 
 
 async def project_sequence(ctx: Context, project_id: int, name: str) -> Collection | None:
     if not _storable(name):
         return None
-    return _visible(ctx, await ctx.loaders.sequence_by_project_name.load((project_id, name)))
+    return await _visible(ctx, await ctx.loaders.sequence_by_project_name.load((project_id, name)))
 
 
 async def collection_tags(ctx: Context, collection_id: int) -> list[str]:
@@ -164,7 +182,7 @@ async def collection_version(
         if not _storable(alias):
             return None
         found = await ctx.loaders.version_by_collection_alias.load((collection_id, alias))
-    return _visible(ctx, found)
+    return await _visible(ctx, found)
 
 
 async def collection_version_as_of(
@@ -188,7 +206,7 @@ async def alias_periods(ctx: Context, version_id: int) -> list[history.AliasPeri
 
 
 async def version(ctx: Context, version_id: int) -> ArtifactVersion | None:
-    return _visible(ctx, await ctx.loaders.version_by_id.load(version_id))
+    return await _visible(ctx, await ctx.loaders.version_by_id.load(version_id))
 
 
 async def version_aliases(ctx: Context, version_id: int) -> list[str]:
@@ -200,7 +218,7 @@ async def version_tags(ctx: Context, version_id: int) -> list[str]:
 
 
 async def source_version(ctx: Context, content_id: int) -> ArtifactVersion | None:
-    return _visible(ctx, await ctx.loaders.source_version_by_content.load(content_id))
+    return await _visible(ctx, await ctx.loaders.source_version_by_content.load(content_id))
 
 
 async def version_path(ctx: Context, version: ArtifactVersion) -> str:
@@ -222,13 +240,13 @@ async def version_path(ctx: Context, version: ArtifactVersion) -> str:
 
 
 async def project(ctx: Context, project_id: int) -> Project | None:
-    return _visible(ctx, await ctx.loaders.project_by_id.load(project_id))
+    return await _visible(ctx, await ctx.loaders.project_by_id.load(project_id))
 
 
 async def project_by_name(ctx: Context, organization_id: int, name: str) -> Project | None:
     if not can_view_organization(ctx, organization_id) or not _storable(name):
         return None
-    return _visible(
+    return await _visible(
         ctx, await ctx.loaders.project_by_organization_name.load((organization_id, name))
     )
 
@@ -236,7 +254,7 @@ async def project_by_name(ctx: Context, organization_id: int, name: str) -> Proj
 async def run(ctx: Context, run_id: int | None) -> Run | None:
     if run_id is None:
         return None
-    return _visible(ctx, await ctx.loaders.run_by_id.load(run_id))
+    return await _visible(ctx, await ctx.loaders.run_by_id.load(run_id))
 
 
 async def version_by_path(
@@ -315,7 +333,8 @@ async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any
         "Run": ctx.loaders.run_by_id,
     }[kind]
     found = await loader.load_many(ids)
-    results = [_visible(ctx, obj) for obj in found]
+    # Gathered, so the visibility checks of all the objects load in one batch.
+    results = list(await asyncio.gather(*(_visible(ctx, obj) for obj in found)))
     if kind in ("Collection", "ArtifactSequence"):
         # One table holds both; an id of one kind must not resolve as the other.
         want_registry = kind == "Collection"

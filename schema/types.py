@@ -238,6 +238,7 @@ class Organization(Node):
             last=last,
             after=after,
             before=before,
+            filter_value=await reads.registry_filter(info.context, self.record.id),
         )
 
     @strawberry.field(description="One registry by name (case-insensitive), without the prefix.")
@@ -642,7 +643,10 @@ class ArtifactVersion(Node):
         found = await reads.run(info.context, self.record.created_by_run_id)
         return None if found is None else Run.of(found)
 
-    @strawberry.field(description="The content's file manifest, by path.")
+    @strawberry.field(
+        description="The content's file manifest, by path. Needs the VIEWER role in a "
+        "registry: RESTRICTED_VIEWERs see metadata only, and get PERMISSION_DENIED here."
+    )
     async def files(
         self,
         info: Ctx,
@@ -650,7 +654,9 @@ class ArtifactVersion(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[ArtifactFile]:
+    ) -> Connection[ArtifactFile] | None:
+        with raise_domain_errors():
+            await reads.require_download(info.context, self.record)
         return await resolve_connection(
             info,
             reads.FILES_BY_CONTENT,
@@ -702,6 +708,7 @@ class ArtifactVersion(Node):
             last=last,
             after=after,
             before=before,
+            filter_value=await reads.registry_filter(info.context, self.record.organization_id),
         )
 
 
@@ -828,6 +835,7 @@ class Run(Node):
             last=last,
             after=after,
             before=before,
+            filter_value=await reads.registry_filter(info.context, self.record.organization_id),
         )
 
     @strawberry.field(description="Versions the run logged (lineage outputs), newest first.")

@@ -114,3 +114,14 @@ async def close_alias_periods_of_version(conn: Connection, version_id: int) -> l
     """Ends every open alias period of a version that is going away; returns the aliases."""
     rows = await conn.fetch(CLOSE_ALIAS_PERIODS_OF_VERSION, version_id)
     return sorted(row["alias"] for row in rows)
+
+# Organization-level events: members, teams, service accounts and keys.
+HISTORY_BY_ORGANIZATION: ListSpec[AuditEvent] = ListSpec(
+    name="organization.history",
+    columns=AUDIT_COLUMNS,
+    source="FROM audit_events e WHERE e.organization_id = p.parent_id AND e.registry_id IS NULL",
+    keys=(SortKey("e.id", "bigint"),),
+    descending=True,
+    record=lambda row: from_record(AuditEvent, row),
+    filter=ACTION_FILTER,
+)

@@ -18,6 +18,7 @@ from db.records import (
     Project,
     Registry,
     Run,
+    Team,
     User,
 )
 
@@ -53,6 +54,7 @@ class Loaders:
         self.organization_ids_by_user: DataLoader[int, list[int]] = _loader(
             pool, organizations.organization_ids_by_user
         )
+        self.team_by_id: DataLoader[int, Team | None] = _loader(pool, organizations.teams_by_id)
         self.registry_by_id: DataLoader[int, Registry | None] = _loader(
             pool, registries.registries_by_id
         )

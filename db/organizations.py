@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Organization, OrganizationMember, User, from_record
+from db.records import ApiKey, Organization, OrganizationMember, Team, User, from_record
 
 ORGANIZATION_COLUMNS = "o.id, o.name, o.display_name, o.created_at"
 USER_COLUMNS = "u.id, u.name, u.display_name, u.kind::text AS kind, u.created_at"
@@ -161,3 +161,169 @@ INSERT INTO api_keys (user_id, name, key_hash) VALUES ($1, $2, $3) RETURNING id
 async def insert_api_key(conn: Connection, user_id: int, name: str, key_hash: bytes) -> int:
     key_id: int = await conn.fetchval(INSERT_API_KEY, user_id, name, key_hash)
     return key_id
+
+
+TEAM_COLUMNS = "t.id, t.organization_id, t.name, t.created_at"
+API_KEY_COLUMNS = "k.id, k.user_id, k.name, k.created_at, k.last_used_at, k.revoked_at"
+
+SELECT_TEAMS_BY_ID = f"SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ANY($1::bigint[])"
+
+
+async def teams_by_id(conn: Executor, ids: Sequence[int]) -> list[Team | None]:
+    rows = await conn.fetch(SELECT_TEAMS_BY_ID, list(ids))
+    found = {row["id"]: from_record(Team, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+TEAMS_BY_ORGANIZATION: ListSpec[Team] = ListSpec(
+    name="organization.teams",
+    columns=TEAM_COLUMNS,
+    source="FROM teams t WHERE t.organization_id = p.parent_id",
+    keys=(SortKey("lower(t.name)", "text"),),
+    descending=False,
+    record=lambda row: from_record(Team, row),
+)
+
+MEMBERS_BY_TEAM: ListSpec[User] = ListSpec(
+    name="team.members",
+    columns=USER_COLUMNS,
+    source="FROM team_members tm JOIN users u ON u.id = tm.user_id WHERE tm.team_id = p.parent_id",
+    keys=(SortKey("lower(u.name)", "text"),),
+    descending=False,
+    record=lambda row: from_record(User, row),
+)
+
+SELECT_API_KEYS_OF_USER = f"""
+SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.user_id = $1 ORDER BY k.created_at DESC, k.id DESC
+"""
+
+
+async def api_keys_of_user(conn: Executor, user_id: int) -> list[ApiKey]:
+    return [from_record(ApiKey, r) for r in await conn.fetch(SELECT_API_KEYS_OF_USER, user_id)]
+
+
+SELECT_API_KEY = f"SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"
+
+
+async def api_key_by_id(conn: Executor, key_id: int) -> ApiKey | None:
+    row = await conn.fetchrow(SELECT_API_KEY, key_id)
+    return None if row is None else from_record(ApiKey, row)
+
+
+REVOKE_API_KEY = f"""
+UPDATE api_keys k SET revoked_at = coalesce(revoked_at, clock_timestamp()) WHERE k.id = $1
+RETURNING {API_KEY_COLUMNS}
+"""
+
+
+async def revoke_api_key(conn: Connection, key_id: int) -> ApiKey:
+    return from_record(ApiKey, await fetch_one(conn, REVOKE_API_KEY, key_id))
+
+
+REVOKE_API_KEYS_BY_NAME = """
+UPDATE api_keys SET revoked_at = clock_timestamp()
+WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL RETURNING id
+"""
+
+
+async def revoke_api_keys_by_name(conn: Connection, user_id: int, name: str) -> list[int]:
+    return [r["id"] for r in await conn.fetch(REVOKE_API_KEYS_BY_NAME, user_id, name)]
+
+
+REVOKE_API_KEY_BY_HASH = """
+UPDATE api_keys SET revoked_at = clock_timestamp()
+WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id
+"""
+
+
+async def revoke_api_key_by_hash(conn: Connection, key_hash: bytes) -> int | None:
+    key_id: int | None = await conn.fetchval(REVOKE_API_KEY_BY_HASH, key_hash)
+    return key_id
+
+
+LOCK_ORGANIZATION = "SELECT id FROM organizations WHERE id = $1 FOR UPDATE"
+
+
+async def lock_organization(conn: Connection, organization_id: int) -> None:
+    """Serialises membership changes of one organization (the last-admin rule needs it)."""
+    await conn.execute(LOCK_ORGANIZATION, organization_id)
+
+
+SELECT_MEMBER_ROLE = """
+SELECT role::text FROM organization_members WHERE organization_id = $1 AND user_id = $2
+"""
+
+
+async def member_role(conn: Executor, organization_id: int, user_id: int) -> str | None:
+    role: str | None = await conn.fetchval(SELECT_MEMBER_ROLE, organization_id, user_id)
+    return role
+
+
+COUNT_ADMINS = """
+SELECT count(*) FROM organization_members WHERE organization_id = $1 AND role = 'ADMIN'
+"""
+
+
+async def count_admins(conn: Connection, organization_id: int) -> int:
+    count: int = await conn.fetchval(COUNT_ADMINS, organization_id)
+    return count
+
+
+# Leaving an organization also drops the roles and team seats held in it, so that coming back
+# starts from nothing.
+REMOVE_ORGANIZATION_MEMBER = """
+WITH roles AS (
+    DELETE FROM registry_user_roles ur USING registries r
+    WHERE ur.registry_id = r.id AND r.organization_id = $1 AND ur.user_id = $2
+), seats AS (
+    DELETE FROM team_members tm USING teams t
+    WHERE tm.team_id = t.id AND t.organization_id = $1 AND tm.user_id = $2
+)
+DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2
+"""
+
+
+async def remove_organization_member(conn: Connection, organization_id: int, user_id: int) -> None:
+    await conn.execute(REMOVE_ORGANIZATION_MEMBER, organization_id, user_id)
+
+
+INSERT_TEAM = f"""
+INSERT INTO teams AS t (organization_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING
+RETURNING {TEAM_COLUMNS}
+"""
+
+
+async def insert_team(conn: Connection, organization_id: int, name: str) -> Team | None:
+    row = await conn.fetchrow(INSERT_TEAM, organization_id, name)
+    return None if row is None else from_record(Team, row)
+
+
+DELETE_TEAM = "DELETE FROM teams WHERE id = $1"
+
+
+async def delete_team(conn: Connection, team_id: int) -> None:
+    await conn.execute(DELETE_TEAM, team_id)
+
+
+ADD_TEAM_MEMBERS = """
+INSERT INTO team_members (team_id, user_id) SELECT $1, u FROM unnest($2::bigint[]) AS u
+ON CONFLICT DO NOTHING
+"""
+REMOVE_TEAM_MEMBERS = "DELETE FROM team_members WHERE team_id = $1 AND user_id = ANY($2::bigint[])"
+
+
+async def change_team_members(
+    conn: Connection, team_id: int, user_ids: Sequence[int], *, add: bool
+) -> None:
+    await conn.execute(ADD_TEAM_MEMBERS if add else REMOVE_TEAM_MEMBERS, team_id, list(user_ids))
+
+
+SELECT_MEMBER_IDS = """
+SELECT user_id FROM organization_members WHERE organization_id = $1 AND user_id = ANY($2::bigint[])
+"""
+
+
+async def members_among(conn: Executor, organization_id: int, user_ids: Sequence[int]) -> set[int]:
+    """Which of `user_ids` belong to the organization."""
+    rows = await conn.fetch(SELECT_MEMBER_IDS, organization_id, list(user_ids))
+    return {row["user_id"] for row in rows}

@@ -142,3 +142,32 @@ class AliasAssignment:
     alias: str
     version_id: int
     assigned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: int
+    organization_id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryMember:
+    """A user's or a team's direct role in a registry (exactly one of user_id, team_id)."""
+
+    registry_id: int
+    user_id: int | None
+    team_id: int | None
+    role: str
+    created_at: datetime

@@ -8,7 +8,7 @@ import asyncpg
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Collection, Registry, from_record
+from db.records import Collection, Registry, RegistryMember, from_record
 
 REGISTRY_COLUMNS = """r.id, r.organization_id, r.name, r.description,
 r.visibility::text AS visibility, r.accepts_all_types, r.is_core, r.created_at,
@@ -142,6 +142,7 @@ INSERT_REGISTRY = """
 INSERT INTO registries (organization_id, name, description, visibility, accepts_all_types,
                         is_core, created_by)
 VALUES ($1, $2, $3, $4::registry_visibility, $5, $6, $7)
+ON CONFLICT DO NOTHING
 RETURNING id
 """
 INSERT_ACCEPTED_TYPES = """
@@ -167,7 +168,9 @@ async def insert_registry(
     protected_aliases: Sequence[str],
     is_core: bool,
     created_by: int | None,
-) -> Registry:
+) -> Registry | None:
+    """The new registry, or None when the organization has one of that name (in any case):
+    concurrent creators of one name then get None instead of a unique violation."""
     registry_id = await conn.fetchval(
         INSERT_REGISTRY,
         organization_id,
@@ -178,6 +181,8 @@ async def insert_registry(
         is_core,
         created_by,
     )
+    if registry_id is None:
+        return None
     await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(accepted_types))
     await conn.execute(INSERT_PROTECTED_ALIASES, registry_id, list(protected_aliases))
     row = await fetch_one(conn, SELECT_REGISTRY_FOR_UPDATE, registry_id)
@@ -395,3 +400,72 @@ async def registry_roles(conn: Executor, keys: Sequence[tuple[int, int]]) -> lis
     rows = await conn.fetch(SELECT_REGISTRY_ROLES, [k[0] for k in keys], [k[1] for k in keys])
     found = {(r["registry_id"], r["user_id"]): r["role"] for r in rows}
     return [found.get(k) for k in keys]
+
+
+MEMBERS_BY_REGISTRY: ListSpec[RegistryMember] = ListSpec(
+    name="registry.members",
+    columns="m.registry_id, m.user_id, m.team_id, m.role, m.created_at",
+    source="""FROM (
+    SELECT ur.registry_id, ur.user_id, NULL::bigint AS team_id, ur.role::text AS role,
+           ur.created_at, 'USER' AS kind, lower(u.name) AS sort_name, u.id AS member_id
+    FROM registry_user_roles ur JOIN users u ON u.id = ur.user_id
+    UNION ALL
+    SELECT tr.registry_id, NULL, tr.team_id, tr.role::text, tr.created_at, 'TEAM',
+           lower(t.name), t.id
+    FROM registry_team_roles tr JOIN teams t ON t.id = tr.team_id
+) AS m WHERE m.registry_id = p.parent_id""",
+    keys=(
+        SortKey("m.kind", "text"),
+        SortKey("m.sort_name", "text"),
+        SortKey("m.member_id", "bigint"),
+    ),
+    descending=False,
+    record=lambda row: from_record(RegistryMember, row),
+)
+
+UPSERT_REGISTRY_TEAM_ROLE = """
+INSERT INTO registry_team_roles (registry_id, team_id, role) VALUES ($1, $2, $3::registry_role)
+ON CONFLICT (registry_id, team_id) DO UPDATE SET role = EXCLUDED.role
+"""
+
+
+async def set_registry_team_role(
+    conn: Connection, registry_id: int, team_id: int, role: str
+) -> None:
+    await conn.execute(UPSERT_REGISTRY_TEAM_ROLE, registry_id, team_id, role)
+
+
+SELECT_DIRECT_ROLE = """
+SELECT role::text FROM registry_user_roles WHERE registry_id = $1 AND user_id = $2
+UNION ALL
+SELECT role::text FROM registry_team_roles WHERE registry_id = $1 AND team_id = $3
+"""
+
+
+async def direct_role(
+    conn: Executor, registry_id: int, *, user_id: int | None = None, team_id: int | None = None
+) -> str | None:
+    """The role given directly to this user or team in the registry, if any."""
+    role: str | None = await conn.fetchval(SELECT_DIRECT_ROLE, registry_id, user_id, team_id)
+    return role
+
+
+DELETE_REGISTRY_MEMBERS = """
+WITH users AS (
+    DELETE FROM registry_user_roles WHERE registry_id = $1 AND user_id = ANY($2::bigint[])
+    RETURNING user_id
+), teams AS (
+    DELETE FROM registry_team_roles WHERE registry_id = $1 AND team_id = ANY($3::bigint[])
+    RETURNING team_id
+)
+SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM teams)
+"""
+
+
+async def remove_registry_members(
+    conn: Connection, registry_id: int, user_ids: Sequence[int], team_ids: Sequence[int]
+) -> int:
+    removed: int = await conn.fetchval(
+        DELETE_REGISTRY_MEMBERS, registry_id, list(user_ids), list(team_ids)
+    )
+    return removed

@@ -111,6 +111,11 @@ async def create_registry(
         is_core=False,
         created_by=actor.id,
     )
+    if registry is None:
+        # A concurrent request created it between the check above and the insert.
+        raise DomainError(
+            ErrorCode.NAME_TAKEN, f"a registry named '{name}' already exists", ("name",)
+        )
     if visibility == "RESTRICTED":
         # The creator of a restricted registry administers it; nobody else can see it yet.
         await registries.set_registry_user_role(conn, registry.id, actor.id, "ADMIN")

@@ -19,6 +19,8 @@ class ErrorCode(Enum):
     PROTECTED_ALIAS = "PROTECTED_ALIAS"
     NAME_TAKEN = "NAME_TAKEN"
     RUN_FINISHED = "RUN_FINISHED"
+    ALREADY_MEMBER = "ALREADY_MEMBER"
+    LAST_ADMIN = "LAST_ADMIN"
 
 
 class DomainError(Exception):

@@ -45,7 +45,9 @@ async def reload_version(ctx: Context, version_id: int) -> ArtifactVersion | Non
 def _exactly_one(a: object, b: object, names: tuple[str, str]) -> None:
     if (a is None) == (b is None):
         raise DomainError(
-            ErrorCode.INVALID_ARGUMENT, f"give exactly one of `{names[0]}` and `{names[1]}`", names
+            ErrorCode.INVALID_ARGUMENT,
+            f"give exactly one of `{names[0]}` and `{names[1]}`",
+            (names[0],),
         )
 
 
@@ -61,12 +63,16 @@ async def _version(
 ) -> ArtifactVersion:
     _exactly_one(version_id, path, fields)
     if path is not None:
-        found: ArtifactVersion | None = await reads.version_by_path(ctx, path)
+        try:
+            found: ArtifactVersion | None = await reads.version_by_path(ctx, path)
+        except DomainError as error:
+            # The path's errors name the input field that held it (`sourcePath`, `path`).
+            raise DomainError(error.code, error.message, (fields[1],)) from None
     else:
         assert version_id is not None
         found = await reads.version(ctx, version_id)
     if found is None or not await _can_see_version(ctx, found):
-        raise not_found("artifact version not found", (fields[0],))
+        raise not_found("artifact version not found", (fields[0] if path is None else fields[1],))
     return found
 
 
@@ -93,7 +99,11 @@ async def _run(ctx: Context, run_id: int, field: str = "runId") -> Run:
 
 
 async def _authorize_version_change(
-    ctx: Context, version: ArtifactVersion, action: str, aliases: Sequence[str] = ()
+    ctx: Context,
+    version: ArtifactVersion,
+    action: str,
+    aliases: Sequence[str] = (),
+    alias_field: str = "aliases",
 ) -> None:
     """Registry versions need MEMBER, and ADMIN for protected aliases; logged versions need an
     organization MEMBER."""
@@ -108,7 +118,7 @@ async def _authorize_version_change(
             ErrorCode.PROTECTED_ALIAS,
             f"alias '{protected[0]}' is protected in registry '{registry.name}': only its "
             "admins may add, move or remove it",
-            ("aliases",),
+            (alias_field,),
         )
 
 
@@ -418,15 +428,26 @@ async def link_artifact(
         )
 
 
-async def unlink_artifact(ctx: Context, version_id: int | None, path: str | None) -> Collection:
+async def unlink_artifact(
+    ctx: Context, version_id: int | None, path: str | None
+) -> tuple[Collection, ArtifactVersion]:
+    """The collection after the unlink, and the version unlinked (named by ID or by path)."""
     version = await _version(ctx, version_id, path, ("versionId", "path"))
+    field = "versionId" if path is None else "path"
+    if version.registry_id is None:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            "only versions in registry collections can be unlinked; logged versions stay",
+            (field,),
+        )
     held = await reads.version_aliases(ctx, version.id)
-    await _authorize_version_change(ctx, version, "unlinking", held)
+    # The version's protected aliases would go with it: the refusal names the version's field.
+    await _authorize_version_change(ctx, version, "unlinking", held, alias_field=field)
     async with transaction(ctx) as conn:
         await commands.unlink_artifact(conn, ctx.principal.user, version)
     collection = await reads.collection(ctx, version.collection_id)
     assert collection is not None
-    return collection
+    return collection, version
 
 
 async def change_aliases(

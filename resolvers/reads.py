@@ -17,12 +17,14 @@ from db.records import (
     Project,
     Registry,
     Run,
+    Team,
     User,
 )
 from resolvers.authorization import (
     can_download,
     can_view,
     can_view_organization,
+    registry_role,
 )
 from resolvers.authorization import registry_filter as registry_filter
 from resolvers.context import Context
@@ -46,6 +48,10 @@ RUNS_BY_PROJECT = runs.RUNS_BY_PROJECT
 RUNS_USING_CONTENT = runs.RUNS_USING_CONTENT
 HISTORY_BY_REGISTRY = history.HISTORY_BY_REGISTRY
 HISTORY_BY_COLLECTION = history.HISTORY_BY_COLLECTION
+HISTORY_BY_ORGANIZATION = history.HISTORY_BY_ORGANIZATION
+TEAMS_BY_ORGANIZATION = organizations.TEAMS_BY_ORGANIZATION
+MEMBERS_BY_TEAM = organizations.MEMBERS_BY_TEAM
+MEMBERS_BY_REGISTRY = registries.MEMBERS_BY_REGISTRY
 
 
 async def _visible(ctx: Context, obj: T | None) -> T | None:
@@ -115,6 +121,10 @@ async def viewer_organizations(ctx: Context) -> list[Organization]:
     ids = sorted(ctx.principal.organization_roles)
     found = await ctx.loaders.organization_by_id.load_many(ids)
     return sorted((o for o in found if o is not None), key=lambda o: o.name)
+
+
+async def viewer_registry_role(ctx: Context, registry: Registry) -> str | None:
+    return await registry_role(ctx, registry)
 
 
 def viewer_role(ctx: Context, organization_id: int) -> str | None:
@@ -313,6 +323,17 @@ async def _path_organization(
     return org
 
 
+async def team(ctx: Context, team_id: int) -> Team | None:
+    return await _visible(ctx, await ctx.loaders.team_by_id.load(team_id))
+
+
+def require_organization_admin(ctx: Context, organization_id: int, what: str) -> None:
+    if ctx.principal.organization_roles.get(organization_id) != "ADMIN":
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, f"{what} is visible to organization admins only"
+        )
+
+
 async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any]:
     """Objects by kind and id for `node`/`nodes`, None where missing or not visible."""
     if kind == "User":
@@ -323,7 +344,7 @@ async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any
             u if u is not None and any(can_view_organization(ctx, o) for o in orgs) else None
             for u, orgs in zip(users, memberships, strict=True)
         ]
-    loader: Any = {
+    loaders: dict[str, Any] = {
         "Organization": ctx.loaders.organization_by_id,
         "Registry": ctx.loaders.registry_by_id,
         "Collection": ctx.loaders.collection_by_id,
@@ -331,7 +352,11 @@ async def nodes_of_kind(ctx: Context, kind: str, ids: Sequence[int]) -> list[Any
         "ArtifactVersion": ctx.loaders.version_by_id,
         "Project": ctx.loaders.project_by_id,
         "Run": ctx.loaders.run_by_id,
-    }[kind]
+        "Team": ctx.loaders.team_by_id,
+    }
+    loader = loaders.get(kind)
+    if loader is None:  # an ID that names something not fetchable by ID (an API key)
+        return [None] * len(ids)
     found = await loader.load_many(ids)
     # Gathered, so the visibility checks of all the objects load in one batch.
     results = list(await asyncio.gather(*(_visible(ctx, obj) for obj in found)))

@@ -18,7 +18,7 @@ MAX_LABELS = 100
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _RESERVED_VERSION = re.compile(r"^v\d+$")
-_REGISTRY_FORBIDDEN = re.compile(r"[/\\#?%:\n\r]")
+_REGISTRY_FORBIDDEN = re.compile(r"[/\\#?%:\n\r\x00]")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -65,10 +65,28 @@ def project_name(name: str, field: str = "name") -> str:
     return name
 
 
-def run_name(name: str, field: str = "name") -> str:
+def label(name: str, kind: str, field: str) -> str:
+    """A free-form name: 1 to 128 characters, no surrounding spaces."""
     if not 1 <= len(name) <= 128 or "\x00" in name or name != name.strip():
         raise invalid_name(
-            f"run name {_shown(name)} must be 1 to 128 characters with no surrounding spaces",
+            f"{kind} {_shown(name)} must be 1 to 128 characters with no surrounding spaces",
+            field,
+        )
+    return name
+
+
+def run_name(name: str, field: str = "name") -> str:
+    return label(name, "run name", field)
+
+
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def user_name(name: str, field: str = "name") -> str:
+    if not _USER.match(name):
+        raise invalid_name(
+            f"user name {_shown(name)} must start with a letter or digit and hold only letters, "
+            "digits, '-', '_' and '.' (at most 64)",
             field,
         )
     return name

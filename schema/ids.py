@@ -16,6 +16,8 @@ NODE_TYPES = frozenset(
         "ArtifactVersion",
         "Project",
         "Run",
+        "Team",
+        "ApiKey",
         "User",
     }
 )

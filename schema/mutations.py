@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 from resolvers import mutations
 from resolvers.errors import DomainError
 from resolvers.errors import ErrorCode as DomainErrorCode
-from schema.ids import decode_id
+from schema.ids import decode_id, encode_id
 from schema.types import (
     ArtifactVersion,
     Collection,
@@ -72,6 +72,12 @@ class ErrorCode(Enum):
     RUN_FINISHED = strawberry.enum_value(
         "RUN_FINISHED", description="The run has ended and can no longer change or log."
     )
+    ALREADY_MEMBER = strawberry.enum_value(
+        "ALREADY_MEMBER", description="The user already belongs to the organization."
+    )
+    LAST_ADMIN = strawberry.enum_value(
+        "LAST_ADMIN", description="The change would leave the organization without an admin."
+    )
 
 
 @strawberry.type(description="Why a mutation was refused; nothing was changed.")
@@ -91,7 +97,7 @@ def _user_error(error: DomainError) -> UserError:
     )
 
 
-def _id(global_id: strawberry.ID | None, kinds: tuple[str, ...], field: str) -> int | None:
+def input_id(global_id: strawberry.ID | None, kinds: tuple[str, ...], field: str) -> int | None:
     """The row id behind a global ID of one of `kinds`, or a payload error naming `field`."""
     if global_id is None:
         return None
@@ -108,7 +114,9 @@ def _id(global_id: strawberry.ID | None, kinds: tuple[str, ...], field: str) -> 
     return row_id
 
 
-async def _run(info: Ctx, action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+async def run_mutation(
+    info: Ctx, action: Callable[[], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
     """Runs one mutation: refusals become payload errors; a mutation that ran to the end
     without an authorization check is a bug and fails the request."""
     ctx = info.context
@@ -122,7 +130,7 @@ async def _run(info: Ctx, action: Callable[[], Awaitable[T]]) -> tuple[T | None,
     return result, []
 
 
-def _of(wrap: Callable[[Any], T], value: Any) -> T | None:
+def maybe(wrap: Callable[[Any], T], value: Any) -> T | None:
     return None if value is None else wrap(value)
 
 
@@ -407,8 +415,8 @@ REGISTRY = ("Registry",)
 COLLECTION = ("Collection",)
 
 
-@strawberry.type(description="Changes to the registry graph.")
-class Mutation:
+@strawberry.type(description="Changes to registries, collections, versions, projects and runs.")
+class RegistryMutation:
     @strawberry.mutation(description="Creates a project (organization MEMBER).")
     async def create_project(
         self,
@@ -416,13 +424,13 @@ class Mutation:
         input: Annotated[CreateProjectInput, strawberry.argument(description="The new project.")],
     ) -> CreateProjectPayload:
         ctx = info.context
-        result, errors = await _run(
+        result, errors = await run_mutation(
             info,
             lambda: mutations.create_project(
                 ctx, input.organization, input.name, input.description
             ),
         )
-        return CreateProjectPayload(project=_of(Project.of, result), errors=errors)
+        return CreateProjectPayload(project=maybe(Project.of, result), errors=errors)
 
     @strawberry.mutation(description="Starts a run in a project (organization MEMBER).")
     async def create_run(
@@ -433,12 +441,12 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            project_id = _id(input.project_id, ("Project",), "projectId")
+            project_id = input_id(input.project_id, ("Project",), "projectId")
             assert project_id is not None
             return await mutations.create_run(ctx, project_id, input.name, input.config)
 
-        result, errors = await _run(info, action)
-        return RunPayload(run=_of(Run.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return RunPayload(run=maybe(Run.of, result), errors=errors)
 
     @strawberry.mutation(description="Changes a run's state and merges into its summary.")
     async def update_run(
@@ -449,13 +457,13 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            run_id = _id(input.run_id, ("Run",), "runId")
+            run_id = input_id(input.run_id, ("Run",), "runId")
             assert run_id is not None
             state = None if input.state is None else input.state.name
             return await mutations.update_run(ctx, run_id, state, input.summary)
 
-        result, errors = await _run(info, action)
-        return RunPayload(run=_of(Run.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return RunPayload(run=maybe(Run.of, result), errors=errors)
 
     @strawberry.mutation(description="Ends a run.")
     async def finish_run(
@@ -466,12 +474,12 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            run_id = _id(input.run_id, ("Run",), "runId")
+            run_id = input_id(input.run_id, ("Run",), "runId")
             assert run_id is not None
             return await mutations.finish_run(ctx, run_id, input.state.name, input.summary)
 
-        result, errors = await _run(info, action)
-        return RunPayload(run=_of(Run.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return RunPayload(run=maybe(Run.of, result), errors=errors)
 
     @strawberry.mutation(
         description="Logs a version of an artifact. The same manifest in the same artifact "
@@ -487,8 +495,8 @@ class Mutation:
         async def action() -> Any:
             return await mutations.log_artifact(
                 ctx,
-                run_id=_id(input.run_id, ("Run",), "runId"),
-                project_id=_id(input.project_id, ("Project",), "projectId"),
+                run_id=input_id(input.run_id, ("Run",), "runId"),
+                project_id=input_id(input.project_id, ("Project",), "projectId"),
                 name=input.name,
                 artifact_type=input.type,
                 files=[(f.path, f.digest, f.size) for f in input.files],
@@ -497,9 +505,9 @@ class Mutation:
                 aliases=input.aliases,
             )
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
         return ArtifactVersionPayload(
-            artifact_version=_of(ArtifactVersion.of, result), errors=errors
+            artifact_version=maybe(ArtifactVersion.of, result), errors=errors
         )
 
     @strawberry.mutation(description="Records that a run used a version (a lineage input).")
@@ -511,16 +519,18 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            run_id = _id(input.run_id, ("Run",), "runId")
+            run_id = input_id(input.run_id, ("Run",), "runId")
             assert run_id is not None
             return await mutations.use_artifact(
-                ctx, run_id, _id(input.version_id, VERSION, "versionId"), input.path
+                ctx, run_id, input_id(input.version_id, VERSION, "versionId"), input.path
             )
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
         run, version = result if result is not None else (None, None)
         return UseArtifactPayload(
-            run=_of(Run.of, run), artifact_version=_of(ArtifactVersion.of, version), errors=errors
+            run=maybe(Run.of, run),
+            artifact_version=maybe(ArtifactVersion.of, version),
+            errors=errors,
         )
 
     @strawberry.mutation(description="Creates a custom registry (organization MEMBER).")
@@ -530,7 +540,7 @@ class Mutation:
         input: Annotated[CreateRegistryInput, strawberry.argument(description="The registry.")],
     ) -> RegistryPayload:
         ctx = info.context
-        result, errors = await _run(
+        result, errors = await run_mutation(
             info,
             lambda: mutations.create_registry(
                 ctx,
@@ -542,7 +552,7 @@ class Mutation:
                 protected_aliases=input.protected_aliases,
             ),
         )
-        return RegistryPayload(registry=_of(Registry.of, result), errors=errors)
+        return RegistryPayload(registry=maybe(Registry.of, result), errors=errors)
 
     @strawberry.mutation(description="Changes a registry's settings (registry ADMIN).")
     async def update_registry(
@@ -553,7 +563,7 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            registry_id = _id(input.registry_id, REGISTRY, "registryId")
+            registry_id = input_id(input.registry_id, REGISTRY, "registryId")
             assert registry_id is not None
             return await mutations.update_registry(
                 ctx,
@@ -565,8 +575,8 @@ class Mutation:
                 protected_aliases=input.protected_aliases,
             )
 
-        result, errors = await _run(info, action)
-        return RegistryPayload(registry=_of(Registry.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return RegistryPayload(registry=maybe(Registry.of, result), errors=errors)
 
     @strawberry.mutation(
         description="Deletes a registry with its collections and links; logged artifacts and "
@@ -580,12 +590,12 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            registry_id = _id(input.registry_id, REGISTRY, "registryId")
+            registry_id = input_id(input.registry_id, REGISTRY, "registryId")
             assert registry_id is not None
             await mutations.delete_registry(ctx, registry_id)
             return input.registry_id
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
         return DeleteRegistryPayload(deleted_registry_id=result, errors=errors)
 
     @strawberry.mutation(description="Creates a collection in a registry (registry MEMBER).")
@@ -597,7 +607,7 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            registry_id = _id(input.registry_id, REGISTRY, "registryId")
+            registry_id = input_id(input.registry_id, REGISTRY, "registryId")
             assert registry_id is not None
             return await mutations.create_collection(
                 ctx,
@@ -608,8 +618,8 @@ class Mutation:
                 tags=input.tags,
             )
 
-        result, errors = await _run(info, action)
-        return CollectionPayload(collection=_of(Collection.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return CollectionPayload(collection=maybe(Collection.of, result), errors=errors)
 
     @strawberry.mutation(description="Renames or re-describes a collection (registry MEMBER).")
     async def update_collection(
@@ -620,14 +630,14 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            collection_id = _id(input.collection_id, COLLECTION, "collectionId")
+            collection_id = input_id(input.collection_id, COLLECTION, "collectionId")
             assert collection_id is not None
             return await mutations.update_collection(
                 ctx, collection_id, name=input.name, description=input.description
             )
 
-        result, errors = await _run(info, action)
-        return CollectionPayload(collection=_of(Collection.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return CollectionPayload(collection=maybe(Collection.of, result), errors=errors)
 
     @strawberry.mutation(description="Deletes a collection and its versions (registry MEMBER).")
     async def delete_collection(
@@ -638,12 +648,12 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            collection_id = _id(input.collection_id, COLLECTION, "collectionId")
+            collection_id = input_id(input.collection_id, COLLECTION, "collectionId")
             assert collection_id is not None
             await mutations.delete_collection(ctx, collection_id)
             return input.collection_id
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
         return DeleteCollectionPayload(deleted_collection_id=result, errors=errors)
 
     @strawberry.mutation(
@@ -661,15 +671,17 @@ class Mutation:
         async def action() -> Any:
             return await mutations.link_artifact(
                 ctx,
-                version_id=_id(input.version_id, VERSION, "versionId"),
+                version_id=input_id(input.version_id, VERSION, "versionId"),
                 source_path=input.source_path,
                 target_path=input.target_path,
-                collection_id=_id(input.collection_id, COLLECTION, "collectionId"),
+                collection_id=input_id(input.collection_id, COLLECTION, "collectionId"),
                 aliases=input.aliases,
             )
 
-        result, errors = await _run(info, action)
-        return LinkArtifactPayload(artifact_version=_of(ArtifactVersion.of, result), errors=errors)
+        result, errors = await run_mutation(info, action)
+        return LinkArtifactPayload(
+            artifact_version=maybe(ArtifactVersion.of, result), errors=errors
+        )
 
     @strawberry.mutation(
         description="Removes a version from its registry collection; its index is not reused "
@@ -683,15 +695,18 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            collection = await mutations.unlink_artifact(
-                ctx, _id(input.version_id, VERSION, "versionId"), input.path
+            return await mutations.unlink_artifact(
+                ctx, input_id(input.version_id, VERSION, "versionId"), input.path
             )
-            return collection
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
+        collection, version = result if result is not None else (None, None)
         return UnlinkArtifactPayload(
-            collection=_of(Collection.of, result),
-            unlinked_version_id=input.version_id if result is not None else None,
+            collection=maybe(Collection.of, collection),
+            # The version's own ID, also when it was named by path.
+            unlinked_version_id=None
+            if version is None
+            else strawberry.ID(encode_id("ArtifactVersion", version.id)),
             errors=errors,
         )
 
@@ -736,13 +751,13 @@ class Mutation:
         ctx = info.context
 
         async def action() -> Any:
-            version_id = _id(input.version_id, VERSION, "versionId")
+            version_id = input_id(input.version_id, VERSION, "versionId")
             assert version_id is not None
             return await mutations.update_artifact_version(ctx, version_id, input.description)
 
-        result, errors = await _run(info, action)
+        result, errors = await run_mutation(info, action)
         return ArtifactVersionPayload(
-            artifact_version=_of(ArtifactVersion.of, result), errors=errors
+            artifact_version=maybe(ArtifactVersion.of, result), errors=errors
         )
 
 
@@ -751,12 +766,16 @@ async def _aliases(info: Ctx, input: AliasesInput, *, add: bool) -> ArtifactVers
 
     async def action() -> Any:
         version = await mutations.change_aliases(
-            ctx, _id(input.version_id, VERSION, "versionId"), input.path, input.aliases, add=add
+            ctx,
+            input_id(input.version_id, VERSION, "versionId"),
+            input.path,
+            input.aliases,
+            add=add,
         )
         return await mutations.reload_version(ctx, version.id)
 
-    result, errors = await _run(info, action)
-    return ArtifactVersionPayload(artifact_version=_of(ArtifactVersion.of, result), errors=errors)
+    result, errors = await run_mutation(info, action)
+    return ArtifactVersionPayload(artifact_version=maybe(ArtifactVersion.of, result), errors=errors)
 
 
 async def _tags(info: Ctx, input: TagsInput, *, add: bool) -> TagsPayload:
@@ -768,11 +787,11 @@ async def _tags(info: Ctx, input: TagsInput, *, add: bool) -> TagsPayload:
             kind, _ = decode_id(input.id)
         except GraphQLError:
             kind = ""
-        row_id = _id(input.id, kinds, "id")
+        row_id = input_id(input.id, kinds, "id")
         assert row_id is not None
         return kind, await mutations.change_tags(ctx, kind, row_id, input.tags, add=add)
 
-    result, errors = await _run(info, action)
+    result, errors = await run_mutation(info, action)
     if result is None:
         return TagsPayload(collection=None, artifact_version=None, errors=errors)
     kind, target = result

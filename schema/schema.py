@@ -18,7 +18,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.mutations import Mutation
+from schema.membership_mutations import MembershipMutation
+from schema.mutations import RegistryMutation
 from schema.query import Query
 from schema.types import ArtifactSequence, Collection
 
@@ -50,6 +51,11 @@ class CairnSchema(strawberry.Schema):
                     error.path,
                     exc_info=error.original_error,
                 )
+
+
+@strawberry.type(description="Changes to the registry graph.")
+class Mutation(RegistryMutation, MembershipMutation):
+    pass
 
 
 # The limit rules are built once and shared: each limiter instance makes a new rule class, and

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import records
-from resolvers import reads
+from resolvers import memberships, reads
 from resolvers.context import Context
 from schema.connection import After, Before, Connection, First, Last, resolve_connection
 from schema.errors import raise_domain_errors
@@ -26,6 +26,26 @@ class OrganizationRole(Enum):
     VIEWER = strawberry.enum_value("VIEWER", description="May read the organization's registries.")
     MEMBER = strawberry.enum_value("MEMBER", description="May also create registries and log.")
     ADMIN = strawberry.enum_value("ADMIN", description="Administers the whole organization.")
+
+
+@strawberry.enum(description="A role in a registry, least to most.")
+class RegistryRole(Enum):
+    RESTRICTED_VIEWER = strawberry.enum_value(
+        "RESTRICTED_VIEWER",
+        description="Sees collections, versions, metadata, aliases, tags, history and lineage, "
+        "but no files.",
+    )
+    VIEWER = strawberry.enum_value("VIEWER", description="Also sees files and may use versions.")
+    MEMBER = strawberry.enum_value(
+        "MEMBER",
+        description="Also links, unlinks, sets non-protected aliases and tags, edits "
+        "descriptions and creates, edits and deletes collections.",
+    )
+    ADMIN = strawberry.enum_value(
+        "ADMIN",
+        description="Also protected aliases, visibility, accepted types, members and roles, "
+        "and deleting the registry.",
+    )
 
 
 @strawberry.enum(description="Who can see a registry.")
@@ -97,6 +117,35 @@ class AuditAction(Enum):
     UPDATE_ARTIFACT_VERSION = strawberry.enum_value(
         "UPDATE_ARTIFACT_VERSION", description="A version's description changed."
     )
+    ADD_REGISTRY_MEMBER = strawberry.enum_value(
+        "ADD_REGISTRY_MEMBER", description="A user or team was given a registry role."
+    )
+    UPDATE_REGISTRY_MEMBER_ROLE = strawberry.enum_value(
+        "UPDATE_REGISTRY_MEMBER_ROLE", description="A registry role changed."
+    )
+    REMOVE_REGISTRY_MEMBER = strawberry.enum_value(
+        "REMOVE_REGISTRY_MEMBER", description="A registry role was taken away."
+    )
+    ADD_ORGANIZATION_MEMBER = strawberry.enum_value(
+        "ADD_ORGANIZATION_MEMBER", description="A user joined the organization."
+    )
+    UPDATE_ORGANIZATION_MEMBER_ROLE = strawberry.enum_value(
+        "UPDATE_ORGANIZATION_MEMBER_ROLE", description="A member's organization role changed."
+    )
+    REMOVE_ORGANIZATION_MEMBER = strawberry.enum_value(
+        "REMOVE_ORGANIZATION_MEMBER", description="A user left the organization."
+    )
+    CREATE_TEAM = strawberry.enum_value("CREATE_TEAM", description="A team was made.")
+    ADD_TEAM_MEMBERS = strawberry.enum_value("ADD_TEAM_MEMBERS", description="Users joined a team.")
+    REMOVE_TEAM_MEMBERS = strawberry.enum_value(
+        "REMOVE_TEAM_MEMBERS", description="Users left a team."
+    )
+    DELETE_TEAM = strawberry.enum_value("DELETE_TEAM", description="A team was deleted.")
+    CREATE_SERVICE_ACCOUNT = strawberry.enum_value(
+        "CREATE_SERVICE_ACCOUNT", description="A service account was made."
+    )
+    CREATE_API_KEY = strawberry.enum_value("CREATE_API_KEY", description="An API key was made.")
+    REVOKE_API_KEY = strawberry.enum_value("REVOKE_API_KEY", description="An API key was revoked.")
 
 
 Actions = Annotated[
@@ -178,6 +227,90 @@ class Viewer:
     @strawberry.field(description="Organizations the caller belongs to, by name.")
     async def organizations(self, info: Ctx) -> list[Organization]:
         return [Organization.of(o) for o in await reads.viewer_organizations(info.context)]
+
+    @strawberry.field(description="The caller's API keys, newest first; never their secrets.")
+    async def api_keys(self, info: Ctx) -> list[ApiKey]:
+        return [ApiKey.of(k) for k in await memberships.viewer_api_keys(info.context)]
+
+
+@strawberry.type(description="An API key: a name and its use, never the secret.")
+class ApiKey:
+    id: strawberry.ID = strawberry.field(description="The key's ID, for `revokeApiKey`.")
+    name: str = strawberry.field(description="A label for the key.")
+    created_at: datetime = strawberry.field(description="When it was made.")
+    last_used_at: datetime | None = strawberry.field(
+        description="When it last authenticated a request (updated at most once a minute)."
+    )
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked, if it was.")
+
+    @classmethod
+    def of(cls, r: records.ApiKey) -> ApiKey:
+        return cls(
+            id=strawberry.ID(encode_id("ApiKey", r.id)),
+            name=r.name,
+            created_at=r.created_at,
+            last_used_at=r.last_used_at,
+            revoked_at=r.revoked_at,
+        )
+
+
+@strawberry.type(description="A named group of an organization's users, given registry roles.")
+class Team(Node):
+    record: strawberry.Private[records.Team]
+    name: str = strawberry.field(description="Team name, unique in the organization.")
+    created_at: datetime = strawberry.field(description="When the team was made.")
+
+    @classmethod
+    def of(cls, r: records.Team) -> Team:
+        return cls(
+            id=strawberry.ID(encode_id("Team", r.id)),
+            record=r,
+            name=r.name,
+            created_at=r.created_at,
+        )
+
+    @strawberry.field(description="The team's members, by name.")
+    async def members(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[User]:
+        return await resolve_connection(
+            info,
+            reads.MEMBERS_BY_TEAM,
+            self.record.id,
+            User.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+        )
+
+
+@strawberry.type(description="A user's or a team's direct role in a registry.")
+class RegistryMember:
+    record: strawberry.Private[records.RegistryMember]
+    role: RegistryRole = strawberry.field(description="The role given.")
+    created_at: datetime = strawberry.field(description="When it was given.")
+
+    @classmethod
+    def of(cls, r: records.RegistryMember) -> RegistryMember:
+        return cls(record=r, role=RegistryRole(r.role), created_at=r.created_at)
+
+    @strawberry.field(description="The user, for a user's role.")
+    async def user(self, info: Ctx) -> User | None:
+        found = await reads.user(info.context, self.record.user_id)
+        return None if found is None else User.of(found)
+
+    @strawberry.field(description="The team, for a team's role.")
+    async def team(self, info: Ctx) -> Team | None:
+        if self.record.team_id is None:
+            return None
+        found = await reads.team(info.context, self.record.team_id)
+        return None if found is None else Team.of(found)
 
 
 @strawberry.type(description="A user's membership of an organization.")
@@ -277,6 +410,53 @@ class Organization(Node):
         found = await reads.project_by_name(info.context, self.record.id, name)
         return None if found is None else Project.of(found)
 
+    @strawberry.field(description="The organization's teams, by name.")
+    async def teams(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Team]:
+        return await resolve_connection(
+            info,
+            reads.TEAMS_BY_ORGANIZATION,
+            self.record.id,
+            Team.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+        )
+
+    @strawberry.field(
+        description="Changes to members, teams, service accounts and API keys, newest first. "
+        "Organization admins only."
+    )
+    async def history(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        actions: Actions = None,
+    ) -> Connection[AuditEvent] | None:
+        with raise_domain_errors():
+            reads.require_organization_admin(info.context, self.record.id, "the history")
+        return await resolve_connection(
+            info,
+            reads.HISTORY_BY_ORGANIZATION,
+            self.record.id,
+            AuditEvent.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+            filter_value=_action_filter(actions),
+        )
+
     @strawberry.field(description="The organization's members, by user name.")
     async def members(
         self,
@@ -331,7 +511,8 @@ class Registry(Node):
             description=r.description,
             visibility=RegistryVisibility(r.visibility),
             accepts_all_types=r.accepts_all_types,
-            accepted_types=r.accepted_types,
+            # Documented: empty when every type is accepted (earlier types stay stored).
+            accepted_types=[] if r.accepts_all_types else r.accepted_types,
             protected_aliases=r.protected_aliases,
             is_core=r.is_core,
             created_at=r.created_at,
@@ -386,6 +567,34 @@ class Registry(Node):
             before=before,
             filter_value=_action_filter(actions),
         )
+
+    @strawberry.field(
+        description="Users and teams given a role in the registry (teams first, then users, "
+        "by name). Organization-derived roles are not listed."
+    )
+    async def members(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[RegistryMember]:
+        return await resolve_connection(
+            info,
+            reads.MEMBERS_BY_REGISTRY,
+            self.record.id,
+            RegistryMember.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+        )
+
+    @strawberry.field(description="The caller's effective role in this registry.")
+    async def viewer_role(self, info: Ctx) -> RegistryRole | None:
+        role = await reads.viewer_registry_role(info.context, self.record)
+        return None if role is None else RegistryRole(role)
 
     @strawberry.field(description="One collection by name.")
     async def collection(
@@ -869,6 +1078,7 @@ def node_of(type_name: str, obj: Any) -> Node:
         "ArtifactVersion": ArtifactVersion.of,
         "Project": Project.of,
         "Run": Run.of,
+        "Team": Team.of,
         "User": User.of,
     }
     node: Node = wrappers[type_name](obj)

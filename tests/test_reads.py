@@ -907,7 +907,7 @@ GARBAGE_IDS = [
     raw_id("Organization:" + "9" * 30),
     raw_id("Organization:\u0661"),  # an Arabic-Indic digit one
     raw_id("Organization:01"),
-    raw_id("Team:1"),
+    raw_id("Bucket:1"),
     raw_id("Query:1"),
     raw_id("PageInfo:1"),
     raw_id("organization:1"),
@@ -967,7 +967,7 @@ async def test_nodes_empty_and_invisible(
     assert (await dora.data(NODES_QUERY, {"ids": ids})) == {"nodes": [None] * len(ids)}
 
 
-@pytest.mark.parametrize("bad", [raw_id("Organization:-5"), "garbage", raw_id("Team:1")])
+@pytest.mark.parametrize("bad", [raw_id("Organization:-5"), "garbage", raw_id("Bucket:1")])
 async def test_nodes_with_a_garbage_id_is_invalid_id(
     ada: GraphQLClient, demo_ids: dict[str, tuple[str, str]], bad: str
 ) -> None:

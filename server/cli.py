@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -57,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--org", default=None, help="require the user to belong to this org")
     create.add_argument("--name", default="cli", help="a label for the key")
     _add_data_dir(create)
+    revoke = key_commands.add_parser(
+        "revoke", help="revoke a key (by --key) or a user's keys with a label (--user, --name)"
+    )
+    revoke.add_argument("--key", default=None, help="the key itself")
+    revoke.add_argument("--user", default=None)
+    revoke.add_argument("--name", default=None, help="the key label")
+    _add_data_dir(revoke)
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    new_user = user_commands.add_parser("create", help="create a user")
+    new_user.add_argument("name")
+    new_user.add_argument("--display-name", default="")
+    new_user.add_argument("--service", action="store_true", help="a service account")
+    new_user.add_argument("--org", default=None, help="add the user to this organization")
+    new_user.add_argument(
+        "--role", default="MEMBER", choices=("VIEWER", "MEMBER", "ADMIN"), help="with --org"
+    )
+    _add_data_dir(new_user)
     return parser
 
 
@@ -148,21 +168,59 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_keys_create(args: argparse.Namespace) -> None:
+def _in_transaction(args: argparse.Namespace, work: Any) -> Any:
+    """Runs `work(conn)` in one transaction on the command's database; refusals exit 1."""
     url = _database(args, migrate_embedded=True)
     require_current_schema(url)
 
-    async def work(pool: asyncpg.Pool) -> str:
-        async with pool.acquire() as conn:
-            return await accounts.create_api_key(
-                conn, args.user, organization=args.org, key_name=args.name
-            )
+    async def run(pool: asyncpg.Pool) -> Any:
+        async with pool.acquire() as conn, conn.transaction():
+            return await work(conn)
 
     try:
-        key = asyncio.run(_with_pool(url, work))
+        return asyncio.run(_with_pool(url, run))
     except DomainError as error:
         sys.exit(f"cairn: {error.message}")
-    print(key)
+
+
+def cmd_keys(args: argparse.Namespace) -> None:
+    if args.keys_command == "create":
+        key = _in_transaction(
+            args,
+            lambda conn: accounts.create_api_key(
+                conn, args.user, organization=args.org, key_name=args.name
+            ),
+        )
+        print(key)
+        return
+    if (args.key is None) == (args.user is None or args.name is None):
+        sys.exit("cairn: give --key KEY, or --user NAME with --name LABEL")
+    count = _in_transaction(
+        args,
+        lambda conn: accounts.revoke_keys(
+            conn, key=args.key, user_name=args.user, key_name=args.name
+        ),
+    )
+    print(f"revoked {count} key(s)")
+    if count == 0:
+        sys.exit(1)
+
+
+def cmd_users(args: argparse.Namespace) -> None:
+    user = _in_transaction(
+        args,
+        lambda conn: accounts.create_user_with_membership(
+            conn,
+            args.name,
+            display_name=args.display_name,
+            service=args.service,
+            organization=args.org,
+            role=args.role,
+        ),
+    )
+    kind = "service account" if args.service else "user"
+    where = f" in {args.org} as {args.role}" if args.org else ""
+    print(f"created {kind} {user.name}{where}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,9 +232,15 @@ def main(argv: list[str] | None = None) -> None:
 
         print(schema.as_str())
         return
-    commands = {"serve": cmd_serve, "migrate": cmd_migrate, "demo": cmd_demo}
+    commands = {
+        "serve": cmd_serve,
+        "migrate": cmd_migrate,
+        "demo": cmd_demo,
+        "keys": cmd_keys,
+        "users": cmd_users,
+    }
     try:
-        commands.get(args.command, cmd_keys_create)(args)
+        commands[args.command](args)
     except MigrationError as error:
         sys.exit(f"cairn: the database schema cannot be migrated: {error}")
 

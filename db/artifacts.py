@@ -357,3 +357,18 @@ UPDATE_CONTENT_DESCRIPTION = "UPDATE artifact_contents SET description = $2 WHER
 
 async def update_content_description(conn: Connection, content_id: int, description: str) -> None:
     await conn.execute(UPDATE_CONTENT_DESCRIPTION, content_id, description)
+
+
+SELECT_REGISTRY_VERSIONS_OF_CONTENTS = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE}
+WHERE v.content_id = ANY($1::bigint[]) AND col.registry_id IS NOT NULL
+ORDER BY v.content_id, v.id
+"""
+
+
+async def registry_versions_of_contents(
+    conn: Executor, content_ids: Sequence[int]
+) -> list[ArtifactVersion]:
+    """Every registry version pointing at any of the contents: what a bad input affects."""
+    rows = await conn.fetch(SELECT_REGISTRY_VERSIONS_OF_CONTENTS, list(content_ids))
+    return [_version(row) for row in rows]

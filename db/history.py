@@ -115,6 +115,7 @@ async def close_alias_periods_of_version(conn: Connection, version_id: int) -> l
     rows = await conn.fetch(CLOSE_ALIAS_PERIODS_OF_VERSION, version_id)
     return sorted(row["alias"] for row in rows)
 
+
 # Organization-level events: members, teams, service accounts and keys.
 HISTORY_BY_ORGANIZATION: ListSpec[AuditEvent] = ListSpec(
     name="organization.history",

@@ -266,10 +266,12 @@ async def add_collection_tags(conn: Connection, collection_id: int, tags: Sequen
 LOCK_COLLECTION = "SELECT id FROM collections WHERE id = $1 FOR NO KEY UPDATE"
 
 
-async def lock_collection(conn: Connection, collection_id: int) -> None:
+async def lock_collection(conn: Connection, collection_id: int) -> bool:
     """Serialises changes to one collection's versions and aliases until the transaction ends;
-    statements after it see every change committed before."""
-    await conn.execute(LOCK_COLLECTION, collection_id)
+    statements after it see every change committed before. False when the collection is gone
+    (a concurrent delete committed while this waited)."""
+    locked = await conn.fetchval(LOCK_COLLECTION, collection_id)
+    return locked is not None
 
 
 UPSERT_REGISTRY_USER_ROLE = """

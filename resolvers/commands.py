@@ -402,7 +402,7 @@ async def log_artifact(
     if existing is not None:
         found = await artifacts.version_of_content(conn, sequence.id, existing)
         assert found is not None
-        await add_aliases(conn, actor, found, aliases)
+        await _assign_aliases(conn, actor, found, aliases)
         return found
     content_id = await artifacts.insert_content(
         conn,
@@ -417,7 +417,7 @@ async def log_artifact(
     index = await registries.take_next_index(conn, sequence.id)
     version = await artifacts.insert_version(conn, sequence.id, content_id, index, actor.id)
     await _set_latest(conn, version)
-    await add_aliases(conn, actor, version, aliases)
+    await _assign_aliases(conn, actor, version, aliases)
     return version
 
 
@@ -486,7 +486,10 @@ async def link_into(
             f"the version is '{version.artifact_type}'",
             ("versionId",),
         )
-    await registries.lock_collection(conn, collection.id)
+    if not await registries.lock_collection(conn, collection.id):
+        raise DomainError(
+            ErrorCode.NOT_FOUND, f"collection '{collection.name}' not found: it was just deleted"
+        )
     linked = await artifacts.version_of_content(conn, collection.id, version.content_id)
     if linked is None:
         index = await registries.take_next_index(conn, collection.id)
@@ -505,7 +508,7 @@ async def link_into(
             target_id=linked.id,
             after={"version": f"v{index}", "digest": linked.digest},
         )
-    await add_aliases(conn, actor, linked, aliases)
+    await _assign_aliases(conn, actor, linked, aliases)
     return linked
 
 
@@ -518,7 +521,7 @@ async def unlink_artifact(conn: Connection, actor: User, version: ArtifactVersio
             "only versions in registry collections can be unlinked; logged versions stay",
             ("versionId",),
         )
-    await registries.lock_collection(conn, version.collection_id)
+    await _lock_version(conn, version)
     held = await history.close_alias_periods_of_version(conn, version.id)
     await artifacts.delete_version(conn, version.id)
     if LATEST in held:
@@ -548,7 +551,26 @@ async def add_aliases(
     """Gives `version` each alias, moving it from whichever version held it."""
     if not aliases:
         return
+    await _lock_version(conn, version)
+    await _assign_aliases(conn, actor, version, aliases)
+
+
+async def _lock_version(conn: Connection, version: ArtifactVersion) -> None:
+    """Locks the version's collection, then checks the version is still there: a concurrent
+    unlink or delete may have removed it (or its collection) since it was read."""
     await registries.lock_collection(conn, version.collection_id)
+    if await artifacts.version_for_write(conn, version.id) is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"version v{version.version_index} not found: it was just unlinked or deleted",
+            ("versionId",),
+        )
+
+
+async def _assign_aliases(
+    conn: Connection, actor: User, version: ArtifactVersion, aliases: Sequence[str]
+) -> None:
+    """`add_aliases` for callers that hold the collection's lock and know the version exists."""
     for alias in aliases:
         previous, changed = await artifacts.assign_alias(
             conn, version.collection_id, alias, version.id
@@ -571,7 +593,7 @@ async def add_aliases(
 async def remove_aliases(
     conn: Connection, actor: User, version: ArtifactVersion, aliases: Sequence[str]
 ) -> None:
-    await registries.lock_collection(conn, version.collection_id)
+    await _lock_version(conn, version)
     for alias in aliases:
         removed = await artifacts.remove_alias(conn, version.collection_id, alias, version.id)
         if not removed:

@@ -323,6 +323,18 @@ async def _path_organization(
     return org
 
 
+async def registry_versions_of_contents(
+    ctx: Context, content_ids: list[int]
+) -> list[ArtifactVersion]:
+    """All registry versions of the contents, visible or not: the caller filters and counts."""
+    return await artifacts.registry_versions_of_contents(ctx.pool, content_ids)
+
+
+async def sequence_names(ctx: Context, sequence_ids: list[int]) -> dict[int, str]:
+    found = await ctx.loaders.collection_by_id.load_many(sequence_ids)
+    return {c.id: c.name for c in found if c is not None}
+
+
 async def team(ctx: Context, team_id: int) -> Team | None:
     return await _visible(ctx, await ctx.loaders.team_by_id.load(team_id))
 

@@ -5,20 +5,55 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import records
-from resolvers import memberships, reads
+from resolvers import lineage, memberships, reads
 from resolvers.context import Context
 from schema.connection import After, Before, Connection, First, Last, resolve_connection
 from schema.errors import raise_domain_errors
-from schema.ids import encode_id
+from schema.ids import decode_id, encode_id
+
+if TYPE_CHECKING:
+    from schema.lineage import LineageDiff, LineageGraph
 
 Ctx = Info[Context, None]
+
+# Lineage types live in schema.lineage, which builds on these; they are referenced lazily.
+LineageGraphType = Annotated["LineageGraph", strawberry.lazy("schema.lineage")]
+LineageDiffType = Annotated["LineageDiff", strawberry.lazy("schema.lineage")]
+
+
+@strawberry.enum(description="Which way to walk the lineage graph.")
+class LineageDirection(Enum):
+    UPSTREAM = strawberry.enum_value(
+        "UPSTREAM", description="Towards what produced it: creating runs and their inputs."
+    )
+    DOWNSTREAM = strawberry.enum_value(
+        "DOWNSTREAM", description="Towards what it fed: runs that used it and their outputs."
+    )
+    BOTH = strawberry.enum_value("BOTH", description="Both walks from the start, merged.")
+
+
+LineageMaxDepth = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"How many edges to follow: default {lineage.DEFAULT_DEPTH}, "
+        f"at most {lineage.MAX_DEPTH}."
+    ),
+]
+LineageMaxNodes = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"How many nodes to return, nearest first: default {lineage.DEFAULT_NODES}, "
+        f"at most {lineage.MAX_NODES}."
+    ),
+]
 
 
 @strawberry.enum(description="A user's role in an organization.")
@@ -920,6 +955,53 @@ class ArtifactVersion(Node):
             filter_value=await reads.registry_filter(info.context, self.record.organization_id),
         )
 
+    @strawberry.field(
+        description="The lineage graph of this version's content (a linked version shows its "
+        "source's): runs and artifact versions upstream, downstream or both."
+    )
+    async def lineage(
+        self,
+        info: Ctx,
+        direction: Annotated[
+            LineageDirection,
+            strawberry.argument(description="Which way to walk (default UPSTREAM)."),
+        ] = LineageDirection.UPSTREAM,
+        max_depth: LineageMaxDepth = None,
+        max_nodes: LineageMaxNodes = None,
+    ) -> LineageGraphType:
+        from schema.lineage import LineageGraph
+
+        with raise_domain_errors():
+            found = await lineage.version_graph(
+                info.context, self.record, direction.name, max_depth, max_nodes
+            )
+        return LineageGraph.of(found)
+
+    @strawberry.field(
+        description="What changed upstream between this version and another: artifacts "
+        "added, removed or at another version, and runs added or removed."
+    )
+    async def lineage_diff(
+        self,
+        info: Ctx,
+        against: Annotated[
+            strawberry.ID, strawberry.argument(description="The ArtifactVersion to compare with.")
+        ],
+        max_depth: LineageMaxDepth = None,
+    ) -> LineageDiffType:
+        from schema.lineage import LineageDiff
+
+        kind, row_id = decode_id(against)
+        other = await reads.version(info.context, row_id) if kind == "ArtifactVersion" else None
+        if other is None:
+            raise GraphQLError(
+                "`against` is not an artifact version you can see",
+                extensions={"code": "NOT_FOUND", "field": ["against"]},
+            )
+        with raise_domain_errors():
+            found = await lineage.diff(info.context, self.record, other, max_depth)
+        return LineageDiff.of(found)
+
 
 @strawberry.type(description="A project: it holds runs and the artifacts they log.")
 class Project(Node):
@@ -1066,6 +1148,25 @@ class Run(Node):
             after=after,
             before=before,
         )
+
+    @strawberry.field(description="The lineage graph around this run.")
+    async def lineage(
+        self,
+        info: Ctx,
+        direction: Annotated[
+            LineageDirection,
+            strawberry.argument(description="Which way to walk (default UPSTREAM)."),
+        ] = LineageDirection.UPSTREAM,
+        max_depth: LineageMaxDepth = None,
+        max_nodes: LineageMaxNodes = None,
+    ) -> LineageGraphType:
+        from schema.lineage import LineageGraph
+
+        with raise_domain_errors():
+            found = await lineage.run_graph(
+                info.context, self.record, direction.name, max_depth, max_nodes
+            )
+        return LineageGraph.of(found)
 
 
 def node_of(type_name: str, obj: Any) -> Node:

@@ -1,0 +1,147 @@
+"""Lineage graphs, impact and diffs."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from db import records
+from resolvers import lineage
+from schema.ids import encode_id
+from schema.types import ArtifactVersion, Ctx, Run
+
+
+@strawberry.enum(description="What an edge of the lineage graph means.")
+class LineageEdgeKind(Enum):
+    INPUT = strawberry.enum_value("INPUT", description="Artifact version → the run that used it.")
+    OUTPUT = strawberry.enum_value("OUTPUT", description="Run → the artifact version it logged.")
+
+
+LineageEntity = Annotated[
+    Run | ArtifactVersion,
+    strawberry.union("LineageEntity", description="A run or an artifact version."),
+]
+
+
+def _entity_id(entity: records.ArtifactVersion | records.Run) -> strawberry.ID:
+    kind = "Run" if isinstance(entity, records.Run) else "ArtifactVersion"
+    return strawberry.ID(encode_id(kind, entity.id))
+
+
+def _wrap(entity: records.ArtifactVersion | records.Run) -> Run | ArtifactVersion:
+    return Run.of(entity) if isinstance(entity, records.Run) else ArtifactVersion.of(entity)
+
+
+@strawberry.type(description="A run or artifact version in a lineage graph, with its distance.")
+class LineageNode:
+    id: strawberry.ID = strawberry.field(description="The global ID of the run or version.")
+    depth: int = strawberry.field(description="Edges from the start; the start is at 0.")
+    node: LineageEntity = strawberry.field(description="The run or artifact version.")
+
+
+@strawberry.type(description="A lineage edge between two nodes of the graph.")
+class LineageEdge:
+    from_: strawberry.ID = strawberry.field(name="from", description="The edge's source node ID.")
+    to: strawberry.ID = strawberry.field(description="The edge's target node ID.")
+    kind: LineageEdgeKind = strawberry.field(description="INPUT or OUTPUT.")
+
+
+@strawberry.type(
+    description="A flat lineage graph. Artifacts appear as their logged (source) versions: "
+    "lineage belongs to content, so a linked version shows its source's lineage."
+)
+class LineageGraph:
+    graph: strawberry.Private[lineage.LineageGraph]
+    nodes: list[LineageNode] = strawberry.field(
+        description="Nodes the caller may see, nearest first; the start is at depth 0."
+    )
+    edges: list[LineageEdge] = strawberry.field(description="Edges among those nodes.")
+    truncated: bool = strawberry.field(
+        description="True when `maxDepth` or `maxNodes` cut the walk short."
+    )
+    hidden_node_count: int = strawberry.field(
+        description="Nodes left out because the caller may not see them."
+    )
+
+    @classmethod
+    def of(cls, g: lineage.LineageGraph) -> LineageGraph:
+        return cls(
+            graph=g,
+            nodes=[
+                LineageNode(id=_entity_id(n.entity), depth=n.depth, node=_wrap(n.entity))
+                for n in g.nodes
+            ],
+            edges=[
+                LineageEdge(
+                    from_=_entity_id(e.source),
+                    to=_entity_id(e.target),
+                    kind=LineageEdgeKind[e.kind],
+                )
+                for e in g.edges
+            ],
+            truncated=g.truncated,
+            hidden_node_count=g.hidden_count,
+        )
+
+    @strawberry.field(
+        description="Impact: every registry version (that the caller may see) pointing at the "
+        "content of any artifact in the graph, with its aliases. On a downstream graph, the "
+        "registered models and datasets a bad input affects."
+    )
+    async def affected_versions(self, info: Ctx) -> list[ArtifactVersion]:
+        shown, _ = await lineage.impact(info.context, self.graph.content_ids)
+        return [ArtifactVersion.of(v) for v in shown]
+
+    @strawberry.field(description="Affected registry versions left out as not visible.")
+    async def hidden_affected_version_count(self, info: Ctx) -> int:
+        _, hidden = await lineage.impact(info.context, self.graph.content_ids)
+        return hidden
+
+
+@strawberry.type(description="An artifact whose version differs between the two upstreams.")
+class LineageVersionChange:
+    artifact: str = strawberry.field(description="The artifact's name.")
+    before: list[ArtifactVersion] = strawberry.field(
+        description="Its versions in the other (`against`) version's upstream only."
+    )
+    after: list[ArtifactVersion] = strawberry.field(
+        description="Its versions in this version's upstream only."
+    )
+
+
+@strawberry.type(description="How this version's upstream differs from another's.")
+class LineageDiff:
+    added_versions: list[ArtifactVersion] = strawberry.field(
+        description="Inputs of artifacts the other version's upstream does not have."
+    )
+    removed_versions: list[ArtifactVersion] = strawberry.field(
+        description="Inputs of artifacts only the other version's upstream has."
+    )
+    changed: list[LineageVersionChange] = strawberry.field(
+        description="Artifacts in both upstreams, at different versions."
+    )
+    unchanged_versions: list[ArtifactVersion] = strawberry.field(
+        description="Inputs the same in both."
+    )
+    added_runs: list[Run] = strawberry.field(description="Runs only in this version's upstream.")
+    removed_runs: list[Run] = strawberry.field(description="Runs only in the other's upstream.")
+
+    @classmethod
+    def of(cls, d: lineage.LineageDiff) -> LineageDiff:
+        return cls(
+            added_versions=[ArtifactVersion.of(v) for v in d.added_versions],
+            removed_versions=[ArtifactVersion.of(v) for v in d.removed_versions],
+            changed=[
+                LineageVersionChange(
+                    artifact=c.artifact,
+                    before=[ArtifactVersion.of(v) for v in c.before],
+                    after=[ArtifactVersion.of(v) for v in c.after],
+                )
+                for c in d.changed
+            ],
+            unchanged_versions=[ArtifactVersion.of(v) for v in d.unchanged_versions],
+            added_runs=[Run.of(r) for r in d.added_runs],
+            removed_runs=[Run.of(r) for r in d.removed_runs],
+        )

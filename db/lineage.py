@@ -4,7 +4,7 @@ Nodes are artifact contents ('A') and runs ('R'). Edges: INPUT, content → run 
 content), and OUTPUT, run → content (the run logged it). Downstream follows edges forwards,
 upstream backwards. The recursive CTE keeps distinct (node, depth, direction) rows, so however
 many paths lead to a node, and whatever cycles there are, the work is bounded by
-nodes × depth, and each node is reported once, at its smallest depth.
+nodes times depth, and each node is reported once, at its smallest depth.
 """
 
 from __future__ import annotations

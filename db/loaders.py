@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from db import artifacts, history, organizations, registries, runs
+from db import artifacts, automations, history, organizations, registries, runs
 from db.pagination import ListSpec, Page, PageRequest, fetch_counts, fetch_pages
 from db.records import (
     ArtifactVersion,
@@ -103,6 +103,9 @@ class Loaders:
         )
         self.alias_holder_as_of: DataLoader[tuple[int, str, datetime], int | None] = _loader(
             pool, history.alias_holders_as_of
+        )
+        self.attempts_by_delivery: DataLoader[int, list[automations.DeliveryAttempt]] = _loader(
+            pool, automations.attempts_by_delivery
         )
         self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)
         self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = _loader(

@@ -323,11 +323,12 @@ async def registry_for_update(conn: Connection, registry_id: int) -> Registry | 
     return None if row is None else from_record(Registry, row)
 
 
-DELETE_REGISTRY = "DELETE FROM registries WHERE id = $1"
+DELETE_REGISTRY = "DELETE FROM registries WHERE id = $1 RETURNING id"
 
 
-async def delete_registry(conn: Connection, registry_id: int) -> None:
-    await conn.execute(DELETE_REGISTRY, registry_id)
+async def delete_registry(conn: Connection, registry_id: int) -> bool:
+    """False when there was nothing to delete (a concurrent delete came first)."""
+    return await conn.fetchval(DELETE_REGISTRY, registry_id) is not None
 
 
 UPDATE_COLLECTION = f"""
@@ -349,11 +350,12 @@ async def update_collection(
     return from_record(Collection, row)
 
 
-DELETE_COLLECTION = "DELETE FROM collections WHERE id = $1"
+DELETE_COLLECTION = "DELETE FROM collections WHERE id = $1 RETURNING id"
 
 
-async def delete_collection(conn: Connection, collection_id: int) -> None:
-    await conn.execute(DELETE_COLLECTION, collection_id)
+async def delete_collection(conn: Connection, collection_id: int) -> bool:
+    """False when there was nothing to delete (a concurrent delete came first)."""
+    return await conn.fetchval(DELETE_COLLECTION, collection_id) is not None
 
 
 DELETE_COLLECTION_TAGS = (

@@ -15,6 +15,7 @@ from typing import Any
 from db import artifacts, audit, history, organizations, registries, runs
 from db.pool import Connection
 from db.records import ArtifactVersion, Collection, Organization, Project, Registry, Run, User
+from resolvers import events
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.validation import LATEST
 
@@ -193,7 +194,8 @@ async def delete_registry(conn: Connection, actor: User, registry: Registry) -> 
             f"core registry '{registry.name}' cannot be deleted",
             ("registryId",),
         )
-    await registries.delete_registry(conn, registry.id)
+    if not await registries.delete_registry(conn, registry.id):
+        raise DomainError(ErrorCode.NOT_FOUND, "registry not found", ("registryId",))
     await _audit(
         conn,
         actor,
@@ -254,6 +256,7 @@ async def create_collection(
         target_id=collection.id,
         after={"name": name, "type": artifact_type, "tags": list(tags)},
     )
+    await events.emit_for_collection(conn, "CREATE_ARTIFACT", actor, collection)
     return collection
 
 
@@ -291,7 +294,8 @@ async def update_collection(
 
 
 async def delete_collection(conn: Connection, actor: User, collection: Collection) -> None:
-    await registries.delete_collection(conn, collection.id)
+    if not await registries.delete_collection(conn, collection.id):
+        raise DomainError(ErrorCode.NOT_FOUND, "collection not found", ("collectionId",))
     await _audit(
         conn,
         actor,
@@ -464,6 +468,7 @@ async def link_artifact(
                 target_id=collection.id,
                 after={"name": collection.name, "type": collection.artifact_type},
             )
+            await events.emit_for_collection(conn, "CREATE_ARTIFACT", actor, collection)
         else:
             # A concurrent link created it first; its transaction has committed by now.
             collection = await registries.collection_in_registry(conn, registry.id, collection_name)
@@ -508,6 +513,7 @@ async def link_into(
             target_id=linked.id,
             after={"version": f"v{index}", "digest": linked.digest},
         )
+        await events.emit_for_version(conn, "LINK_ARTIFACT", actor, linked)
     await _assign_aliases(conn, actor, linked, aliases)
     return linked
 
@@ -543,6 +549,7 @@ async def unlink_artifact(conn: Connection, actor: User, version: ArtifactVersio
             "aliases": held,
         },
     )
+    await events.emit_for_version(conn, "UNLINK_ARTIFACT", actor, version)
 
 
 async def add_aliases(
@@ -588,6 +595,7 @@ async def _assign_aliases(
                 before=None if previous is None else {"alias": alias, "version": f"v{previous}"},
                 after={"alias": alias, "version": f"v{version.version_index}"},
             )
+            await events.emit_for_version(conn, "ADD_ARTIFACT_ALIAS", actor, version, alias=alias)
 
 
 async def remove_aliases(
@@ -614,11 +622,15 @@ async def remove_aliases(
                 target_id=version.id,
                 before={"alias": alias, "version": f"v{version.version_index}"},
             )
+            await events.emit_for_version(
+                conn, "REMOVE_ARTIFACT_ALIAS", actor, version, alias=alias
+            )
 
 
 async def change_version_tags(
     conn: Connection, actor: User, version: ArtifactVersion, tags: Sequence[str], *, add: bool
 ) -> None:
+    await _lock_version(conn, version)
     if add:
         await artifacts.add_version_tags(conn, version.id, tags)
     else:
@@ -635,6 +647,9 @@ async def change_version_tags(
             target_id=version.id,
             after={"tags": list(tags)},
         )
+        if add:
+            for tag in tags:
+                await events.emit_for_version(conn, "ADD_TAG", actor, version, tag=tag)
 
 
 async def change_collection_tags(
@@ -656,6 +671,9 @@ async def change_collection_tags(
             target_id=collection.id,
             after={"tags": list(tags)},
         )
+        if add:
+            for tag in tags:
+                await events.emit_for_collection(conn, "ADD_TAG", actor, collection, tag=tag)
 
 
 async def update_version_description(

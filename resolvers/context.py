@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
 from db.loaders import Loaders
 from db.records import User
+from resolvers.webhooks import WebhookPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,5 +26,8 @@ class Context:
     loaders: Loaders
     principal: Principal
     request_id: str
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # Live events for subscriptions; None where nothing listens (one-off tools, some tests).
+    events: Any = None
     # Set by every authorization check; a mutation that finishes without one is a bug.
     authorization_checked: bool = False

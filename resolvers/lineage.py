@@ -204,6 +204,8 @@ async def diff(
         elif set(before) == set(after):
             unchanged.extend(after.values())
         else:
+            # Versions of the artifact in both upstreams are unchanged, the rest changed.
+            unchanged.extend(v for c, v in after.items() if c in before)
             changed.append(
                 VersionChange(
                     artifact=names.get(sequence_id, ""),

@@ -394,6 +394,10 @@ async def _key_owner(ctx: Context, user_id: int | None, action: str) -> User:
     if user is None or user.kind != "SERVICE":
         raise not_found("service account not found", ("userId",))
     organization_ids = await ctx.loaders.organization_ids_by_user.load(user.id)
+    if not any(o in ctx.principal.organization_roles for o in organization_ids):
+        # Users are visible to those who share an organization with them: to anyone else the
+        # account answers exactly as a missing one.
+        raise not_found("service account not found", ("userId",))
     if not any(ctx.principal.organization_roles.get(o) == "ADMIN" for o in organization_ids):
         raise DomainError(
             ErrorCode.PERMISSION_DENIED,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from db import artifacts, history, organizations, registries, runs
+from db import artifacts, automations, history, organizations, registries, runs
 from db.pagination import InvalidPageRequest, ListSpec, Page, page_request
 from db.records import (
     ArtifactVersion,
@@ -52,6 +52,8 @@ HISTORY_BY_ORGANIZATION = history.HISTORY_BY_ORGANIZATION
 TEAMS_BY_ORGANIZATION = organizations.TEAMS_BY_ORGANIZATION
 MEMBERS_BY_TEAM = organizations.MEMBERS_BY_TEAM
 MEMBERS_BY_REGISTRY = registries.MEMBERS_BY_REGISTRY
+AUTOMATIONS_BY_REGISTRY = automations.AUTOMATIONS_BY_REGISTRY
+AUTOMATIONS_BY_COLLECTION = automations.AUTOMATIONS_BY_COLLECTION
 
 
 async def _visible(ctx: Context, obj: T | None) -> T | None:

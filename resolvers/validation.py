@@ -83,7 +83,8 @@ _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def user_name(name: str, field: str = "name") -> str:
-    if not _USER.match(name):
+    # fullmatch: `$` alone would also accept a trailing newline, which the database refuses.
+    if not _USER.fullmatch(name):
         raise invalid_name(
             f"user name {_shown(name)} must start with a letter or digit and hold only letters, "
             "digits, '-', '_' and '.' (at most 64)",

@@ -18,6 +18,8 @@ NODE_TYPES = frozenset(
         "Run",
         "Team",
         "ApiKey",
+        "Automation",
+        "Delivery",
         "User",
     }
 )

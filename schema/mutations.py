@@ -78,6 +78,14 @@ class ErrorCode(Enum):
     LAST_ADMIN = strawberry.enum_value(
         "LAST_ADMIN", description="The change would leave the organization without an admin."
     )
+    INVALID_TEMPLATE = strawberry.enum_value(
+        "INVALID_TEMPLATE",
+        description="A payload template is not JSON or names an unknown variable.",
+    )
+    BLOCKED_DESTINATION = strawberry.enum_value(
+        "BLOCKED_DESTINATION",
+        description="A webhook URL points at a loopback, link-local or private address.",
+    )
 
 
 @strawberry.type(description="Why a mutation was refused; nothing was changed.")

@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
+    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -18,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.automations import AutomationMutation, Subscription
 from schema.membership_mutations import MembershipMutation
 from schema.mutations import RegistryMutation
 from schema.query import Query
@@ -54,7 +56,7 @@ class CairnSchema(strawberry.Schema):
 
 
 @strawberry.type(description="Changes to the registry graph.")
-class Mutation(RegistryMutation, MembershipMutation):
+class Mutation(RegistryMutation, MembershipMutation, AutomationMutation):
     pass
 
 
@@ -65,14 +67,36 @@ LIMIT_RULES = [
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
 
+
+class MaskInternalErrors(MaskErrors):
+    """Replaces faults (not client errors) with a message carrying the request id, over HTTP and
+    WebSocket alike; the original was logged with the same id by `process_errors`."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_internal_error)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", "-")
+        return GraphQLError(
+            message=f"Internal server error. Quote request id {request_id} when reporting it.",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )
+
+
 schema = CairnSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaskInternalErrors,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],

@@ -20,6 +20,7 @@ from schema.errors import raise_domain_errors
 from schema.ids import decode_id, encode_id
 
 if TYPE_CHECKING:
+    from schema.automations import Automation
     from schema.lineage import LineageDiff, LineageGraph
 
 Ctx = Info[Context, None]
@@ -27,6 +28,7 @@ Ctx = Info[Context, None]
 # Lineage types live in schema.lineage, which builds on these; they are referenced lazily.
 LineageGraphType = Annotated["LineageGraph", strawberry.lazy("schema.lineage")]
 LineageDiffType = Annotated["LineageDiff", strawberry.lazy("schema.lineage")]
+AutomationType = Annotated["Automation", strawberry.lazy("schema.automations")]
 
 
 @strawberry.enum(description="Which way to walk the lineage graph.")
@@ -626,6 +628,28 @@ class Registry(Node):
             before=before,
         )
 
+    @strawberry.field(description="Webhook automations on the registry, newest first.")
+    async def automations(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[AutomationType]:
+        from schema.automations import Automation
+
+        return await resolve_connection(
+            info,
+            reads.AUTOMATIONS_BY_REGISTRY,
+            self.record.id,
+            Automation.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+        )
+
     @strawberry.field(description="The caller's effective role in this registry.")
     async def viewer_role(self, info: Ctx) -> RegistryRole | None:
         role = await reads.viewer_registry_role(info.context, self.record)
@@ -740,6 +764,28 @@ class Collection(ArtifactCollection):
     @classmethod
     def of(cls, r: records.Collection) -> Collection:
         return cls(**_collection_fields("Collection", r))
+
+    @strawberry.field(description="Webhook automations on this collection only, newest first.")
+    async def automations(
+        self,
+        info: Ctx,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[AutomationType]:
+        from schema.automations import Automation
+
+        return await resolve_connection(
+            info,
+            reads.AUTOMATIONS_BY_COLLECTION,
+            self.record.id,
+            Automation.of,
+            first=first,
+            last=last,
+            after=after,
+            before=before,
+        )
 
     @strawberry.field(description="Changes to the collection and its versions, newest first.")
     async def history(

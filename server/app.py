@@ -1,4 +1,5 @@
-"""The Starlette application: GraphQL, GraphiQL, health and readiness."""
+"""The Starlette application: GraphQL over HTTP and WebSocket, GraphiQL, health and readiness,
+with the live-event listener and the delivery worker running beside them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
+from resolvers.live import EventHub
 from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
 from server.graphql_http import GraphQLEndpoint, request_id_of, wants_graphiql
 from server.settings import Settings
+from server.subscriptions import SubscriptionApp
+from server.worker import DeliveryWorker
 
 logger = logging.getLogger("cairn.server")
 
@@ -32,7 +36,9 @@ def create_app(
     """The app serves from `pool` when given (tests), else opens one on `database_url`."""
     endpoints: dict[str, GraphQLEndpoint] = {}
     if pool is not None:
-        endpoints["graphql"] = GraphQLEndpoint(pool, settings.max_body_bytes)
+        endpoints["graphql"] = GraphQLEndpoint(
+            pool, settings.max_body_bytes, settings.webhook_policy
+        )
 
     def endpoint() -> GraphQLEndpoint:
         return endpoints["graphql"]
@@ -53,8 +59,19 @@ def create_app(
                 todo = await pending_migrations(conn)
             if todo:
                 raise MigrationError(f"{len(todo)} migration(s) pending; run `cairn migrate` first")
-            endpoints["graphql"] = GraphQLEndpoint(active, settings.max_body_bytes)
-            yield
+            hub = EventHub(active)
+            await hub.start()
+            endpoints["graphql"] = GraphQLEndpoint(
+                active, settings.max_body_bytes, settings.webhook_policy, hub
+            )
+            worker = DeliveryWorker(active, settings.webhook_policy)
+            if settings.run_worker:
+                worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
+                await hub.stop()
         finally:
             if owned:
                 await active.close()
@@ -88,6 +105,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", SubscriptionApp(endpoint)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Mount("/graphiql/assets", app=graphiql_assets_app(graphiql_assets)),

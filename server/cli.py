@@ -38,7 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="fill the demo org `acme` first")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="leave webhook delivery to `cairn worker`"
+    )
     _add_data_dir(serve)
+
+    worker = commands.add_parser("worker", help="deliver webhooks (any number may run)")
+    _add_data_dir(worker)
+
+    commands.add_parser(
+        "secret-key", help="print a new key for CAIRN_SECRET_KEY (encrypts automation secrets)"
+    )
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.add_argument(
@@ -120,7 +130,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     demo_key = None
     if args.demo:
         demo_key = _seed_demo(url)
-    settings = Settings(host=args.host, port=args.port, graphiql_demo_key=demo_key)
+    settings = Settings(
+        host=args.host, port=args.port, graphiql_demo_key=demo_key, run_worker=not args.no_worker
+    )
     base = f"http://{args.host}:{args.port}"
     print(f"Cairn GraphiQL: {base}/graphql", file=sys.stderr)
     if demo_key:
@@ -140,6 +152,31 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def _exit_quietly(signum: int, frame: object) -> None:
     sys.exit(0)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from server.settings import webhook_policy_from_env
+    from server.worker import DeliveryWorker
+
+    url = _database(args, migrate_embedded=True)
+    require_current_schema(url)
+
+    async def work() -> None:
+        pool = await create_pool(url, max_size=4)
+        worker = DeliveryWorker(pool, webhook_policy_from_env())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        worker.start()
+        print("cairn worker: delivering webhooks", file=sys.stderr)
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
+            await pool.close()
+
+    asyncio.run(work())
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -232,12 +269,18 @@ def main(argv: list[str] | None = None) -> None:
 
         print(schema.as_str())
         return
+    if args.command == "secret-key":
+        from resolvers.secrets import new_key
+
+        print(new_key())
+        return
     commands = {
         "serve": cmd_serve,
         "migrate": cmd_migrate,
         "demo": cmd_demo,
         "keys": cmd_keys,
         "users": cmd_users,
+        "worker": cmd_worker,
     }
     try:
         commands[args.command](args)

@@ -32,8 +32,10 @@ from strawberry.types.graphql import OperationType
 
 from db.loaders import Loaders
 from resolvers.accounts import authenticate
-from resolvers.context import Context
-from schema.schema import MAX_TOKENS, is_internal_error, schema
+from resolvers.context import Context, Principal
+from resolvers.live import EventHub
+from resolvers.webhooks import WebhookPolicy
+from schema.schema import MAX_TOKENS, schema
 
 logger = logging.getLogger("cairn.http")
 
@@ -209,24 +211,28 @@ def bearer_key(request: Request) -> str | None:
     return key.strip()
 
 
-def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    if is_internal_error(error):
-        formatted: dict[str, Any] = {
-            "message": f"Internal server error. Quote request id {request_id} when reporting it.",
-            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        }
-        if error.locations:
-            formatted["locations"] = [loc._asdict() for loc in error.locations]
-        if error.path:
-            formatted["path"] = error.path
-        return formatted
-    return dict(error.formatted)
-
-
 class GraphQLEndpoint:
-    def __init__(self, pool: asyncpg.Pool, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        max_body_bytes: int,
+        webhook_policy: WebhookPolicy | None = None,
+        events: EventHub | None = None,
+    ) -> None:
         self.pool = pool
         self.max_body_bytes = max_body_bytes
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.events = events
+
+    def context(self, principal: Principal, request_id: str) -> Context:
+        return Context(
+            pool=self.pool,
+            loaders=Loaders(self.pool),
+            principal=principal,
+            request_id=request_id,
+            webhook_policy=self.webhook_policy,
+            events=self.events,
+        )
 
     async def handle(self, request: Request, request_id: str) -> Response:
         media_type = negotiate(request.headers.get("accept"))
@@ -268,12 +274,7 @@ class GraphQLEndpoint:
                     problem,
                     "GRAPHQL_VALIDATION_FAILED",
                 )
-            context = Context(
-                pool=self.pool,
-                loaders=Loaders(self.pool),
-                principal=principal,
-                request_id=request_id,
-            )
+            context = self.context(principal, request_id)
             allowed = (
                 {OperationType.QUERY}
                 if request.method == "GET"
@@ -311,7 +312,7 @@ class GraphQLEndpoint:
 
         body: dict[str, Any] = {}
         if result.errors:
-            body["errors"] = [format_error(e, request_id) for e in result.errors]
+            body["errors"] = [e.formatted for e in result.errors]
         # A field error (it has a path) means execution ran: `data` is then present, null when
         # the error reached the root. Only request errors (parse, validation, variables) omit it.
         executed = any(e.path is not None for e in result.errors or ())

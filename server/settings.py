@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from resolvers.webhooks import WebhookPolicy
 
 DEFAULT_DATA_DIR = Path.home() / ".cairn" / "pgdata"
 
@@ -24,3 +26,26 @@ class Settings:
     pool_size: int = 10
     # A key shown prefilled in GraphiQL's headers (set by `cairn serve --demo`).
     graphiql_demo_key: str | None = None
+    # Whether this process also delivers webhooks (`cairn serve --no-worker` leaves it to
+    # separate `cairn worker` processes).
+    run_worker: bool = True
+    webhook_policy: WebhookPolicy = field(default_factory=lambda: webhook_policy_from_env())
+
+
+def webhook_policy_from_env() -> WebhookPolicy:
+    """CAIRN_WEBHOOK_ALLOWED_NETWORKS (CIDRs, comma-separated; e.g. 127.0.0.0/8 for a receiver
+    on this machine), CAIRN_WEBHOOK_MAX_ATTEMPTS, CAIRN_WEBHOOK_RETRY_BASE_SECONDS and
+    CAIRN_WEBHOOK_TIMEOUT_SECONDS."""
+    defaults = WebhookPolicy()
+    return WebhookPolicy(
+        allowed_networks=WebhookPolicy.parse_networks(
+            os.environ.get("CAIRN_WEBHOOK_ALLOWED_NETWORKS", "")
+        ),
+        max_attempts=int(os.environ.get("CAIRN_WEBHOOK_MAX_ATTEMPTS", defaults.max_attempts)),
+        retry_base_seconds=float(
+            os.environ.get("CAIRN_WEBHOOK_RETRY_BASE_SECONDS", defaults.retry_base_seconds)
+        ),
+        timeout_seconds=float(
+            os.environ.get("CAIRN_WEBHOOK_TIMEOUT_SECONDS", defaults.timeout_seconds)
+        ),
+    )

@@ -1,0 +1,197 @@
+"""Registry events: announced to live subscribers and turned into webhook deliveries, inside the
+transaction of the change, so a change that rolls back announces and sends nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from db import automations
+from db.pool import Connection, fetch_one
+from db.records import ArtifactVersion, Collection, User
+from resolvers import webhooks
+
+ALIAS_EVENTS = ("ADD_ARTIFACT_ALIAS", "REMOVE_ARTIFACT_ALIAS")
+TAG_EVENTS = ("ADD_TAG",)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """What subscribers receive (through NOTIFY) about one change."""
+
+    type: str
+    organization_id: int
+    registry_id: int
+    collection_id: int
+    version_id: int | None
+    alias: str | None
+    tag: str | None
+    actor_id: int
+    at: datetime
+
+    def notice(self) -> str:
+        return orjson.dumps(
+            {
+                "type": self.type,
+                "organizationId": self.organization_id,
+                "registryId": self.registry_id,
+                "collectionId": self.collection_id,
+                "versionId": self.version_id,
+                "alias": self.alias,
+                "tag": self.tag,
+                "actorId": self.actor_id,
+                "at": self.at.isoformat(),
+            }
+        ).decode()
+
+    @classmethod
+    def from_notice(cls, payload: str) -> RegistryEvent:
+        data = orjson.loads(payload)
+        return cls(
+            type=data["type"],
+            organization_id=data["organizationId"],
+            registry_id=data["registryId"],
+            collection_id=data["collectionId"],
+            version_id=data["versionId"],
+            alias=data["alias"],
+            tag=data["tag"],
+            actor_id=data["actorId"],
+            at=datetime.fromisoformat(data["at"]),
+        )
+
+
+def filter_matches(pattern: str | None, event: RegistryEvent) -> bool:
+    """The regex applies to the alias of alias events and the tag of tag events, and must match
+    all of it; other events are not filtered."""
+    if pattern is None:
+        return True
+    if event.type in ALIAS_EVENTS:
+        return event.alias is not None and re.fullmatch(pattern, event.alias) is not None
+    if event.type in TAG_EVENTS:
+        return event.tag is not None and re.fullmatch(pattern, event.tag) is not None
+    return True
+
+
+SELECT_NAMES = """
+SELECT o.name AS organization, r.name AS registry, col.name AS collection
+FROM collections AS col
+JOIN registries AS r ON r.id = col.registry_id
+JOIN organizations AS o ON o.id = col.organization_id
+WHERE col.id = $1
+"""
+
+
+async def template_values(
+    conn: Connection, event: RegistryEvent, actor: User, version: ArtifactVersion | None
+) -> dict[str, Any]:
+    names = await fetch_one(conn, SELECT_NAMES, event.collection_id)
+    path = None
+    if version is not None:
+        path = (
+            f"{names['organization']}/wandb-registry-{names['registry']}/"
+            f"{names['collection']}:v{version.version_index}"
+        )
+    return {
+        "event_type": event.type,
+        "event_author": actor.name,
+        "organization": names["organization"],
+        "registry": names["registry"],
+        "collection": names["collection"],
+        "artifact_version": path,
+        "version": None if version is None else f"v{version.version_index}",
+        "version_index": None if version is None else version.version_index,
+        "artifact_type": None if version is None else version.artifact_type,
+        "digest": None if version is None else version.digest,
+        "alias": event.alias,
+        "tag": event.tag,
+        "metadata": None if version is None else version.metadata,
+        "timestamp": event.at.isoformat(),
+    }
+
+
+async def emit_for_version(
+    conn: Connection,
+    event_type: str,
+    actor: User,
+    version: ArtifactVersion,
+    *,
+    alias: str | None = None,
+    tag: str | None = None,
+) -> None:
+    if version.registry_id is not None:
+        await _emit(
+            conn,
+            event_type,
+            actor,
+            version.organization_id,
+            version.registry_id,
+            version.collection_id,
+            version,
+            alias=alias,
+            tag=tag,
+        )
+
+
+async def emit_for_collection(
+    conn: Connection,
+    event_type: str,
+    actor: User,
+    collection: Collection,
+    *,
+    tag: str | None = None,
+) -> None:
+    if collection.registry_id is not None:
+        await _emit(
+            conn,
+            event_type,
+            actor,
+            collection.organization_id,
+            collection.registry_id,
+            collection.id,
+            None,
+            tag=tag,
+        )
+
+
+async def _emit(
+    conn: Connection,
+    event_type: str,
+    actor: User,
+    organization_id: int,
+    registry_id: int,
+    collection_id: int,
+    version: ArtifactVersion | None,
+    *,
+    alias: str | None = None,
+    tag: str | None = None,
+) -> None:
+    """Announces a change in a registry collection and queues the webhooks it triggers."""
+    event = RegistryEvent(
+        type=event_type,
+        organization_id=organization_id,
+        registry_id=registry_id,
+        collection_id=collection_id,
+        version_id=None if version is None else version.id,
+        alias=alias,
+        tag=tag,
+        actor_id=actor.id,
+        at=datetime.now(UTC),
+    )
+    candidates = await automations.notify_and_match(
+        conn, event.registry_id, event.collection_id, event_type, event.notice()
+    )
+    matched = [a for a in candidates if filter_matches(a.filter_regex, event)]
+    if not matched:
+        return
+    values = await template_values(conn, event, actor, version)
+    await automations.insert_deliveries(
+        conn,
+        [a.id for a in matched],
+        event_type,
+        None,
+        [webhooks.render(a.payload_template, values) for a in matched],
+    )

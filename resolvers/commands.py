@@ -117,9 +117,9 @@ async def create_registry(
         raise DomainError(
             ErrorCode.NAME_TAKEN, f"a registry named '{name}' already exists", ("name",)
         )
-    if visibility == "RESTRICTED":
-        # The creator of a restricted registry administers it; nobody else can see it yet.
-        await registries.set_registry_user_role(conn, registry.id, actor.id, "ADMIN")
+    # The creator administers the registry: of a restricted one, nobody else can see it yet, and
+    # of an organization-wide one, members would otherwise only view what they made.
+    await registries.set_registry_user_role(conn, registry.id, actor.id, "ADMIN")
     await _audit(
         conn,
         actor,

@@ -73,13 +73,15 @@ WITH RECURSIVE walk (kind, id, depth, downstream) AS (
     SELECT (SELECT count(*) FROM reached WHERE depth <= $5) > $6
         OR EXISTS (SELECT 1 FROM reached WHERE depth > $5) AS truncated
 ), edges AS (
-    SELECT 'INPUT' AS kind, ri.run_id, ri.content_id FROM run_inputs AS ri
-    JOIN kept AS a ON a.kind = 'A' AND a.id = ri.content_id
-    JOIN kept AS r ON r.kind = 'R' AND r.id = ri.run_id
+    -- Driven from one side through its index, the other side as an array: the planner cannot
+    -- size `kept`, and a join of kept with kept would be quadratic in the nodes returned.
+    SELECT 'INPUT' AS kind, ri.run_id, ri.content_id
+    FROM kept AS r JOIN run_inputs AS ri ON ri.run_id = r.id
+    WHERE r.kind = 'R' AND ri.content_id = ANY (ARRAY(SELECT id FROM kept WHERE kind = 'A'))
     UNION ALL
-    SELECT 'OUTPUT', c.created_by_run_id, c.id FROM artifact_contents AS c
-    JOIN kept AS a ON a.kind = 'A' AND a.id = c.id
-    JOIN kept AS r ON r.kind = 'R' AND r.id = c.created_by_run_id
+    SELECT 'OUTPUT', c.created_by_run_id, c.id
+    FROM kept AS a JOIN artifact_contents AS c ON c.id = a.id
+    WHERE a.kind = 'A' AND c.created_by_run_id = ANY (ARRAY(SELECT id FROM kept WHERE kind = 'R'))
 )
 SELECT 'node' AS row_type, kind, id, depth, NULL::bigint AS run_id, NULL::bigint AS content_id,
        NULL::boolean AS truncated

@@ -46,6 +46,8 @@ class LineageGraph:
     truncated: bool
     hidden_count: int
     content_ids: list[int] = field(default_factory=list)
+    # The impact lookup, shared by the fields that ask for it.
+    impact_task: asyncio.Task[tuple[list[ArtifactVersion], int]] | None = None
 
 
 def _limits(max_depth: int | None, max_nodes: int | None) -> tuple[int, int]:
@@ -141,8 +143,14 @@ async def run_graph(
     return await graph(ctx, RUN, run.id, direction, max_depth, max_nodes)
 
 
-async def impact(ctx: Context, content_ids: list[int]) -> tuple[list[ArtifactVersion], int]:
-    """The registry versions that point at any of the contents, and how many are hidden."""
+async def impact(ctx: Context, graph: LineageGraph) -> tuple[list[ArtifactVersion], int]:
+    """The registry versions that point at any artifact of the graph, and how many are hidden."""
+    if graph.impact_task is None:
+        graph.impact_task = asyncio.ensure_future(_impact(ctx, graph.content_ids))
+    return await graph.impact_task
+
+
+async def _impact(ctx: Context, content_ids: list[int]) -> tuple[list[ArtifactVersion], int]:
     found = await reads.registry_versions_of_contents(ctx, content_ids)
     visible = await asyncio.gather(*(can_view(ctx, v) for v in found))
     shown = [v for v, seen in zip(found, visible, strict=True) if seen]

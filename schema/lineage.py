@@ -91,12 +91,12 @@ class LineageGraph:
         "registered models and datasets a bad input affects."
     )
     async def affected_versions(self, info: Ctx) -> list[ArtifactVersion]:
-        shown, _ = await lineage.impact(info.context, self.graph.content_ids)
+        shown, _ = await lineage.impact(info.context, self.graph)
         return [ArtifactVersion.of(v) for v in shown]
 
     @strawberry.field(description="Affected registry versions left out as not visible.")
     async def hidden_affected_version_count(self, info: Ctx) -> int:
-        _, hidden = await lineage.impact(info.context, self.graph.content_ids)
+        _, hidden = await lineage.impact(info.context, self.graph)
         return hidden
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 import orjson
 
 from db import automations
@@ -158,6 +159,17 @@ async def automation(ctx: Context, automation_id: int) -> Automation | None:
 async def update_automation(ctx: Context, automation_id: int, spec: AutomationSpec) -> Automation:
     current = await _own_or_admin(ctx, automation_id, "changing another's automation")
     await _check(ctx, spec)
+    try:
+        return await _update(ctx, current, spec)
+    except asyncpg.UniqueViolationError:
+        raise DomainError(
+            ErrorCode.NAME_TAKEN,
+            f"the registry already has an automation '{spec.name}'",
+            ("name",),
+        ) from None
+
+
+async def _update(ctx: Context, current: Automation, spec: AutomationSpec) -> Automation:
     async with transaction(ctx) as conn:
         return await automations.update_automation(
             conn,

@@ -243,7 +243,8 @@ async def update_organization_member_role(
     _role(role, ORGANIZATION_ROLES, "role")
     org = await _organization(ctx, organization)
     require_organization_role(ctx, org.id, "ADMIN", "managing organization members")
-    user = await reads.user(ctx, user_id)
+    # Only users who share an organization with the caller: others answer as missing.
+    (user,) = await reads.nodes_of_kind(ctx, "User", [user_id])
     if user is None:
         raise not_found("user not found", ("userId",))
     async with transaction(ctx) as conn:
@@ -271,7 +272,8 @@ async def update_organization_member_role(
 async def remove_organization_member(ctx: Context, organization: str, user_id: int) -> Organization:
     org = await _organization(ctx, organization)
     require_organization_role(ctx, org.id, "ADMIN", "managing organization members")
-    user = await reads.user(ctx, user_id)
+    # Only users who share an organization with the caller: others answer as missing.
+    (user,) = await reads.nodes_of_kind(ctx, "User", [user_id])
     if user is None:
         raise not_found("user not found", ("userId",))
     async with transaction(ctx) as conn:

@@ -35,13 +35,13 @@ def parse_selector(selector: str) -> tuple[str | None, int | None]:
     """`v3` → index 3; anything else must be a valid alias."""
     if selector == "":
         raise invalid_path("the selector after ':' is empty: give an alias or a version like v3")
-    version = _VERSION.match(selector)
+    version = _VERSION.fullmatch(selector)
     if version is not None:
         index = int(version[1])
         if index > MAX_VERSION_INDEX:
             raise invalid_path(f"version '{selector}' is out of range")
         return None, index
-    if _ALIAS.match(selector) is None:
+    if _ALIAS.fullmatch(selector) is None:
         raise invalid_path(
             f"selector '{selector[:140]}' is neither a version (v<N>) nor a valid alias "
             "(letters, digits, '-', '_', '.'; at most 128 characters)"

@@ -56,7 +56,7 @@ def collection_name(name: str, field: str = "name") -> str:
 
 
 def project_name(name: str, field: str = "name") -> str:
-    if not _PROJECT.match(name) or name.startswith("wandb-registry-"):
+    if not _PROJECT.fullmatch(name) or name.startswith("wandb-registry-"):
         raise invalid_name(
             f"project name {_shown(name)} must start with a letter or digit and hold only letters,"
             " digits, '-', '_' and '.' (at most 128), and not start with 'wandb-registry-'",
@@ -94,7 +94,7 @@ def user_name(name: str, field: str = "name") -> str:
 
 
 def artifact_type(value: str, field: str = "type") -> str:
-    if not _TYPE.match(value):
+    if not _TYPE.fullmatch(value):
         raise invalid_name(
             f"artifact type {_shown(value)} must start with a letter or digit and hold only "
             "letters, digits, '-', '_' and '.' (at most 128)",
@@ -108,7 +108,7 @@ def labels(values: Sequence[str], kind: str, field: str) -> list[str]:
     if len(values) > MAX_LABELS:
         raise invalid(f"at most {MAX_LABELS} {kind}s at once, got {len(values)}", field)
     for value in values:
-        if not _LABEL.match(value):
+        if not _LABEL.fullmatch(value):
             raise invalid_name(
                 f"{kind} {_shown(value)} may only hold letters, digits, '-', '_' and '.', "
                 "1 to 128 characters",
@@ -118,13 +118,13 @@ def labels(values: Sequence[str], kind: str, field: str) -> list[str]:
 
 
 def alias(value: str, field: str = "aliases") -> str:
-    if value == LATEST or _RESERVED_VERSION.match(value):
+    if value == LATEST or _RESERVED_VERSION.fullmatch(value):
         raise DomainError(
             ErrorCode.RESERVED_ALIAS,
             f"alias '{value}' is reserved: `latest` is kept by the server and v<N> names versions",
             (field,),
         )
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise invalid_name(
             f"alias {_shown(value)} may only hold letters, digits, '-', '_' and '.', "
             "1 to 128 characters",

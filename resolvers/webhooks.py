@@ -85,9 +85,11 @@ def _template_error(message: str) -> DomainError:
 
 def check_template(template: str) -> None:
     """Refuses a template that is not JSON or names an unknown variable (naming it)."""
-    for match in PLACEHOLDER.finditer(template):
+    # Anything written as ${...} must be a known variable, so a typo is not sent literally.
+    for match in re.finditer(r"\$\{([^{}]*)\}", template):
         name = match[1]
-        if name not in VARIABLES and not name.startswith("metadata."):
+        known = name in VARIABLES or name.startswith("metadata.")
+        if not known or PLACEHOLDER.fullmatch(match[0]) is None:
             raise _template_error(
                 f"unknown template variable ${{{name}}}; known: "
                 + ", ".join(f"${{{v}}}" for v in VARIABLES)
@@ -130,7 +132,11 @@ def _fill(node: Any, values: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_fill(item, values) for item in node]
     if isinstance(node, dict):
-        return {_fill(k, values): _fill(v, values) for k, v in node.items()}
+        # Keys stay strings: a key that is exactly one variable gets its text, not its value.
+        return {
+            PLACEHOLDER.sub(lambda m: _as_text(_lookup(m[1], values)), k): _fill(v, values)
+            for k, v in node.items()
+        }
     return node
 
 
@@ -151,7 +157,8 @@ async def check_destination(url: str, policy: WebhookPolicy) -> None:
     """Refuses URLs that are not http(s), and hosts that resolve to loopback, link-local,
     private or other non-public addresses unless the operator allowed those networks."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # Control characters are dropped by urlsplit but refused by the HTTP client when sending.
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
         raise DomainError(
             ErrorCode.INVALID_ARGUMENT,
             f"the webhook URL must be http:// or https:// with a host, got {url[:200]!r}",
@@ -258,7 +265,9 @@ def parse_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
     """Custom request headers; names must be tokens and may not replace Cairn's own."""
     parsed: dict[str, str] = {}
     for name, value in headers:
-        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}", name) or "\n" in value:
+        # Values are sent as ASCII: anything else would fail every request at send time.
+        valid_value = re.fullmatch(r"[\t\x20-\x7e]*", value) is not None
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}", name) or not valid_value:
             raise DomainError(
                 ErrorCode.INVALID_ARGUMENT, f"header {name[:60]!r} is not valid", ("headers",)
             )

@@ -123,7 +123,7 @@ def _seed_demo(url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, tune_garbage_collector
 
     url = _database(args, migrate_embedded=True)
     require_current_schema(url)
@@ -147,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # lets the embedded PostgreSQL be stopped by its exit handler instead of being orphaned.
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
+    tune_garbage_collector()
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

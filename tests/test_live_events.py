@@ -1,0 +1,439 @@
+"""Live registry events across processes: two real `cairn serve --no-worker` processes on one
+fresh database; a graphql-transport-ws subscription on one of them receives the changes made
+through the other's HTTP API (LISTEN/NOTIFY), filtered by registry, collection and by what the
+subscriber may see; bad keys are refused at connection_init; rolled-back changes announce nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from schema.ids import encode_id
+from tests.conftest import create_database, drop_database
+from tests.test_cli import Server, cairn, the_key
+
+PROTOCOL = Subprotocol("graphql-transport-ws")
+EVENTS = """
+subscription Events($registry: ID!, $collection: ID) {
+  registryEvents(registry: $registry, collection: $collection) {
+    type alias tag at
+    registry { id name }
+    collection { id name }
+    artifactVersion { id path version }
+    actor { name }
+  }
+}"""
+WAIT = 8.0
+
+
+# --- two servers on one fresh database -----------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    a: Server
+    b: Server
+    keys: dict[str, str]
+    ids: dict[str, str]
+
+
+def _start(env: dict[str, str], log_dir: Path) -> Cluster:
+    migrated = cairn("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    demo = cairn("demo", env=env)
+    assert demo.returncode == 0, demo.stderr
+    keys = {
+        user: the_key(cairn("keys", "create", "--user", user, "--org", "acme", env=env))
+        for user in ("ada", "bob", "cy")
+    }
+    a = Server(["--no-worker"], env, log_dir)
+    b = Server(["--no-worker"], env, log_dir)
+    return Cluster(a=a, b=b, keys=keys, ids={})
+
+
+IDS = """{
+  model: registry(organization: "acme", name: "model") {
+    id
+    churn: collection(name: "churn-classifier") { id }
+    defect: collection(name: "defect-detector") { id }
+  }
+  reports: registry(organization: "acme", name: "eval-reports") {
+    id evals: collection(name: "churn-evals") { id }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
+    url = await create_database(server_url)
+    runtime = tmp_path_factory.mktemp("xdg-live")
+    runtime.chmod(0o700)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CAIRN_DATA_DIR", "CAIRN_TEST_DATABASE_URL"}
+    }
+    env.update({"DATABASE_URL": url, "XDG_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1"})
+    started: Cluster | None = None
+    try:
+        started = _start(env, tmp_path_factory.mktemp("live-logs"))
+        started.a.wait_healthy()
+        started.b.wait_healthy()
+        data = await graphql(started.a, started.keys["ada"], IDS)
+        started.ids = {
+            "model": data["model"]["id"],
+            "churn": data["model"]["churn"]["id"],
+            "defect": data["model"]["defect"]["id"],
+            "reports": data["reports"]["id"],
+            "evals": data["reports"]["evals"]["id"],
+        }
+        yield started
+        for server in (started.a, started.b):
+            assert server.terminate() == 0, server.stderr
+            assert "Traceback" not in server.stderr
+    finally:
+        if started is not None:
+            started.a.kill()
+            started.b.kill()
+        await drop_database(server_url, url)
+
+
+async def graphql(server: Server, key: str, query: str, **variables: Any) -> Any:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{server.base_url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+ALIASES = """mutation M($input: AliasesInput!) {
+  add: addAliases(input: $input) { artifactVersion { path aliases } errors { code message } } }"""
+REMOVE_ALIASES = """mutation M($input: AliasesInput!) {
+  remove: removeAliases(input: $input) { artifactVersion { aliases } errors { code message } } }"""
+TAGS = """mutation M($input: TagsInput!) { addTags(input: $input) { errors { code } } }"""
+LINK = """mutation M($input: LinkArtifactInput!) {
+  linkArtifact(input: $input) { artifactVersion { path } errors { code message } } }"""
+
+
+async def add_aliases(server: Server, key: str, path: str, *aliases: str) -> dict[str, Any]:
+    data = await graphql(server, key, ALIASES, input={"path": path, "aliases": list(aliases)})
+    payload: dict[str, Any] = data["add"]
+    assert payload["errors"] == [], payload
+    return payload
+
+
+_probes = itertools.count()
+
+
+# --- a graphql-transport-ws client ---------------------------------------------------------------
+
+
+class Subscription:
+    """One subscription on one WebSocket; `event()` skips readiness probes."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def message(self, within: float = WAIT) -> dict[str, Any]:
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), within)
+            message: dict[str, Any] = json.loads(raw)
+            if message["type"] == "ping":
+                await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            return message
+
+    async def event(self, within: float = WAIT) -> dict[str, Any]:
+        while True:
+            message = await self.message(within)
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message
+            event: dict[str, Any] = message["payload"]["data"]["registryEvents"]
+            if not (event["tag"] or "").startswith("probe-"):
+                return event
+
+    async def nothing_for(self, seconds: float) -> None:
+        """No event (other than probes) arrives within `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            event = await self.event(within=seconds)
+            raise AssertionError(f"unexpected event {event}")
+
+    async def ready(self, probe: Any) -> None:
+        """Waits until the server is listening for this subscription: makes harmless changes
+        (`probe(tag)` tags a collection in scope) until one comes back."""
+        for _ in range(40):
+            tag = f"probe-{next(_probes)}"
+            await probe(tag)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    message = await self.message(within=0.25)
+                    assert message["type"] == "next", message
+                    event = message["payload"]["data"]["registryEvents"]
+                    if event["tag"] == tag:
+                        return
+        raise AssertionError("the subscription never started")
+
+
+@contextlib.asynccontextmanager
+async def websocket(server: Server, init: dict[str, Any] | None) -> AsyncIterator[ClientConnection]:
+    url = server.base_url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[PROTOCOL], open_timeout=10) as ws:
+        assert ws.subprotocol == PROTOCOL
+        message: dict[str, Any] = {"type": "connection_init"}
+        if init is not None:
+            message["payload"] = init
+        await ws.send(json.dumps(message))
+        yield ws
+
+
+@contextlib.asynccontextmanager
+async def subscribe(
+    server: Server, key: str, registry: str, collection: str | None = None
+) -> AsyncIterator[Subscription]:
+    async with websocket(server, {"Authorization": f"Bearer {key}"}) as ws:
+        ack = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        assert ack["type"] == "connection_ack", ack
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": EVENTS,
+                        "variables": {"registry": registry, "collection": collection},
+                    },
+                }
+            )
+        )
+        yield Subscription(ws)
+
+
+def tagger(server: Server, key: str, collection_id: str) -> Any:
+    async def probe(tag: str) -> None:
+        data = await graphql(server, key, TAGS, input={"id": collection_id, "tags": [tag]})
+        assert data["addTags"]["errors"] == [], data
+
+    return probe
+
+
+def assert_recent(moment: str) -> None:
+    at = datetime.fromisoformat(moment)
+    assert datetime.now(UTC) - timedelta(seconds=60) <= at <= datetime.now(UTC)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+async def test_a_change_through_one_process_reaches_subscribers_on_both(
+    cluster: Cluster,
+) -> None:
+    ada, bob = cluster.keys["ada"], cluster.keys["bob"]
+    model = cluster.ids["model"]
+    async with (
+        subscribe(cluster.a, ada, model) as on_a,
+        subscribe(cluster.b, ada, model) as on_b,
+    ):
+        await on_a.ready(tagger(cluster.b, bob, cluster.ids["churn"]))
+        await on_b.ready(tagger(cluster.a, bob, cluster.ids["churn"]))
+
+        path = "acme/wandb-registry-model/churn-classifier:v9"
+        await add_aliases(cluster.b, bob, path, "canary")
+        for subscriber in (on_a, on_b):
+            event = await subscriber.event()
+            assert_recent(event.pop("at"))
+            assert event == {
+                "type": "ADD_ARTIFACT_ALIAS",
+                "alias": "canary",
+                "tag": None,
+                "registry": {"id": model, "name": "model"},
+                "collection": {"id": cluster.ids["churn"], "name": "churn-classifier"},
+                "artifactVersion": {
+                    "id": event["artifactVersion"]["id"],
+                    "path": path,
+                    "version": "v9",
+                },
+                "actor": {"name": "bob"},
+            }
+
+        # A link into a collection that does not exist yet: the collection appears, then the
+        # version is linked into it.
+        name = f"live-{uuid.uuid4().hex[:6]}"
+        data = await graphql(
+            cluster.b,
+            bob,
+            LINK,
+            input={
+                "sourcePath": "acme/churn/churn-model:v2",
+                "targetPath": f"wandb-registry-model/{name}",
+            },
+        )
+        assert data["linkArtifact"]["errors"] == []
+        linked = f"acme/wandb-registry-model/{name}:v0"
+        assert data["linkArtifact"]["artifactVersion"]["path"] == linked
+        for subscriber in (on_a, on_b):
+            created = await subscriber.event()
+            assert created["type"] == "CREATE_ARTIFACT"
+            assert created["collection"]["name"] == name
+            assert created["artifactVersion"] is None
+            assert created["actor"] == {"name": "bob"}
+            link = await subscriber.event()
+            assert link["type"] == "LINK_ARTIFACT"
+            assert link["alias"] is None
+            assert link["collection"] == created["collection"]
+            assert link["artifactVersion"]["path"] == linked
+            assert link["actor"] == {"name": "bob"}
+            await subscriber.nothing_for(0.3)
+
+
+async def test_a_collection_subscription_gets_only_that_collection(cluster: Cluster) -> None:
+    bob = cluster.keys["bob"]
+    async with subscribe(cluster.a, bob, cluster.ids["model"], cluster.ids["defect"]) as sub:
+        await sub.ready(tagger(cluster.b, bob, cluster.ids["defect"]))
+        # Announced in commit order: an event for the other collection would come first.
+        await add_aliases(cluster.b, bob, "acme/wandb-registry-model/churn-classifier:v8", "eu")
+        await add_aliases(cluster.b, bob, "acme/wandb-registry-model/defect-detector:v5", "eu")
+        event = await sub.event()
+        assert event["type"] == "ADD_ARTIFACT_ALIAS"
+        assert event["collection"]["name"] == "defect-detector"
+        assert event["artifactVersion"]["path"] == "acme/wandb-registry-model/defect-detector:v5"
+        assert event["alias"] == "eu"
+        await add_aliases(cluster.b, bob, "acme/wandb-registry-model/churn-classifier:v7", "us")
+        await sub.nothing_for(0.5)
+
+
+async def test_a_restricted_registry_is_invisible_to_those_without_a_role(
+    cluster: Cluster,
+) -> None:
+    ada, bob, cy = cluster.keys["ada"], cluster.keys["bob"], cluster.keys["cy"]
+    reports = cluster.ids["reports"]
+    missing = encode_id("Registry", 987_654_321)
+
+    async def first_message(key: str, registry: str) -> dict[str, Any]:
+        async with subscribe(cluster.a, key, registry) as sub:
+            return await sub.message()
+
+    refusals = [await first_message(key, reports) for key in (cy, bob)]
+    absent = await first_message(cy, missing)
+    assert absent["payload"]["errors"] == [
+        {"message": "registry not found", "extensions": {"code": "NOT_FOUND"}}
+    ], absent
+    assert not absent["payload"].get("data")
+    assert refusals == [absent, absent]  # word for word what a missing registry answers
+
+    async with (
+        subscribe(cluster.a, ada, reports) as admin_sub,
+        subscribe(cluster.b, cy, cluster.ids["model"]) as cy_sub,
+    ):
+        await admin_sub.ready(tagger(cluster.b, ada, cluster.ids["evals"]))
+        await cy_sub.ready(tagger(cluster.a, bob, cluster.ids["churn"]))
+        await add_aliases(
+            cluster.a, ada, "acme/wandb-registry-eval-reports/churn-evals:v0", "reviewed"
+        )
+        await add_aliases(cluster.a, ada, "acme/wandb-registry-model/churn-classifier:v5", "seen")
+        reviewed = await admin_sub.event()
+        assert reviewed["alias"] == "reviewed"
+        assert reviewed["registry"]["name"] == "eval-reports"
+        # cy's stream goes on with the model registry and never shows the restricted one.
+        seen = await cy_sub.event()
+        assert seen["alias"] == "seen"
+        assert seen["registry"]["name"] == "model"
+        await cy_sub.nothing_for(0.3)
+
+
+async def test_access_is_checked_on_every_event(cluster: Cluster) -> None:
+    ada, cy = cluster.keys["ada"], cluster.keys["cy"]
+    reports = cluster.ids["reports"]
+    cy_id = (await graphql(cluster.a, cy, "{ viewer { user { id } } }"))["viewer"]["user"]["id"]
+    members = """mutation M($input: AddRegistryMembersInput!) {
+        addRegistryMembers(input: $input) { errors { code } } }"""
+    remove = """mutation M($input: RemoveRegistryMembersInput!) {
+        removeRegistryMembers(input: $input) { errors { code } } }"""
+    granted = await graphql(
+        cluster.b,
+        ada,
+        members,
+        input={"registryId": reports, "members": [{"userId": cy_id, "role": "VIEWER"}]},
+    )
+    assert granted["addRegistryMembers"]["errors"] == []
+    try:
+        async with subscribe(cluster.a, cy, reports) as sub:
+            await sub.ready(tagger(cluster.b, ada, cluster.ids["evals"]))
+            revoked = await graphql(
+                cluster.b, ada, remove, input={"registryId": reports, "userIds": [cy_id]}
+            )
+            assert revoked["removeRegistryMembers"]["errors"] == []
+            await add_aliases(
+                cluster.b, ada, "acme/wandb-registry-eval-reports/churn-evals:v2", "after-revoke"
+            )
+            await sub.nothing_for(0.8)
+    finally:
+        await graphql(cluster.b, ada, remove, input={"registryId": reports, "userIds": [cy_id]})
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        None,
+        {},
+        {"Authorization": "Bearer cairn_" + "A" * 43},
+        {"Authorization": "Basic YWRhOmFkYQ=="},
+        {"Authorization": "Bearer "},
+    ],
+    ids=["no-payload", "empty", "forged-key", "basic", "blank"],
+)
+async def test_connection_init_without_a_valid_key_is_rejected(
+    cluster: Cluster, init: dict[str, Any] | None
+) -> None:
+    async with websocket(cluster.a, init) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_a_rolled_back_change_announces_nothing(cluster: Cluster) -> None:
+    bob = cluster.keys["bob"]
+    path = "acme/wandb-registry-model/churn-classifier:v9"
+    async with subscribe(cluster.a, bob, cluster.ids["model"]) as sub:
+        await sub.ready(tagger(cluster.b, bob, cluster.ids["churn"]))
+        # The first alias is removed (and announced inside the transaction), the second is not
+        # there: the mutation fails and rolls back.
+        data = await graphql(
+            cluster.b,
+            bob,
+            REMOVE_ALIASES,
+            input={"path": path, "aliases": ["staging", f"nope-{uuid.uuid4().hex[:6]}"]},
+        )
+        assert [e["code"] for e in data["remove"]["errors"]] == ["NOT_FOUND"]
+        aliases = await graphql(
+            cluster.a, bob, "query V($p: String!) { artifactVersion(path: $p) { aliases } }", p=path
+        )
+        assert "staging" in aliases["artifactVersion"]["aliases"]
+
+        await add_aliases(cluster.b, bob, path, "after-rollback")
+        event = await sub.event()
+        assert event["type"] == "ADD_ARTIFACT_ALIAS", event
+        assert event["alias"] == "after-rollback"
+        await sub.nothing_for(0.3)

@@ -301,11 +301,13 @@ async def assign_alias(
 INSERT_VERSION_TAGS = """
 INSERT INTO version_tags (version_id, tag)
 SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
+RETURNING tag
 """
 
 
-async def add_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> None:
-    await conn.execute(INSERT_VERSION_TAGS, version_id, list(tags))
+async def add_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> list[str]:
+    """The tags that were not there yet."""
+    return [r["tag"] for r in await conn.fetch(INSERT_VERSION_TAGS, version_id, list(tags))]
 
 
 REMOVE_ALIAS = """
@@ -345,11 +347,14 @@ async def newest_version(conn: Connection, collection_id: int) -> ArtifactVersio
     return None if row is None else _version(row)
 
 
-DELETE_VERSION_TAGS = "DELETE FROM version_tags WHERE version_id = $1 AND tag = ANY($2::text[])"
+DELETE_VERSION_TAGS = """
+DELETE FROM version_tags WHERE version_id = $1 AND tag = ANY($2::text[]) RETURNING tag
+"""
 
 
-async def remove_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> None:
-    await conn.execute(DELETE_VERSION_TAGS, version_id, list(tags))
+async def remove_version_tags(conn: Connection, version_id: int, tags: Sequence[str]) -> list[str]:
+    """The tags that were there."""
+    return [r["tag"] for r in await conn.fetch(DELETE_VERSION_TAGS, version_id, list(tags))]
 
 
 UPDATE_CONTENT_DESCRIPTION = "UPDATE artifact_contents SET description = $2 WHERE id = $1"

@@ -256,11 +256,16 @@ async def take_next_index(conn: Connection, collection_id: int) -> int:
 INSERT_COLLECTION_TAGS = """
 INSERT INTO collection_tags (collection_id, tag)
 SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING
+RETURNING tag
 """
 
 
-async def add_collection_tags(conn: Connection, collection_id: int, tags: Sequence[str]) -> None:
-    await conn.execute(INSERT_COLLECTION_TAGS, collection_id, list(tags))
+async def add_collection_tags(
+    conn: Connection, collection_id: int, tags: Sequence[str]
+) -> list[str]:
+    """The tags that were not there yet."""
+    rows = await conn.fetch(INSERT_COLLECTION_TAGS, collection_id, list(tags))
+    return [r["tag"] for r in rows]
 
 
 LOCK_COLLECTION = "SELECT id FROM collections WHERE id = $1 FOR NO KEY UPDATE"
@@ -358,13 +363,17 @@ async def delete_collection(conn: Connection, collection_id: int) -> bool:
     return await conn.fetchval(DELETE_COLLECTION, collection_id) is not None
 
 
-DELETE_COLLECTION_TAGS = (
-    "DELETE FROM collection_tags WHERE collection_id = $1 AND tag = ANY($2::text[])"
-)
+DELETE_COLLECTION_TAGS = """
+DELETE FROM collection_tags WHERE collection_id = $1 AND tag = ANY($2::text[]) RETURNING tag
+"""
 
 
-async def remove_collection_tags(conn: Connection, collection_id: int, tags: Sequence[str]) -> None:
-    await conn.execute(DELETE_COLLECTION_TAGS, collection_id, list(tags))
+async def remove_collection_tags(
+    conn: Connection, collection_id: int, tags: Sequence[str]
+) -> list[str]:
+    """The tags that were there."""
+    rows = await conn.fetch(DELETE_COLLECTION_TAGS, collection_id, list(tags))
+    return [r["tag"] for r in rows]
 
 
 SELECT_REGISTRY_IDS_WITH_ROLE = """

@@ -6,12 +6,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import orjson
 
-from db import automations
+from db import audit, automations
 from db.automations import Automation, Delivery
+from db.pool import Connection
 from db.records import Collection, Registry
 from resolvers import reads, secrets, webhooks
 from resolvers.authorization import require_registry_role
@@ -135,7 +137,41 @@ async def create_automation(
                 f"registry '{registry.name}' already has an automation '{spec.name}'",
                 ("name",),
             )
+        await _audit(conn, ctx, "CREATE_AUTOMATION", created, after=_state(created))
     return created
+
+
+def _state(automation: Automation) -> dict[str, Any]:
+    """What the history shows of an automation: never its URL, headers or secret."""
+    return {
+        "name": automation.name,
+        "enabled": automation.enabled,
+        "events": automation.events,
+        "filterRegex": automation.filter_regex,
+    }
+
+
+async def _audit(
+    conn: Connection,
+    ctx: Context,
+    action: str,
+    automation: Automation,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await audit.insert_audit_event(
+        conn,
+        organization_id=automation.organization_id,
+        registry_id=automation.registry_id,
+        collection_id=automation.collection_id,
+        actor_id=ctx.principal.user.id,
+        action=action,
+        target_type="Automation",
+        target_id=automation.id,
+        before=before,
+        after=after,
+    )
 
 
 async def _own_or_admin(ctx: Context, automation_id: int, action: str) -> Automation:
@@ -171,7 +207,7 @@ async def update_automation(ctx: Context, automation_id: int, spec: AutomationSp
 
 async def _update(ctx: Context, current: Automation, spec: AutomationSpec) -> Automation:
     async with transaction(ctx) as conn:
-        return await automations.update_automation(
+        updated = await automations.update_automation(
             conn,
             current.id,
             name=spec.name,
@@ -186,12 +222,33 @@ async def _update(ctx: Context, current: Automation, spec: AutomationSpec) -> Au
             secret=None if spec.secret is None else secrets.seal(spec.secret),
             payload_template=spec.payload_template,
         )
+        before, after = _state(current), _state(updated)
+        changed = [
+            name
+            for name, value in (
+                ("webhookUrl", spec.webhook_url),
+                ("headers", spec.headers),
+                ("secret", spec.secret),
+                ("payloadTemplate", spec.payload_template),
+            )
+            if value is not None
+        ]
+        await _audit(
+            conn,
+            ctx,
+            "UPDATE_AUTOMATION",
+            updated,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v} | {"changed": changed},
+        )
+    return updated
 
 
 async def delete_automation(ctx: Context, automation_id: int) -> Automation:
     current = await _own_or_admin(ctx, automation_id, "deleting another's automation")
     async with transaction(ctx) as conn:
         await automations.delete_automation(conn, current.id)
+        await _audit(conn, ctx, "DELETE_AUTOMATION", current, before=_state(current))
     return current
 
 

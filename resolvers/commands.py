@@ -632,10 +632,12 @@ async def change_version_tags(
 ) -> None:
     await _lock_version(conn, version)
     if add:
-        await artifacts.add_version_tags(conn, version.id, tags)
+        changed = await artifacts.add_version_tags(conn, version.id, tags)
     else:
-        await artifacts.remove_version_tags(conn, version.id, tags)
-    if version.registry_id is not None:
+        changed = await artifacts.remove_version_tags(conn, version.id, tags)
+    # Tags already there (or already gone) change nothing: no history, no webhooks.
+    tags = [t for t in tags if t in changed]
+    if tags and version.registry_id is not None:
         await _audit(
             conn,
             actor,
@@ -656,10 +658,11 @@ async def change_collection_tags(
     conn: Connection, actor: User, collection: Collection, tags: Sequence[str], *, add: bool
 ) -> None:
     if add:
-        await registries.add_collection_tags(conn, collection.id, tags)
+        changed = await registries.add_collection_tags(conn, collection.id, tags)
     else:
-        await registries.remove_collection_tags(conn, collection.id, tags)
-    if collection.registry_id is not None:
+        changed = await registries.remove_collection_tags(conn, collection.id, tags)
+    tags = [t for t in tags if t in changed]
+    if tags and collection.registry_id is not None:
         await _audit(
             conn,
             actor,

@@ -57,10 +57,13 @@ async def _attempt(
         return
     try:
         request = request_for(automation, delivery.body, delivery.event_type, delivery.id)
+        result = await webhooks.send(request, policy, client)
     except secrets.SecretKeyError as error:
         result = webhooks.AttemptResult(None, 0, None, str(error), succeeded=False, retryable=False)
-    else:
-        result = await webhooks.send(request, policy, client)
+    except Exception as error:  # one bad delivery must not stop the worker
+        logger.exception("delivery %s: unexpected failure", delivery.id)
+        message = f"internal error: {type(error).__name__}"
+        result = webhooks.AttemptResult(None, 0, None, message, succeeded=False, retryable=False)
     if result.succeeded:
         outcome, retry_at = "SUCCEEDED", None
     elif result.retryable and delivery.attempt_count < policy.max_attempts:

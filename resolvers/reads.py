@@ -25,6 +25,7 @@ from resolvers.authorization import (
     can_view,
     can_view_organization,
     registry_role,
+    registry_role_by_id,
 )
 from resolvers.authorization import registry_filter as registry_filter
 from resolvers.context import Context
@@ -339,6 +340,15 @@ async def sequence_names(ctx: Context, sequence_ids: list[int]) -> dict[int, str
 
 async def team(ctx: Context, team_id: int) -> Team | None:
     return await _visible(ctx, await ctx.loaders.team_by_id.load(team_id))
+
+
+async def require_registry_member(ctx: Context, registry_id: int, what: str) -> None:
+    """Some of a registry's settings are for those who may change things in it."""
+    role = await registry_role_by_id(ctx, registry_id)
+    if role not in ("MEMBER", "ADMIN"):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, f"{what} are visible to registry members and admins only"
+        )
 
 
 def require_organization_admin(ctx: Context, organization_id: int, what: str) -> None:

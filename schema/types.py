@@ -183,6 +183,15 @@ class AuditAction(Enum):
     )
     CREATE_API_KEY = strawberry.enum_value("CREATE_API_KEY", description="An API key was made.")
     REVOKE_API_KEY = strawberry.enum_value("REVOKE_API_KEY", description="An API key was revoked.")
+    CREATE_AUTOMATION = strawberry.enum_value(
+        "CREATE_AUTOMATION", description="A webhook automation was made."
+    )
+    UPDATE_AUTOMATION = strawberry.enum_value(
+        "UPDATE_AUTOMATION", description="An automation changed (secrets are never shown)."
+    )
+    DELETE_AUTOMATION = strawberry.enum_value(
+        "DELETE_AUTOMATION", description="An automation was deleted."
+    )
 
 
 Actions = Annotated[
@@ -628,7 +637,10 @@ class Registry(Node):
             before=before,
         )
 
-    @strawberry.field(description="Webhook automations on the registry, newest first.")
+    @strawberry.field(
+        description="Webhook automations on the registry, newest first (registry MEMBERs and "
+        "ADMINs only: URLs and deliveries may be sensitive)."
+    )
     async def automations(
         self,
         info: Ctx,
@@ -636,9 +648,11 @@ class Registry(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[AutomationType]:
+    ) -> Connection[AutomationType] | None:
         from schema.automations import Automation
 
+        with raise_domain_errors():
+            await reads.require_registry_member(info.context, self.record.id, "automations")
         return await resolve_connection(
             info,
             reads.AUTOMATIONS_BY_REGISTRY,
@@ -765,7 +779,10 @@ class Collection(ArtifactCollection):
     def of(cls, r: records.Collection) -> Collection:
         return cls(**_collection_fields("Collection", r))
 
-    @strawberry.field(description="Webhook automations on this collection only, newest first.")
+    @strawberry.field(
+        description="Webhook automations on this collection only, newest first (registry "
+        "MEMBERs and ADMINs only)."
+    )
     async def automations(
         self,
         info: Ctx,
@@ -773,9 +790,13 @@ class Collection(ArtifactCollection):
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[AutomationType]:
+    ) -> Connection[AutomationType] | None:
         from schema.automations import Automation
 
+        with raise_domain_errors():
+            await reads.require_registry_member(
+                info.context, self.record.registry_id or 0, "automations"
+            )
         return await resolve_connection(
             info,
             reads.AUTOMATIONS_BY_COLLECTION,

@@ -43,6 +43,9 @@ class DeliveryWorker:
                             pass
                     except (OSError, asyncpg.PostgresError) as error:
                         logger.warning("delivery worker: %s; retrying", error)
+                    except Exception:
+                        # A bug must not silently end the worker: log it and keep delivering.
+                        logger.exception("delivery worker: unexpected error; retrying")
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)

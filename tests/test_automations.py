@@ -446,6 +446,42 @@ async def registry_automation_names(api: Api, org: str) -> list[str]:
 # --- create, update, delete ----------------------------------------------------------------------
 
 
+AUTOMATION_HISTORY = """
+query H($o: String!) { registry(organization: $o, name: "model") {
+  history(first: 10, actions: [CREATE_AUTOMATION, UPDATE_AUTOMATION, DELETE_AUTOMATION]) {
+    nodes { action actor { name } targetType before after } } } }"""
+
+
+async def test_automation_changes_are_audited_without_their_secrets(
+    world: World, receiver: Receiver
+) -> None:
+    secret = "audit-secret-" + "x" * 16
+    fields = automation_input(world, receiver, name="Audited", secret=secret)
+    created = await create(world.member, fields)
+    await world.member.ok(
+        "updateAutomation",
+        automationId=created["id"],
+        enabled=False,
+        secret=secret + "-rotated",
+    )
+    await world.member.ok("deleteAutomation", automationId=created["id"])
+    data = await world.member.data(AUTOMATION_HISTORY, o=world.org)
+    events = data["registry"]["history"]["nodes"]
+    assert [e["action"] for e in events] == [
+        "DELETE_AUTOMATION",
+        "UPDATE_AUTOMATION",
+        "CREATE_AUTOMATION",
+    ]
+    assert {e["actor"]["name"] for e in events} == {world.member.name}
+    assert {e["targetType"] for e in events} == {"Automation"}
+    update = events[1]
+    assert update["before"] == {"enabled": True}
+    assert update["after"] == {"enabled": False, "changed": ["secret"]}
+    text = json.dumps(data)
+    assert secret not in text
+    assert receiver.url not in text
+
+
 async def test_create_update_and_delete(world: World, receiver: Receiver) -> None:
     fields = automation_input(
         world,
@@ -468,7 +504,12 @@ async def test_create_update_and_delete(world: World, receiver: Receiver) -> Non
     assert created["registry"] == {"id": world.model_registry, "name": "model"}
     assert created["collection"] is None
     assert created["createdBy"] == {"name": world.member.name}
-    assert await registry_automation_names(world.viewer, world.org) == ["Deploy on production"]
+    assert await registry_automation_names(world.member, world.org) == ["Deploy on production"]
+    # Viewers do not see automations at all: URLs and deliveries may be sensitive.
+    hidden = await world.viewer.client.post(REGISTRY_AUTOMATIONS, {"o": world.org})
+    (error,) = hidden.json()["errors"]
+    assert error["extensions"]["code"] == "PERMISSION_DENIED"
+    assert hidden.json()["data"]["registry"]["automations"] is None
 
     # The registry's names are unique, case-insensitively.
     taken = await world.member2.refused(
@@ -747,7 +788,7 @@ async def test_secret_and_header_values_are_never_readable(
         automations(first: 5) {{ nodes {{ {selection} }} }}
         collection(name: "secrets") {{ automations(first: 5) {{ nodes {{ {selection} }} }} }}
     }} }}"""
-    for who in ("member", "admin", "viewer"):
+    for who in ("member", "admin"):
         data = await world.users[who].data(query, o=world.org)
         text = json.dumps(data)
         assert secret not in text, who
@@ -1145,7 +1186,7 @@ async def test_collection_scope_and_registry_scope(world: World, receiver: Recei
         ("LINK_ARTIFACT", {"e": "LINK_ARTIFACT", "c": "born-later"}),
         ("CREATE_ARTIFACT", {"e": "CREATE_ARTIFACT", "c": "made-later"}),
     ]
-    data = await world.viewer.data(
+    data = await world.member.data(
         """query C($o: String!) { registry(organization: $o, name: "model") {
             automations(first: 10) { totalCount }
             watched: collection(name: "watched") { automations(first: 10) { nodes { id } } }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -23,10 +24,13 @@ def start_embedded(data_dir: Path) -> str:
     Several Cairn processes may share one data directory: the server keeps running until the
     last of them exits.
     """
-    import pgserver
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR pgserver keeps its lock file in /tmp, which is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
     uri: str = server.get_uri()
     return uri
 

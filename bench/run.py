@@ -58,6 +58,8 @@ class Scenario:
     description: str
     query: str
     variables: Variables
+    # The API key this scenario's requests send; None: the benchmark's member key.
+    key: str | None = None
 
 
 def scenarios(seeded: Seeded) -> dict[str, Scenario]:
@@ -126,6 +128,9 @@ class StatementCount:
     statements: int  # the app's own statements
     pool_resets: int  # asyncpg's reset query when a connection goes back to the pool
     texts: list[str]
+    # The app's statements in each counted request (after the warm-up one): all equal when the
+    # count does not depend on the request's variables.
+    per_request: list[int] = field(default_factory=list)
 
 
 def _request(query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -136,10 +141,18 @@ def _headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Accept": "application/graphql-response+json"}
 
 
+def failed(status_code: int, content: bytes) -> bool:
+    """A response that is not 200, carries GraphQL `errors`, or a mutation payload's non-empty
+    `errors` list (a refused mutation)."""
+    return status_code != 200 or b'"errors":[{' in content or content.startswith(b'{"errors"')
+
+
 async def count_statements(
-    url: str, seeded: Seeded, chosen: list[Scenario]
+    url: str, key: str, chosen: list[Scenario], *, repeats: int = 1
 ) -> dict[str, StatementCount]:
-    """Runs each scenario's query once through an in-process app whose pool logs statements."""
+    """Runs each scenario's query through an in-process app whose pool logs statements: one
+    warm-up request, then `repeats` counted ones, each with the next variables of the scenario
+    (so that a write scenario's requests each write something new)."""
     log = StatementLog()
     pool = await create_pool(url, min_size=1, max_size=10, on_statement=log)
     try:
@@ -150,21 +163,22 @@ async def count_statements(
         counts: dict[str, StatementCount] = {}
         async with httpx.AsyncClient(transport=transport, base_url="http://cairn.bench") as client:
             for scenario in chosen:
-                body = _request(scenario.query, scenario.variables(random.Random(1)))
+                headers = _headers(scenario.key or key)
+                per_request: list[int] = []
                 # The first request may record the key's use (at most once a minute).
-                for _ in range(2):
+                for _ in range(1 + repeats):
+                    body = _request(scenario.query, scenario.variables(random.Random(1)))
                     log.statements.clear()
-                    response = await client.post(
-                        "/graphql", json=body, headers=_headers(seeded.member_key)
-                    )
-                    payload = response.json()
-                    if response.status_code != 200 or "errors" in payload:
+                    response = await client.post("/graphql", json=body, headers=headers)
+                    if failed(response.status_code, response.content):
                         raise RuntimeError(f"{scenario.name} failed: {response.text[:500]}")
+                    per_request.append(sum(1 for s in log.statements if s != reset_query))
                 resets = sum(1 for s in log.statements if s == reset_query)
                 counts[scenario.name] = StatementCount(
                     statements=len(log.statements) - resets,
                     pool_resets=resets,
                     texts=[" ".join(s.split()) for s in log.statements if s != reset_query],
+                    per_request=per_request[1:],
                 )
         return counts
     finally:
@@ -320,15 +334,6 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-async def _cpu_marks(server: Server, admin: asyncpg.Connection, database: str) -> dict[str, Any]:
-    backends = await postgres_backends(admin, database)
-    return {
-        "server": cpu_seconds(server.process.pid),
-        "postgres": cpu_of(backends),
-        "client": time.process_time(),
-    }
-
-
 async def drive(
     server: Server,
     scenario: Scenario,
@@ -348,16 +353,45 @@ async def drive(
     errors = 0
     response_bytes = 0
     async with httpx.AsyncClient(
-        base_url=server.base_url, limits=limits, timeout=120.0, headers=_headers(key)
+        base_url=server.base_url,
+        limits=limits,
+        timeout=120.0,
+        headers=_headers(scenario.key or key),
     ) as client:
         start = time.perf_counter()
         measure_from = start + warmup
         stop_at = measure_from + duration
         marks: dict[str, dict[str, Any]] = {}
+        # Each PostgreSQL backend of the server: its CPU seconds when the window began (0 for
+        # one opened in it) and when last seen.
+        backend_cpu: dict[int, tuple[float, float]] = {}
 
-        async def mark(name: str, at: float) -> None:
-            await asyncio.sleep(max(0.0, at - time.perf_counter()))
-            marks[name] = await _cpu_marks(server, admin, database)
+        async def measure() -> None:
+            """CPU marks at both ends of the window. The server's PostgreSQL backends are
+            sampled every 0.25 s in between, so that one the pool opens or closes in the window
+            (asyncpg replaces a connection after 50,000 queries) counts too, all but its last
+            0.25 s at most."""
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            marks["start"] = {
+                "server": cpu_seconds(server.process.pid),
+                "client": time.process_time(),
+            }
+            first = True
+            while True:
+                last = time.perf_counter() >= stop_at
+                for pid, seconds in cpu_of(await postgres_backends(admin, database)).items():
+                    baseline = backend_cpu[pid][0] if pid in backend_cpu else 0.0
+                    if first:
+                        baseline = seconds
+                    backend_cpu[pid] = (baseline, seconds)
+                first = False
+                if last:
+                    break
+                await asyncio.sleep(min(0.25, max(0.0, stop_at - time.perf_counter())))
+            marks["stop"] = {
+                "server": cpu_seconds(server.process.pid),
+                "client": time.process_time(),
+            }
 
         async def worker(seed: int) -> None:
             nonlocal errors, response_bytes
@@ -372,14 +406,10 @@ async def drive(
                     continue
                 latencies.append(done - sent)
                 response_bytes = len(response.content)
-                if response.status_code != 200 or response.content.startswith(b'{"errors"'):
+                if failed(response.status_code, response.content):
                     errors += 1
 
-        await asyncio.gather(
-            mark("start", measure_from),
-            mark("stop", stop_at),
-            *(worker(i) for i in range(concurrency)),
-        )
+        await asyncio.gather(measure(), *(worker(i) for i in range(concurrency)))
     count = max(len(latencies), 1)
     latencies.sort()
     begin, end = marks["start"], marks["stop"]
@@ -388,11 +418,10 @@ async def drive(
         if begin["server"] is None or end["server"] is None
         else (end["server"] - begin["server"]) / count * 1000
     )
-    backends = [p for p in begin["postgres"] if p in end["postgres"]]
     postgres_cpu = (
         None
-        if not backends
-        else sum(end["postgres"][p] - begin["postgres"][p] for p in backends) / count * 1000
+        if not backend_cpu
+        else sum(latest - baseline for baseline, latest in backend_cpu.values()) / count * 1000
     )
     return LoadResult(
         scenario=scenario.name,
@@ -424,7 +453,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "asyncpg"):
         try:
             versions[package] = metadata.version(package)
@@ -562,7 +591,7 @@ async def prepare(
             if unknown:
                 raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
             chosen = [described[name] for name in names]
-            counts = await count_statements(url, seeded, chosen)
+            counts = await count_statements(url, seeded.member_key, chosen)
             for name, count in counts.items():
                 print(f"{name}: {count.statements} statements (+{count.pool_resets} pool resets)")
             explain: list[str] = []
@@ -650,6 +679,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await admin.close()
 
 
+def update_results(path: Path, updates: dict[str, Any]) -> None:
+    """Writes `updates` into the JSON results file, keeping its other keys (the results of the
+    other benchmarks: `bench.writes` writes `writes`, `bench.lineage` writes `lineage`)."""
+    results: dict[str, Any] = {}
+    if path.exists():
+        try:
+            results = json.loads(path.read_text())
+        except ValueError:
+            results = {}
+    results.update(updates)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -667,7 +709,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(+ as many logged versions, runs and lineage), seeded in {d['seeding_seconds']} s.\n"
     )
     print(report["markdown"])
-    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    update_results(args.results, report)
     print(f"\nwrote {args.results} (total {report['total_seconds']} s)")
 
 

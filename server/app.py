@@ -31,7 +31,7 @@ def tune_garbage_collector() -> None:
     """Measured with bench/: a GraphQL response allocates many short-lived objects, and the
     default collector spent close to half the server's CPU rescanning long-lived ones (modules,
     the schema). Freezing what exists at start-up and collecting the youngest generation less
-    often cut the tree query's p50 from 448 to 261 ms."""
+    often cut the tree query's p50 from 448 to about 270 ms."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 

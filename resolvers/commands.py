@@ -635,23 +635,12 @@ async def change_version_tags(
         changed = await artifacts.add_version_tags(conn, version.id, tags)
     else:
         changed = await artifacts.remove_version_tags(conn, version.id, tags)
-    # Tags already there (or already gone) change nothing: no history, no webhooks.
-    tags = [t for t in tags if t in changed]
-    if tags and version.registry_id is not None:
-        await _audit(
-            conn,
-            actor,
-            "ADD_TAG" if add else "REMOVE_TAG",
-            organization_id=version.organization_id,
-            registry_id=version.registry_id,
-            collection_id=version.collection_id,
-            target_type="ArtifactVersion",
-            target_id=version.id,
-            after={"tags": list(tags)},
-        )
-        if add:
-            for tag in tags:
-                await events.emit_for_version(conn, "ADD_TAG", actor, version, tag=tag)
+    if version.registry_id is None:
+        return
+    for tag in await _record_tag_change(
+        conn, actor, version, "ArtifactVersion", version.id, tags, changed, add=add
+    ):
+        await events.emit_for_version(conn, "ADD_TAG", actor, version, tag=tag)
 
 
 async def change_collection_tags(
@@ -661,22 +650,49 @@ async def change_collection_tags(
         changed = await registries.add_collection_tags(conn, collection.id, tags)
     else:
         changed = await registries.remove_collection_tags(conn, collection.id, tags)
-    tags = [t for t in tags if t in changed]
-    if tags and collection.registry_id is not None:
+    if collection.registry_id is None:
+        return
+    scope = _CollectionScope(collection.organization_id, collection.registry_id, collection.id)
+    for tag in await _record_tag_change(
+        conn, actor, scope, "Collection", collection.id, tags, changed, add=add
+    ):
+        await events.emit_for_collection(conn, "ADD_TAG", actor, collection, tag=tag)
+
+
+@dataclass(frozen=True, slots=True)
+class _CollectionScope:
+    organization_id: int
+    registry_id: int | None
+    collection_id: int
+
+
+async def _record_tag_change(
+    conn: Connection,
+    actor: User,
+    scope: ArtifactVersion | _CollectionScope,
+    target_type: str,
+    target_id: int,
+    asked: Sequence[str],
+    changed: Sequence[str],
+    *,
+    add: bool,
+) -> list[str]:
+    """Audits the tags that really changed (in the order asked) and returns the added ones, for
+    webhooks. Tags already there, or already gone, change nothing: no history, no webhooks."""
+    tags = [t for t in asked if t in changed]
+    if tags:
         await _audit(
             conn,
             actor,
             "ADD_TAG" if add else "REMOVE_TAG",
-            organization_id=collection.organization_id,
-            registry_id=collection.registry_id,
-            collection_id=collection.id,
-            target_type="Collection",
-            target_id=collection.id,
-            after={"tags": list(tags)},
+            organization_id=scope.organization_id,
+            registry_id=scope.registry_id,
+            collection_id=scope.collection_id,
+            target_type=target_type,
+            target_id=target_id,
+            after={"tags": tags},
         )
-        if add:
-            for tag in tags:
-                await events.emit_for_collection(conn, "ADD_TAG", actor, collection, tag=tag)
+    return tags if add else []
 
 
 async def update_version_description(

@@ -3,6 +3,7 @@ resolver function; authorization and SQL live below."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -42,6 +43,10 @@ class LineageDirection(Enum):
     BOTH = strawberry.enum_value("BOTH", description="Both walks from the start, merged.")
 
 
+LineageDirectionArg = Annotated[
+    LineageDirection,
+    strawberry.argument(description="Which way to walk (default UPSTREAM)."),
+]
 LineageMaxDepth = Annotated[
     int | None,
     strawberry.argument(
@@ -1029,20 +1034,13 @@ class ArtifactVersion(Node):
     async def lineage(
         self,
         info: Ctx,
-        direction: Annotated[
-            LineageDirection,
-            strawberry.argument(description="Which way to walk (default UPSTREAM)."),
-        ] = LineageDirection.UPSTREAM,
+        direction: LineageDirectionArg = LineageDirection.UPSTREAM,
         max_depth: LineageMaxDepth = None,
         max_nodes: LineageMaxNodes = None,
     ) -> LineageGraphType:
-        from schema.lineage import LineageGraph
-
-        with raise_domain_errors():
-            found = await lineage.version_graph(
-                info.context, self.record, direction.name, max_depth, max_nodes
-            )
-        return LineageGraph.of(found)
+        return await _lineage_graph(
+            lineage.version_graph(info.context, self.record, direction.name, max_depth, max_nodes)
+        )
 
     @strawberry.field(
         description="What changed upstream between this version and another: artifacts "
@@ -1220,20 +1218,21 @@ class Run(Node):
     async def lineage(
         self,
         info: Ctx,
-        direction: Annotated[
-            LineageDirection,
-            strawberry.argument(description="Which way to walk (default UPSTREAM)."),
-        ] = LineageDirection.UPSTREAM,
+        direction: LineageDirectionArg = LineageDirection.UPSTREAM,
         max_depth: LineageMaxDepth = None,
         max_nodes: LineageMaxNodes = None,
     ) -> LineageGraphType:
-        from schema.lineage import LineageGraph
+        return await _lineage_graph(
+            lineage.run_graph(info.context, self.record, direction.name, max_depth, max_nodes)
+        )
 
-        with raise_domain_errors():
-            found = await lineage.run_graph(
-                info.context, self.record, direction.name, max_depth, max_nodes
-            )
-        return LineageGraph.of(found)
+
+async def _lineage_graph(walk: Awaitable[lineage.LineageGraph]) -> LineageGraph:
+    from schema.lineage import LineageGraph
+
+    with raise_domain_errors():
+        found = await walk
+    return LineageGraph.of(found)
 
 
 def node_of(type_name: str, obj: Any) -> Node:

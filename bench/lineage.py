@@ -64,7 +64,7 @@ from bench.run import (  # noqa: E402
 from db import lineage  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import create_pool  # noqa: E402
-from schema.ids import encode_id  # noqa: E402
+from schema.nodes import global_id  # noqa: E402
 
 QUERY = """query Lineage($id: ID!, $direction: LineageDirection!, $depth: Int!, $nodes: Int!) {
   node(id: $id) { ... on ArtifactVersion {
@@ -105,7 +105,7 @@ def lineage_scenarios(
 
         def variables(rng: random.Random) -> dict[str, Any]:
             return {
-                "id": encode_id("ArtifactVersion", rng.choice(ids)),
+                "id": global_id("ArtifactVersion", rng.choice(ids)),
                 "direction": direction,
                 "depth": depth,
                 "nodes": nodes,

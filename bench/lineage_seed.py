@@ -16,7 +16,7 @@ random seed and written with bulk SQL (`INSERT … SELECT` over `unnest` of arra
 transaction) into the tables of db/migrations, keeping their constraints and the invariants the
 resolvers keep: one logged version per content in its sequence, indexes in logging order,
 `next_index` one past the highest, `latest` on the newest version with its alias history, a real
-manifest digest per content (`commands.manifest_digest` of its one file), each run input naming
+manifest digest per content (`manifest_digest` of its one file), each run input naming
 the logged version read. Then `VACUUM ANALYZE`.
 """
 
@@ -29,7 +29,9 @@ from datetime import UTC, datetime, timedelta
 
 from bench.seed import CHECKS, ORGANIZATION, _check_manifest_digest
 from db.pool import Connection
-from resolvers import accounts, commands
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.runs import create_project_txn
 
 PROJECT = "pipeline"
 
@@ -291,11 +293,11 @@ async def seed_graph(conn: Connection, shape: GraphShape) -> SeededGraph:
     g = generate(shape)
     generate_seconds = time.perf_counter() - started
     async with conn.transaction():
-        org = await commands.create_organization(conn, ORGANIZATION, "Acme Corp")
-        member = await accounts.create_user(conn, "bench-member", "Benchmark member")
-        await accounts.add_organization_member(conn, org, member, "MEMBER")
-        project = await commands.create_project(conn, org.id, PROJECT, "The ML pipeline.")
-        key = await accounts.create_api_key(conn, member.name, key_name="bench")
+        org = await create_organization_txn(conn, ORGANIZATION, "Acme Corp")
+        member = await create_user_txn(conn, "bench-member", "Benchmark member")
+        await add_member_txn(conn, org, member, "MEMBER")
+        project = await create_project_txn(conn, org.id, PROJECT, "The ML pipeline.")
+        key = await create_api_key_txn(conn, member.name, key_name="bench")
         t0 = datetime.now(UTC) - timedelta(days=200)
         await conn.execute(CREATE_PLAN[0], [s[0] for s in g.sequences], [s[1] for s in g.sequences])
         await conn.execute(CREATE_PLAN[1], g.run_names, t0)

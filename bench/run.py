@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo
 from bench.seed import Seeded, Shape, collection_name, registry_name, seed  # noqa: E402
 from db.migrate import migrate  # noqa: E402
 from db.pool import Connection, create_pool  # noqa: E402
-from schema.ids import encode_id  # noqa: E402
+from schema.nodes import global_id  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
@@ -74,7 +74,7 @@ def scenarios(seeded: Seeded) -> dict[str, Scenario]:
     tree_versions = min(10, shape.registries) * min(20, shape.collections) * min(10, shape.versions)
 
     def node(rng: random.Random) -> dict[str, Any]:
-        return {"id": encode_id("ArtifactVersion", rng.choice(seeded.version_ids))}
+        return {"id": global_id("ArtifactVersion", rng.choice(seeded.version_ids))}
 
     found = [
         Scenario(

@@ -5,7 +5,7 @@ functions. The many rows (collections, runs, contents, files, versions, aliases,
 run inputs, tags, audit events) are written with `INSERT … SELECT` over `generate_series`, in one
 transaction, respecting every constraint and invariant the resolvers keep:
 
-- each logged content has a real manifest digest (`commands.manifest_digest` of its files);
+- each logged content has a real manifest digest (`manifest_digest` of its files);
 - a collection's `next_index` is one past its highest version index;
 - `latest` is on the newest version of every sequence and collection, `production` and `staging`
   on others of each registry collection, and `alias_history` has the rows of how they got there
@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from db.artifacts import versions_by_id
-from db.organizations import user_by_name
+from db.accounts import user_by_name
 from db.pool import Connection
 from db.registries import registries_by_organization_name
 from db.runs import projects_by_organization_name
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
+from db.versions import versions_by_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import create_project_txn, log_artifact_txn
+from resolvers.versions import FileEntry, manifest_digest
 
 ORGANIZATION = "acme"
 DATASET_NAME = "training-data"
@@ -318,13 +322,13 @@ async def seed(conn: Connection, shape: Shape) -> Seeded:
     """Fills a fresh, migrated database with the benchmark organization `acme`."""
     started = time.perf_counter()
     async with conn.transaction():
-        org = await commands.create_organization(conn, ORGANIZATION, "Acme Corp")
-        admin = await accounts.create_user(conn, "bench-admin", "Benchmark admin")
-        member = await accounts.create_user(conn, "bench-member", "Benchmark member")
-        await accounts.add_organization_member(conn, org, admin, "ADMIN")
-        await accounts.add_organization_member(conn, org, member, "MEMBER")
+        org = await create_organization_txn(conn, ORGANIZATION, "Acme Corp")
+        admin = await create_user_txn(conn, "bench-admin", "Benchmark admin")
+        member = await create_user_txn(conn, "bench-member", "Benchmark member")
+        await add_member_txn(conn, org, admin, "ADMIN")
+        await add_member_txn(conn, org, member, "MEMBER")
         registries = [
-            await commands.create_registry(
+            await create_registry_txn(
                 conn,
                 admin,
                 org.id,
@@ -336,13 +340,13 @@ async def seed(conn: Connection, shape: Shape) -> Seeded:
             for r in range(shape.registries)
         ]
         projects = [
-            await commands.create_project(conn, org.id, f"team-{r:02d}", "Training runs.")
+            await create_project_txn(conn, org.id, f"team-{r:02d}", "Training runs.")
             for r in range(shape.registries)
         ]
-        data_project = await commands.create_project(conn, org.id, "data", "The training data.")
+        data_project = await create_project_txn(conn, org.id, "data", "The training data.")
         (dataset_registry,) = await registries_by_organization_name(conn, [(org.id, "dataset")])
         assert dataset_registry is not None
-        key = await accounts.create_api_key(conn, member.name, key_name="bench")
+        key = await create_api_key_txn(conn, member.name, key_name="bench")
 
         # Time runs forward from 40 days ago: the dataset chain, then the model collections,
         # then their versions, interleaved across collections.
@@ -477,7 +481,7 @@ async def _check_manifest_digest(conn: Connection, organization_id: int) -> None
         "SELECT path, digest, size FROM artifact_files WHERE content_id = $1", row["id"]
     )
     entries = [FileEntry(f["path"], f["digest"], f["size"]) for f in files]
-    assert commands.manifest_digest(entries) == row["digest"], "manifest digests disagree"
+    assert manifest_digest(entries) == row["digest"], "manifest digests disagree"
 
 
 class _RolledBack(Exception):
@@ -497,7 +501,7 @@ async def _check_with_resolvers(conn: Connection, organization_id: int, shape: S
             assert member is not None
             assert registry is not None
             assert project is not None
-            logged = await commands.log_artifact(
+            logged = await log_artifact_txn(
                 conn,
                 member,
                 project,
@@ -506,7 +510,7 @@ async def _check_with_resolvers(conn: Connection, organization_id: int, shape: S
                 files=[FileEntry("model.safetensors", "0" * 64, 1)],
             )
             assert logged.version_index == shape.versions, "sequence next_index is off"
-            linked = await commands.link_artifact(
+            linked = await link_artifact_txn(
                 conn, member, logged, registry, collection_name(0), ["production"]
             )
             assert linked.version_index == shape.versions, "collection next_index is off"
@@ -691,7 +695,7 @@ async def _check_unlinked_with_resolvers(
                 "SELECT path, digest, size FROM artifact_files WHERE content_id = $1",
                 version.content_id,
             )
-            logged = await commands.log_artifact(
+            logged = await log_artifact_txn(
                 conn,
                 member,
                 project,
@@ -706,7 +710,7 @@ async def _check_unlinked_with_resolvers(
             )
             assert registry is not None
             collection = "collection-" + row["sequence"].removeprefix("model-")
-            linked = await commands.link_artifact(conn, member, version, registry, collection)
+            linked = await link_artifact_txn(conn, member, version, registry, collection)
             next_index = await conn.fetchval(
                 "SELECT next_index FROM collections WHERE id = $1", linked.collection_id
             )

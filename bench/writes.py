@@ -67,12 +67,13 @@ from bench.seed import (  # noqa: E402
     registry_name,
     seed,
 )
+from db.accounts import user_by_name  # noqa: E402
 from db.migrate import migrate  # noqa: E402
-from db.organizations import user_by_name  # noqa: E402
 from db.pool import Connection, create_pool  # noqa: E402
 from db.registries import registries_by_organization_name, set_registry_user_role  # noqa: E402
-from resolvers import accounts, commands  # noqa: E402
-from schema.ids import encode_id  # noqa: E402
+from resolvers.accounts import create_api_key_txn  # noqa: E402
+from resolvers.collections import create_collection_txn  # noqa: E402
+from schema.nodes import global_id  # noqa: E402
 
 HOT_COLLECTION = "incoming"  # in bench-00: where `link-one` links everything
 ALIAS = "production"
@@ -133,26 +134,26 @@ def write_scenarios(targets: Targets, admin_key: str) -> dict[str, Scenario]:
     def link_one(rng: random.Random) -> dict[str, Any]:
         found = targets.take()
         return {
-            "version": encode_id("ArtifactVersion", found.version_id),
-            "collection": encode_id("Collection", targets.hot_collection_id),
+            "version": global_id("ArtifactVersion", found.version_id),
+            "collection": global_id("Collection", targets.hot_collection_id),
         }
 
     def link_many(rng: random.Random) -> dict[str, Any]:
         found = targets.take()
         return {
-            "version": encode_id("ArtifactVersion", found.version_id),
-            "collection": encode_id("Collection", found.collection_id),
+            "version": global_id("ArtifactVersion", found.version_id),
+            "collection": global_id("Collection", found.collection_id),
         }
 
     def alias_one(rng: random.Random) -> dict[str, Any]:
-        return {"version": encode_id("ArtifactVersion", targets.move(one))}
+        return {"version": global_id("ArtifactVersion", targets.move(one))}
 
     def alias_many(rng: random.Random) -> dict[str, Any]:
         # Every collection but the alias-one one, in turn.
         i = turn["alias-many"]
         turn["alias-many"] = i + 1
         collection_id = targets.order[1 + i % (len(targets.order) - 1)]
-        return {"version": encode_id("ArtifactVersion", targets.move(collection_id))}
+        return {"version": global_id("ArtifactVersion", targets.move(collection_id))}
 
     found = [
         Scenario(
@@ -212,10 +213,10 @@ async def _prepare_targets(
             await set_registry_user_role(conn, registry.id, member.id, "MEMBER")
         hot_registry = registries[0]
         assert hot_registry is not None
-        hot = await commands.create_collection(
+        hot = await create_collection_txn(
             conn, admin, hot_registry, name=HOT_COLLECTION, artifact_type="model"
         )
-        admin_key = await accounts.create_api_key(conn, admin.name, key_name="bench-admin")
+        admin_key = await create_api_key_txn(conn, admin.name, key_name="bench-admin")
     rows = await conn.fetch(
         """SELECT v.collection_id, v.version_index, v.id, a.version_id IS NOT NULL AS holds
            FROM artifact_versions v JOIN collections col ON col.id = v.collection_id

@@ -3,59 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import from_record
+from db.records import Automation, Delivery, DeliveryAttempt, from_record
 
 EVENTS_CHANNEL = "cairn_events"
 DELIVERIES_CHANNEL = "cairn_deliveries"
-
-
-@dataclass(frozen=True, slots=True)
-class Automation:
-    id: int
-    organization_id: int
-    registry_id: int
-    collection_id: int | None
-    name: str
-    description: str
-    enabled: bool
-    events: list[str]
-    filter_regex: str | None
-    webhook_url: str
-    headers: bytes | None
-    secret: bytes
-    payload_template: str
-    created_by: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    automation_id: int
-    event_type: str
-    body: str
-    status: str
-    attempt_count: int
-    next_attempt_at: datetime
-    created_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryAttempt:
-    id: int
-    delivery_id: int
-    attempted_at: datetime
-    status_code: int | None
-    latency_ms: int
-    response_excerpt: str | None
-    error: str | None
 
 
 AUTOMATION_COLUMNS = """a.id, a.organization_id, a.registry_id, a.collection_id, a.name,
@@ -341,9 +296,12 @@ async def redeliver(conn: Connection, delivery_id: int) -> Delivery | None:
     return None if row is None else from_record(Delivery, row)
 
 
-SELECT_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries AS d WHERE d.id = $1"
+SELECT_DELIVERIES_BY_ID = f"""
+SELECT {DELIVERY_COLUMNS} FROM deliveries AS d WHERE d.id = ANY($1::bigint[])
+"""
 
 
-async def delivery_by_id(conn: Executor, delivery_id: int) -> Delivery | None:
-    row = await conn.fetchrow(SELECT_DELIVERY, delivery_id)
-    return None if row is None else from_record(Delivery, row)
+async def deliveries_by_id(conn: Executor, ids: Sequence[int]) -> list[Delivery | None]:
+    rows = await conn.fetch(SELECT_DELIVERIES_BY_ID, list(ids))
+    found = {row["id"]: from_record(Delivery, row) for row in rows}
+    return [found.get(i) for i in ids]

@@ -1,40 +1,16 @@
-"""Audit events and alias history: what changed, who changed it, and when each alias moved."""
+"""Audit events and alias history: what changed, who changed it, and when each alias moved.
+
+Audit events are written in the same transaction as the change they record."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor
-from db.records import from_record
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    id: int
-    organization_id: int
-    registry_id: int | None
-    collection_id: int | None
-    actor_id: int | None
-    action: str
-    target_type: str
-    target_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AliasPeriod:
-    alias: str
-    version_id: int
-    version_index: int
-    assigned_at: datetime
-    removed_at: datetime | None
-
+from db.records import AliasPeriod, AuditEvent, from_record
 
 AUDIT_COLUMNS = """e.id, e.organization_id, e.registry_id, e.collection_id, e.actor_id, e.action,
 e.target_type, e.target_id, e.before, e.after, e.created_at"""
@@ -126,3 +102,37 @@ HISTORY_BY_ORGANIZATION: ListSpec[AuditEvent] = ListSpec(
     record=lambda row: from_record(AuditEvent, row),
     filter=ACTION_FILTER,
 )
+
+
+INSERT_AUDIT_EVENT = """
+INSERT INTO audit_events (organization_id, registry_id, collection_id, actor_id, action,
+                          target_type, target_id, before, after)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+
+async def insert_audit_event(
+    conn: Connection,
+    *,
+    organization_id: int,
+    registry_id: int | None,
+    collection_id: int | None,
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        INSERT_AUDIT_EVENT,
+        organization_id,
+        registry_id,
+        collection_id,
+        actor_id,
+        action,
+        target_type,
+        target_id,
+        before,
+        after,
+    )

@@ -9,7 +9,6 @@ nodes times depth, and each node is reported once, at its smallest depth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.pool import Executor
@@ -119,14 +118,3 @@ async def walk(
     nodes.sort(key=lambda n: (n.depth, n.kind, n.id))
     edges.sort(key=lambda e: (e.kind, e.run_id, e.content_id))
     return LineageWalk(nodes, edges, truncated)
-
-
-SELECT_CONTENT_SEQUENCES = """
-SELECT c.id, c.sequence_id FROM artifact_contents AS c WHERE c.id = ANY($1::bigint[])
-"""
-
-
-async def content_sequences(conn: Executor, content_ids: Sequence[int]) -> dict[int, int]:
-    """The artifact sequence (the artifact's identity across versions) of each content."""
-    rows = await conn.fetch(SELECT_CONTENT_SEQUENCES, list(content_ids))
-    return {row["id"]: row["sequence_id"] for row in rows}

@@ -9,11 +9,25 @@ from typing import Any, TypeVar
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from db import artifacts, automations, history, organizations, registries, runs
+from db import (
+    accounts,
+    automations,
+    collections,
+    history,
+    organizations,
+    registries,
+    runs,
+    versions,
+)
 from db.pagination import ListSpec, Page, PageRequest, fetch_counts, fetch_pages
 from db.records import (
+    AliasPeriod,
+    ApiKey,
     ArtifactVersion,
+    Automation,
     Collection,
+    Delivery,
+    DeliveryAttempt,
     Organization,
     Project,
     Registry,
@@ -50,11 +64,12 @@ class Loaders:
         self.organization_by_name: DataLoader[str, Organization | None] = _loader(
             pool, organizations.organizations_by_name
         )
-        self.user_by_id: DataLoader[int, User | None] = _loader(pool, organizations.users_by_id)
+        self.user_by_id: DataLoader[int, User | None] = _loader(pool, accounts.users_by_id)
         self.organization_ids_by_user: DataLoader[int, list[int]] = _loader(
             pool, organizations.organization_ids_by_user
         )
         self.team_by_id: DataLoader[int, Team | None] = _loader(pool, organizations.teams_by_id)
+        self.api_key_by_id: DataLoader[int, ApiKey | None] = _loader(pool, accounts.api_keys_by_id)
         self.registry_by_id: DataLoader[int, Registry | None] = _loader(
             pool, registries.registries_by_id
         )
@@ -68,43 +83,49 @@ class Loaders:
             pool, registries.registry_ids_with_role
         )
         self.collection_by_id: DataLoader[int, Collection | None] = _loader(
-            pool, registries.collections_by_id
+            pool, collections.collections_by_id
         )
         self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            pool, registries.collections_by_registry_name
+            pool, collections.collections_by_registry_name
         )
         self.sequence_by_project_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            pool, registries.sequences_by_project_name
+            pool, collections.sequences_by_project_name
         )
         self.tags_by_collection: DataLoader[int, list[str]] = _loader(
-            pool, registries.tags_by_collection
+            pool, collections.tags_by_collection
         )
         self.version_by_id: DataLoader[int, ArtifactVersion | None] = _loader(
-            pool, artifacts.versions_by_id
+            pool, versions.versions_by_id
         )
         self.version_by_collection_index: DataLoader[tuple[int, int], ArtifactVersion | None] = (
-            _loader(pool, artifacts.versions_by_collection_index)
+            _loader(pool, versions.versions_by_collection_index)
         )
         self.version_by_collection_alias: DataLoader[tuple[int, str], ArtifactVersion | None] = (
-            _loader(pool, artifacts.versions_by_collection_alias)
+            _loader(pool, versions.versions_by_collection_alias)
         )
         self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
-            pool, artifacts.source_versions_by_content
+            pool, versions.source_versions_by_content
         )
         self.aliases_by_version: DataLoader[int, list[str]] = _loader(
-            pool, artifacts.aliases_by_version
+            pool, versions.aliases_by_version
         )
-        self.tags_by_version: DataLoader[int, list[str]] = _loader(pool, artifacts.tags_by_version)
+        self.tags_by_version: DataLoader[int, list[str]] = _loader(pool, versions.tags_by_version)
         self.aliases_by_collection: DataLoader[int, list[tuple[str, int]]] = _loader(
-            pool, artifacts.aliases_by_collection
+            pool, versions.aliases_by_collection
         )
-        self.alias_periods_by_version: DataLoader[int, list[history.AliasPeriod]] = _loader(
+        self.alias_periods_by_version: DataLoader[int, list[AliasPeriod]] = _loader(
             pool, history.alias_periods_by_version
         )
         self.alias_holder_as_of: DataLoader[tuple[int, str, datetime], int | None] = _loader(
             pool, history.alias_holders_as_of
         )
-        self.attempts_by_delivery: DataLoader[int, list[automations.DeliveryAttempt]] = _loader(
+        self.automation_by_id: DataLoader[int, Automation | None] = _loader(
+            pool, automations.automations_by_id
+        )
+        self.delivery_by_id: DataLoader[int, Delivery | None] = _loader(
+            pool, automations.deliveries_by_id
+        )
+        self.attempts_by_delivery: DataLoader[int, list[DeliveryAttempt]] = _loader(
             pool, automations.attempts_by_delivery
         )
         self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)

@@ -67,3 +67,12 @@ async def fetch_one(conn: Executor, sql: str, *args: Any) -> asyncpg.Record:
     if row is None:
         raise LookupError(f"expected a row from: {sql.strip().splitlines()[0]}")
     return row
+
+
+ADVISORY_XACT_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1))"
+
+
+async def advisory_xact_lock(conn: Connection, name: str) -> None:
+    """Holds a lock named `name` until the transaction ends: one holder at a time, across
+    processes."""
+    await conn.execute(ADVISORY_XACT_LOCK, name)

@@ -127,24 +127,6 @@ class ArtifactFile:
 
 
 @dataclass(frozen=True, slots=True)
-class RunInput:
-    """A run's use of a version: the run, the version it named, and when."""
-
-    run_id: int
-    version_id: int
-    content_id: int
-    used_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AliasAssignment:
-    collection_id: int
-    alias: str
-    version_id: int
-    assigned_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Team:
     id: int
     organization_id: int
@@ -171,3 +153,71 @@ class RegistryMember:
     team_id: int | None
     role: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    id: int
+    organization_id: int
+    registry_id: int | None
+    collection_id: int | None
+    actor_id: int | None
+    action: str
+    target_type: str
+    target_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AliasPeriod:
+    alias: str
+    version_id: int
+    version_index: int
+    assigned_at: datetime
+    removed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Automation:
+    id: int
+    organization_id: int
+    registry_id: int
+    collection_id: int | None
+    name: str
+    description: str
+    enabled: bool
+    events: list[str]
+    filter_regex: str | None
+    webhook_url: str
+    headers: bytes | None
+    secret: bytes
+    payload_template: str
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    automation_id: int
+    event_type: str
+    body: str
+    status: str
+    attempt_count: int
+    next_attempt_at: datetime
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str | None
+    error: str | None

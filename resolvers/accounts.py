@@ -1,19 +1,24 @@
-"""Users, memberships and API keys. Keys are random secrets shown once; only their SHA-256
+"""Users, service accounts and API keys. Keys are random secrets shown once; only their SHA-256
 is stored, so a leaked database does not leak working keys."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 import asyncpg
 
-from db import audit, organizations
+from db import accounts, organizations
 from db.pool import Connection
-from db.records import Organization, User
-from resolvers import validation
-from resolvers.context import Principal
+from db.records import ApiKey, User
+from resolvers import authorization
+from resolvers.context import Context, Principal
 from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.history import AuditTarget, audit_txn
+from resolvers.organizations import add_member_txn, require_organization
+from resolvers.validation import label, user_name
 
 KEY_PREFIX = "cairn_"
 
@@ -30,69 +35,124 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
     """The principal behind a bearer key, or None for an unknown or revoked one."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    found = await organizations.principal_by_key_hash(pool, hash_key(key))
+    found = await accounts.principal_by_key_hash(pool, hash_key(key))
     if found is None:
         return None
     user, roles = found
     return Principal(user=user, organization_roles=roles)
 
 
-async def create_user(
-    conn: Connection, name: str, display_name: str = "", kind: str = "HUMAN"
+# Reading
+
+
+async def user(ctx: Context, user_id: int | None) -> User | None:
+    """Users are visible by id to anyone signed in: their name is what shows on a link or run."""
+    if user_id is None:
+        return None
+    return await ctx.loaders.user_by_id.load(user_id)
+
+
+async def users_by_id(ctx: Context, ids: Sequence[int]) -> list[User | None]:
+    """Users looked up by ID, each visible to people who share an organization with them."""
+    found = await ctx.loaders.user_by_id.load_many(ids)
+    seen = await asyncio.gather(*(authorization.can_view_user(ctx, u) for u in found))
+    return [u if see else None for u, see in zip(found, seen, strict=True)]
+
+
+async def viewer_api_keys(ctx: Context) -> list[ApiKey]:
+    return await accounts.api_keys_of_user(ctx.pool, ctx.principal.user.id)
+
+
+async def api_keys_by_id(ctx: Context, ids: Sequence[int]) -> list[ApiKey | None]:
+    found = await ctx.loaders.api_key_by_id.load_many(ids)
+    seen = await asyncio.gather(*(authorization.can_see_key(ctx, k) for k in found))
+    return [k if see else None for k, see in zip(found, seen, strict=True)]
+
+
+# Service accounts and keys, through the API
+
+
+async def create_service_account(
+    ctx: Context, organization: str, name: str, display_name: str | None
 ) -> User:
-    return await organizations.insert_user(conn, name, display_name, kind)
-
-
-async def add_organization_member(
-    conn: Connection, organization: Organization, user: User, role: str
-) -> None:
-    await organizations.set_organization_member(conn, organization.id, user.id, role)
-
-
-async def create_api_key(
-    conn: Connection,
-    user_name: str,
-    *,
-    organization: str | None = None,
-    key_name: str = "cli",
-) -> str:
-    """A new key for `user_name`; with `organization`, the user must belong to it."""
-    user = await organizations.user_by_name(conn, user_name)
-    if user is None:
-        raise not_found(f"user '{user_name}' not found", ("user",))
-    if organization is not None:
-        orgs = await organizations.organizations_of_user(conn, user.id)
-        if organization not in {o.name for o in orgs}:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"user '{user.name}' is not a member of organization '{organization}'",
-                ("organization",),
-            )
-    validation.label(key_name, "key name", "name")
-    key = generate_key()
-    await organizations.insert_api_key(conn, user.id, key_name, hash_key(key))
-    await _operator_key_event(conn, user, key_name, "CREATE_API_KEY")
-    return key
-
-
-async def _operator_key_event(conn: Connection, user: User, key_name: str, action: str) -> None:
-    """Key events made from the command line (no actor) go into each of the user's orgs."""
-    (organization_ids,) = await organizations.organization_ids_by_user(conn, [user.id])
-    for organization_id in organization_ids:
-        await audit.insert_audit_event(
+    """A SERVICE user in the organization (as MEMBER): automation such as CI links with it."""
+    user_name(name)
+    label(display_name or "-", "display name", "displayName")
+    org = await require_organization(ctx, organization)
+    authorization.require_organization_role(ctx, org.id, "ADMIN", "creating service accounts")
+    if await accounts.user_by_name(ctx.pool, name) is not None:
+        raise DomainError(ErrorCode.NAME_TAKEN, f"user name '{name}' is taken", ("name",))
+    async with ctx.transaction() as conn:
+        created = await create_user_txn(conn, name, display_name or "", "SERVICE")
+        await add_member_txn(conn, org, created, "MEMBER")
+        await audit_txn(
             conn,
-            organization_id=organization_id,
-            registry_id=None,
-            collection_id=None,
-            actor_id=None,
-            action=action,
-            target_type="User",
-            target_id=user.id,
-            after={"user": user.name, "key": key_name, "by": "cli"},
+            ctx.principal.user.id,
+            "CREATE_SERVICE_ACCOUNT",
+            AuditTarget.member(org.id, "User", created.id),
+            after={"name": name},
+        )
+    return created
+
+
+async def create_api_key(ctx: Context, name: str, user_id: int | None) -> tuple[ApiKey, str]:
+    """A new key for yourself or a service account; its secret is returned this once and
+    stored only as a hash."""
+    label(name, "key name", "name")
+    owner = await authorization.require_key_owner(ctx, user_id, "making keys for a service account")
+    secret = generate_key()
+    async with ctx.transaction() as conn:
+        key_id = await accounts.insert_api_key(conn, owner.id, name, hash_key(secret))
+        (key,) = await accounts.api_keys_by_id(conn, [key_id])
+        assert key is not None
+        await _key_event_txn(conn, ctx.principal.user.id, "CREATE_API_KEY", owner, key.name)
+    return key, secret
+
+
+async def revoke_api_key(ctx: Context, key_id: int) -> ApiKey:
+    """Revokes a key at once: the next request with it is refused."""
+    (key,) = await accounts.api_keys_by_id(ctx.pool, [key_id])
+    if key is None:
+        raise not_found("API key not found", ("keyId",))
+    try:
+        owner = await authorization.require_key_owner(
+            ctx, key.user_id, "revoking a service account's key"
+        )
+    except DomainError:
+        raise not_found("API key not found", ("keyId",)) from None
+    async with ctx.transaction() as conn:
+        revoked = await accounts.revoke_api_key(conn, key.id)
+        await _key_event_txn(conn, ctx.principal.user.id, "REVOKE_API_KEY", owner, revoked.name)
+    return revoked
+
+
+async def _key_event_txn(
+    conn: Connection, actor_id: int | None, action: str, owner: User, key_name: str
+) -> None:
+    """Key events go into the history of every organization the key's owner belongs to; an
+    operator's, made from the command line, have no actor and say so."""
+    after = {"user": owner.name, "key": key_name} | ({"by": "cli"} if actor_id is None else {})
+    (organization_ids,) = await organizations.organization_ids_by_user(conn, [owner.id])
+    for organization_id in organization_ids:
+        await audit_txn(
+            conn,
+            actor_id,
+            action,
+            AuditTarget.member(organization_id, "User", owner.id),
+            after=after,
         )
 
 
-async def create_user_with_membership(
+# An operator's steps (`cairn users`, `cairn keys`, the demo), inside the caller's transaction
+
+
+async def create_user_txn(
+    conn: Connection, name: str, display_name: str = "", kind: str = "HUMAN"
+) -> User:
+    return await accounts.insert_user(conn, name, display_name, kind)
+
+
+async def create_user_with_membership_txn(
     conn: Connection,
     name: str,
     *,
@@ -101,38 +161,60 @@ async def create_user_with_membership(
     organization: str | None = None,
     role: str = "MEMBER",
 ) -> User:
-    """An operator's `cairn users create`: a new user, optionally added to an organization."""
-    validation.user_name(name, "name")
-    if await organizations.user_by_name(conn, name) is not None:
+    """A new user, optionally added to an organization."""
+    user_name(name, "name")
+    if await accounts.user_by_name(conn, name) is not None:
         raise DomainError(ErrorCode.NAME_TAKEN, f"user '{name}' already exists", ("name",))
     org = None
     if organization is not None:
         (org,) = await organizations.organizations_by_name(conn, [organization])
         if org is None:
             raise not_found(f"organization '{organization}' not found", ("organization",))
-    user = await create_user(conn, name, display_name, "SERVICE" if service else "HUMAN")
+    created = await create_user_txn(conn, name, display_name, "SERVICE" if service else "HUMAN")
     if org is not None:
-        await add_organization_member(conn, org, user, role)
-    return user
+        await add_member_txn(conn, org, created, role)
+    return created
 
 
-async def revoke_keys(
+async def create_api_key_txn(
+    conn: Connection, owner_name: str, *, organization: str | None = None, key_name: str = "cli"
+) -> str:
+    """A new key for the user named `owner_name`; with `organization`, the user must belong to
+    it. Returns the key itself."""
+    owner = await accounts.user_by_name(conn, owner_name)
+    if owner is None:
+        raise not_found(f"user '{owner_name}' not found", ("user",))
+    if organization is not None:
+        orgs = await organizations.organizations_of_user(conn, owner.id)
+        if organization not in {o.name for o in orgs}:
+            raise not_found(
+                f"user '{owner.name}' is not a member of organization '{organization}'",
+                ("organization",),
+            )
+    label(key_name, "key name", "name")
+    key = generate_key()
+    await accounts.insert_api_key(conn, owner.id, key_name, hash_key(key))
+    await _key_event_txn(conn, None, "CREATE_API_KEY", owner, key_name)
+    return key
+
+
+async def revoke_keys_txn(
     conn: Connection,
     *,
     key: str | None = None,
-    user_name: str | None = None,
+    owner_name: str | None = None,
     key_name: str | None = None,
 ) -> int:
     """Revokes one key by its secret, or every active key of a user with a given name."""
     if key is not None:
-        revoked = await organizations.revoke_api_key_by_hash(conn, hash_key(key))
+        revoked = await accounts.revoke_api_key_by_hash(conn, hash_key(key))
         return 0 if revoked is None else 1
-    assert user_name is not None
+    assert owner_name is not None
     assert key_name is not None
-    user = await organizations.user_by_name(conn, user_name)
-    if user is None:
-        raise not_found(f"user '{user_name}' not found", ("user",))
-    ids = await organizations.revoke_api_keys_by_name(conn, user.id, key_name)
+    owner = await accounts.user_by_name(conn, owner_name)
+    if owner is None:
+        raise not_found(f"user '{owner_name}' not found", ("user",))
+    ids = await accounts.revoke_api_keys_by_name(conn, owner.id, key_name)
     if ids:
-        await _operator_key_event(conn, user, key_name, "REVOKE_API_KEY")
+        await _key_event_txn(conn, None, "REVOKE_API_KEY", owner, key_name)
     return len(ids)

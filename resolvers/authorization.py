@@ -2,18 +2,20 @@
 
 Reads go through `can_view`: organization membership, and for anything in a registry an
 effective role there, so a RESTRICTED registry is invisible, by any route, to anyone without one.
-Lists filter the same way in SQL (`registry_filter`). Writes go through
-`require_organization_role` or `require_registry_role`, which also mark the request as checked,
-so a mutation that forgot to ask fails loudly instead of writing unchecked.
+Lists filter the same way in SQL (`registry_filter`). Writes go through the `require_*` checks,
+which also mark the request as checked, so a mutation that forgot to ask fails loudly instead of
+writing unchecked.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
-from db.records import Registry
+from db.records import ApiKey, ArtifactVersion, Automation, Registry, User
 from resolvers.context import Context
-from resolvers.errors import DomainError, ErrorCode
+from resolvers.errors import DomainError, ErrorCode, not_found
 
 ORGANIZATION_ROLES = ("VIEWER", "MEMBER", "ADMIN")
 REGISTRY_ROLES = ("RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN")
@@ -22,6 +24,12 @@ REGISTRY_ROLES = ("RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN")
 class OrganizationOwned(Protocol):
     @property
     def organization_id(self) -> int: ...
+
+
+T = TypeVar("T", bound=OrganizationOwned)
+
+
+# Seeing
 
 
 def can_view_organization(ctx: Context, organization_id: int) -> bool:
@@ -38,32 +46,22 @@ async def can_view(ctx: Context, obj: OrganizationOwned | None) -> bool:
     return await registry_role_by_id(ctx, registry_id) is not None
 
 
-async def registry_role_by_id(ctx: Context, registry_id: int) -> str | None:
-    registry = await ctx.loaders.registry_by_id.load(registry_id)
-    return None if registry is None else await registry_role(ctx, registry)
+async def visible(ctx: Context, obj: T | None) -> T | None:
+    """`obj` if the caller may see it, else None: a hidden object answers as a missing one."""
+    return obj if await can_view(ctx, obj) else None
 
 
-async def registry_filter(ctx: Context, organization_id: int) -> tuple[int, ...] | None:
-    """For lists: None when the caller sees every registry of the organization (an admin), else
-    the ids of the registries they hold a role in, which they see besides ORGANIZATION ones."""
-    if ctx.principal.organization_roles.get(organization_id) == "ADMIN":
-        return None
-    return tuple(await ctx.loaders.registry_ids_with_role.load(ctx.principal.user.id))
+async def visible_many(ctx: Context, objs: Sequence[T | None]) -> list[T | None]:
+    """`visible` of each, gathered so that the checks of all the objects load in one batch."""
+    return list(await asyncio.gather(*(visible(ctx, obj) for obj in objs)))
 
 
-def require_organization_role(
-    ctx: Context, organization_id: int, minimum: str, action: str
-) -> None:
-    """Refuses unless the caller's organization role is at least `minimum`."""
-    ctx.authorization_checked = True
-    role = ctx.principal.organization_roles.get(organization_id)
-    if role is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "organization not found", ("organization",))
-    if ORGANIZATION_ROLES.index(role) < ORGANIZATION_ROLES.index(minimum):
-        raise DomainError(
-            ErrorCode.PERMISSION_DENIED,
-            f"{action} needs the organization role {minimum} or higher; you are {role}",
-        )
+async def can_view_user(ctx: Context, user: User | None) -> bool:
+    """A user is visible to people who share an organization with them."""
+    if user is None:
+        return False
+    organization_ids = await ctx.loaders.organization_ids_by_user.load(user.id)
+    return any(can_view_organization(ctx, o) for o in organization_ids)
 
 
 async def registry_role(ctx: Context, registry: Registry) -> str | None:
@@ -84,12 +82,90 @@ async def registry_role(ctx: Context, registry: Registry) -> str | None:
     return max(candidates, key=REGISTRY_ROLES.index) if candidates else None
 
 
+async def registry_role_by_id(ctx: Context, registry_id: int) -> str | None:
+    registry = await ctx.loaders.registry_by_id.load(registry_id)
+    return None if registry is None else await registry_role(ctx, registry)
+
+
+def _at_least(role: str | None, minimum: str) -> bool:
+    return role is not None and REGISTRY_ROLES.index(role) >= REGISTRY_ROLES.index(minimum)
+
+
+async def registry_filter(ctx: Context, organization_id: int) -> tuple[int, ...] | None:
+    """For lists: None when the caller sees every registry of the organization (an admin), else
+    the ids of the registries they hold a role in, which they see besides ORGANIZATION ones."""
+    if ctx.principal.organization_roles.get(organization_id) == "ADMIN":
+        return None
+    return tuple(await ctx.loaders.registry_ids_with_role.load(ctx.principal.user.id))
+
+
 async def can_download(ctx: Context, registry_id: int | None) -> bool:
     """Files and anything that downloads content need VIEWER; RESTRICTED_VIEWER sees metadata."""
     if registry_id is None:
         return True
-    role = await registry_role_by_id(ctx, registry_id)
-    return role is not None and REGISTRY_ROLES.index(role) >= REGISTRY_ROLES.index("VIEWER")
+    return _at_least(await registry_role_by_id(ctx, registry_id), "VIEWER")
+
+
+async def require_download(ctx: Context, version: ArtifactVersion) -> None:
+    """Files are content: RESTRICTED_VIEWERs of a registry see its metadata, not its files."""
+    if not await can_download(ctx, version.registry_id):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "seeing files needs the VIEWER role in this registry; you are RESTRICTED_VIEWER",
+            ("files",),
+        )
+
+
+async def can_see_automations(ctx: Context, registry_id: int) -> bool:
+    """Automations (their URLs and deliveries may be sensitive) are for those who may change
+    things in the registry."""
+    return _at_least(await registry_role_by_id(ctx, registry_id), "MEMBER")
+
+
+async def require_automations_visible(ctx: Context, registry_id: int) -> None:
+    if not await can_see_automations(ctx, registry_id):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "automations are visible to registry members and admins only",
+        )
+
+
+def require_organization_admin_to_see(ctx: Context, organization_id: int, what: str) -> None:
+    if ctx.principal.organization_roles.get(organization_id) != "ADMIN":
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, f"{what} is visible to organization admins only"
+        )
+
+
+async def can_see_key(ctx: Context, key: ApiKey | None) -> bool:
+    """A key is seen by its owner, and a service account's by its organizations' admins."""
+    if key is None:
+        return False
+    if key.user_id == ctx.principal.user.id:
+        return True
+    owner = await ctx.loaders.user_by_id.load(key.user_id)
+    if owner is None or owner.kind != "SERVICE":
+        return False
+    organization_ids = await ctx.loaders.organization_ids_by_user.load(owner.id)
+    return any(ctx.principal.organization_roles.get(o) == "ADMIN" for o in organization_ids)
+
+
+# Changing
+
+
+def require_organization_role(
+    ctx: Context, organization_id: int, minimum: str, action: str
+) -> None:
+    """Refuses unless the caller's organization role is at least `minimum`."""
+    ctx.authorization_checked = True
+    role = ctx.principal.organization_roles.get(organization_id)
+    if role is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "organization not found", ("organization",))
+    if ORGANIZATION_ROLES.index(role) < ORGANIZATION_ROLES.index(minimum):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            f"{action} needs the organization role {minimum} or higher; you are {role}",
+        )
 
 
 async def require_registry_role(ctx: Context, registry: Registry, minimum: str, action: str) -> str:
@@ -101,10 +177,75 @@ async def require_registry_role(ctx: Context, registry: Registry, minimum: str, 
     role = await registry_role(ctx, registry)
     if role is None:
         raise DomainError(ErrorCode.NOT_FOUND, "registry not found", ("registry",))
-    if REGISTRY_ROLES.index(role) < REGISTRY_ROLES.index(minimum):
+    if not _at_least(role, minimum):
         raise DomainError(
             ErrorCode.PERMISSION_DENIED,
             f"{action} needs the role {minimum} or higher in registry '{registry.name}'; "
             f"you are {role}",
         )
     return role
+
+
+def require_protected_aliases_allowed(
+    registry: Registry, role: str, aliases: Sequence[str], field: str
+) -> None:
+    """Protected aliases (e.g. `production`) are added, moved and removed by registry admins
+    only; `field` names the input that holds them."""
+    protected = sorted(set(aliases) & set(registry.protected_aliases))
+    if protected and role != "ADMIN":
+        raise DomainError(
+            ErrorCode.PROTECTED_ALIAS,
+            f"alias '{protected[0]}' is protected in registry '{registry.name}': only its "
+            "admins may add, move or remove it",
+            (field,),
+        )
+
+
+async def require_version_change(
+    ctx: Context,
+    version: ArtifactVersion,
+    action: str,
+    aliases: Sequence[str] = (),
+    alias_field: str = "aliases",
+) -> None:
+    """Registry versions need MEMBER, and ADMIN for protected aliases; logged versions need an
+    organization MEMBER."""
+    if version.registry_id is None:
+        require_organization_role(ctx, version.organization_id, "MEMBER", action)
+        return
+    registry = await visible(ctx, await ctx.loaders.registry_by_id.load(version.registry_id))
+    if registry is None:
+        raise not_found("registry not found", ("versionId",))
+    role = await require_registry_role(ctx, registry, "MEMBER", action)
+    require_protected_aliases_allowed(registry, role, aliases, alias_field)
+
+
+async def require_automation_manager(
+    ctx: Context, automation: Automation, registry: Registry, action: str
+) -> None:
+    """MEMBERs may change their own automations; others' need the registry's ADMIN."""
+    minimum = "MEMBER" if automation.created_by == ctx.principal.user.id else "ADMIN"
+    await require_registry_role(ctx, registry, minimum, action)
+
+
+async def require_key_owner(ctx: Context, user_id: int | None, action: str) -> User:
+    """Keys are made and revoked by their owner, or for a service account by an admin of its
+    organization; the answer is the key's owner."""
+    ctx.authorization_checked = True
+    if user_id is None or user_id == ctx.principal.user.id:
+        return ctx.principal.user
+    user = await ctx.loaders.user_by_id.load(user_id)
+    if user is None or user.kind != "SERVICE":
+        raise not_found("service account not found", ("userId",))
+    organization_ids = await ctx.loaders.organization_ids_by_user.load(user.id)
+    if not any(can_view_organization(ctx, o) for o in organization_ids):
+        # Users are visible to those who share an organization with them: to anyone else the
+        # account answers exactly as a missing one.
+        raise not_found("service account not found", ("userId",))
+    if not any(ctx.principal.organization_roles.get(o) == "ADMIN" for o in organization_ids):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            f"{action} needs the ADMIN role in the service account's organization",
+            ("userId",),
+        )
+    return user

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from db.loaders import Loaders
+from db.pool import Connection
 from db.records import User
 from resolvers.webhooks import WebhookPolicy
 
@@ -18,6 +21,10 @@ class Principal:
 
     user: User
     organization_roles: dict[int, str] = field(default_factory=dict)
+
+
+class AuthorizationNotChecked(RuntimeError):
+    """A write was about to start before any authorization check: a bug, never a user error."""
 
 
 @dataclass(slots=True)
@@ -31,3 +38,14 @@ class Context:
     events: Any = None
     # Set by every authorization check; a mutation that finishes without one is a bug.
     authorization_checked: bool = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """The one transaction of a write. It refuses to start before an authorization check,
+        and clears the request's loaders after it commits, so that what the write returns is
+        read as it is now."""
+        if not self.authorization_checked:
+            raise AuthorizationNotChecked("a write started without an authorization check")
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+        self.loaders.clear_all()

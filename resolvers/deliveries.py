@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from db import automations
-from db.automations import Delivery
+from db.records import Automation, Delivery
 from resolvers import secrets, webhooks
 from resolvers.automations import request_for
 
@@ -50,7 +50,7 @@ async def _attempt(
     policy: webhooks.WebhookPolicy,
     client: httpx.AsyncClient,
     delivery: Delivery,
-    automation: automations.Automation | None,
+    automation: Automation | None,
     rng: random.Random | None,
 ) -> None:
     if automation is None:  # deleted meanwhile: its deliveries went with it

@@ -1,4 +1,5 @@
-"""Error codes of the domain, and the exceptions that carry them to the transport layer."""
+"""Why a request was refused: the domain's error codes, and the exception that carries one to the
+transport layer, where it becomes a payload error of a mutation or an error of a query field."""
 
 from __future__ import annotations
 
@@ -6,23 +7,47 @@ from enum import Enum
 
 
 class ErrorCode(Enum):
-    NOT_FOUND = "NOT_FOUND"
-    PERMISSION_DENIED = "PERMISSION_DENIED"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    INVALID_PATH = "INVALID_PATH"
-    INVALID_ID = "INVALID_ID"
-    INVALID_ARGUMENT = "INVALID_ARGUMENT"
-    INVALID_NAME = "INVALID_NAME"
-    TYPE_MISMATCH = "TYPE_MISMATCH"
-    TYPE_NOT_ACCEPTED = "TYPE_NOT_ACCEPTED"
-    RESERVED_ALIAS = "RESERVED_ALIAS"
-    PROTECTED_ALIAS = "PROTECTED_ALIAS"
-    NAME_TAKEN = "NAME_TAKEN"
-    RUN_FINISHED = "RUN_FINISHED"
-    ALREADY_MEMBER = "ALREADY_MEMBER"
-    LAST_ADMIN = "LAST_ADMIN"
-    INVALID_TEMPLATE = "INVALID_TEMPLATE"
-    BLOCKED_DESTINATION = "BLOCKED_DESTINATION"
+    """Stable codes a client can branch on; each says, for people, what it means."""
+
+    description: str
+
+    def __new__(cls, value: str, description: str) -> ErrorCode:
+        code = object.__new__(cls)
+        code._value_ = value
+        code.description = description
+        return code
+
+    NOT_FOUND = "NOT_FOUND", "The object named does not exist, or you may not see it."
+    PERMISSION_DENIED = (
+        "PERMISSION_DENIED",
+        "You may see the object but your role does not allow this change.",
+    )
+    INVALID_PATH = "INVALID_PATH", "A path is malformed; the message names the part."
+    INVALID_ID = "INVALID_ID", "An ID is malformed or names the wrong kind of object."
+    INVALID_ARGUMENT = (
+        "INVALID_ARGUMENT",
+        "An argument is out of range, of the wrong shape, or inconsistent.",
+    )
+    INVALID_NAME = "INVALID_NAME", "A name, type, alias or tag breaks the naming rules."
+    TYPE_MISMATCH = (
+        "TYPE_MISMATCH",
+        "The artifact type does not match the collection's or the artifact's.",
+    )
+    TYPE_NOT_ACCEPTED = "TYPE_NOT_ACCEPTED", "The registry does not accept this artifact type."
+    RESERVED_ALIAS = "RESERVED_ALIAS", "`latest` and `v<N>` are kept by the server."
+    PROTECTED_ALIAS = "PROTECTED_ALIAS", "Only registry admins may add, move or remove this alias."
+    NAME_TAKEN = "NAME_TAKEN", "The name is already in use."
+    RUN_FINISHED = "RUN_FINISHED", "The run has ended and can no longer change or log."
+    ALREADY_MEMBER = "ALREADY_MEMBER", "The user already belongs to the organization."
+    LAST_ADMIN = "LAST_ADMIN", "The change would leave the organization without an admin."
+    INVALID_TEMPLATE = (
+        "INVALID_TEMPLATE",
+        "A payload template is not JSON or names an unknown variable.",
+    )
+    BLOCKED_DESTINATION = (
+        "BLOCKED_DESTINATION",
+        "A webhook URL points at a loopback, link-local or private address.",
+    )
 
 
 class DomainError(Exception):

@@ -1,5 +1,5 @@
-"""Registry events: announced to live subscribers and turned into webhook deliveries, inside the
-transaction of the change, so a change that rolls back announces and sends nothing."""
+"""Registry events: announced to live subscribers and turned into webhook deliveries (the outbox),
+inside the transaction of the change, so a change that rolls back announces and sends nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from db import automations
-from db.pool import Connection, fetch_one
+from db import automations, collections
+from db.pool import Connection
 from db.records import ArtifactVersion, Collection, User
 from resolvers import webhooks
 
@@ -76,31 +76,21 @@ def filter_matches(pattern: str | None, event: RegistryEvent) -> bool:
     return True
 
 
-SELECT_NAMES = """
-SELECT o.name AS organization, r.name AS registry, col.name AS collection
-FROM collections AS col
-JOIN registries AS r ON r.id = col.registry_id
-JOIN organizations AS o ON o.id = col.organization_id
-WHERE col.id = $1
-"""
-
-
 async def template_values(
     conn: Connection, event: RegistryEvent, actor: User, version: ArtifactVersion | None
 ) -> dict[str, Any]:
-    names = await fetch_one(conn, SELECT_NAMES, event.collection_id)
+    organization, registry, collection = await collections.collection_names(
+        conn, event.collection_id
+    )
     path = None
     if version is not None:
-        path = (
-            f"{names['organization']}/wandb-registry-{names['registry']}/"
-            f"{names['collection']}:v{version.version_index}"
-        )
+        path = f"{organization}/wandb-registry-{registry}/{collection}:v{version.version_index}"
     return {
         "event_type": event.type,
         "event_author": actor.name,
-        "organization": names["organization"],
-        "registry": names["registry"],
-        "collection": names["collection"],
+        "organization": organization,
+        "registry": registry,
+        "collection": collection,
         "artifact_version": path,
         "version": None if version is None else f"v{version.version_index}",
         "version_index": None if version is None else version.version_index,
@@ -113,7 +103,7 @@ async def template_values(
     }
 
 
-async def emit_for_version(
+async def emit_for_version_txn(
     conn: Connection,
     event_type: str,
     actor: User,
@@ -122,21 +112,14 @@ async def emit_for_version(
     alias: str | None = None,
     tag: str | None = None,
 ) -> None:
+    """Announces a change to a registry version (logged versions have no events)."""
     if version.registry_id is not None:
-        await _emit(
-            conn,
-            event_type,
-            actor,
-            version.organization_id,
-            version.registry_id,
-            version.collection_id,
-            version,
-            alias=alias,
-            tag=tag,
+        await _emit_txn(
+            conn, event_type, actor, version, version.collection_id, version, alias=alias, tag=tag
         )
 
 
-async def emit_for_collection(
+async def emit_for_collection_txn(
     conn: Connection,
     event_type: str,
     actor: User,
@@ -144,25 +127,16 @@ async def emit_for_collection(
     *,
     tag: str | None = None,
 ) -> None:
+    """Announces a change to a registry collection itself."""
     if collection.registry_id is not None:
-        await _emit(
-            conn,
-            event_type,
-            actor,
-            collection.organization_id,
-            collection.registry_id,
-            collection.id,
-            None,
-            tag=tag,
-        )
+        await _emit_txn(conn, event_type, actor, collection, collection.id, None, tag=tag)
 
 
-async def _emit(
+async def _emit_txn(
     conn: Connection,
     event_type: str,
     actor: User,
-    organization_id: int,
-    registry_id: int,
+    where: ArtifactVersion | Collection,
     collection_id: int,
     version: ArtifactVersion | None,
     *,
@@ -170,10 +144,11 @@ async def _emit(
     tag: str | None = None,
 ) -> None:
     """Announces a change in a registry collection and queues the webhooks it triggers."""
+    assert where.registry_id is not None
     event = RegistryEvent(
         type=event_type,
-        organization_id=organization_id,
-        registry_id=registry_id,
+        organization_id=where.organization_id,
+        registry_id=where.registry_id,
         collection_id=collection_id,
         version_id=None if version is None else version.id,
         alias=alias,

@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 from db import lineage
 from db.lineage import ARTIFACT, RUN
 from db.records import ArtifactVersion, Run
-from resolvers import reads
-from resolvers.authorization import can_view
+from db.versions import registry_versions_of_contents
+from resolvers import authorization, versions
 from resolvers.context import Context
-from resolvers.errors import DomainError, ErrorCode
+from resolvers.errors import DomainError, ErrorCode, not_found
 
 DEFAULT_DEPTH = 5
 MAX_DEPTH = 20
 DEFAULT_NODES = 200
 MAX_NODES = 2000
-DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ def _limits(max_depth: int | None, max_nodes: int | None) -> tuple[int, int]:
     return depth, nodes
 
 
-async def graph(
+async def _graph(
     ctx: Context,
     start_kind: str,
     start_id: int,
@@ -99,7 +98,9 @@ async def graph(
         *(((ARTIFACT, i), v) for i, v in zip(content_ids, versions, strict=True)),
         *(((RUN, i), r) for i, r in zip(run_ids, runs, strict=True)),
     ]
-    visible = await asyncio.gather(*(can_view(ctx, entity) for _, entity in candidates))
+    visible = await asyncio.gather(
+        *(authorization.can_view(ctx, entity) for _, entity in candidates)
+    )
     for (key, entity), seen in zip(candidates, visible, strict=True):
         if seen and entity is not None:
             entities[key] = entity
@@ -134,13 +135,13 @@ async def version_graph(
     max_depth: int | None,
     max_nodes: int | None,
 ) -> LineageGraph:
-    return await graph(ctx, ARTIFACT, version.content_id, direction, max_depth, max_nodes)
+    return await _graph(ctx, ARTIFACT, version.content_id, direction, max_depth, max_nodes)
 
 
 async def run_graph(
     ctx: Context, run: Run, direction: str, max_depth: int | None, max_nodes: int | None
 ) -> LineageGraph:
-    return await graph(ctx, RUN, run.id, direction, max_depth, max_nodes)
+    return await _graph(ctx, RUN, run.id, direction, max_depth, max_nodes)
 
 
 async def impact(ctx: Context, graph: LineageGraph) -> tuple[list[ArtifactVersion], int]:
@@ -151,8 +152,8 @@ async def impact(ctx: Context, graph: LineageGraph) -> tuple[list[ArtifactVersio
 
 
 async def _impact(ctx: Context, content_ids: list[int]) -> tuple[list[ArtifactVersion], int]:
-    found = await reads.registry_versions_of_contents(ctx, content_ids)
-    visible = await asyncio.gather(*(can_view(ctx, v) for v in found))
+    found = await registry_versions_of_contents(ctx.pool, content_ids)
+    visible = await asyncio.gather(*(authorization.can_view(ctx, v) for v in found))
     shown = [v for v, seen in zip(found, visible, strict=True) if seen]
     return shown, len(found) - len(shown)
 
@@ -175,10 +176,14 @@ class LineageDiff:
 
 
 async def diff(
-    ctx: Context, version: ArtifactVersion, against: ArtifactVersion, max_depth: int | None
+    ctx: Context, version: ArtifactVersion, against_id: int | None, max_depth: int | None
 ) -> LineageDiff:
-    """How `version`'s upstream differs from `against`'s: artifacts added, removed, or changed to
-    another version of the same artifact, and runs added or removed."""
+    """How `version`'s upstream differs from that of the version `against_id` (None: an ID of
+    something else): artifacts added, removed, or changed to another version of the same
+    artifact, and runs added or removed."""
+    against = None if against_id is None else await versions.version(ctx, against_id)
+    if against is None:
+        raise not_found("`against` is not an artifact version you can see", ("against",))
     new, old = await asyncio.gather(
         version_graph(ctx, version, "UPSTREAM", max_depth, MAX_NODES),
         version_graph(ctx, against, "UPSTREAM", max_depth, MAX_NODES),
@@ -201,8 +206,10 @@ async def diff(
     removed: list[ArtifactVersion] = []
     unchanged: list[ArtifactVersion] = []
     changed: list[VersionChange] = []
-    names = await reads.sequence_names(ctx, sorted(set(new_artifacts) | set(old_artifacts)))
-    for sequence_id in sorted(set(new_artifacts) | set(old_artifacts)):
+    sequence_ids = sorted(set(new_artifacts) | set(old_artifacts))
+    sequences = await ctx.loaders.collection_by_id.load_many(sequence_ids)
+    names = {c.id: c.name for c in sequences if c is not None}
+    for sequence_id in sequence_ids:
         after = new_artifacts.get(sequence_id, {})
         before = old_artifacts.get(sequence_id, {})
         if not before:

@@ -1,6 +1,6 @@
 """Live registry events for subscriptions. One listening connection per process receives every
 NOTIFY on the events channel (from this process or any other on the same database) and fans it
-out to the process's subscribers."""
+out to the process's subscribers, each of whom sees only what they may."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from db.automations import EVENTS_CHANNEL
+from resolvers.context import Context
+from resolvers.errors import not_found
 from resolvers.events import RegistryEvent
+from resolvers.registries import registry
 
 logger = logging.getLogger("cairn.live")
 
@@ -56,3 +59,25 @@ class EventHub:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+
+async def registry_events(
+    ctx: Context, registry_id: int, collection_id: int | None
+) -> AsyncIterator[RegistryEvent]:
+    """Changes in a registry (or one of its collections) from now on, while the caller may see
+    the registry: access is checked again on every event, so a role taken away stops them."""
+    if await registry(ctx, registry_id) is None:
+        raise not_found("registry not found")
+    if ctx.events is None:
+        raise RuntimeError("live events are not available on this server")
+    async with ctx.events.subscribe() as queue:
+        while True:
+            event: RegistryEvent = await queue.get()
+            if event.registry_id != registry_id:
+                continue
+            if collection_id is not None and event.collection_id != collection_id:
+                continue
+            ctx.loaders.clear_all()
+            if await registry(ctx, registry_id) is None:
+                continue
+            yield event

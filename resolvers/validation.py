@@ -1,4 +1,5 @@
-"""Input rules of DESIGN §1, checked before anything is written; each refusal names the field."""
+"""Input rules: names, aliases, tags, JSON and manifests are checked before anything is written,
+and each refusal names the field at fault."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def invalid(message: str, *field: str) -> DomainError:
 
 def invalid_name(message: str, *field: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_NAME, message, field)
+
+
+def storable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL: a name with one matches nothing, and must not reach the
+    database, which would refuse the statement."""
+    return "\x00" not in text
+
+
+def exactly_one(a: object, b: object, names: tuple[str, str]) -> None:
+    """Refuses unless exactly one of two alternative inputs is given, naming the first."""
+    if (a is None) == (b is None):
+        raise invalid(f"give exactly one of `{names[0]}` and `{names[1]}`", names[0])
 
 
 def _shown(value: str) -> str:
@@ -101,6 +114,12 @@ def artifact_type(value: str, field: str = "type") -> str:
             field,
         )
     return value
+
+
+def role_name(role: str, allowed: Sequence[str], field: str) -> str:
+    if role not in allowed:
+        raise invalid(f"role must be one of {', '.join(allowed)}, got {role!r}", field)
+    return role
 
 
 def labels(values: Sequence[str], kind: str, field: str) -> list[str]:

@@ -1,16 +1,18 @@
-"""Relay connections over keyset pages, with a lazily counted `totalCount`."""
+"""Relay connections over keyset pages, with a lazily counted `totalCount`, and the one helper
+that makes a connection field out of a function saying what to list."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
-from strawberry.types import Info
 
-from db.pagination import MAX_PAGE_SIZE, ListSpec
-from resolvers import reads
-from resolvers.context import Context
+from db.pagination import MAX_PAGE_SIZE
+from resolvers import pages
+from resolvers.pages import ListQuery
+from schema.context import Ctx, type_of
 from schema.errors import raise_domain_errors
 
 T = TypeVar("T")
@@ -73,40 +75,58 @@ Before = Annotated[
     strawberry.argument(description="End before this cursor (a `startCursor` or edge cursor)."),
 ]
 
+_PAGE_ARGUMENTS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    for name, annotation in (("first", First), ("after", After), ("last", Last), ("before", Before))
+]
 
-async def resolve_connection(
-    info: Info[Context, Any],
-    spec: ListSpec[Any],
-    parent_id: int,
-    wrap: Callable[[Any], T],
-    *,
-    first: int | None,
-    last: int | None,
-    after: str | None,
-    before: str | None,
-    filter_value: Any = None,
-) -> Connection[T]:
-    ctx = info.context
-    with raise_domain_errors():
-        result = await reads.page(
-            ctx,
-            spec,
-            parent_id,
-            first=first,
-            last=last,
-            after=after,
-            before=before,
-            filter_value=filter_value,
+ListResolver = Callable[..., Awaitable[ListQuery[Any]]]
+
+
+def connection_field(
+    node: Any, description: str, *, nullable: bool = False
+) -> Callable[[ListResolver], Any]:
+    """A connection field of `node` items (a type, or a lazy reference to one defined later).
+
+    The decorated method says what to list, after any check the list needs: it returns a
+    `ListQuery` and may take arguments of its own. The field adds `first`, `after`, `last` and
+    `before`, pages the list, and wraps each row with `node.of`. With `nullable`, a refusal
+    nulls the field rather than its parent.
+    """
+    graphql_type: Any = Connection[node] | None if nullable else Connection[node]
+
+    def decorate(listing: ListResolver) -> Any:
+        async def resolve(self: Any, info: Ctx, **arguments: Any) -> Any:
+            request = {name: arguments.pop(name) for name in ("first", "after", "last", "before")}
+            ctx = info.context
+            with raise_domain_errors():
+                query = await listing(self, info, **arguments)
+                page = await pages.page(ctx, query, **request)
+            wrap = type_of(node).of
+            edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in page.items]
+            return Connection(
+                edges=edges,
+                nodes=[edge.node for edge in edges],
+                page_info=PageInfo(
+                    has_next_page=page.has_next_page,
+                    has_previous_page=page.has_previous_page,
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None,
+                ),
+                count_total=lambda: pages.total_count(ctx, query),
+            )
+
+        own = list(inspect.signature(listing).parameters.values())
+        # The resolver's arguments are the page's, then the listing's own (after self and info).
+        resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [*own[:2], *_PAGE_ARGUMENTS, *(p.replace(kind=p.KEYWORD_ONLY) for p in own[2:])]
         )
-    edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in result.items]
-    return Connection(
-        edges=edges,
-        nodes=[edge.node for edge in edges],
-        page_info=PageInfo(
-            has_next_page=result.has_next_page,
-            has_previous_page=result.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        count_total=lambda: reads.total_count(ctx, spec, parent_id, filter_value),
-    )
+        resolve.__name__ = listing.__name__
+        resolve.__qualname__ = listing.__qualname__
+        # String annotations resolve where the listing was written.
+        resolve.__module__ = listing.__module__
+        return strawberry.field(
+            resolver=resolve, description=description, graphql_type=graphql_type
+        )
+
+    return decorate

@@ -1,16 +1,51 @@
-"""Lineage graphs, impact and diffs."""
+"""Lineage graphs, impact and diffs, and the arguments of the `lineage` fields of versions and
+runs (whose modules build on this one)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from db import records
 from resolvers import lineage
-from schema.ids import encode_id
-from schema.types import ArtifactVersion, Ctx, Run
+from schema.context import Ctx, arg, type_of
+from schema.errors import raise_domain_errors
+from schema.nodes import global_id
+
+if TYPE_CHECKING:
+    from schema.runs import Run
+    from schema.versions import ArtifactVersion
+
+RunType = Annotated["Run", strawberry.lazy("schema.runs")]
+VersionType = Annotated["ArtifactVersion", strawberry.lazy("schema.versions")]
+
+
+@strawberry.enum(description="Which way to walk the lineage graph.")
+class LineageDirection(Enum):
+    UPSTREAM = strawberry.enum_value(
+        "UPSTREAM", description="Towards what produced it: creating runs and their inputs."
+    )
+    DOWNSTREAM = strawberry.enum_value(
+        "DOWNSTREAM", description="Towards what it fed: runs that used it and their outputs."
+    )
+    BOTH = strawberry.enum_value("BOTH", description="Both walks from the start, merged.")
+
+
+LineageDirectionArg = Annotated[LineageDirection, arg("Which way to walk (default UPSTREAM).")]
+LineageMaxDepth = Annotated[
+    int | None,
+    arg(f"How many edges to follow: default {lineage.DEFAULT_DEPTH}, at most {lineage.MAX_DEPTH}."),
+]
+LineageMaxNodes = Annotated[
+    int | None,
+    arg(
+        f"How many nodes to return, nearest first: default {lineage.DEFAULT_NODES}, "
+        f"at most {lineage.MAX_NODES}."
+    ),
+]
 
 
 @strawberry.enum(description="What an edge of the lineage graph means.")
@@ -20,18 +55,21 @@ class LineageEdgeKind(Enum):
 
 
 LineageEntity = Annotated[
-    Run | ArtifactVersion,
+    RunType | VersionType,
     strawberry.union("LineageEntity", description="A run or an artifact version."),
 ]
 
 
 def _entity_id(entity: records.ArtifactVersion | records.Run) -> strawberry.ID:
-    kind = "Run" if isinstance(entity, records.Run) else "ArtifactVersion"
-    return strawberry.ID(encode_id(kind, entity.id))
+    return global_id("Run" if isinstance(entity, records.Run) else "ArtifactVersion", entity.id)
 
 
-def _wrap(entity: records.ArtifactVersion | records.Run) -> Run | ArtifactVersion:
-    return Run.of(entity) if isinstance(entity, records.Run) else ArtifactVersion.of(entity)
+def _wrap(entity: records.ArtifactVersion | records.Run) -> Any:
+    return type_of(RunType if isinstance(entity, records.Run) else VersionType).of(entity)
+
+
+def _versions(found: list[records.ArtifactVersion]) -> list[Any]:
+    return [type_of(VersionType).of(v) for v in found]
 
 
 @strawberry.type(description="A run or artifact version in a lineage graph, with its distance.")
@@ -90,9 +128,9 @@ class LineageGraph:
         "content of any artifact in the graph, with its aliases. On a downstream graph, the "
         "registered models and datasets a bad input affects."
     )
-    async def affected_versions(self, info: Ctx) -> list[ArtifactVersion]:
+    async def affected_versions(self, info: Ctx) -> list[VersionType]:
         shown, _ = await lineage.impact(info.context, self.graph)
-        return [ArtifactVersion.of(v) for v in shown]
+        return _versions(shown)
 
     @strawberry.field(description="Affected registry versions left out as not visible.")
     async def hidden_affected_version_count(self, info: Ctx) -> int:
@@ -103,45 +141,50 @@ class LineageGraph:
 @strawberry.type(description="An artifact whose version differs between the two upstreams.")
 class LineageVersionChange:
     artifact: str = strawberry.field(description="The artifact's name.")
-    before: list[ArtifactVersion] = strawberry.field(
+    before: list[VersionType] = strawberry.field(
         description="Its versions in the other (`against`) version's upstream only."
     )
-    after: list[ArtifactVersion] = strawberry.field(
+    after: list[VersionType] = strawberry.field(
         description="Its versions in this version's upstream only."
     )
 
 
 @strawberry.type(description="How this version's upstream differs from another's.")
 class LineageDiff:
-    added_versions: list[ArtifactVersion] = strawberry.field(
+    added_versions: list[VersionType] = strawberry.field(
         description="Inputs of artifacts the other version's upstream does not have."
     )
-    removed_versions: list[ArtifactVersion] = strawberry.field(
+    removed_versions: list[VersionType] = strawberry.field(
         description="Inputs of artifacts only the other version's upstream has."
     )
     changed: list[LineageVersionChange] = strawberry.field(
         description="Artifacts in both upstreams, at different versions."
     )
-    unchanged_versions: list[ArtifactVersion] = strawberry.field(
-        description="Inputs the same in both."
+    unchanged_versions: list[VersionType] = strawberry.field(description="Inputs the same in both.")
+    added_runs: list[RunType] = strawberry.field(
+        description="Runs only in this version's upstream."
     )
-    added_runs: list[Run] = strawberry.field(description="Runs only in this version's upstream.")
-    removed_runs: list[Run] = strawberry.field(description="Runs only in the other's upstream.")
+    removed_runs: list[RunType] = strawberry.field(description="Runs only in the other's upstream.")
 
     @classmethod
     def of(cls, d: lineage.LineageDiff) -> LineageDiff:
+        runs = type_of(RunType)
         return cls(
-            added_versions=[ArtifactVersion.of(v) for v in d.added_versions],
-            removed_versions=[ArtifactVersion.of(v) for v in d.removed_versions],
+            added_versions=_versions(d.added_versions),
+            removed_versions=_versions(d.removed_versions),
             changed=[
                 LineageVersionChange(
-                    artifact=c.artifact,
-                    before=[ArtifactVersion.of(v) for v in c.before],
-                    after=[ArtifactVersion.of(v) for v in c.after],
+                    artifact=c.artifact, before=_versions(c.before), after=_versions(c.after)
                 )
                 for c in d.changed
             ],
-            unchanged_versions=[ArtifactVersion.of(v) for v in d.unchanged_versions],
-            added_runs=[Run.of(r) for r in d.added_runs],
-            removed_runs=[Run.of(r) for r in d.removed_runs],
+            unchanged_versions=_versions(d.unchanged_versions),
+            added_runs=[runs.of(r) for r in d.added_runs],
+            removed_runs=[runs.of(r) for r in d.removed_runs],
         )
+
+
+async def graph_of(walk: Awaitable[lineage.LineageGraph]) -> LineageGraph:
+    """The graph a lineage walk finds, or the walk's refusal (bad limits) as a field error."""
+    with raise_domain_errors():
+        return LineageGraph.of(await walk)

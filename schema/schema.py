@@ -1,4 +1,5 @@
-"""The Strawberry schema: types, limits, caches, and error logging with the request id."""
+"""The Strawberry schema: the root types assembled from the domains' parts, limits, caches, and
+error logging with the request id."""
 
 from __future__ import annotations
 
@@ -19,11 +20,16 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.automations import AutomationMutation, Subscription
-from schema.membership_mutations import MembershipMutation
-from schema.mutations import RegistryMutation
-from schema.query import Query
-from schema.types import ArtifactSequence, Collection
+from schema.accounts import AccountsMutation, AccountsQuery
+from schema.automations import AutomationsMutation
+from schema.collections import ArtifactSequence, Collection, CollectionsMutation
+from schema.links import LinksMutation
+from schema.live import Subscription
+from schema.nodes import NodesQuery
+from schema.organizations import OrganizationsMutation, OrganizationsQuery
+from schema.registries import RegistriesMutation, RegistriesQuery, RegistryMembersMutation
+from schema.runs import RunsMutation
+from schema.versions import VersionsMutation, VersionsQuery
 
 logger = logging.getLogger("cairn.graphql")
 
@@ -55,8 +61,23 @@ class CairnSchema(strawberry.Schema):
                 )
 
 
+@strawberry.type(description="Entry points for reading the registry graph.")
+class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, NodesQuery):
+    pass
+
+
 @strawberry.type(description="Changes to the registry graph.")
-class Mutation(RegistryMutation, MembershipMutation, AutomationMutation):
+class Mutation(
+    RunsMutation,
+    RegistriesMutation,
+    CollectionsMutation,
+    LinksMutation,
+    VersionsMutation,
+    RegistryMembersMutation,
+    OrganizationsMutation,
+    AccountsMutation,
+    AutomationsMutation,
+):
     pass
 
 

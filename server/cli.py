@@ -225,7 +225,7 @@ def cmd_keys(args: argparse.Namespace) -> None:
     if args.keys_command == "create":
         key = _in_transaction(
             args,
-            lambda conn: accounts.create_api_key(
+            lambda conn: accounts.create_api_key_txn(
                 conn, args.user, organization=args.org, key_name=args.name
             ),
         )
@@ -235,8 +235,8 @@ def cmd_keys(args: argparse.Namespace) -> None:
         sys.exit("cairn: give --key KEY, or --user NAME with --name LABEL")
     count = _in_transaction(
         args,
-        lambda conn: accounts.revoke_keys(
-            conn, key=args.key, user_name=args.user, key_name=args.name
+        lambda conn: accounts.revoke_keys_txn(
+            conn, key=args.key, owner_name=args.user, key_name=args.name
         ),
     )
     print(f"revoked {count} key(s)")
@@ -247,7 +247,7 @@ def cmd_keys(args: argparse.Namespace) -> None:
 def cmd_users(args: argparse.Namespace) -> None:
     user = _in_transaction(
         args,
-        lambda conn: accounts.create_user_with_membership(
+        lambda conn: accounts.create_user_with_membership_txn(
             conn,
             args.name,
             display_name=args.display_name,

@@ -1,6 +1,7 @@
 """Demo data for a newcomer: an organization `acme` with registries, collections, versions,
 aliases, tags, two projects and a lineage chain (raw data → preprocessing → dataset → training
-→ model → evaluation → report). Built with the same resolver functions as the API's writes."""
+→ model → evaluation → report). Built with the same steps as the API's writes, audit events
+included."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import hashlib
 
 import asyncpg
 
-from db import organizations, registries
-from db.pool import Connection
+from db import organizations
+from db import registries as registry_rows
+from db.pool import Connection, advisory_xact_lock
 from db.records import ArtifactVersion, Project, Registry, User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
+from resolvers import accounts, collections, links, registries, runs, versions
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.versions import FileEntry
 
 ORGANIZATION = "acme"
 
@@ -32,7 +35,7 @@ async def seed_demo(pool: asyncpg.Pool) -> bool:
     """Fills `acme` unless it already exists; returns whether it did."""
     async with pool.acquire() as conn, conn.transaction():
         # One seeding at a time, even if two `cairn demo` run at once.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cairn.demo'))")
+        await advisory_xact_lock(conn, "cairn.demo")
         existing = await organizations.organizations_by_name(conn, [ORGANIZATION])
         if existing[0] is not None:
             return False
@@ -41,21 +44,21 @@ async def seed_demo(pool: asyncpg.Pool) -> bool:
 
 
 async def _seed(conn: Connection) -> None:
-    org = await commands.create_organization(conn, ORGANIZATION, "Acme Corp")
-    ada = await accounts.create_user(conn, "ada", "Ada Lovelace")
-    bob = await accounts.create_user(conn, "bob", "Bob Shannon")
-    cy = await accounts.create_user(conn, "cy", "Cy Hopper")
+    org = await create_organization_txn(conn, ORGANIZATION, "Acme Corp")
+    ada = await accounts.create_user_txn(conn, "ada", "Ada Lovelace")
+    bob = await accounts.create_user_txn(conn, "bob", "Bob Shannon")
+    cy = await accounts.create_user_txn(conn, "cy", "Cy Hopper")
     for user, role in ((ada, "ADMIN"), (bob, "MEMBER"), (cy, "VIEWER")):
-        await accounts.add_organization_member(conn, org, user, role)
-    model, dataset = await registries.registries_by_organization_name(
+        await add_member_txn(conn, org, user, role)
+    model, dataset = await registry_rows.registries_by_organization_name(
         conn, [(org.id, "model"), (org.id, "dataset")]
     )
     assert model is not None
     assert dataset is not None
     # Bob links models and datasets: org members only view registries unless given a role.
     for registry in (model, dataset):
-        await registries.set_registry_user_role(conn, registry.id, bob.id, "MEMBER")
-    reports = await commands.create_registry(
+        await registries.set_registry_role_txn(conn, ada.id, registry, bob.id, None, "MEMBER")
+    reports = await registries.create_registry_txn(
         conn,
         ada,
         org.id,
@@ -78,11 +81,11 @@ async def _churn_project(
     dataset: Registry,
     reports: Registry,
 ) -> None:
-    project = await commands.create_project(
+    project = await runs.create_project_txn(
         conn, org_id, "churn", "Predicting which customers will leave."
     )
-    ingest = await commands.create_run(conn, bob, project, "ingest-2026-11", {"source": "crm"})
-    raw = await commands.log_artifact(
+    ingest = await runs.create_run_txn(conn, bob, project, "ingest-2026-11", {"source": "crm"})
+    raw = await runs.log_artifact_txn(
         conn,
         bob,
         project,
@@ -93,16 +96,16 @@ async def _churn_project(
         metadata={"rows": 120_000, "source": "crm"},
         description="CRM export, unprocessed.",
     )
-    await commands.finish_run(conn, ingest, summary={"rows": 120_000})
-    await commands.link_artifact(conn, bob, raw, dataset, "customers-raw", ["production"])
+    await runs.finish_run_txn(conn, ingest, summary={"rows": 120_000})
+    await links.link_artifact_txn(conn, bob, raw, dataset, "customers-raw", ["production"])
 
     cleaned: list[ArtifactVersion] = []
     for i in range(4):
-        prep = await commands.create_run(
+        prep = await runs.create_run_txn(
             conn, bob, project, f"preprocess-{i}", {"dedupe": True, "min_tenure_days": 30 + i}
         )
-        await commands.use_artifact(conn, prep, raw)
-        clean = await commands.log_artifact(
+        await runs.use_artifact_txn(conn, prep, raw)
+        clean = await runs.log_artifact_txn(
             conn,
             bob,
             project,
@@ -113,14 +116,14 @@ async def _churn_project(
             metadata={"rows": 118_000 - i * 500, "features": 42 + i},
             description=f"Deduplicated, tenure ≥ {30 + i} days.",
         )
-        await commands.finish_run(conn, prep, summary={"dropped_rows": 2000 + i * 500})
-        linked = await commands.link_artifact(conn, bob, clean, dataset, "customers")
+        await runs.finish_run_txn(conn, prep, summary={"dropped_rows": 2000 + i * 500})
+        linked = await links.link_artifact_txn(conn, bob, clean, dataset, "customers")
         cleaned.append(clean)
         if i == 3:
-            await commands.add_aliases(conn, ada, linked, ["production"])
-        await commands.change_version_tags(conn, bob, linked, ["deduplicated"], add=True)
+            await versions.add_aliases_txn(conn, ada, linked, ["production"])
+        await versions.change_version_tags_txn(conn, bob, linked, ["deduplicated"], add=True)
 
-    await commands.create_collection(
+    await collections.create_collection_txn(
         conn,
         ada,
         model,
@@ -132,11 +135,11 @@ async def _churn_project(
     )
     models: list[ArtifactVersion] = []
     for i in range(10):
-        train = await commands.create_run(
+        train = await runs.create_run_txn(
             conn, bob, project, f"train-{i}", {"lr": round(0.1 / (i + 1), 4), "epochs": 10 + i}
         )
-        await commands.use_artifact(conn, train, cleaned[min(i // 3, 3)])
-        trained = await commands.log_artifact(
+        await runs.use_artifact_txn(conn, train, cleaned[min(i // 3, 3)])
+        trained = await runs.log_artifact_txn(
             conn,
             bob,
             project,
@@ -146,20 +149,20 @@ async def _churn_project(
             files=_files("model.pkl", "requirements.txt", seed=f"churn-{i}"),
             metadata={"auc": round(0.80 + i * 0.01, 3), "framework": "xgboost"},
         )
-        await commands.finish_run(conn, train, summary={"auc": round(0.80 + i * 0.01, 3)})
-        linked = await commands.link_artifact(conn, bob, trained, model, "churn-classifier")
-        await commands.change_version_tags(
+        await runs.finish_run_txn(conn, train, summary={"auc": round(0.80 + i * 0.01, 3)})
+        linked = await links.link_artifact_txn(conn, bob, trained, model, "churn-classifier")
+        await versions.change_version_tags_txn(
             conn, bob, linked, ["xgboost"] + (["baseline"] if i == 0 else []), add=True
         )
         models.append(linked)
-    await commands.add_aliases(conn, ada, models[7], ["production"])
-    await commands.add_aliases(conn, bob, models[9], ["staging"])
-    await commands.add_aliases(conn, bob, models[8], ["candidate"])
+    await versions.add_aliases_txn(conn, ada, models[7], ["production"])
+    await versions.add_aliases_txn(conn, bob, models[9], ["staging"])
+    await versions.add_aliases_txn(conn, bob, models[8], ["candidate"])
 
     for i, candidate in enumerate(models[6:]):
-        evaluation = await commands.create_run(conn, ada, project, f"evaluate-{i}")
-        await commands.use_artifact(conn, evaluation, candidate)
-        report = await commands.log_artifact(
+        evaluation = await runs.create_run_txn(conn, ada, project, f"evaluate-{i}")
+        await runs.use_artifact_txn(conn, evaluation, candidate)
+        report = await runs.log_artifact_txn(
             conn,
             ada,
             project,
@@ -169,10 +172,10 @@ async def _churn_project(
             files=_files("report.html", "metrics.json", seed=f"report-{i}"),
             metadata={"model": f"churn-classifier:v{candidate.version_index}", "passed": i != 1},
         )
-        await commands.finish_run(conn, evaluation, summary={"passed": i != 1})
-        linked = await commands.link_artifact(conn, ada, report, reports, "churn-evals")
+        await runs.finish_run_txn(conn, evaluation, summary={"passed": i != 1})
+        linked = await links.link_artifact_txn(conn, ada, report, reports, "churn-evals")
         if i == 1:
-            await commands.add_aliases(conn, ada, linked, ["approved"])
+            await versions.add_aliases_txn(conn, ada, linked, ["approved"])
 
 
 async def _vision_project(
@@ -183,13 +186,13 @@ async def _vision_project(
     model: Registry,
     dataset: Registry,
 ) -> None:
-    project: Project = await commands.create_project(
+    project: Project = await runs.create_project_txn(
         conn, org_id, "vision", "Detecting defects on the production line."
     )
     images: list[ArtifactVersion] = []
     for i in range(5):
-        collect = await commands.create_run(conn, bob, project, f"collect-{i}")
-        logged = await commands.log_artifact(
+        collect = await runs.create_run_txn(conn, bob, project, f"collect-{i}")
+        logged = await runs.log_artifact_txn(
             conn,
             bob,
             project,
@@ -199,14 +202,14 @@ async def _vision_project(
             files=_files("images.tar", "labels.json", seed=f"images-{i}"),
             metadata={"images": 10_000 * (i + 1)},
         )
-        await commands.finish_run(conn, collect)
-        linked = await commands.link_artifact(
+        await runs.finish_run_txn(conn, collect)
+        linked = await links.link_artifact_txn(
             conn, bob, logged, dataset, "line-images", ["staging"] if i == 4 else []
         )
         images.append(logged)
         if i == 3:
-            await commands.add_aliases(conn, ada, linked, ["production"])
-    await commands.create_collection(
+            await versions.add_aliases_txn(conn, ada, linked, ["production"])
+    await collections.create_collection_txn(
         conn,
         ada,
         model,
@@ -217,11 +220,11 @@ async def _vision_project(
     )
     detectors: list[ArtifactVersion] = []
     for i in range(8):
-        train = await commands.create_run(
+        train = await runs.create_run_txn(
             conn, ada, project, f"train-detector-{i}", {"arch": "resnet50", "epochs": 20 + i}
         )
-        await commands.use_artifact(conn, train, images[min(i // 2, 4)])
-        trained = await commands.log_artifact(
+        await runs.use_artifact_txn(conn, train, images[min(i // 2, 4)])
+        trained = await runs.log_artifact_txn(
             conn,
             ada,
             project,
@@ -231,17 +234,17 @@ async def _vision_project(
             files=_files("weights.pt", "config.yaml", seed=f"detector-{i}"),
             metadata={"mAP": round(0.5 + i * 0.03, 3)},
         )
-        await commands.finish_run(
+        await runs.finish_run_txn(
             conn, train, state="FAILED" if i == 2 else "FINISHED", summary={"mAP": 0.5 + i * 0.03}
         )
-        linked = await commands.link_artifact(conn, ada, trained, model, "defect-detector")
+        linked = await links.link_artifact_txn(conn, ada, trained, model, "defect-detector")
         detectors.append(linked)
-    await commands.add_aliases(conn, ada, detectors[6], ["production"])
-    await commands.add_aliases(conn, ada, detectors[7], ["staging"])
+    await versions.add_aliases_txn(conn, ada, detectors[6], ["production"])
+    await versions.add_aliases_txn(conn, ada, detectors[7], ["staging"])
 
 
 async def demo_key(pool: asyncpg.Pool) -> str:
     async with pool.acquire() as conn:
-        return await accounts.create_api_key(
+        return await accounts.create_api_key_txn(
             conn, "ada", organization=ORGANIZATION, key_name="demo"
         )

@@ -18,7 +18,8 @@ import pytest
 
 from db.migrate import migrate
 from db.pool import create_pool
-from resolvers import accounts
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
 from server.app import create_app
 from server.demo import seed_demo
 from server.settings import Settings
@@ -109,13 +110,11 @@ async def demo(pool: asyncpg.Pool) -> dict[str, str]:
     cy (viewer), and dora, who belongs to another organization only."""
     await seed_demo(pool)
     async with pool.acquire() as conn:
-        from resolvers import commands
-
-        other = await commands.create_organization(conn, "globex", "Globex")
-        dora = await accounts.create_user(conn, "dora", "Dora")
-        await accounts.add_organization_member(conn, other, dora, "ADMIN")
+        other = await create_organization_txn(conn, "globex", "Globex")
+        dora = await create_user_txn(conn, "dora", "Dora")
+        await add_member_txn(conn, other, dora, "ADMIN")
         keys = {
-            name: await accounts.create_api_key(conn, name, key_name="test")
+            name: await create_api_key_txn(conn, name, key_name="test")
             for name in ("ada", "bob", "cy", "dora")
         }
     return keys

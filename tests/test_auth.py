@@ -12,8 +12,10 @@ import asyncpg
 import httpx
 import pytest
 
-from resolvers import accounts, commands
-from schema.ids import encode_id
+from resolvers import accounts
+from resolvers.accounts import create_api_key_txn, hash_key
+from resolvers.organizations import create_organization_txn
+from schema.nodes import global_id
 from tests.conftest import GraphQLClient
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -42,10 +44,10 @@ def assert_unauthenticated(response: httpx.Response) -> dict[str, Any]:
 async def new_key(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[str]:
     """A fresh key of cy's, used by one test only."""
     async with pool.acquire() as conn:
-        key = await accounts.create_api_key(conn, "cy", key_name=f"test-{uuid.uuid4().hex[:8]}")
+        key = await create_api_key_txn(conn, "cy", key_name=f"test-{uuid.uuid4().hex[:8]}")
     yield key
     async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM api_keys WHERE key_hash = $1", accounts.hash_key(key))
+        await conn.execute("DELETE FROM api_keys WHERE key_hash = $1", hash_key(key))
 
 
 # --- Authentication --------------------------------------------------------------------------
@@ -115,7 +117,7 @@ async def test_revoked_key_stops_working_at_once(
     async with pool.acquire() as conn:
         revoked = await conn.execute(
             "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1",
-            accounts.hash_key(new_key),
+            hash_key(new_key),
         )
     assert revoked == "UPDATE 1"
 
@@ -134,7 +136,7 @@ async def test_last_used_at_is_set_on_first_use(
     client: httpx.AsyncClient, pool: asyncpg.Pool, new_key: str
 ) -> None:
     select = "SELECT last_used_at, now() AS db_now FROM api_keys WHERE key_hash = $1"
-    key_hash = accounts.hash_key(new_key)
+    key_hash = hash_key(new_key)
     async with pool.acquire() as conn:
         before = await conn.fetchrow(select, key_hash)
     assert before["last_used_at"] is None
@@ -339,13 +341,13 @@ async def test_existing_and_deleted_organization_answer_identically(
     it is deleted: byte-for-byte the same response."""
     name = f"ghost-{uuid.uuid4().hex[:8]}"
     async with pool.acquire() as conn:
-        org = await commands.create_organization(conn, name, "Ghost")
+        org = await create_organization_txn(conn, name, "Ghost")
         registry_id = await conn.fetchval(
             "SELECT id FROM registries WHERE organization_id = $1 AND name = 'model'", org.id
         )
     ids = {
-        "Organization": encode_id("Organization", org.id),
-        "Registry": encode_id("Registry", registry_id),
+        "Organization": global_id("Organization", org.id),
+        "Registry": global_id("Registry", registry_id),
     }
     query = (
         f'{{ organization(name: "{name}") {{ id }} '

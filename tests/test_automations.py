@@ -29,11 +29,14 @@ import httpx
 import pytest
 
 from db import automations as automation_records
+from db import history as history_rows
 from db import registries
-from resolvers import accounts, commands, secrets
+from resolvers import secrets
+from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.deliveries import deliver_due
+from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.webhooks import WebhookPolicy
-from schema.ids import decode_id
+from schema.nodes import decode_id
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import GraphQLClient
@@ -355,8 +358,8 @@ async def new_world(pool: asyncpg.Pool, http: httpx.AsyncClient) -> World:
     name = f"auto-{tag}"
     users: dict[str, Api] = {}
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, name, f"Automations {tag}")
-        other = await commands.create_organization(conn, f"other-{tag}", "Other")
+        org = await create_organization_txn(conn, name, f"Automations {tag}")
+        other = await create_organization_txn(conn, f"other-{tag}", "Other")
         (model,) = await registries.registries_by_organization_name(conn, [(org.id, "model")])
         assert model is not None
         for role_name, org_role, registry_role in (
@@ -367,14 +370,14 @@ async def new_world(pool: asyncpg.Pool, http: httpx.AsyncClient) -> World:
             ("viewer", "VIEWER", None),
             ("outsider", None, None),
         ):
-            user = await accounts.create_user(conn, f"{role_name}-{tag}", role_name.title())
+            user = await create_user_txn(conn, f"{role_name}-{tag}", role_name.title())
             if org_role is not None:
-                await accounts.add_organization_member(conn, org, user, org_role)
+                await add_member_txn(conn, org, user, org_role)
             else:
-                await accounts.add_organization_member(conn, other, user, "ADMIN")
+                await add_member_txn(conn, other, user, "ADMIN")
             if registry_role is not None:
                 await registries.set_registry_user_role(conn, model.id, user.id, registry_role)
-            key = await accounts.create_api_key(conn, user.name, key_name="test")
+            key = await create_api_key_txn(conn, user.name, key_name="test")
             users[role_name] = Api(http, key, user.name)
     world = World(org=name, pool=pool, http=http, users=users)
     data = await world.admin.data(
@@ -719,9 +722,9 @@ async def test_a_restricted_registry_answers_as_a_missing_one(
 
 
 def _missing_registry_id(existing: str) -> str:
-    from schema.ids import encode_id
+    from schema.nodes import global_id
 
-    return encode_id("Registry", row_id(existing) + 10_000_000)
+    return global_id("Registry", row_id(existing) + 10_000_000)
 
 
 # --- secrets are write-only ----------------------------------------------------------------------
@@ -1246,14 +1249,14 @@ async def test_a_mutation_that_fails_after_queueing_queues_nothing(
 
     # A later step of the same mutation failing rolls back what an earlier step queued: the
     # link is queued, then giving its alias fails.
-    real_audit = commands._audit
+    real_audit = history_rows.insert_audit_event
 
-    async def audit_fails_on_alias(conn: Any, actor: Any, action: str, **kwargs: Any) -> None:
-        if action == "ADD_ARTIFACT_ALIAS":
+    async def audit_fails_on_alias(conn: Any, **event: Any) -> None:
+        if event["action"] == "ADD_ARTIFACT_ALIAS":
             raise RuntimeError("audit failed")
-        await real_audit(conn, actor, action, **kwargs)
+        await real_audit(conn, **event)
 
-    monkeypatch.setattr(commands, "_audit", audit_fails_on_alias)
+    monkeypatch.setattr(history_rows, "insert_audit_event", audit_fails_on_alias)
     logged = await world.log_model()
     failed = await world.member.client.post(
         mutation_document("linkArtifact"),

@@ -23,8 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
-from resolvers import commands
-from schema.ids import decode_id
+from db import history as history_rows
+from db import versions as version_rows
+from schema.nodes import decode_id
 from tests.test_workflow import SELECTIONS, Api, Org, files, mutation_document, new_org
 
 LINKS = 20  # concurrent links into one new collection
@@ -391,7 +392,7 @@ SECRET = "injected failure: db detail that must not reach the client"
 def fail_audit_on(monkeypatch: pytest.MonkeyPatch, action: str) -> list[str]:
     """Makes the audit write for `action` raise; the others go through. Returns the actions
     written before the failure (within the failing transaction)."""
-    original = commands.audit.insert_audit_event
+    original = history_rows.insert_audit_event
     seen: list[str] = []
 
     async def insert_audit_event(conn: Any, **event: Any) -> None:
@@ -401,8 +402,8 @@ def fail_audit_on(monkeypatch: pytest.MonkeyPatch, action: str) -> list[str]:
             # After the row is written: the rollback has to take it back too.
             raise Injected(SECRET)
 
-    # resolvers.commands calls `audit.insert_audit_event` on the module object db.audit.
-    monkeypatch.setattr(commands.audit, "insert_audit_event", insert_audit_event)
+    # The audit writer calls `insert_audit_event` on the module object db.history.
+    monkeypatch.setattr(history_rows, "insert_audit_event", insert_audit_event)
     return seen
 
 
@@ -579,7 +580,7 @@ async def test_failed_log_leaves_nothing(
     admin = org.admin
     project_id = await new_project(admin, org)
     before = await snapshot(org.pool, org.id)
-    original = commands.artifacts.assign_alias
+    original = version_rows.assign_alias
     calls: list[str] = []
 
     async def assign_alias(conn: Any, collection_id: int, alias: str, version_id: int) -> Any:
@@ -589,7 +590,7 @@ async def test_failed_log_leaves_nothing(
             raise Injected(SECRET)
         return result
 
-    monkeypatch.setattr(commands.artifacts, "assign_alias", assign_alias)
+    monkeypatch.setattr(version_rows, "assign_alias", assign_alias)
     await assert_internal_error(
         admin,
         caplog,

@@ -17,8 +17,13 @@ import httpx
 import pytest
 
 from db.records import ArtifactVersion, Organization, Project, Registry, Run, User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.collections import create_collection_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
+from resolvers.versions import FileEntry
 from tests.conftest import GraphQLClient
 
 ITEMS = 23  # more than the default page of 20, not a multiple of the page sizes below
@@ -31,7 +36,7 @@ def files(seed: str, count: int = 1) -> list[FileEntry]:
 
 
 async def new_user(conn: Any, tag: str, suffix: str) -> User:
-    return await accounts.create_user(conn, f"u{tag}{suffix}")
+    return await create_user_txn(conn, f"u{tag}{suffix}")
 
 
 @dataclass
@@ -49,34 +54,34 @@ class World:
 async def world(pool: asyncpg.Pool) -> World:
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"conn-{tag}", "Connections")
+        org = await create_organization_txn(conn, f"conn-{tag}", "Connections")
         viewer = await new_user(conn, tag, "a-viewer")
-        await accounts.add_organization_member(conn, org, viewer, "ADMIN")
-        key = await accounts.create_api_key(conn, viewer.name)
+        await add_member_txn(conn, org, viewer, "ADMIN")
+        key = await create_api_key_txn(conn, viewer.name)
         members = [viewer]
         for i in range(ITEMS - 1):
             user = await new_user(conn, tag, f"m{i:02d}")
-            await accounts.add_organization_member(conn, org, user, ("MEMBER", "VIEWER")[i % 2])
+            await add_member_txn(conn, org, user, ("MEMBER", "VIEWER")[i % 2])
             members.append(user)
 
         # Registries sort by name, case-insensitively: two core ones and ITEMS - 2 more.
         for name in REGISTRY_NAMES:
-            await commands.create_registry(conn, viewer, org.id, name=name)
-        many = await commands.create_registry(conn, viewer, org.id, name="many")
+            await create_registry_txn(conn, viewer, org.id, name=name)
+        many = await create_registry_txn(conn, viewer, org.id, name="many")
         collections = []
         for i in range(ITEMS):
             collections.append(
-                await commands.create_collection(
+                await create_collection_txn(
                     conn, viewer, many, name=f"c{i:02d}", artifact_type="model"
                 )
             )
 
-        project = await commands.create_project(conn, org.id, "p")
-        producer = await commands.create_run(conn, viewer, project, "producer")
+        project = await create_project_txn(conn, org.id, "p")
+        producer = await create_run_txn(conn, viewer, project, "producer")
         logged: list[ArtifactVersion] = []
         for i in range(ITEMS):
             logged.append(
-                await commands.log_artifact(
+                await log_artifact_txn(
                     conn,
                     viewer,
                     project,
@@ -87,28 +92,28 @@ async def world(pool: asyncpg.Pool) -> World:
                 )
             )
         for version in logged:
-            await commands.link_artifact(conn, viewer, version, many, "c00")
-        await commands.log_artifact(
+            await link_artifact_txn(conn, viewer, version, many, "c00")
+        await log_artifact_txn(
             conn, viewer, project, name="wide", artifact_type="data", files=files("w", ITEMS)
         )
-        shared = await commands.log_artifact(
+        shared = await log_artifact_txn(
             conn, viewer, project, name="shared", artifact_type="model", files=files("shared")
         )
         # The shared content goes into ITEMS collections (c00 … c22) in that order.
         for coll in collections:
-            await commands.link_artifact(conn, viewer, shared, many, coll.name)
+            await link_artifact_txn(conn, viewer, shared, many, coll.name)
         consumers: list[Run] = []
         for i in range(ITEMS):
-            run = await commands.create_run(conn, viewer, project, f"r{i:02d}")
-            await commands.use_artifact(conn, run, shared)
+            run = await create_run_txn(conn, viewer, project, f"r{i:02d}")
+            await use_artifact_txn(conn, run, shared)
             consumers.append(run)
         # One run that used every logged version of "seq", in index order.
         for version in logged:
-            await commands.use_artifact(conn, consumers[0], version)
+            await use_artifact_txn(conn, consumers[0], version)
         for i in range(ITEMS - 1):
-            await commands.create_project(conn, org.id, f"proj{i:02d}")
+            await create_project_txn(conn, org.id, f"proj{i:02d}")
         for i in range(ITEMS - 3):
-            await commands.log_artifact(
+            await log_artifact_txn(
                 conn,
                 viewer,
                 project,
@@ -646,16 +651,16 @@ async def tied_registry(pool: asyncpg.Pool, count: int) -> Tied:
     """An organization whose registry "tied" has `count` collections sharing one created_at."""
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"ties-{tag}", "Ties")
+        org = await create_organization_txn(conn, f"ties-{tag}", "Ties")
         user = await new_user(conn, tag, "tie")
-        await accounts.add_organization_member(conn, org, user, "ADMIN")
-        key = await accounts.create_api_key(conn, user.name)
-        registry = await commands.create_registry(conn, user, org.id, name="tied")
+        await add_member_txn(conn, org, user, "ADMIN")
+        key = await create_api_key_txn(conn, user.name)
+        registry = await create_registry_txn(conn, user, org.id, name="tied")
         created = []
         for i in range(count):
             # Names run against the id order, so a sort by name would show.
             created.append(
-                await commands.create_collection(
+                await create_collection_txn(
                     conn, user, registry, name=f"t{count - i:02d}", artifact_type="model"
                 )
             )
@@ -739,7 +744,7 @@ async def test_collections_inserted_during_a_walk(
     async def insert() -> None:
         async with pool.acquire() as conn, conn.transaction():
             name = f"new{len(inserted):02d}"
-            await commands.create_collection(
+            await create_collection_txn(
                 conn, tied.user, tied.registry, name=name, artifact_type="model"
             )
             inserted.append(name)
@@ -760,12 +765,12 @@ async def test_registries_inserted_during_a_walk(
     rows inserted ahead of it are, and no old row is skipped or repeated."""
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"ins-{tag}", "Inserts")
+        org = await create_organization_txn(conn, f"ins-{tag}", "Inserts")
         user = await new_user(conn, tag, "ins")
-        await accounts.add_organization_member(conn, org, user, "ADMIN")
-        key = await accounts.create_api_key(conn, user.name)
+        await add_member_txn(conn, org, user, "ADMIN")
+        key = await create_api_key_txn(conn, user.name)
         for i in range(0, 20, 2):
-            await commands.create_registry(conn, user, org.id, name=f"r{i:02d}")
+            await create_registry_txn(conn, user, org.id, name=f"r{i:02d}")
     viewer = GraphQLClient(client, key)
     query = (
         "query($org: String!, $after: String) { organization(name: $org) { "
@@ -790,7 +795,7 @@ async def test_registries_inserted_during_a_walk(
         async with pool.acquire() as conn, conn.transaction():
             for name, into in zip(pair, (behind, ahead), strict=True):
                 if name not in seen + behind + ahead:
-                    await commands.create_registry(conn, user, org.id, name=name)
+                    await create_registry_txn(conn, user, org.id, name=name)
                     into.append(name)
     assert [name for name in seen if name in old] == old
     assert len(seen) == len(set(seen))

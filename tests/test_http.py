@@ -20,8 +20,8 @@ from strawberry.extensions.validation_cache import _get_validate_cache
 from db.migrate import migrate
 from db.pagination import MAX_PAGE_SIZE
 from db.pool import create_pool
-from resolvers import reads
-from schema.query import MAX_NODES
+from resolvers import organizations
+from schema.nodes import MAX_NODES
 from schema.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from server.app import create_app
 from server.graphiql_page import INSTALL_COMMAND, REQUIRED_ASSETS
@@ -502,7 +502,7 @@ async def test_internal_error_is_masked_and_logged(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(reads, "organization_by_name", _boom)
+    monkeypatch.setattr(organizations, "organization_by_name", _boom)
     caplog.set_level(logging.ERROR, logger="cairn.graphql")
     response = await post(client, auth, '{ viewer { name } organization(name: "acme") { name } }')
 
@@ -534,7 +534,7 @@ async def test_internal_error_under_a_non_null_field(
 ) -> None:
     """`viewer.organizations` is non-null all the way up, so `data` becomes null; the response
     is still an executed one (data present), not a request error."""
-    monkeypatch.setattr(reads, "viewer_organizations", _boom)
+    monkeypatch.setattr(organizations, "viewer_organizations", _boom)
     caplog.set_level(logging.ERROR, logger="cairn.graphql")
     response = await post(
         client, {**auth, "Accept": accept}, "{ viewer { name organizations { name } } }"
@@ -557,7 +557,7 @@ async def test_internal_error_under_a_non_null_field(
 async def test_each_request_gets_its_own_request_id(
     client: httpx.AsyncClient, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reads, "organization_by_name", _boom)
+    monkeypatch.setattr(organizations, "organization_by_name", _boom)
     query = '{ organization(name: "acme") { name } }'
     first = await post(client, auth, query)
     second = await post(client, auth, query)
@@ -574,7 +574,7 @@ async def test_sane_incoming_request_id_is_reused(
     caplog: pytest.LogCaptureFixture,
     incoming: str,
 ) -> None:
-    monkeypatch.setattr(reads, "organization_by_name", _boom)
+    monkeypatch.setattr(organizations, "organization_by_name", _boom)
     caplog.set_level(logging.ERROR, logger="cairn.graphql")
     response = await post(
         client, {**auth, "X-Request-Id": incoming}, '{ organization(name: "acme") { name } }'
@@ -594,7 +594,7 @@ async def test_insane_incoming_request_id_is_replaced(
     monkeypatch: pytest.MonkeyPatch,
     incoming: str,
 ) -> None:
-    monkeypatch.setattr(reads, "organization_by_name", _boom)
+    monkeypatch.setattr(organizations, "organization_by_name", _boom)
     headers: dict[str, str | bytes] = {**auth, "X-Request-Id": incoming.encode()}
     query = '{ organization(name: "acme") { name } }'
     response = await client.post("/graphql", json={"query": query}, headers=headers)

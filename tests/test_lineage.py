@@ -17,11 +17,17 @@ import asyncpg
 import httpx
 import pytest
 
-from db import artifacts, registries
+from db import registries
+from db.collections import insert_collection
 from db.records import ArtifactVersion, Organization, Project, Registry, Run, User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from db.versions import versions_by_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
+from resolvers.versions import FileEntry
+from schema.nodes import global_id
 from tests.conftest import GraphQLClient, StatementCounter
 
 GRAPH = """
@@ -93,11 +99,11 @@ DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 
 
 def version_id(version: ArtifactVersion) -> str:
-    return encode_id("ArtifactVersion", version.id)
+    return global_id("ArtifactVersion", version.id)
 
 
 def run_id(run: Run) -> str:
-    return encode_id("Run", run.id)
+    return global_id("Run", run.id)
 
 
 def files(seed: str) -> list[FileEntry]:
@@ -127,15 +133,15 @@ async def new_org(pool: asyncpg.Pool, http: httpx.AsyncClient, prefix: str = "li
     tag = uuid.uuid4().hex[:10]
     name = f"{prefix}-{tag}"
     async with pool.acquire() as conn, conn.transaction():
-        organization = await commands.create_organization(conn, name, f"Lineage {tag}")
+        organization = await create_organization_txn(conn, name, f"Lineage {tag}")
         users: dict[str, User] = {}
         keys: dict[str, str] = {}
         for role in ("ADMIN", "MEMBER"):
-            user = await accounts.create_user(conn, f"{prefix}-{role.lower()}-{tag}")
-            await accounts.add_organization_member(conn, organization, user, role)
+            user = await create_user_txn(conn, f"{prefix}-{role.lower()}-{tag}")
+            await add_member_txn(conn, organization, user, role)
             users[role] = user
-            keys[role] = await accounts.create_api_key(conn, user.name, organization=name)
-        project = await commands.create_project(conn, organization.id, "pipe")
+            keys[role] = await create_api_key_txn(conn, user.name, organization=name)
+        project = await create_project_txn(conn, organization.id, "pipe")
     return Org(
         organization=organization,
         project=project,
@@ -156,14 +162,14 @@ class Builder:
         self.org = org
 
     async def run(self, name: str) -> Run:
-        run = await commands.create_run(self.conn, self.org.admin_user, self.org.project, name)
+        run = await create_run_txn(self.conn, self.org.admin_user, self.org.project, name)
         self.org.labels[run_id(run)] = name
         return run
 
     async def log(
         self, name: str, run: Run | None, *, artifact_type: str = "dataset", seed: str = ""
     ) -> ArtifactVersion:
-        version = await commands.log_artifact(
+        version = await log_artifact_txn(
             self.conn,
             self.org.admin_user,
             self.org.project,
@@ -177,10 +183,10 @@ class Builder:
 
     async def use(self, run: Run, *versions: ArtifactVersion) -> None:
         for version in versions:
-            await commands.use_artifact(self.conn, run, version)
+            await use_artifact_txn(self.conn, run, version)
 
     async def registry(self, name: str, visibility: str = "ORGANIZATION") -> Registry:
-        return await commands.create_registry(
+        return await create_registry_txn(
             self.conn,
             self.org.admin_user,
             self.org.organization.id,
@@ -198,7 +204,7 @@ class Builder:
     async def link(
         self, version: ArtifactVersion, registry: Registry, collection: str, *aliases: str
     ) -> ArtifactVersion:
-        linked = await commands.link_artifact(
+        linked = await link_artifact_txn(
             self.conn, self.org.admin_user, version, registry, collection, aliases
         )
         self.org.labels[version_id(linked)] = (
@@ -1092,7 +1098,7 @@ async def test_lineage_diff_against_what_cannot_be_compared(
         ),
         "a version in another organization": (version_id(elsewhere), "NOT_FOUND"),
         "a run's ID": (run_id(w.runs["train-a"]), "NOT_FOUND"),
-        "a version that does not exist": (encode_id("ArtifactVersion", 2**62), "NOT_FOUND"),
+        "a version that does not exist": (global_id("ArtifactVersion", 2**62), "NOT_FOUND"),
         "garbage": ("not-an-id", "INVALID_ID"),
         "an empty ID": ("", "INVALID_ID"),
     }
@@ -1103,7 +1109,7 @@ async def test_lineage_diff_against_what_cannot_be_compared(
     # A version hidden from the member and one that does not exist read the same.
     hidden_body, missing_body = [
         await w.org.member.errors(DIFF, {"id": start, "against": against})
-        for against in (version_id(hidden), encode_id("ArtifactVersion", 2**62))
+        for against in (version_id(hidden), global_id("ArtifactVersion", 2**62))
     ]
     assert hidden_body["errors"][0]["message"] == missing_body["errors"][0]["message"]
     # The admin, who sees the restricted registry, may compare with it.
@@ -1166,19 +1172,19 @@ async def bulk_graph(pool: asyncpg.Pool, prefix: str, branches: int, length: int
     name = f"{prefix}-{tag}"
     count = 1 + branches * length
     async with pool.acquire() as conn, conn.transaction():
-        organization = await commands.create_organization(conn, name, name)
-        admin = await accounts.create_user(conn, f"{prefix}-admin-{tag}")
-        member = await accounts.create_user(conn, f"{prefix}-member-{tag}")
-        await accounts.add_organization_member(conn, organization, admin, "ADMIN")
-        await accounts.add_organization_member(conn, organization, member, "MEMBER")
-        key = await accounts.create_api_key(conn, member.name, organization=name)
-        project = await commands.create_project(conn, organization.id, "bulk")
+        organization = await create_organization_txn(conn, name, name)
+        admin = await create_user_txn(conn, f"{prefix}-admin-{tag}")
+        member = await create_user_txn(conn, f"{prefix}-member-{tag}")
+        await add_member_txn(conn, organization, admin, "ADMIN")
+        await add_member_txn(conn, organization, member, "MEMBER")
+        key = await create_api_key_txn(conn, member.name, organization=name)
+        project = await create_project_txn(conn, organization.id, "bulk")
         (dataset,) = await registries.registries_by_organization_name(
             conn, [(organization.id, "dataset")]
         )
         assert dataset is not None
         sequence, steps = [
-            await registries.insert_collection(
+            await insert_collection(
                 conn,
                 organization_id=organization.id,
                 registry_id=registry_id,
@@ -1251,19 +1257,19 @@ async def bulk_graph(pool: asyncpg.Pool, prefix: str, branches: int, length: int
             )
             for content_id in (content_ids[0], content_ids[1])
         ]
-        (start,) = await artifacts.versions_by_id(conn, [start_version_id])
+        (start,) = await versions_by_id(conn, [start_version_id])
         assert start is not None
-        await commands.link_artifact(conn, admin, start, dataset, "raw", ["production"])
-        vault = await commands.create_registry(
+        await link_artifact_txn(conn, admin, start, dataset, "raw", ["production"])
+        vault = await create_registry_txn(
             conn, admin, organization.id, name="vault", visibility="RESTRICTED"
         )
-        await commands.link_artifact(conn, admin, start, vault, "raw")
+        await link_artifact_txn(conn, admin, start, vault, "raw")
     return BulkGraph(
         nodes=2 * count,
         branches=branches,
-        start_version=encode_id("ArtifactVersion", start_version_id),
-        first_step=encode_id("ArtifactVersion", first_step_id),
-        start_run=encode_id("Run", run_ids[0]),
+        start_version=global_id("ArtifactVersion", start_version_id),
+        first_step=global_id("ArtifactVersion", first_step_id),
+        start_run=global_id("Run", run_ids[0]),
         key=key,
     )
 

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from schema.ids import encode_id
+from schema.nodes import global_id
 from tests.conftest import create_database, drop_database
 from tests.test_cli import Server, cairn, the_key
 
@@ -328,7 +328,7 @@ async def test_a_restricted_registry_is_invisible_to_those_without_a_role(
 ) -> None:
     ada, bob, cy = cluster.keys["ada"], cluster.keys["bob"], cluster.keys["cy"]
     reports = cluster.ids["reports"]
-    missing = encode_id("Registry", 987_654_321)
+    missing = global_id("Registry", 987_654_321)
 
     async def first_message(key: str, registry: str) -> dict[str, Any]:
         async with subscribe(cluster.a, key, registry) as sub:

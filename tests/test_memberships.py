@@ -29,8 +29,10 @@ from db import organizations, registries
 from db.migrate import migrate
 from db.pool import create_pool
 from db.records import Organization, Registry, User
-from resolvers import accounts, commands
-from schema.ids import encode_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.organizations import create_organization_txn
+from resolvers.registries import create_registry_txn
+from schema.nodes import global_id
 from schema.schema import schema as cairn_schema
 from server.app import create_app
 from server.demo import seed_demo
@@ -44,11 +46,11 @@ COUNTER = itertools.count(1)
 
 
 def gid(kind: str, row_id: int) -> str:
-    return encode_id(kind, row_id)
+    return global_id(kind, row_id)
 
 
 def missing(kind: str) -> str:
-    return encode_id(kind, MISSING_ROW)
+    return global_id(kind, MISSING_ROW)
 
 
 def unique(prefix: str) -> str:
@@ -80,16 +82,16 @@ class Org:
 
     async def add_user(self, who: str, role: str | None, kind: str = "HUMAN") -> User:
         async with self.pool.acquire() as conn, conn.transaction():
-            user = await accounts.create_user(conn, unique(who), who, kind)
+            user = await create_user_txn(conn, unique(who), who, kind)
             if role is not None:
                 await organizations.set_organization_member(conn, self.org.id, user.id, role)
-            self.keys[who] = await accounts.create_api_key(conn, user.name, key_name="test")
+            self.keys[who] = await create_api_key_txn(conn, user.name, key_name="test")
         self.users[who] = user
         return user
 
     async def registry(self, visibility: str = "RESTRICTED") -> Registry:
         async with self.pool.acquire() as conn, conn.transaction():
-            return await commands.create_registry(
+            return await create_registry_txn(
                 conn, self.users["admin"], self.org.id, name=unique("reg"), visibility=visibility
             )
 
@@ -119,7 +121,7 @@ class Org:
 async def new_org(pool: asyncpg.Pool, http: httpx.AsyncClient, **roles: str | None) -> Org:
     """An organization with `admin` (ADMIN) and the given users (role None: not a member)."""
     async with pool.acquire() as conn:
-        org = await commands.create_organization(conn, unique("mem"), "Memberships")
+        org = await create_organization_txn(conn, unique("mem"), "Memberships")
     result = Org(pool, http, org, {}, {})
     for who, role in {"admin": "ADMIN", **roles}.items():
         await result.add_user(who, role)
@@ -409,7 +411,7 @@ async def test_registry_members_page_in_a_stable_order(org: Org) -> None:
     async with org.pool.acquire() as conn, conn.transaction():
         names = []
         for letter in "edcba":
-            user = await accounts.create_user(conn, f"{letter}{uuid.uuid4().hex[:6]}")
+            user = await create_user_txn(conn, f"{letter}{uuid.uuid4().hex[:6]}")
             await organizations.set_organization_member(conn, org.org.id, user.id, "MEMBER")
             await registries.set_registry_user_role(conn, registry.id, user.id, "VIEWER")
             names.append(user.name)
@@ -1195,7 +1197,7 @@ async def test_cli_service_account_key_create_and_revoke(
 
 async def _key_for(pool: asyncpg.Pool, user: str) -> str:
     async with pool.acquire() as conn, conn.transaction():
-        return await accounts.create_api_key(conn, user, key_name="test")
+        return await create_api_key_txn(conn, user, key_name="test")
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,14 @@ import httpx
 import pytest
 
 from db import organizations, registries
-from resolvers import commands
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from db.accounts import user_by_name
+from db.collections import collection_in_registry
+from resolvers.collections import create_collection_txn, delete_collection_txn
+from resolvers.links import link_into_txn, unlink_artifact_txn
+from resolvers.registries import create_registry_txn, delete_registry_txn
+from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, log_artifact_txn
+from resolvers.versions import FileEntry
+from schema.nodes import global_id
 from tests.conftest import GraphQLClient
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -108,19 +113,17 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
         (acme,) = await organizations.organizations_by_name(conn, ["acme"])
-        ada = await organizations.user_by_name(conn, "ada")
-        bob = await organizations.user_by_name(conn, "bob")
+        ada = await user_by_name(conn, "ada")
+        bob = await user_by_name(conn, "bob")
         assert acme is not None
         assert ada is not None
         assert bob is not None
-        project = await commands.create_project(conn, acme.id, f"zz-errors-{tag}")
-        running = await commands.create_run(conn, ada, project, "running")
-        finished = await commands.finish_run(
-            conn, await commands.create_run(conn, ada, project, "finished")
-        )
+        project = await create_project_txn(conn, acme.id, f"zz-errors-{tag}")
+        running = await create_run_txn(conn, ada, project, "running")
+        finished = await finish_run_txn(conn, await create_run_txn(conn, ada, project, "finished"))
 
         async def log(name: str, artifact_type: str, seed: str) -> Any:
-            return await commands.log_artifact(
+            return await log_artifact_txn(
                 conn,
                 ada,
                 project,
@@ -133,7 +136,7 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
         model_v0 = await log("errs-model", "model", "a")
         model_v1 = await log("errs-model", "model", "b")
         data_v0 = await log("errs-data", "dataset", "c")
-        registry = await commands.create_registry(
+        registry = await create_registry_txn(
             conn,
             ada,
             acme.id,
@@ -142,27 +145,25 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
             protected_aliases=["production"],
         )
         await registries.set_registry_user_role(conn, registry.id, bob.id, "MEMBER")
-        guarded = await commands.create_collection(
+        guarded = await create_collection_txn(
             conn, ada, registry, name="guarded", artifact_type="model"
         )
-        second = await commands.create_collection(
+        second = await create_collection_txn(
             conn, ada, registry, name="second", artifact_type="model"
         )
-        guarded_v0 = await commands.link_into(
-            conn, ada, model_v0, registry, guarded, ["production"]
-        )
-        guarded_v1 = await commands.link_into(conn, ada, model_v1, registry, guarded, ["staging"])
+        guarded_v0 = await link_into_txn(conn, ada, model_v0, registry, guarded, ["production"])
+        guarded_v1 = await link_into_txn(conn, ada, model_v1, registry, guarded, ["staging"])
         # Rows that existed once: their IDs are well-formed but name nothing.
-        gone_registry = await commands.create_registry(conn, ada, acme.id, name=f"errs-gone-{tag}")
-        await commands.delete_registry(conn, ada, gone_registry)
-        gone_collection = await commands.create_collection(
+        gone_registry = await create_registry_txn(conn, ada, acme.id, name=f"errs-gone-{tag}")
+        await delete_registry_txn(conn, ada, gone_registry)
+        gone_collection = await create_collection_txn(
             conn, ada, registry, name="gone", artifact_type="model"
         )
-        await commands.delete_collection(conn, ada, gone_collection)
-        gone_version = await commands.link_into(conn, ada, model_v0, registry, second)
-        await commands.unlink_artifact(conn, ada, gone_version)
-        gone_project = await commands.create_project(conn, acme.id, f"zz-errors-gone-{tag}")
-        gone_run = await commands.create_run(conn, ada, project, "gone")
+        await delete_collection_txn(conn, ada, gone_collection)
+        gone_version = await link_into_txn(conn, ada, model_v0, registry, second)
+        await unlink_artifact_txn(conn, ada, gone_version)
+        gone_project = await create_project_txn(conn, acme.id, f"zz-errors-gone-{tag}")
+        gone_run = await create_run_txn(conn, ada, project, "gone")
         await conn.execute("DELETE FROM runs WHERE id = $1", gone_run.id)
         await conn.execute("DELETE FROM projects WHERE id = $1", gone_project.id)
         core = {
@@ -171,33 +172,33 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
                 "SELECT id, name FROM registries WHERE organization_id = $1 AND is_core", acme.id
             )
         }
-        churn = await registries.collection_in_registry(conn, core["model"], "churn-classifier")
+        churn = await collection_in_registry(conn, core["model"], "churn-classifier")
         assert churn is not None
     yield World(
         tag=tag,
         project_name=project.name,
         registry_name=registry.name,
-        project=encode_id("Project", project.id),
-        running_run=encode_id("Run", running.id),
-        finished_run=encode_id("Run", finished.id),
-        registry=encode_id("Registry", registry.id),
-        guarded=encode_id("Collection", guarded.id),
-        second=encode_id("Collection", second.id),
-        sequence=encode_id("ArtifactSequence", model_v0.collection_id),
-        sequence_as_collection=encode_id("Collection", model_v0.collection_id),
-        model_v0=encode_id("ArtifactVersion", model_v0.id),
-        model_v1=encode_id("ArtifactVersion", model_v1.id),
-        data_v0=encode_id("ArtifactVersion", data_v0.id),
-        guarded_v0=encode_id("ArtifactVersion", guarded_v0.id),
-        guarded_v1=encode_id("ArtifactVersion", guarded_v1.id),
-        model_registry=encode_id("Registry", core["model"]),
-        dataset_registry=encode_id("Registry", core["dataset"]),
-        churn_classifier=encode_id("Collection", churn.id),
-        deleted_project=encode_id("Project", gone_project.id),
-        deleted_run=encode_id("Run", gone_run.id),
-        deleted_registry=encode_id("Registry", gone_registry.id),
-        deleted_collection=encode_id("Collection", gone_collection.id),
-        deleted_version=encode_id("ArtifactVersion", gone_version.id),
+        project=global_id("Project", project.id),
+        running_run=global_id("Run", running.id),
+        finished_run=global_id("Run", finished.id),
+        registry=global_id("Registry", registry.id),
+        guarded=global_id("Collection", guarded.id),
+        second=global_id("Collection", second.id),
+        sequence=global_id("ArtifactSequence", model_v0.collection_id),
+        sequence_as_collection=global_id("Collection", model_v0.collection_id),
+        model_v0=global_id("ArtifactVersion", model_v0.id),
+        model_v1=global_id("ArtifactVersion", model_v1.id),
+        data_v0=global_id("ArtifactVersion", data_v0.id),
+        guarded_v0=global_id("ArtifactVersion", guarded_v0.id),
+        guarded_v1=global_id("ArtifactVersion", guarded_v1.id),
+        model_registry=global_id("Registry", core["model"]),
+        dataset_registry=global_id("Registry", core["dataset"]),
+        churn_classifier=global_id("Collection", churn.id),
+        deleted_project=global_id("Project", gone_project.id),
+        deleted_run=global_id("Run", gone_run.id),
+        deleted_registry=global_id("Registry", gone_registry.id),
+        deleted_collection=global_id("Collection", gone_collection.id),
+        deleted_version=global_id("ArtifactVersion", gone_version.id),
     )
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -355,7 +356,7 @@ def b64(text: str) -> str:
 
 
 def missing(kind: str) -> str:
-    return encode_id(kind, MISSING_ROW)
+    return global_id(kind, MISSING_ROW)
 
 
 def id_cases(
@@ -382,7 +383,7 @@ def id_cases(
         case(
             f"{field}-of-a-{wrong_kind}",
             mutation,
-            {**more, field: encode_id(wrong_kind, 1)},
+            {**more, field: global_id(wrong_kind, 1)},
             "INVALID_ID",
             field,
             f"`{field}` must be the ID of",
@@ -1372,7 +1373,7 @@ CASES = [
                 case(
                     f"id-of-a-{kind}",
                     mutation,
-                    {"id": encode_id(kind, 1)},
+                    {"id": global_id(kind, 1)},
                     "INVALID_ID",
                     "id",
                     "Collection or ArtifactVersion",

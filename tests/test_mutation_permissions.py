@@ -18,11 +18,15 @@ import asyncpg
 import httpx
 import pytest
 
-import resolvers.mutations
 from db import organizations, registries
-from resolvers import commands
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from db.accounts import user_by_name
+from resolvers import authorization
+from resolvers.collections import create_collection_txn
+from resolvers.links import link_into_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn
+from resolvers.versions import FileEntry
+from schema.nodes import global_id
 from tests.conftest import GraphQLClient
 from tests.test_mutation_errors import MUTATIONS, changed_tables, database_state, document
 
@@ -64,9 +68,9 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
     async with pool.acquire() as conn, conn.transaction():
         first_event = await conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_events")
         acme_org, globex = await organizations.organizations_by_name(conn, ["acme", "globex"])
-        ada = await organizations.user_by_name(conn, "ada")
-        bob = await organizations.user_by_name(conn, "bob")
-        dora = await organizations.user_by_name(conn, "dora")
+        ada = await user_by_name(conn, "ada")
+        bob = await user_by_name(conn, "bob")
+        dora = await user_by_name(conn, "dora")
         assert acme_org is not None
         assert globex is not None
         assert ada is not None
@@ -116,10 +120,10 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             "SELECT id FROM runs WHERE project_id = $1 AND name = 'ingest-2026-11'", churn_id
         )
 
-        project = await commands.create_project(conn, acme_org.id, f"zz-perm-{tag}")
-        running = await commands.create_run(conn, ada, project, "running")
+        project = await create_project_txn(conn, acme_org.id, f"zz-perm-{tag}")
+        running = await create_run_txn(conn, ada, project, "running")
         logged = [
-            await commands.log_artifact(
+            await log_artifact_txn(
                 conn,
                 ada,
                 project,
@@ -130,7 +134,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             )
             for i in range(3)
         ]
-        logged_dataset = await commands.log_artifact(
+        logged_dataset = await log_artifact_txn(
             conn,
             ada,
             project,
@@ -139,7 +143,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             files=[FileEntry("data.csv", "d" * 64, 1)],
             run=running,
         )
-        guarded_registry = await commands.create_registry(
+        guarded_registry = await create_registry_txn(
             conn,
             ada,
             acme_org.id,
@@ -148,17 +152,17 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             protected_aliases=["production"],
         )
         await registries.set_registry_user_role(conn, guarded_registry.id, bob.id, "MEMBER")
-        guarded = await commands.create_collection(
+        guarded = await create_collection_txn(
             conn, ada, guarded_registry, name="guarded", artifact_type="model"
         )
-        guarded_v0 = await commands.link_into(
+        guarded_v0 = await link_into_txn(
             conn, ada, logged[0], guarded_registry, guarded, ["production"]
         )
-        guarded_v1 = await commands.link_into(conn, ada, logged[1], guarded_registry, guarded)
+        guarded_v1 = await link_into_txn(conn, ada, logged[1], guarded_registry, guarded)
 
-        dora_project = await commands.create_project(conn, globex.id, f"zz-perm-{tag}")
-        dora_run = await commands.create_run(conn, dora, dora_project, "running")
-        dora_version = await commands.log_artifact(
+        dora_project = await create_project_txn(conn, globex.id, f"zz-perm-{tag}")
+        dora_run = await create_run_txn(conn, dora, dora_project, "running")
+        dora_version = await log_artifact_txn(
             conn,
             dora,
             dora_project,
@@ -169,32 +173,32 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
         )
         made = Acme(
             tag=tag,
-            model=encode_id("Registry", model_id),
-            dataset=encode_id("Registry", dataset_id),
-            eval_reports=encode_id("Registry", reports_id),
-            churn_project=encode_id("Project", churn_id),
-            finished_run=encode_id("Run", ingest_id),
-            churn_classifier=encode_id("Collection", classifier_id),
-            churn_classifier_v0=encode_id("ArtifactVersion", await version_in(classifier_id, 0)),
-            churn_model_v0=encode_id(
+            model=global_id("Registry", model_id),
+            dataset=global_id("Registry", dataset_id),
+            eval_reports=global_id("Registry", reports_id),
+            churn_project=global_id("Project", churn_id),
+            finished_run=global_id("Run", ingest_id),
+            churn_classifier=global_id("Collection", classifier_id),
+            churn_classifier_v0=global_id("ArtifactVersion", await version_in(classifier_id, 0)),
+            churn_model_v0=global_id(
                 "ArtifactVersion", await version_in(await sequence("churn-model"), 0)
             ),
-            eval_report_v0=encode_id(
+            eval_report_v0=global_id(
                 "ArtifactVersion", await version_in(await sequence("churn-eval-report"), 0)
             ),
-            churn_evals_v0=encode_id("ArtifactVersion", await version_in(evals_id, 0)),
-            project=encode_id("Project", project.id),
+            churn_evals_v0=global_id("ArtifactVersion", await version_in(evals_id, 0)),
+            project=global_id("Project", project.id),
             project_name=project.name,
-            running_run=encode_id("Run", running.id),
-            logged=tuple(encode_id("ArtifactVersion", v.id) for v in logged),
-            logged_dataset=encode_id("ArtifactVersion", logged_dataset.id),
-            guarded_registry=encode_id("Registry", guarded_registry.id),
+            running_run=global_id("Run", running.id),
+            logged=tuple(global_id("ArtifactVersion", v.id) for v in logged),
+            logged_dataset=global_id("ArtifactVersion", logged_dataset.id),
+            guarded_registry=global_id("Registry", guarded_registry.id),
             guarded_registry_name=guarded_registry.name,
-            guarded=encode_id("Collection", guarded.id),
-            guarded_v0=encode_id("ArtifactVersion", guarded_v0.id),
-            guarded_v1=encode_id("ArtifactVersion", guarded_v1.id),
-            dora_run=encode_id("Run", dora_run.id),
-            dora_version=encode_id("ArtifactVersion", dora_version.id),
+            guarded=global_id("Collection", guarded.id),
+            guarded_v0=global_id("ArtifactVersion", guarded_v0.id),
+            guarded_v1=global_id("ArtifactVersion", guarded_v1.id),
+            dora_run=global_id("Run", dora_run.id),
+            dora_version=global_id("ArtifactVersion", dora_version.id),
         )
     yield made
     # Everything this module made: its projects, its registries, its collections in the core
@@ -225,7 +229,7 @@ def bob(client: httpx.AsyncClient, demo: dict[str, str]) -> GraphQLClient:
 
 
 def missing(kind: str) -> str:
-    return encode_id(kind, MISSING_ROW)
+    return global_id(kind, MISSING_ROW)
 
 
 async def refusal(
@@ -1253,7 +1257,7 @@ async def test_a_mutation_without_an_authorization_check_fails_and_writes_nothin
     async def unchecked(*args: Any, **kwargs: Any) -> str:
         return "ADMIN"  # the answer a check would give ada, without marking the request checked
 
-    monkeypatch.setattr(resolvers.mutations, "require_registry_role", unchecked)
+    monkeypatch.setattr(authorization, "require_registry_role", unchecked)
     name = f"perm-{acme.tag}-unchecked"
     before = await database_state(pool)
     response = await ada.post(

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from asyncpg.introspection import INTRO_LOOKUP_TYPES, INTRO_LOOKUP_TYPES_13
 
-from db.organizations import TOUCH_API_KEY
+from db.accounts import TOUCH_API_KEY
 from tests.conftest import StatementCounter
 from tests.test_workflow import Api, Org, files, new_org
 

@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db import organizations
-from resolvers import accounts, commands
+from db.accounts import users_by_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.paths import MAX_PATH_LENGTH, MAX_VERSION_INDEX, ArtifactPath, parse_path
 from tests.conftest import GraphQLClient
 
@@ -129,11 +131,11 @@ async def acme_only(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[t
     """A user (id, key) who belongs to acme only, as a viewer; removed again afterwards so acme
     looks as the demo made it to every other test."""
     async with pool.acquire() as conn, conn.transaction():
-        user = await accounts.create_user(conn, f"paths-{uuid.uuid4().hex[:12]}")
+        user = await create_user_txn(conn, f"paths-{uuid.uuid4().hex[:12]}")
         (acme,) = await organizations.organizations_by_name(conn, ["acme"])
         assert acme is not None
-        await accounts.add_organization_member(conn, acme, user, "VIEWER")
-        key = await accounts.create_api_key(conn, user.name)
+        await add_member_txn(conn, acme, user, "VIEWER")
+        key = await create_api_key_txn(conn, user.name)
     try:
         yield user.id, key
     finally:
@@ -167,10 +169,10 @@ async def test_path_without_organization_for_a_two_organization_user(
 ) -> None:
     user_id, key = acme_only
     async with pool.acquire() as conn, conn.transaction():
-        other = await commands.create_organization(conn, f"paths-{uuid.uuid4().hex[:8]}", "Other")
-        (user,) = await organizations.users_by_id(conn, [user_id])
+        other = await create_organization_txn(conn, f"paths-{uuid.uuid4().hex[:8]}", "Other")
+        (user,) = await users_by_id(conn, [user_id])
         assert user is not None
-        await accounts.add_organization_member(conn, other, user, "MEMBER")
+        await add_member_txn(conn, other, user, "MEMBER")
     caller = GraphQLClient(client, key)
     path = "wandb-registry-model/churn-classifier:staging"
     error = await refusal(caller, path)

@@ -16,9 +16,13 @@ import httpx
 import pytest
 
 from db.records import User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry, manifest_digest
-from schema.ids import decode_id, encode_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.collections import create_collection_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, log_artifact_txn
+from resolvers.versions import FileEntry, manifest_digest
+from schema.nodes import decode_id, global_id
 from server.demo import _files
 from tests.conftest import GraphQLClient
 
@@ -49,15 +53,15 @@ class World:
 async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> World:
     tag = uuid.uuid4().hex[:10]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"reads-{tag}", "Reads Test")
-        owner = await accounts.create_user(conn, f"owner-{tag}", "Owner Person")
-        service = await accounts.create_user(conn, f"ci-{tag}", "", kind="SERVICE")
-        await accounts.add_organization_member(conn, org, owner, "ADMIN")
-        await accounts.add_organization_member(conn, org, service, "MEMBER")
-        key = await accounts.create_api_key(conn, owner.name)
-        await commands.create_registry(conn, owner, org.id, name="Mixed-Case", description="Any")
+        org = await create_organization_txn(conn, f"reads-{tag}", "Reads Test")
+        owner = await create_user_txn(conn, f"owner-{tag}", "Owner Person")
+        service = await create_user_txn(conn, f"ci-{tag}", "", kind="SERVICE")
+        await add_member_txn(conn, org, owner, "ADMIN")
+        await add_member_txn(conn, org, service, "MEMBER")
+        key = await create_api_key_txn(conn, owner.name)
+        await create_registry_txn(conn, owner, org.id, name="Mixed-Case", description="Any")
         model = (await _core_registries(conn, org.id))["model"]
-        await commands.create_collection(
+        await create_collection_txn(
             conn,
             owner,
             model,
@@ -66,11 +70,11 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> World:
             description="# Card\n\nNothing yet.",
             tags=["zeta", "alpha"],
         )
-        project = await commands.create_project(conn, org.id, "lab", "A lab.")
-        running = await commands.create_run(conn, service, project, "running-run", {"a": [1, 2]})
-        crashed = await commands.create_run(conn, owner, project, "crashed-run")
-        await commands.finish_run(conn, crashed, state="CRASHED", summary={"loss": 1.5})
-        await commands.log_artifact(
+        project = await create_project_txn(conn, org.id, "lab", "A lab.")
+        running = await create_run_txn(conn, service, project, "running-run", {"a": [1, 2]})
+        crashed = await create_run_txn(conn, owner, project, "crashed-run")
+        await finish_run_txn(conn, crashed, state="CRASHED", summary={"loss": 1.5})
+        await log_artifact_txn(
             conn,
             owner,
             project,
@@ -108,7 +112,7 @@ async def test_viewer_is_the_key_owner(owner: GraphQLClient, world: World) -> No
     assert viewer["user"]["name"] == world.owner.name
     assert viewer["user"]["displayName"] == "Owner Person"
     assert viewer["user"]["kind"] == "HUMAN"
-    assert viewer["user"]["id"] == encode_id("User", world.owner.id)
+    assert viewer["user"]["id"] == global_id("User", world.owner.id)
     assert when(viewer["user"]["createdAt"]) == world.owner.created_at
     assert viewer["organizations"] == [
         {"name": world.org, "displayName": "Reads Test", "viewerRole": "ADMIN"}
@@ -703,7 +707,7 @@ async def test_run_fields(ada: GraphQLClient) -> None:
 
 
 async def test_run_states(owner: GraphQLClient, ada: GraphQLClient, world: World) -> None:
-    running = await run_by_id(owner, encode_id("Run", world.running_run_id))
+    running = await run_by_id(owner, global_id("Run", world.running_run_id))
     assert running["state"] == "RUNNING"
     assert running["finishedAt"] is None
     assert running["config"] == {"a": [1, 2]}
@@ -712,7 +716,7 @@ async def test_run_states(owner: GraphQLClient, ada: GraphQLClient, world: World
     assert running["project"] == {"name": "lab"}
     assert running["inputs"] == {"totalCount": 0, "nodes": []}
     assert running["outputs"] == {"totalCount": 0, "nodes": []}
-    crashed = await run_by_id(owner, encode_id("Run", world.crashed_run_id))
+    crashed = await run_by_id(owner, global_id("Run", world.crashed_run_id))
     assert crashed["state"] == "CRASHED"
     assert crashed["finishedAt"] is not None
     assert crashed["summary"] == {"loss": 1.5}
@@ -729,7 +733,7 @@ async def test_run_states(owner: GraphQLClient, ada: GraphQLClient, world: World
 
 async def test_runs_of_another_organization_are_invisible(ada: GraphQLClient, world: World) -> None:
     assert await ada.data(
-        "query($id: ID!) { node(id: $id) { id } }", {"id": encode_id("Run", world.running_run_id)}
+        "query($id: ID!) { node(id: $id) { id } }", {"id": global_id("Run", world.running_run_id)}
     ) == {"node": None}
 
 
@@ -749,7 +753,7 @@ async def test_user_fields_and_visibility(
     assert seen_by_cy["kind"] == "HUMAN"
     # Users are visible only to people who share an organization with them.
     assert (await dora.data(query, {"id": ada_id})) == {"node": None}
-    service = (await owner.data(query, {"id": encode_id("User", world.service.id)}))["node"]
+    service = (await owner.data(query, {"id": global_id("User", world.service.id)}))["node"]
     assert service["kind"] == "SERVICE"
     assert service["name"] == world.service.name
 
@@ -857,10 +861,10 @@ async def demo_ids(ada: GraphQLClient) -> dict[str, tuple[str, str]]:
 async def test_node_resolves_every_type(
     ada: GraphQLClient, demo_ids: dict[str, tuple[str, str]]
 ) -> None:
-    for type_name, (global_id, label) in demo_ids.items():
-        node = (await ada.data(NODE_QUERY, {"id": global_id}))["node"]
+    for type_name, (node_id, label) in demo_ids.items():
+        node = (await ada.data(NODE_QUERY, {"id": node_id}))["node"]
         assert node["__typename"] == type_name
-        assert node["id"] == global_id
+        assert node["id"] == node_id
         assert node.get("name", node.get("path")) == label
 
 
@@ -870,21 +874,21 @@ async def test_node_of_the_wrong_collection_kind_is_null(
     # Registry collections and artifact sequences share a table; their IDs must not mix.
     _, collection_row = decode_id(demo_ids["Collection"][0])
     _, sequence_row = decode_id(demo_ids["ArtifactSequence"][0])
-    for global_id in (
-        encode_id("ArtifactSequence", collection_row),
-        encode_id("Collection", sequence_row),
+    for node_id in (
+        global_id("ArtifactSequence", collection_row),
+        global_id("Collection", sequence_row),
     ):
-        assert (await ada.data(NODE_QUERY, {"id": global_id})) == {"node": None}
+        assert (await ada.data(NODE_QUERY, {"id": node_id})) == {"node": None}
 
 
 async def test_node_missing_or_invisible_is_null(
     ada: GraphQLClient, dora: GraphQLClient, demo_ids: dict[str, tuple[str, str]]
 ) -> None:
     for type_name in demo_ids:
-        missing = encode_id(type_name, 2**62)
+        missing = global_id(type_name, 2**62)
         assert (await ada.data(NODE_QUERY, {"id": missing})) == {"node": None}
-    for global_id, _ in demo_ids.values():
-        assert (await dora.data(NODE_QUERY, {"id": global_id})) == {"node": None}
+    for node_id, _ in demo_ids.values():
+        assert (await dora.data(NODE_QUERY, {"id": node_id})) == {"node": None}
 
 
 def raw_id(text: str) -> str:
@@ -911,7 +915,7 @@ GARBAGE_IDS = [
     raw_id("Query:1"),
     raw_id("PageInfo:1"),
     raw_id("organization:1"),
-    encode_id("Organization", 1) + "==",
+    global_id("Organization", 1) + "==",
     base64.b64encode(b"\xff\xfe:1").decode(),
 ]
 
@@ -938,8 +942,8 @@ async def test_nodes_keeps_order_duplicates_and_nulls(
     org_id = demo_ids["Organization"][0]
     reg_id = demo_ids["Registry"][0]
     run_id = demo_ids["Run"][0]
-    missing_run = encode_id("Run", 2**62)
-    missing_org = encode_id("Organization", 2**62 + 1)
+    missing_run = global_id("Run", 2**62)
+    missing_org = global_id("Organization", 2**62 + 1)
     ids = [run_id, missing_run, org_id, reg_id, run_id, missing_org, org_id]
     nodes = (await ada.data(NODES_QUERY, {"ids": ids}))["nodes"]
     assert len(nodes) == len(ids)

@@ -29,14 +29,17 @@ import asyncpg
 import httpx
 import pytest
 
-import resolvers.automations
-import resolvers.memberships
-import resolvers.mutations
 from db import automations, organizations, registries
+from db.collections import collection_in_registry
 from db.records import ArtifactVersion, Collection, Organization, Project, Registry, Run, Team, User
-from resolvers import accounts, commands, secrets, webhooks
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from resolvers import authorization, secrets, webhooks
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.collections import create_collection_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import create_organization_txn
+from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
+from resolvers.versions import FileEntry, change_collection_tags_txn, change_version_tags_txn
+from schema.nodes import global_id
 from schema.schema import schema as cairn_schema
 from tests.conftest import GraphQLClient
 
@@ -53,11 +56,11 @@ NAMES = itertools.count(1)
 
 
 def gid(kind: str, row_id: int) -> str:
-    return encode_id(kind, row_id)
+    return global_id(kind, row_id)
 
 
 def missing(kind: str) -> str:
-    return encode_id(kind, MISSING_ROW)
+    return global_id(kind, MISSING_ROW)
 
 
 def fresh(prefix: str) -> str:
@@ -179,19 +182,17 @@ async def _insert_registry(conn: Any, org: Organization, name: str, kind: str) -
 async def world(pool: asyncpg.Pool) -> World:
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"roles-{tag}", "Roles")
-        other = await commands.create_organization(conn, f"roles-other-{tag}", "Other")
+        org = await create_organization_txn(conn, f"roles-{tag}", "Roles")
+        other = await create_organization_txn(conn, f"roles-other-{tag}", "Other")
         users: dict[str, User] = {}
         for p in PRINCIPALS:
-            user = await accounts.create_user(
-                conn, f"{p.name.replace('_', '-')}-{tag}", p.how, p.kind
-            )
+            user = await create_user_txn(conn, f"{p.name.replace('_', '-')}-{tag}", p.how, p.kind)
             users[p.name] = user
             if p.org_role is None:
                 await organizations.set_organization_member(conn, other.id, user.id, ADMIN)
             else:
                 await organizations.set_organization_member(conn, org.id, user.id, p.org_role)
-        target = await accounts.create_user(conn, f"target-{tag}")
+        target = await create_user_txn(conn, f"target-{tag}")
         await organizations.set_organization_member(conn, org.id, target.id, MEMBER)
         teams: dict[str, Team] = {}
         for name, members in TEAMS.items():
@@ -202,20 +203,20 @@ async def world(pool: asyncpg.Pool) -> World:
             )
             teams[name] = team
         keys = {
-            p.name: await accounts.create_api_key(conn, users[p.name].name, key_name="roles")
+            p.name: await create_api_key_txn(conn, users[p.name].name, key_name="roles")
             for p in PRINCIPALS
         }
         admin = users["admin"]
-        project = await commands.create_project(conn, org.id, "lab")
-        trainer = await commands.create_run(conn, admin, project, "trainer")
-        consumer = await commands.create_run(conn, admin, project, "consumer")
+        project = await create_project_txn(conn, org.id, "lab")
+        trainer = await create_run_txn(conn, admin, project, "trainer")
+        consumer = await create_run_txn(conn, admin, project, "consumer")
         regs: dict[str, Registry] = {}
         reads: dict[str, ReadFixture] = {}
         for kind in KINDS:
             registry = await _insert_registry(conn, org, REGISTRY_NAMES[kind], kind)
             await _grant(conn, users, teams, registry, kind)
             regs[kind] = registry
-            source = await commands.log_artifact(
+            source = await log_artifact_txn(
                 conn,
                 admin,
                 project,
@@ -226,14 +227,14 @@ async def world(pool: asyncpg.Pool) -> World:
                 metadata={"accuracy": 0.9},
                 description="read me",
             )
-            version = await commands.link_artifact(
+            version = await link_artifact_txn(
                 conn, admin, source, registry, "read-coll", ["production", "staging"]
             )
-            await commands.change_version_tags(conn, admin, version, ["gold"], add=True)
-            collection = await registries.collection_in_registry(conn, registry.id, "read-coll")
+            await change_version_tags_txn(conn, admin, version, ["gold"], add=True)
+            collection = await collection_in_registry(conn, registry.id, "read-coll")
             assert collection is not None
-            await commands.change_collection_tags(conn, admin, collection, ["reviewed"], add=True)
-            await commands.use_artifact(conn, consumer, version)
+            await change_collection_tags_txn(conn, admin, collection, ["reviewed"], add=True)
+            await use_artifact_txn(conn, consumer, version)
             reads[kind] = ReadFixture(source, version, collection)
     return World(
         pool, tag, org, users, keys, teams, target, project, trainer, consumer, regs, reads
@@ -269,7 +270,7 @@ class Env:
 
     async def fresh_source(self) -> ArtifactVersion:
         async with self.world.pool.acquire() as conn, conn.transaction():
-            return await commands.log_artifact(
+            return await log_artifact_txn(
                 conn,
                 self.admin_user,
                 self.world.project,
@@ -280,25 +281,23 @@ class Env:
 
     async def fresh_collection(self) -> Collection:
         async with self.world.pool.acquire() as conn, conn.transaction():
-            return await commands.create_collection(
+            return await create_collection_txn(
                 conn, self.admin_user, self.registry, name=fresh("coll"), artifact_type="model"
             )
 
     async def fresh_link(self, aliases: tuple[str, ...] = (), tags: tuple[str, ...] = ()) -> Any:
         source = await self.fresh_source()
         async with self.world.pool.acquire() as conn, conn.transaction():
-            version = await commands.link_artifact(
+            version = await link_artifact_txn(
                 conn, self.admin_user, source, self.registry, fresh("coll"), aliases
             )
             if tags:
-                await commands.change_version_tags(conn, self.admin_user, version, tags, add=True)
+                await change_version_tags_txn(conn, self.admin_user, version, tags, add=True)
         return version
 
     async def fresh_run(self) -> Run:
         async with self.world.pool.acquire() as conn, conn.transaction():
-            return await commands.create_run(
-                conn, self.admin_user, self.world.project, fresh("run")
-            )
+            return await create_run_txn(conn, self.admin_user, self.world.project, fresh("run"))
 
     async def fresh_registry(self, target_role: str | None = None) -> Registry:
         """A registry of this cell's kind with the same grants as R or O; removed after."""
@@ -1146,7 +1145,7 @@ class OrgEnv:
 
     async def fresh_user(self, *, org_role: str | None, kind: str = "HUMAN") -> User:
         async with self.pool.acquire() as conn, conn.transaction():
-            user = await accounts.create_user(conn, f"{fresh('u')}-{self.world.tag}", "", kind)
+            user = await create_user_txn(conn, f"{fresh('u')}-{self.world.tag}", "", kind)
             if org_role is not None:
                 await organizations.set_organization_member(
                     conn, self.world.org.id, user.id, org_role
@@ -1164,7 +1163,7 @@ class OrgEnv:
 
     async def fresh_run(self) -> Run:
         async with self.pool.acquire() as conn, conn.transaction():
-            return await commands.create_run(
+            return await create_run_txn(
                 conn, self.world.users["admin"], self.world.project, fresh("run")
             )
 
@@ -1194,7 +1193,7 @@ async def _service_setup(env: OrgEnv, with_key: bool) -> State:
     state: State = {"user": user}
     if with_key:
         async with env.pool.acquire() as conn, conn.transaction():
-            await accounts.create_api_key(conn, user.name, key_name="ci")
+            await create_api_key_txn(conn, user.name, key_name="ci")
         state["key_id"] = await env.scalar("SELECT id FROM api_keys WHERE user_id = $1", user.id)
     return state
 
@@ -1664,10 +1663,9 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
         def no_organization_check(*args: Any) -> None:
             return None
 
-        monkeypatch.setattr(resolvers.automations, "require_registry_role", no_registry_check)
-        for module in (resolvers.mutations, resolvers.memberships):
-            monkeypatch.setattr(module, "require_registry_role", no_registry_check)
-            monkeypatch.setattr(module, "require_organization_role", no_organization_check)
+        # Every resolver asks through the module, so this turns off every such check.
+        monkeypatch.setattr(authorization, "require_registry_role", no_registry_check)
+        monkeypatch.setattr(authorization, "require_organization_role", no_organization_check)
 
         before = await snapshot(world.pool)
         for who, mutation, input in cases:

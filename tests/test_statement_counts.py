@@ -21,9 +21,20 @@ import httpx
 import pytest
 
 from db.records import ArtifactVersion, User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.collections import create_collection_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.registries import create_registry_txn
+from resolvers.runs import (
+    create_project_txn,
+    create_run_txn,
+    finish_run_txn,
+    log_artifact_txn,
+    use_artifact_txn,
+)
+from resolvers.versions import FileEntry, add_aliases_txn, change_version_tags_txn
+from schema.nodes import global_id
 from tests.conftest import StatementCounter
 
 N = 5  # registries, collections per registry, versions per collection in the large org
@@ -116,32 +127,32 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
     """An organization with n custom registries x n collections x n versions, each version with
     aliases, tags, a creating run, n files, n runs that used it, and a source version."""
     org = Org(name=name)
-    organization = await commands.create_organization(conn, name, name.title())
+    organization = await create_organization_txn(conn, name, name.title())
     org.organization_id = organization.id
-    admin = await accounts.create_user(conn, f"{name}-admin", "Admin")
-    await accounts.add_organization_member(conn, organization, admin, "ADMIN")
-    await accounts.add_organization_member(conn, organization, member, "MEMBER")
-    project = await commands.create_project(conn, organization.id, "pipeline")
+    admin = await create_user_txn(conn, f"{name}-admin", "Admin")
+    await add_member_txn(conn, organization, admin, "ADMIN")
+    await add_member_txn(conn, organization, member, "MEMBER")
+    project = await create_project_txn(conn, organization.id, "pipeline")
     org.project_id = project.id
-    consumers = [await commands.create_run(conn, admin, project, f"evaluate-{i}") for i in range(n)]
+    consumers = [await create_run_txn(conn, admin, project, f"evaluate-{i}") for i in range(n)]
     org.run_ids.extend(run.id for run in consumers)
     for r in range(n):
-        registry = await commands.create_registry(
+        registry = await create_registry_txn(
             conn, admin, organization.id, name=f"custom-{r}", protected_aliases=["production"]
         )
         org.registry_ids.append(registry.id)
         for c in range(n):
-            collection = await commands.create_collection(
+            collection = await create_collection_txn(
                 conn, admin, registry, name=f"model-{c}", artifact_type="model", tags=["tabular"]
             )
             org.collection_ids.append(collection.id)
             previous: ArtifactVersion | None = None
             for v in range(n):
-                run = await commands.create_run(conn, admin, project, f"train-{r}-{c}-{v}")
+                run = await create_run_txn(conn, admin, project, f"train-{r}-{c}-{v}")
                 org.run_ids.append(run.id)
                 if previous is not None:
-                    await commands.use_artifact(conn, run, previous)
-                logged = await commands.log_artifact(
+                    await use_artifact_txn(conn, run, previous)
+                logged = await log_artifact_txn(
                     conn,
                     admin,
                     project,
@@ -154,29 +165,29 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
                 )
                 if v == 0:
                     org.sequence_ids.append(logged.collection_id)
-                await commands.finish_run(conn, run)
-                linked = await commands.link_artifact(
+                await finish_run_txn(conn, run)
+                linked = await link_artifact_txn(
                     conn, admin, logged, registry, collection.name, [f"candidate-{v}"]
                 )
-                await commands.change_version_tags(
+                await change_version_tags_txn(
                     conn, admin, linked, ["reviewed", f"round-{v}"], add=True
                 )
                 for consumer in consumers:
-                    await commands.use_artifact(conn, consumer, linked)
+                    await use_artifact_txn(conn, consumer, linked)
                 org.versions.append(linked)
                 previous = linked
             assert previous is not None
-            await commands.add_aliases(conn, admin, previous, ["production"])
+            await add_aliases_txn(conn, admin, previous, ["production"])
     return org
 
 
 @pytest.fixture(scope="module")
 async def world(pool: asyncpg.Pool) -> World:
     async with pool.acquire() as conn, conn.transaction():
-        member = await accounts.create_user(conn, "statement-counter", "Member of both")
+        member = await create_user_txn(conn, "statement-counter", "Member of both")
         small = await _build(conn, "counts-small", 1, member)
         large = await _build(conn, "counts-large", N, member)
-        key = await accounts.create_api_key(conn, member.name, key_name="counts")
+        key = await create_api_key_txn(conn, member.name, key_name="counts")
         pool_reset = conn.get_reset_query()
     assert len(large.versions) == N**3
     return World(key=key, member_id=member.id, small=small, large=large, pool_reset=pool_reset)
@@ -549,7 +560,7 @@ def _mixed_ids(org: Org, member_id: int, total: int) -> list[str]:
     ids: list[str] = []
     for position in range(max(len(row_ids) for _, row_ids in kinds)):
         ids.extend(
-            encode_id(kind, row_ids[position]) for kind, row_ids in kinds if position < len(row_ids)
+            global_id(kind, row_ids[position]) for kind, row_ids in kinds if position < len(row_ids)
         )
     assert len(ids) >= total
     return ids[:total]
@@ -560,7 +571,7 @@ async def test_node(
 ) -> None:
     version = world.large.versions[-1]
     count, data = await count_statements(
-        client, statement_counter, world, NODE, {"id": encode_id("ArtifactVersion", version.id)}
+        client, statement_counter, world, NODE, {"id": global_id("ArtifactVersion", version.id)}
     )
     assert data["node"]["version"] == f"v{version.version_index}"
     assert count <= AUTH + LOOKUP + REGISTRY_ROLE
@@ -569,14 +580,14 @@ async def test_node(
 async def test_nodes_one_versus_twenty(
     client: httpx.AsyncClient, statement_counter: StatementCounter, world: World
 ) -> None:
-    one = [encode_id("ArtifactVersion", world.small.versions[0].id)]
+    one = [global_id("ArtifactVersion", world.small.versions[0].id)]
     one_count, one_data = await count_statements(
         client, statement_counter, world, NODES, {"ids": one}
     )
     assert one_data["nodes"][0]["version"] == "v0"
     assert one_count <= AUTH + LOOKUP + REGISTRY_ROLE
 
-    versions = [encode_id("ArtifactVersion", v.id) for v in world.large.versions[:20]]
+    versions = [global_id("ArtifactVersion", v.id) for v in world.large.versions[:20]]
     twenty_count, twenty_data = await count_statements(
         client, statement_counter, world, NODES, {"ids": versions}
     )
@@ -607,8 +618,8 @@ async def test_nodes_children(
       ... on Run { project { name } outputs(first: 5) { nodes { id } } } } }"""
 
     def ids(org: Org, count: int) -> list[str]:
-        return [encode_id("ArtifactVersion", v.id) for v in org.versions[:count]] + [
-            encode_id("Run", r) for r in org.run_ids[:count]
+        return [global_id("ArtifactVersion", v.id) for v in org.versions[:count]] + [
+            global_id("Run", r) for r in org.run_ids[:count]
         ]
 
     small, _ = await count_statements(

@@ -21,10 +21,14 @@ import httpx
 import pytest
 
 from db import organizations, registries
+from db.collections import collection_in_registry, sequence_in_project
 from db.records import ArtifactVersion, Collection, Organization, Project, Registry, Run, Team, User
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry
-from schema.ids import encode_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.links import link_artifact_txn
+from resolvers.organizations import create_organization_txn
+from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
+from resolvers.versions import FileEntry
+from schema.nodes import global_id
 from tests.conftest import GraphQLClient
 
 MISSING_ROW = 2**62
@@ -32,11 +36,11 @@ NAMES = itertools.count(1)
 
 
 def gid(kind: str, row_id: int) -> str:
-    return encode_id(kind, row_id)
+    return global_id(kind, row_id)
 
 
 def missing(kind: str) -> str:
-    return encode_id(kind, MISSING_ROW)
+    return global_id(kind, MISSING_ROW)
 
 
 def files(seed: str) -> list[FileEntry]:
@@ -87,8 +91,8 @@ async def _registry(conn: Any, org: Organization, name: str, visibility: str) ->
 async def world(pool: asyncpg.Pool) -> World:
     tag = uuid.uuid4().hex[:8]
     async with pool.acquire() as conn, conn.transaction():
-        org = await commands.create_organization(conn, f"vis-{tag}", "Visibility")
-        other = await commands.create_organization(conn, f"vis-other-{tag}", "Other")
+        org = await create_organization_txn(conn, f"vis-{tag}", "Visibility")
+        other = await create_organization_txn(conn, f"vis-other-{tag}", "Other")
         users = {}
         for name, org_role in (
             ("admin", "ADMIN"),
@@ -97,14 +101,14 @@ async def world(pool: asyncpg.Pool) -> World:
             ("teamie", "MEMBER"),
             ("outsider", None),
         ):
-            user = await accounts.create_user(conn, f"{name}-{tag}")
+            user = await create_user_txn(conn, f"{name}-{tag}")
             users[name] = user
             if org_role is None:
                 await organizations.set_organization_member(conn, other.id, user.id, "ADMIN")
             else:
                 await organizations.set_organization_member(conn, org.id, user.id, org_role)
         keys = {
-            name: await accounts.create_api_key(conn, user.name, key_name="vis")
+            name: await create_api_key_txn(conn, user.name, key_name="vis")
             for name, user in users.items()
         }
         team = await organizations.insert_team(conn, org.id, "readers")
@@ -115,23 +119,23 @@ async def world(pool: asyncpg.Pool) -> World:
         await registries.set_registry_user_role(conn, r.id, users["holder"].id, "VIEWER")
         await registries.set_registry_team_role(conn, r.id, team.id, "VIEWER")
         admin = users["admin"]
-        project = await commands.create_project(conn, org.id, "lab")
-        trainer = await commands.create_run(conn, admin, project, "trainer")
-        consumer = await commands.create_run(conn, admin, project, "consumer")
-        a_src = await commands.log_artifact(
+        project = await create_project_txn(conn, org.id, "lab")
+        trainer = await create_run_txn(conn, admin, project, "trainer")
+        consumer = await create_run_txn(conn, admin, project, "consumer")
+        a_src = await log_artifact_txn(
             conn, admin, project, name="a", artifact_type="model", files=files("A"), run=trainer
         )
-        b_src = await commands.log_artifact(
+        b_src = await log_artifact_txn(
             conn, admin, project, name="b", artifact_type="model", files=files("B"), run=trainer
         )
-        a_r = await commands.link_artifact(conn, admin, a_src, r, "ra", ["candidate"])
-        a_o = await commands.link_artifact(conn, admin, a_src, o, "oa")
-        b_o = await commands.link_artifact(conn, admin, b_src, o, "ob")
-        await commands.use_artifact(conn, consumer, a_r)
-        await commands.use_artifact(conn, consumer, b_o)
-        ra = await registries.collection_in_registry(conn, r.id, "ra")
-        oa = await registries.collection_in_registry(conn, o.id, "oa")
-        sequence = await registries.sequence_in_project(conn, project.id, "a")
+        a_r = await link_artifact_txn(conn, admin, a_src, r, "ra", ["candidate"])
+        a_o = await link_artifact_txn(conn, admin, a_src, o, "oa")
+        b_o = await link_artifact_txn(conn, admin, b_src, o, "ob")
+        await use_artifact_txn(conn, consumer, a_r)
+        await use_artifact_txn(conn, consumer, b_o)
+        ra = await collection_in_registry(conn, r.id, "ra")
+        oa = await collection_in_registry(conn, o.id, "oa")
+        sequence = await sequence_in_project(conn, project.id, "a")
         assert ra is not None
         assert oa is not None
         assert sequence is not None
@@ -556,9 +560,9 @@ async def test_linked_versions_show_only_visible_registries(
 
 async def _new_user(world: World, org_role: str = "MEMBER") -> tuple[User, str]:
     async with world.pool.acquire() as conn, conn.transaction():
-        user = await accounts.create_user(conn, f"u{next(NAMES)}-{world.tag}")
+        user = await create_user_txn(conn, f"u{next(NAMES)}-{world.tag}")
         await organizations.set_organization_member(conn, world.org.id, user.id, org_role)
-        key = await accounts.create_api_key(conn, user.name, key_name="mine")
+        key = await create_api_key_txn(conn, user.name, key_name="mine")
     return user, key
 
 

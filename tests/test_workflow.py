@@ -20,9 +20,10 @@ import httpx
 import pytest
 
 from db import registries
-from resolvers import accounts, commands
-from resolvers.commands import FileEntry, manifest_digest
-from schema.ids import decode_id
+from resolvers.accounts import create_api_key_txn, create_user_txn
+from resolvers.organizations import add_member_txn, create_organization_txn
+from resolvers.versions import FileEntry, manifest_digest
+from schema.nodes import decode_id
 from tests.conftest import GraphQLClient
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -191,11 +192,11 @@ async def new_org(pool: asyncpg.Pool, http: httpx.AsyncClient, prefix: str = "wf
     name = f"{prefix}-{tag}"
     apis: dict[str, Api] = {}
     async with pool.acquire() as conn, conn.transaction():
-        organization = await commands.create_organization(conn, name, f"Workflow {tag}")
+        organization = await create_organization_txn(conn, name, f"Workflow {tag}")
         for role in ("ADMIN", "MEMBER", "VIEWER"):
-            user = await accounts.create_user(conn, f"{role.lower()}-{tag}", role.title())
-            await accounts.add_organization_member(conn, organization, user, role)
-            key = await accounts.create_api_key(conn, user.name, organization=name)
+            user = await create_user_txn(conn, f"{role.lower()}-{tag}", role.title())
+            await add_member_txn(conn, organization, user, role)
+            key = await create_api_key_txn(conn, user.name, organization=name)
             apis[role] = Api(GraphQLClient(http, key), user.name)
     return Org(
         name=name,

@@ -1,4 +1,4 @@
-"""Artifact versions, their content and files, aliases and version tags."""
+"""Artifact versions, the content they point at and its files, aliases and version tags."""
 
 from __future__ import annotations
 

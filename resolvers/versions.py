@@ -1,0 +1,419 @@
+"""Artifact versions: finding them (by ID, alias, index or path), their files and links, and the
+changes to a version once it exists: aliases, tags and its description."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from db import collections, versions
+from db.pool import Connection
+from db.records import ArtifactFile, ArtifactVersion, Collection, Organization, User
+from db.versions import FILES_BY_CONTENT, VERSIONS_BY_COLLECTION, VERSIONS_BY_CONTENT
+from resolvers import authorization, events, validation
+from resolvers.collections import project_sequence, registry_collection, require_collection
+from resolvers.context import Context
+from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.history import AuditTarget, audit_txn
+from resolvers.organizations import organization_by_name, project_by_name, viewer_organizations
+from resolvers.pages import ListQuery
+from resolvers.paths import ArtifactPath, invalid_path, parse_path
+from resolvers.registries import registry_in_organization, require_registry
+from resolvers.validation import LATEST, storable
+
+
+class FileSpec(Protocol):
+    """One file of a manifest, as a client declares it."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    digest: str
+    size: int
+
+
+def manifest_digest(files: Sequence[FileSpec]) -> str:
+    """SHA-256 over the sorted manifest: the same files give the same digest in any order."""
+    hasher = hashlib.sha256()
+    for entry in sorted(files, key=lambda f: f.path):
+        hasher.update(f"{entry.path}\t{entry.digest}\t{entry.size}\n".encode())
+    return hasher.hexdigest()
+
+
+# Reading
+
+
+async def version(ctx: Context, version_id: int) -> ArtifactVersion | None:
+    return await authorization.visible(ctx, await ctx.loaders.version_by_id.load(version_id))
+
+
+async def versions_by_id(ctx: Context, ids: Sequence[int]) -> list[ArtifactVersion | None]:
+    found = await ctx.loaders.version_by_id.load_many(ids)
+    return await authorization.visible_many(ctx, found)
+
+
+async def version_aliases(ctx: Context, version_id: int) -> list[str]:
+    return await ctx.loaders.aliases_by_version.load(version_id)
+
+
+async def version_tags(ctx: Context, version_id: int) -> list[str]:
+    return await ctx.loaders.tags_by_version.load(version_id)
+
+
+async def source_version(ctx: Context, content_id: int) -> ArtifactVersion | None:
+    """The logged version (in its artifact sequence) of a content."""
+    found = await ctx.loaders.source_version_by_content.load(content_id)
+    return await authorization.visible(ctx, found)
+
+
+async def version_path(ctx: Context, found: ArtifactVersion) -> str:
+    """`org/wandb-registry-<registry>/<collection>:v<N>`, or `org/<project>/<artifact>:v<N>`."""
+    coll = await ctx.loaders.collection_by_id.load(found.collection_id)
+    org = await ctx.loaders.organization_by_id.load(found.organization_id)
+    assert coll is not None
+    assert org is not None
+    if coll.registry_id is not None:
+        reg = await ctx.loaders.registry_by_id.load(coll.registry_id)
+        assert reg is not None
+        middle = f"wandb-registry-{reg.name}"
+    else:
+        assert coll.project_id is not None
+        proj = await ctx.loaders.project_by_id.load(coll.project_id)
+        assert proj is not None
+        middle = proj.name
+    return f"{org.name}/{middle}/{coll.name}:v{found.version_index}"
+
+
+async def version_in_collection(
+    ctx: Context, collection_id: int, *, alias: str | None, index: int | None
+) -> ArtifactVersion | None:
+    """The version holding `alias`, or the one at `index`; exactly one must be given."""
+    validation.exactly_one(alias, index, ("alias", "index"))
+    if index is not None:
+        found = await ctx.loaders.version_by_collection_index.load((collection_id, index))
+    else:
+        assert alias is not None
+        if not storable(alias):
+            return None
+        found = await ctx.loaders.version_by_collection_alias.load((collection_id, alias))
+    return await authorization.visible(ctx, found)
+
+
+async def aliases_in_collection(
+    ctx: Context, collection_id: int
+) -> list[tuple[str, ArtifactVersion]]:
+    """Every alias in use in a collection, by name, with the version holding it."""
+    pairs = await ctx.loaders.aliases_by_collection.load(collection_id)
+    held = await ctx.loaders.version_by_id.load_many([v for _, v in pairs])
+    return [(alias, v) for (alias, _), v in zip(pairs, held, strict=True) if v is not None]
+
+
+def versions_of(collection: Collection) -> ListQuery[ArtifactVersion]:
+    return ListQuery(VERSIONS_BY_COLLECTION, collection.id)
+
+
+async def linked_versions(ctx: Context, found: ArtifactVersion) -> ListQuery[ArtifactVersion]:
+    """The same content in the registry collections the caller may see."""
+    visible = await authorization.registry_filter(ctx, found.organization_id)
+    return ListQuery(VERSIONS_BY_CONTENT, found.content_id, visible)
+
+
+async def files(ctx: Context, found: ArtifactVersion) -> ListQuery[ArtifactFile]:
+    await authorization.require_download(ctx, found)
+    return ListQuery(FILES_BY_CONTENT, found.content_id)
+
+
+async def version_by_path(
+    ctx: Context, path: str, default_organization: str | None = None
+) -> ArtifactVersion:
+    """Resolves a path to one version, or raises an error naming the part that is wrong."""
+    parsed = parse_path(path)
+    org = await _path_organization(ctx, parsed, default_organization)
+    coll: Collection | None
+    if parsed.registry is not None:
+        reg = await registry_in_organization(ctx, org.id, parsed.registry)
+        if reg is None:
+            raise not_found(
+                f"registry '{parsed.registry}' not found in organization '{org.name}'", ("path",)
+            )
+        coll = await registry_collection(ctx, reg.id, parsed.collection)
+        if coll is None:
+            raise not_found(
+                f"collection '{parsed.collection}' not found in registry '{reg.name}'", ("path",)
+            )
+    else:
+        assert parsed.project is not None
+        proj = await project_by_name(ctx, org.id, parsed.project)
+        if proj is None:
+            raise not_found(
+                f"project '{parsed.project}' not found in organization '{org.name}'", ("path",)
+            )
+        coll = await project_sequence(ctx, proj.id, parsed.collection)
+        if coll is None:
+            raise not_found(
+                f"artifact '{parsed.collection}' not found in project '{proj.name}'", ("path",)
+            )
+    found = await version_in_collection(ctx, coll.id, alias=parsed.alias, index=parsed.index)
+    if found is None:
+        selector = parsed.alias if parsed.alias is not None else f"v{parsed.index}"
+        kind = "alias" if parsed.alias is not None else "version"
+        raise not_found(f"{kind} '{selector}' not found in '{coll.name}'", ("path",))
+    return found
+
+
+async def _path_organization(
+    ctx: Context, parsed: ArtifactPath, default_organization: str | None
+) -> Organization:
+    name = parsed.organization or default_organization
+    if name is None:
+        orgs = await viewer_organizations(ctx)
+        if len(orgs) != 1:
+            raise invalid_path(
+                f"the path names no organization and you belong to {len(orgs)}; "
+                "start the path with one, like acme/wandb-registry-model/…"
+            )
+        return orgs[0]
+    org = await organization_by_name(ctx, name)
+    if org is None:
+        raise not_found(f"organization '{name}' not found", ("path",))
+    return org
+
+
+async def require_version(
+    ctx: Context, version_id: int | None, path: str | None, fields: tuple[str, str]
+) -> ArtifactVersion:
+    """The version an input names by ID or by path (exactly one), or a refusal naming the
+    field that named it: `fields` are the names of the ID field and of the path field."""
+    validation.exactly_one(version_id, path, fields)
+    if path is not None:
+        try:
+            found: ArtifactVersion | None = await version_by_path(ctx, path)
+        except DomainError as error:
+            # The path's errors name the input field that held it (`sourcePath`, `path`).
+            raise DomainError(error.code, error.message, (fields[1],)) from None
+    else:
+        assert version_id is not None
+        found = await version(ctx, version_id)
+    if found is None:
+        raise not_found("artifact version not found", (fields[0] if path is None else fields[1],))
+    return found
+
+
+# Aliases
+
+
+async def add_aliases(
+    ctx: Context, *, version_id: int | None, path: str | None, aliases: Sequence[str]
+) -> ArtifactVersion | None:
+    """Gives the version each alias, moving it from whichever version held it."""
+    found = await _version_for_aliases(ctx, version_id, path, aliases)
+    async with ctx.transaction() as conn:
+        await add_aliases_txn(conn, ctx.principal.user, found, aliases)
+    return await version(ctx, found.id)
+
+
+async def remove_aliases(
+    ctx: Context, *, version_id: int | None, path: str | None, aliases: Sequence[str]
+) -> ArtifactVersion | None:
+    found = await _version_for_aliases(ctx, version_id, path, aliases)
+    async with ctx.transaction() as conn:
+        await remove_aliases_txn(conn, ctx.principal.user, found, aliases)
+    return await version(ctx, found.id)
+
+
+async def _version_for_aliases(
+    ctx: Context, version_id: int | None, path: str | None, aliases: Sequence[str]
+) -> ArtifactVersion:
+    if not aliases:
+        raise DomainError(ErrorCode.INVALID_ARGUMENT, "give at least one alias", ("aliases",))
+    aliases = validation.aliases(aliases)
+    found = await require_version(ctx, version_id, path, ("versionId", "path"))
+    await authorization.require_version_change(ctx, found, "changing aliases", aliases)
+    return found
+
+
+async def lock_version_txn(conn: Connection, found: ArtifactVersion) -> None:
+    """Locks the version's collection, then checks the version is still there: a concurrent
+    unlink or delete may have removed it (or its collection) since it was read."""
+    await collections.lock_collection(conn, found.collection_id)
+    if await versions.version_for_write(conn, found.id) is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"version v{found.version_index} not found: it was just unlinked or deleted",
+            ("versionId",),
+        )
+
+
+async def set_latest_txn(conn: Connection, found: ArtifactVersion) -> None:
+    await versions.assign_alias(conn, found.collection_id, LATEST, found.id)
+
+
+async def add_aliases_txn(
+    conn: Connection, actor: User, found: ArtifactVersion, aliases: Sequence[str]
+) -> None:
+    """Gives `found` each alias, moving it from whichever version held it."""
+    if not aliases:
+        return
+    await lock_version_txn(conn, found)
+    await assign_aliases_txn(conn, actor, found, aliases)
+
+
+async def assign_aliases_txn(
+    conn: Connection, actor: User, found: ArtifactVersion, aliases: Sequence[str]
+) -> None:
+    """`add_aliases_txn` for callers that hold the collection's lock and know the version
+    exists."""
+    for alias in aliases:
+        previous, changed = await versions.assign_alias(conn, found.collection_id, alias, found.id)
+        if changed and found.registry_id is not None:
+            await audit_txn(
+                conn,
+                actor.id,
+                "ADD_ARTIFACT_ALIAS" if previous is None else "MOVE_ARTIFACT_ALIAS",
+                AuditTarget.version(found),
+                before=None if previous is None else {"alias": alias, "version": f"v{previous}"},
+                after={"alias": alias, "version": f"v{found.version_index}"},
+            )
+            await events.emit_for_version_txn(conn, "ADD_ARTIFACT_ALIAS", actor, found, alias=alias)
+
+
+async def remove_aliases_txn(
+    conn: Connection, actor: User, found: ArtifactVersion, aliases: Sequence[str]
+) -> None:
+    await lock_version_txn(conn, found)
+    for alias in aliases:
+        if not await versions.remove_alias(conn, found.collection_id, alias, found.id):
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"version v{found.version_index} does not hold alias '{alias}'",
+                ("aliases",),
+            )
+        if found.registry_id is not None:
+            await audit_txn(
+                conn,
+                actor.id,
+                "REMOVE_ARTIFACT_ALIAS",
+                AuditTarget.version(found),
+                before={"alias": alias, "version": f"v{found.version_index}"},
+            )
+            await events.emit_for_version_txn(
+                conn, "REMOVE_ARTIFACT_ALIAS", actor, found, alias=alias
+            )
+
+
+# Tags and description
+
+
+async def add_tags(
+    ctx: Context, *, target: tuple[str, int], tags: Sequence[str]
+) -> Collection | ArtifactVersion:
+    """Tags a registry collection or a version; `target` is (kind, id)."""
+    return await _change_tags(ctx, target, tags, add=True)
+
+
+async def remove_tags(
+    ctx: Context, *, target: tuple[str, int], tags: Sequence[str]
+) -> Collection | ArtifactVersion:
+    return await _change_tags(ctx, target, tags, add=False)
+
+
+async def _change_tags(
+    ctx: Context, target: tuple[str, int], tags: Sequence[str], *, add: bool
+) -> Collection | ArtifactVersion:
+    if not tags:
+        raise DomainError(ErrorCode.INVALID_ARGUMENT, "give at least one tag", ("tags",))
+    tags = validation.labels(tags, "tag", "tags")
+    kind, target_id = target
+    if kind == "Collection":
+        collection = await require_collection(ctx, target_id, "id")
+        registry = await require_registry(ctx, collection.registry_id or 0, "id")
+        await authorization.require_registry_role(ctx, registry, "MEMBER", "tagging")
+        async with ctx.transaction() as conn:
+            await change_collection_tags_txn(conn, ctx.principal.user, collection, tags, add=add)
+        return collection
+    found = await require_version(ctx, target_id, None, ("id", "path"))
+    await authorization.require_version_change(ctx, found, "tagging")
+    async with ctx.transaction() as conn:
+        await change_version_tags_txn(conn, ctx.principal.user, found, tags, add=add)
+    return found
+
+
+async def change_version_tags_txn(
+    conn: Connection, actor: User, found: ArtifactVersion, tags: Sequence[str], *, add: bool
+) -> None:
+    await lock_version_txn(conn, found)
+    if add:
+        changed = await versions.add_version_tags(conn, found.id, tags)
+    else:
+        changed = await versions.remove_version_tags(conn, found.id, tags)
+    if found.registry_id is None:
+        return
+    target = AuditTarget.version(found)
+    for tag in await _record_tag_change_txn(conn, actor, target, tags, changed, add=add):
+        await events.emit_for_version_txn(conn, "ADD_TAG", actor, found, tag=tag)
+
+
+async def change_collection_tags_txn(
+    conn: Connection, actor: User, collection: Collection, tags: Sequence[str], *, add: bool
+) -> None:
+    if add:
+        changed = await collections.add_collection_tags(conn, collection.id, tags)
+    else:
+        changed = await collections.remove_collection_tags(conn, collection.id, tags)
+    if collection.registry_id is None:
+        return
+    target = AuditTarget.collection(collection)
+    for tag in await _record_tag_change_txn(conn, actor, target, tags, changed, add=add):
+        await events.emit_for_collection_txn(conn, "ADD_TAG", actor, collection, tag=tag)
+
+
+async def _record_tag_change_txn(
+    conn: Connection,
+    actor: User,
+    target: AuditTarget,
+    asked: Sequence[str],
+    changed: Sequence[str],
+    *,
+    add: bool,
+) -> list[str]:
+    """Audits the tags that really changed (in the order asked) and returns the added ones, for
+    webhooks. Tags already there, or already gone, change nothing: no history, no webhooks."""
+    tags = [t for t in asked if t in changed]
+    if tags:
+        await audit_txn(
+            conn, actor.id, "ADD_TAG" if add else "REMOVE_TAG", target, after={"tags": tags}
+        )
+    return tags if add else []
+
+
+async def update_artifact_version(
+    ctx: Context, *, version_id: int, description: str
+) -> ArtifactVersion:
+    """Changes the description of the version's content, which every link of it shares."""
+    validation.description(description)
+    found = await require_version(ctx, version_id, None, ("versionId", "path"))
+    await authorization.require_version_change(ctx, found, "editing a version")
+    async with ctx.transaction() as conn:
+        await versions.update_content_description(conn, found.content_id, description)
+        if found.registry_id is not None:
+            await audit_txn(
+                conn,
+                ctx.principal.user.id,
+                "UPDATE_ARTIFACT_VERSION",
+                AuditTarget.version(found),
+                before={"description": found.description},
+                after={"description": description},
+            )
+    refreshed = await version(ctx, found.id)
+    assert refreshed is not None
+    return refreshed

@@ -1,0 +1,86 @@
+"""Live registry events: the `registryEvents` subscription over graphql-transport-ws."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from resolvers import accounts, collections, live, registries, versions
+from resolvers.context import Context
+from resolvers.events import RegistryEvent as RegistryEventRecord
+from schema.accounts import User
+from schema.automations import AutomationEvent
+from schema.collections import Collection
+from schema.context import Ctx, arg, maybe
+from schema.errors import raise_domain_errors
+from schema.nodes import row_id
+from schema.registries import Registry
+from schema.versions import ArtifactVersion
+
+
+@strawberry.type(description="A change in a registry, as it happens.")
+class RegistryEvent:
+    record: strawberry.Private[RegistryEventRecord]
+    type: AutomationEvent = strawberry.field(description="What happened.")
+    alias: str | None = strawberry.field(description="The alias, for alias events.")
+    tag: str | None = strawberry.field(description="The tag, for tag events.")
+    at: datetime = strawberry.field(description="When it happened.")
+
+    @classmethod
+    def of(cls, event: RegistryEventRecord) -> RegistryEvent:
+        return cls(
+            record=event,
+            type=AutomationEvent[event.type],
+            alias=event.alias,
+            tag=event.tag,
+            at=event.at,
+        )
+
+    @strawberry.field(description="The registry.")
+    async def registry(self, info: Ctx) -> Registry | None:
+        found = await registries.registry(_context(info), self.record.registry_id)
+        return maybe(Registry, found)
+
+    @strawberry.field(description="The collection.")
+    async def collection(self, info: Ctx) -> Collection | None:
+        found = await collections.collection(_context(info), self.record.collection_id)
+        return maybe(Collection, found)
+
+    @strawberry.field(description="The version, unless the event has none or it is gone.")
+    async def artifact_version(self, info: Ctx) -> ArtifactVersion | None:
+        if self.record.version_id is None:
+            return None
+        found = await versions.version(_context(info), self.record.version_id)
+        return maybe(ArtifactVersion, found)
+
+    @strawberry.field(description="Who made the change.")
+    async def actor(self, info: Ctx) -> User | None:
+        return maybe(User, await accounts.user(_context(info), self.record.actor_id))
+
+
+def _context(info: Any) -> Context:
+    """Subscriptions run in a WebSocket session that holds the authenticated context."""
+    context = info.context
+    return context if isinstance(context, Context) else context.context
+
+
+@strawberry.type(description="Live streams over graphql-transport-ws on /graphql.")
+class Subscription:
+    @strawberry.subscription(
+        description="Changes in a registry (or one of its collections) as they happen, from "
+        "any Cairn process on the same database, while you may see the registry."
+    )
+    async def registry_events(
+        self,
+        info: Ctx,
+        registry: Annotated[strawberry.ID, arg("The registry to watch.")],
+        collection: Annotated[strawberry.ID | None, arg("Only this collection of it.")] = None,
+    ) -> AsyncGenerator[RegistryEvent, None]:
+        registry_id = row_id(registry, "Registry")
+        collection_id = None if collection is None else row_id(collection, "Collection")
+        with raise_domain_errors():
+            async for event in live.registry_events(_context(info), registry_id, collection_id):
+                yield RegistryEvent.of(event)

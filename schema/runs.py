@@ -1,0 +1,290 @@
+"""Projects and runs, and what runs do: log artifact versions and use them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import records
+from resolvers import accounts, collections, lineage, organizations, runs
+from resolvers.pages import ListQuery
+from schema.accounts import User
+from schema.collections import ArtifactSequence
+from schema.connection import connection_field
+from schema.context import Ctx, arg, maybe
+from schema.lineage import (
+    LineageDirection,
+    LineageDirectionArg,
+    LineageGraph,
+    LineageMaxDepth,
+    LineageMaxNodes,
+    graph_of,
+)
+from schema.mutations import Errors, UserError, id_input, mutate
+from schema.nodes import Node, global_id, node
+from schema.organizations import Organization
+from schema.versions import ArtifactVersion, ArtifactVersionPayload
+
+RunType = Annotated["Run", strawberry.lazy("schema.runs")]
+
+
+@strawberry.enum(description="The lifecycle state of a run.")
+class RunState(Enum):
+    RUNNING = strawberry.enum_value("RUNNING", description="Still running.")
+    FINISHED = strawberry.enum_value("FINISHED", description="Finished successfully.")
+    FAILED = strawberry.enum_value("FAILED", description="Finished with an error.")
+    CRASHED = strawberry.enum_value("CRASHED", description="Stopped reporting without finishing.")
+
+
+@node(load=organizations.projects_by_id)
+@strawberry.type(description="A project: it holds runs and the artifacts they log.")
+class Project(Node):
+    record: strawberry.Private[records.Project]
+    name: str = strawberry.field(description="Project name, unique in the organization.")
+    description: str = strawberry.field(description="What the project is for.")
+    created_at: datetime = strawberry.field(description="When the project was created.")
+
+    @classmethod
+    def of(cls, r: records.Project) -> Project:
+        return cls(
+            id=global_id("Project", r.id),
+            record=r,
+            name=r.name,
+            description=r.description,
+            created_at=r.created_at,
+        )
+
+    @strawberry.field(description="The organization that owns the project.")
+    async def organization(self, info: Ctx) -> Organization:
+        found = await organizations.organization(info.context, self.record.organization_id)
+        assert found is not None
+        return Organization.of(found)
+
+    @connection_field(RunType, "The project's runs, newest first.")
+    async def runs(self, info: Ctx) -> ListQuery[records.Run]:
+        return runs.runs_of(self.record)
+
+    @connection_field(ArtifactSequence, "Artifacts logged in the project, by name.")
+    async def artifact_sequences(self, info: Ctx) -> ListQuery[records.Collection]:
+        return collections.sequences_of(self.record)
+
+    @strawberry.field(description="One logged artifact by name.")
+    async def artifact_sequence(
+        self, info: Ctx, name: Annotated[str, arg("Artifact name.")]
+    ) -> ArtifactSequence | None:
+        found = await collections.project_sequence(info.context, self.record.id, name)
+        return maybe(ArtifactSequence, found)
+
+
+@node(load=runs.runs_by_id)
+@strawberry.type(description="A run: one execution (training, evaluation, …) in a project.")
+class Run(Node):
+    record: strawberry.Private[records.Run]
+    name: str = strawberry.field(description="Run name, unique in its project.")
+    state: RunState = strawberry.field(description="Lifecycle state.")
+    config: JSON = strawberry.field(description="Configuration the run was started with.")
+    summary: JSON = strawberry.field(description="Summary metrics the run reported.")
+    created_at: datetime = strawberry.field(description="When the run started.")
+    finished_at: datetime | None = strawberry.field(description="When the run ended, if it has.")
+
+    @classmethod
+    def of(cls, r: records.Run) -> Run:
+        return cls(
+            id=global_id("Run", r.id),
+            record=r,
+            name=r.name,
+            state=RunState(r.state),
+            config=JSON(r.config),
+            summary=JSON(r.summary),
+            created_at=r.created_at,
+            finished_at=r.finished_at,
+        )
+
+    @strawberry.field(description="Who started the run.")
+    async def user(self, info: Ctx) -> User | None:
+        return maybe(User, await accounts.user(info.context, self.record.user_id))
+
+    @strawberry.field(description="The project the run is in.")
+    async def project(self, info: Ctx) -> Project:
+        found = await organizations.project(info.context, self.record.project_id)
+        assert found is not None
+        return Project.of(found)
+
+    @connection_field(ArtifactVersion, "Versions the run used (lineage inputs), most recent first.")
+    async def inputs(self, info: Ctx) -> ListQuery[records.ArtifactVersion]:
+        return await runs.inputs_of(info.context, self.record)
+
+    @connection_field(ArtifactVersion, "Versions the run logged (lineage outputs), newest first.")
+    async def outputs(self, info: Ctx) -> ListQuery[records.ArtifactVersion]:
+        return runs.outputs_of(self.record)
+
+    @strawberry.field(description="The lineage graph around this run.")
+    async def lineage(
+        self,
+        info: Ctx,
+        direction: LineageDirectionArg = LineageDirection.UPSTREAM,
+        max_depth: LineageMaxDepth = None,
+        max_nodes: LineageMaxNodes = None,
+    ) -> LineageGraph:
+        walk = lineage.run_graph(info.context, self.record, direction.name, max_depth, max_nodes)
+        return await graph_of(walk)
+
+
+# Projects and runs
+
+
+@strawberry.input(description="A new project.")
+class CreateProjectInput:
+    organization: str = strawberry.field(description="Organization slug.")
+    name: str = strawberry.field(description="Project name, unique in the organization.")
+    description: str | None = strawberry.field(default=None, description="What it is for.")
+
+
+@strawberry.type(description="The result of `createProject`.")
+class CreateProjectPayload:
+    project: Project | None = strawberry.field(default=None, description="The new project.")
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, created: records.Project) -> CreateProjectPayload:
+        return cls(project=Project.of(created))
+
+
+@strawberry.input(description="A new run in a project.")
+class CreateRunInput:
+    project_id: strawberry.ID = id_input("Project", description="The project's ID.")
+    name: str = strawberry.field(description="Run name, unique in the project.")
+    config: JSON | None = strawberry.field(
+        default=None, description="Configuration (a JSON object)."
+    )
+
+
+@strawberry.type(description="The result of a mutation on a run.")
+class RunPayload:
+    run: Run | None = strawberry.field(default=None, description="The run as it is now.")
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, changed: records.Run) -> RunPayload:
+        return cls(run=Run.of(changed))
+
+
+@strawberry.input(description="Changes to a run.")
+class UpdateRunInput:
+    run_id: strawberry.ID = id_input("Run", description="The run's ID.")
+    state: RunState | None = strawberry.field(
+        default=None, description="A new state; any but RUNNING ends the run."
+    )
+    summary: JSON | None = strawberry.field(
+        default=None, description="Summary values to merge into the run's (a JSON object)."
+    )
+
+
+@strawberry.input(description="Ends a run.")
+class FinishRunInput:
+    run_id: strawberry.ID = id_input("Run", description="The run's ID.")
+    state: RunState = strawberry.field(
+        default=RunState.FINISHED, description="FINISHED (default), FAILED or CRASHED."
+    )
+    summary: JSON | None = strawberry.field(
+        default=None, description="Final summary values to merge in (a JSON object)."
+    )
+
+
+# Logging and using artifacts
+
+
+@strawberry.input(description="One file of an artifact version's manifest.")
+class ArtifactFileInput:
+    path: str = strawberry.field(description="Path inside the artifact.")
+    digest: str = strawberry.field(description="Digest of the file's bytes.")
+    size: int = strawberry.field(description="Size in bytes.")
+
+
+@strawberry.input(description="A version of an artifact to log, from a run or a project.")
+class LogArtifactInput:
+    run_id: strawberry.ID | None = id_input(
+        "Run", default=None, description="The running run that logs it (give this or projectId)."
+    )
+    project_id: strawberry.ID | None = id_input(
+        "Project", default=None, description="The project, for versions logged without a run."
+    )
+    name: str = strawberry.field(description="Artifact name, e.g. `churn-model`.")
+    artifact_type: str = strawberry.field(name="type", description="Artifact type, e.g. `model`.")
+    files: list[ArtifactFileInput] = strawberry.field(
+        description="The file manifest; the content digest is computed from it."
+    )
+    metadata: JSON | None = strawberry.field(default=None, description="A JSON object.")
+    description: str | None = strawberry.field(default=None, description="Description.")
+    aliases: list[str] = strawberry.field(
+        default_factory=list, description="Aliases to give the version in its sequence."
+    )
+
+
+@strawberry.input(description="Records that a run used a version (a lineage input).")
+class UseArtifactInput:
+    run_id: strawberry.ID = id_input("Run", description="The run.")
+    version_id: strawberry.ID | None = id_input(
+        "ArtifactVersion", default=None, description="The version used (give this or path)."
+    )
+    path: str | None = strawberry.field(default=None, description="The version's path.")
+
+
+@strawberry.type(description="The result of `useArtifact`.")
+class UseArtifactPayload:
+    run: Run | None = strawberry.field(default=None, description="The run.")
+    artifact_version: ArtifactVersion | None = strawberry.field(
+        default=None, description="The version used."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, used: tuple[records.Run, records.ArtifactVersion]) -> UseArtifactPayload:
+        consumer, version = used
+        return cls(run=Run.of(consumer), artifact_version=ArtifactVersion.of(version))
+
+
+@strawberry.type
+class RunsMutation:
+    @strawberry.mutation(description="Creates a project (organization MEMBER).")
+    async def create_project(
+        self, info: Ctx, input: Annotated[CreateProjectInput, arg("The new project.")]
+    ) -> CreateProjectPayload:
+        return await mutate(info, CreateProjectPayload, runs.create_project, input)
+
+    @strawberry.mutation(description="Starts a run in a project (organization MEMBER).")
+    async def create_run(
+        self, info: Ctx, input: Annotated[CreateRunInput, arg("The new run.")]
+    ) -> RunPayload:
+        return await mutate(info, RunPayload, runs.create_run, input)
+
+    @strawberry.mutation(description="Changes a run's state and merges into its summary.")
+    async def update_run(
+        self, info: Ctx, input: Annotated[UpdateRunInput, arg("The changes.")]
+    ) -> RunPayload:
+        return await mutate(info, RunPayload, runs.update_run, input)
+
+    @strawberry.mutation(description="Ends a run.")
+    async def finish_run(
+        self, info: Ctx, input: Annotated[FinishRunInput, arg("The run.")]
+    ) -> RunPayload:
+        return await mutate(info, RunPayload, runs.finish_run, input)
+
+    @strawberry.mutation(
+        description="Logs a version of an artifact. The same manifest in the same artifact "
+        "returns the existing version; versions are numbered v0, v1, … and `latest` follows."
+    )
+    async def log_artifact(
+        self, info: Ctx, input: Annotated[LogArtifactInput, arg("The version to log.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, runs.log_artifact, input)
+
+    @strawberry.mutation(description="Records that a run used a version (a lineage input).")
+    async def use_artifact(
+        self, info: Ctx, input: Annotated[UseArtifactInput, arg("The use.")]
+    ) -> UseArtifactPayload:
+        return await mutate(info, UseArtifactPayload, runs.use_artifact, input)

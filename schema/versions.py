@@ -1,0 +1,312 @@
+"""Artifact versions: the version in its collection, the content it shares, its files, links,
+lineage fields, and the mutations on a version once it exists (aliases, tags, description)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import records
+from resolvers import accounts, collections, history, lineage, runs, versions
+from resolvers.pages import ListQuery
+from schema.accounts import User
+from schema.collections import ArtifactCollection, Collection, collection_of
+from schema.connection import connection_field
+from schema.context import Ctx, arg, maybe
+from schema.errors import raise_domain_errors
+from schema.history import AliasPeriod
+from schema.lineage import (
+    LineageDiff,
+    LineageDirection,
+    LineageDirectionArg,
+    LineageGraph,
+    LineageMaxDepth,
+    LineageMaxNodes,
+    graph_of,
+)
+from schema.mutations import Errors, UserError, id_input, mutate
+from schema.nodes import Node, decode_id, global_id, node
+
+if TYPE_CHECKING:
+    from schema.runs import Run
+
+RunType = Annotated["Run", strawberry.lazy("schema.runs")]
+VersionType = Annotated["ArtifactVersion", strawberry.lazy("schema.versions")]
+
+
+@strawberry.type(description="One file in an artifact version's manifest.")
+class ArtifactFile:
+    path: str = strawberry.field(description="Path inside the artifact.")
+    digest: str = strawberry.field(description="Digest of the file's bytes.")
+    size: int = strawberry.field(description="Size in bytes.")
+
+    @classmethod
+    def of(cls, r: records.ArtifactFile) -> ArtifactFile:
+        return cls(path=r.path, digest=r.digest, size=r.size)
+
+
+@node(load=versions.versions_by_id)
+@strawberry.type(
+    description="A version inside a collection: its index and aliases there, and the immutable "
+    "content it shares with every other version of the same content."
+)
+class ArtifactVersion(Node):
+    record: strawberry.Private[records.ArtifactVersion]
+    version_index: int = strawberry.field(description="Index in its collection, from 0.")
+    version: str = strawberry.field(description="The index as a label, e.g. `v3`.")
+    linked_at: datetime = strawberry.field(
+        description="When the version entered this collection (logged or linked)."
+    )
+    digest: str = strawberry.field(description="SHA-256 of the content's file manifest.")
+    size: int = strawberry.field(description="Total size of the files in bytes.")
+    type: str = strawberry.field(description="Artifact type, e.g. `model` or `dataset`.")
+    metadata: JSON = strawberry.field(description="Metadata logged with the content.")
+    description: str = strawberry.field(description="Description of the content.")
+    created_at: datetime = strawberry.field(description="When the content was logged.")
+    is_link: bool = strawberry.field(
+        description="True for a version in a registry collection, false for a logged version."
+    )
+
+    @classmethod
+    def of(cls, r: records.ArtifactVersion) -> ArtifactVersion:
+        return cls(
+            id=global_id("ArtifactVersion", r.id),
+            record=r,
+            version_index=r.version_index,
+            version=f"v{r.version_index}",
+            linked_at=r.linked_at,
+            digest=r.digest,
+            size=r.size,
+            type=r.artifact_type,
+            metadata=JSON(r.metadata),
+            description=r.description,
+            created_at=r.created_at,
+            is_link=r.registry_id is not None,
+        )
+
+    @strawberry.field(description="Aliases this version holds in its collection, sorted.")
+    async def aliases(self, info: Ctx) -> list[str]:
+        return await versions.version_aliases(info.context, self.record.id)
+
+    @strawberry.field(description="Tags on this version, sorted.")
+    async def tags(self, info: Ctx) -> list[str]:
+        return await versions.version_tags(info.context, self.record.id)
+
+    @strawberry.field(description="Every alias this version has held, when it came and went.")
+    async def alias_history(self, info: Ctx) -> list[AliasPeriod]:
+        periods = await history.alias_periods(info.context, self.record.id)
+        return [AliasPeriod.of(p) for p in periods]
+
+    @strawberry.field(
+        description="Full path of this version, e.g. `acme/wandb-registry-model/churn:v3`."
+    )
+    async def path(self, info: Ctx) -> str:
+        return await versions.version_path(info.context, self.record)
+
+    @strawberry.field(description="The collection or artifact sequence the version is in.")
+    async def collection(self, info: Ctx) -> ArtifactCollection:
+        found = await collections.collection(info.context, self.record.collection_id)
+        assert found is not None
+        return collection_of(found)
+
+    @strawberry.field(description="Who put the version in this collection (logged or linked it).")
+    async def linked_by(self, info: Ctx) -> User | None:
+        return maybe(User, await accounts.user(info.context, self.record.linked_by))
+
+    @strawberry.field(
+        description="The logged version this content came from; itself for a logged version."
+    )
+    async def source(self, info: Ctx) -> ArtifactVersion | None:
+        found = await versions.source_version(info.context, self.record.content_id)
+        return maybe(ArtifactVersion, found)
+
+    @strawberry.field(description="The run that logged the content, when one did.")
+    async def created_by(self, info: Ctx) -> RunType | None:
+        return maybe(RunType, await runs.run(info.context, self.record.created_by_run_id))
+
+    @connection_field(
+        ArtifactFile,
+        "The content's file manifest, by path. Needs the VIEWER role in a registry: "
+        "RESTRICTED_VIEWERs see metadata only, and get PERMISSION_DENIED here.",
+        nullable=True,
+    )
+    async def files(self, info: Ctx) -> ListQuery[records.ArtifactFile]:
+        return await versions.files(info.context, self.record)
+
+    @connection_field(RunType, "Runs that used this content, most recent use first.")
+    async def used_by(self, info: Ctx) -> ListQuery[records.Run]:
+        return runs.runs_using(self.record)
+
+    @connection_field(
+        VersionType, "The same content in registry collections, this version included if linked."
+    )
+    async def linked_versions(self, info: Ctx) -> ListQuery[records.ArtifactVersion]:
+        return await versions.linked_versions(info.context, self.record)
+
+    @strawberry.field(
+        description="The lineage graph of this version's content (a linked version shows its "
+        "source's): runs and artifact versions upstream, downstream or both."
+    )
+    async def lineage(
+        self,
+        info: Ctx,
+        direction: LineageDirectionArg = LineageDirection.UPSTREAM,
+        max_depth: LineageMaxDepth = None,
+        max_nodes: LineageMaxNodes = None,
+    ) -> LineageGraph:
+        walk = lineage.version_graph(
+            info.context, self.record, direction.name, max_depth, max_nodes
+        )
+        return await graph_of(walk)
+
+    @strawberry.field(
+        description="What changed upstream between this version and another: artifacts "
+        "added, removed or at another version, and runs added or removed."
+    )
+    async def lineage_diff(
+        self,
+        info: Ctx,
+        against: Annotated[strawberry.ID, arg("The ArtifactVersion to compare with.")],
+        max_depth: LineageMaxDepth = None,
+    ) -> LineageDiff:
+        kind, against_id = decode_id(against)
+        with raise_domain_errors():
+            found = await lineage.diff(
+                info.context,
+                self.record,
+                against_id if kind == "ArtifactVersion" else None,
+                max_depth,
+            )
+        return LineageDiff.of(found)
+
+
+@strawberry.type(description="Which version holds an alias in a collection.")
+class AliasAssignment:
+    alias: str = strawberry.field(description="The alias, e.g. `production`.")
+    version: ArtifactVersion = strawberry.field(description="The version that holds it.")
+
+    @classmethod
+    def of(cls, pair: tuple[str, records.ArtifactVersion]) -> AliasAssignment:
+        alias, held_by = pair
+        return cls(alias=alias, version=ArtifactVersion.of(held_by))
+
+
+@strawberry.type
+class VersionsQuery:
+    @strawberry.field(
+        description="One version by path: `[org/]wandb-registry-<registry>/<collection>"
+        "[:<alias>|:v<N>]` or `org/<project>/<artifact>[:<alias>|:v<N>]`; no selector means "
+        "`latest`. A malformed path (INVALID_PATH) or a missing part (NOT_FOUND) is an error "
+        "whose message names the part."
+    )
+    async def artifact_version(
+        self,
+        info: Ctx,
+        path: Annotated[str, arg("The version's path.")],
+        organization: Annotated[
+            str | None,
+            arg(
+                "Organization for a path that names none; by default the caller's only "
+                "organization."
+            ),
+        ] = None,
+    ) -> ArtifactVersion | None:
+        with raise_domain_errors():
+            found = await versions.version_by_path(info.context, path, organization)
+        return ArtifactVersion.of(found)
+
+
+@strawberry.type(description="The result of `logArtifact` and `updateArtifactVersion`.")
+class ArtifactVersionPayload:
+    artifact_version: ArtifactVersion | None = strawberry.field(
+        default=None,
+        description="The version as it is now (for a manifest logged before, the existing one).",
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, changed: records.ArtifactVersion | None) -> ArtifactVersionPayload:
+        return cls(artifact_version=maybe(ArtifactVersion, changed))
+
+
+@strawberry.input(description="Aliases to add to, or remove from, a version.")
+class AliasesInput:
+    version_id: strawberry.ID | None = id_input(
+        "ArtifactVersion", default=None, description="The version (give this or path)."
+    )
+    path: str | None = strawberry.field(default=None, description="The version's path.")
+    aliases: list[str] = strawberry.field(
+        description="Aliases; adding one another version holds moves it here."
+    )
+
+
+@strawberry.input(description="Tags to add to, or remove from, a collection or version.")
+class TagsInput:
+    target: strawberry.ID = id_input(
+        "Collection",
+        "ArtifactVersion",
+        name="id",
+        description="A Collection or ArtifactVersion ID.",
+    )
+    tags: list[str] = strawberry.field(description="Tags.")
+
+
+@strawberry.type(description="The result of `addTags` and `removeTags`.")
+class TagsPayload:
+    collection: Collection | None = strawberry.field(
+        default=None, description="The collection, when the tags were on one."
+    )
+    artifact_version: ArtifactVersion | None = strawberry.field(
+        default=None, description="The version, when the tags were on one."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, tagged: records.Collection | records.ArtifactVersion) -> TagsPayload:
+        if isinstance(tagged, records.Collection):
+            return cls(collection=Collection.of(tagged))
+        return cls(artifact_version=ArtifactVersion.of(tagged))
+
+
+@strawberry.input(description="Changes to a version's content description.")
+class UpdateArtifactVersionInput:
+    version_id: strawberry.ID = id_input("ArtifactVersion", description="The version.")
+    description: str = strawberry.field(description="New description (shared by its links).")
+
+
+@strawberry.type
+class VersionsMutation:
+    @strawberry.mutation(
+        description="Gives a version aliases, moving each from the version that held it."
+    )
+    async def add_aliases(
+        self, info: Ctx, input: Annotated[AliasesInput, arg("The aliases.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, versions.add_aliases, input)
+
+    @strawberry.mutation(description="Takes aliases off a version.")
+    async def remove_aliases(
+        self, info: Ctx, input: Annotated[AliasesInput, arg("The aliases.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, versions.remove_aliases, input)
+
+    @strawberry.mutation(description="Adds tags to a collection or a version.")
+    async def add_tags(
+        self, info: Ctx, input: Annotated[TagsInput, arg("The tags.")]
+    ) -> TagsPayload:
+        return await mutate(info, TagsPayload, versions.add_tags, input)
+
+    @strawberry.mutation(description="Removes tags from a collection or a version.")
+    async def remove_tags(
+        self, info: Ctx, input: Annotated[TagsInput, arg("The tags.")]
+    ) -> TagsPayload:
+        return await mutate(info, TagsPayload, versions.remove_tags, input)
+
+    @strawberry.mutation(description="Changes a version's description.")
+    async def update_artifact_version(
+        self, info: Ctx, input: Annotated[UpdateArtifactVersionInput, arg("The change.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, versions.update_artifact_version, input)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from db.pool import Connection, Executor, fetch_one
-from db.records import ApiKey, User, from_record
+from db.records import ApiKey, User, from_record, records_by_id
 
 USER_COLUMNS = "u.id, u.name, u.display_name, u.kind::text AS kind, u.created_at"
 API_KEY_COLUMNS = "k.id, k.user_id, k.name, k.created_at, k.last_used_at, k.revoked_at"
@@ -14,9 +14,7 @@ SELECT_USERS_BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = ANY($1::b
 
 
 async def users_by_id(conn: Executor, ids: Sequence[int]) -> list[User | None]:
-    rows = await conn.fetch(SELECT_USERS_BY_ID, list(ids))
-    found = {row["id"]: from_record(User, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_USERS_BY_ID, ids, User)
 
 
 INSERT_USER = """
@@ -90,9 +88,7 @@ SELECT_API_KEYS_BY_ID = f"SELECT {API_KEY_COLUMNS} FROM api_keys k WHERE k.id = 
 
 
 async def api_keys_by_id(conn: Executor, ids: Sequence[int]) -> list[ApiKey | None]:
-    rows = await conn.fetch(SELECT_API_KEYS_BY_ID, list(ids))
-    found = {row["id"]: from_record(ApiKey, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_API_KEYS_BY_ID, ids, ApiKey)
 
 
 REVOKE_API_KEY = f"""

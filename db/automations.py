@@ -7,7 +7,7 @@ from datetime import datetime
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Automation, Delivery, DeliveryAttempt, from_record
+from db.records import Automation, Delivery, DeliveryAttempt, from_record, records_by_id
 
 EVENTS_CHANNEL = "cairn_events"
 DELIVERIES_CHANNEL = "cairn_deliveries"
@@ -133,9 +133,7 @@ SELECT {AUTOMATION_COLUMNS} FROM automations AS a WHERE a.id = ANY($1::bigint[])
 
 
 async def automations_by_id(conn: Executor, ids: Sequence[int]) -> list[Automation | None]:
-    rows = await conn.fetch(SELECT_AUTOMATIONS_BY_ID, list(ids))
-    found = {row["id"]: _automation(row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_AUTOMATIONS_BY_ID, ids, Automation)
 
 
 AUTOMATIONS_BY_REGISTRY: ListSpec[Automation] = ListSpec(
@@ -302,6 +300,4 @@ SELECT {DELIVERY_COLUMNS} FROM deliveries AS d WHERE d.id = ANY($1::bigint[])
 
 
 async def deliveries_by_id(conn: Executor, ids: Sequence[int]) -> list[Delivery | None]:
-    rows = await conn.fetch(SELECT_DELIVERIES_BY_ID, list(ids))
-    found = {row["id"]: from_record(Delivery, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_DELIVERIES_BY_ID, ids, Delivery)

@@ -9,7 +9,7 @@ import asyncpg
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Collection, from_record
+from db.records import Collection, from_record, records_by_id, records_by_pair
 
 COLLECTION_COLUMNS = """col.id, col.organization_id, col.registry_id, col.project_id, col.name,
 col.artifact_type, col.description, col.created_at"""
@@ -20,11 +20,10 @@ SELECT {COLLECTION_COLUMNS} FROM collections col WHERE col.id = ANY($1::bigint[]
 
 
 async def collections_by_id(conn: Executor, ids: Sequence[int]) -> list[Collection | None]:
-    rows = await conn.fetch(SELECT_COLLECTIONS_BY_ID, list(ids))
-    found = {row["id"]: from_record(Collection, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_COLLECTIONS_BY_ID, ids, Collection)
 
 
+PARENT_AND_NAME = ("key_parent_id", "key_name")
 SELECT_COLLECTIONS_BY_REGISTRY_NAME = f"""
 SELECT k.parent_id AS key_parent_id, k.name AS key_name, {COLLECTION_COLUMNS}
 FROM unnest($1::bigint[], $2::text[]) AS k(parent_id, name)
@@ -38,24 +37,20 @@ JOIN collections col ON col.project_id = k.parent_id AND col.name = k.name
 """
 
 
-async def _collections_by_parent_name(
-    conn: Executor, sql: str, keys: Sequence[tuple[int, str]]
-) -> list[Collection | None]:
-    rows = await conn.fetch(sql, [k[0] for k in keys], [k[1] for k in keys])
-    found = {(r["key_parent_id"], r["key_name"]): from_record(Collection, r) for r in rows}
-    return [found.get(k) for k in keys]
-
-
 async def collections_by_registry_name(
     conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Collection | None]:
-    return await _collections_by_parent_name(conn, SELECT_COLLECTIONS_BY_REGISTRY_NAME, keys)
+    return await records_by_pair(
+        conn, SELECT_COLLECTIONS_BY_REGISTRY_NAME, keys, PARENT_AND_NAME, Collection
+    )
 
 
 async def sequences_by_project_name(
     conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Collection | None]:
-    return await _collections_by_parent_name(conn, SELECT_SEQUENCES_BY_PROJECT_NAME, keys)
+    return await records_by_pair(
+        conn, SELECT_SEQUENCES_BY_PROJECT_NAME, keys, PARENT_AND_NAME, Collection
+    )
 
 
 SELECT_TAGS_BY_COLLECTION = """

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from db.accounts import USER_COLUMNS
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Organization, OrganizationMember, Team, User, from_record
+from db.records import Organization, OrganizationMember, Team, User, from_record, records_by_id
 
 ORGANIZATION_COLUMNS = "o.id, o.name, o.display_name, o.created_at"
 
@@ -17,9 +17,7 @@ SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = ANY($1::bigint[]
 
 
 async def organizations_by_id(conn: Executor, ids: Sequence[int]) -> list[Organization | None]:
-    rows = await conn.fetch(SELECT_ORGANIZATIONS_BY_ID, list(ids))
-    found = {row["id"]: from_record(Organization, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_ORGANIZATIONS_BY_ID, ids, Organization)
 
 
 SELECT_ORGANIZATIONS_BY_NAME = f"""
@@ -102,9 +100,7 @@ SELECT_TEAMS_BY_ID = f"SELECT {TEAM_COLUMNS} FROM teams t WHERE t.id = ANY($1::b
 
 
 async def teams_by_id(conn: Executor, ids: Sequence[int]) -> list[Team | None]:
-    rows = await conn.fetch(SELECT_TEAMS_BY_ID, list(ids))
-    found = {row["id"]: from_record(Team, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_TEAMS_BY_ID, ids, Team)
 
 
 TEAMS_BY_ORGANIZATION: ListSpec[Team] = ListSpec(

@@ -1,12 +1,16 @@
-"""Plain rows as the persistence layer hands them up: one frozen dataclass per table shape."""
+"""Plain rows as the persistence layer hands them up: one frozen dataclass per table shape, and
+the batched lookups that build them, aligned with the keys asked for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+
+from db.pool import Executor
 
 T = TypeVar("T")
 
@@ -14,6 +18,31 @@ T = TypeVar("T")
 def from_record(cls: type[T], row: asyncpg.Record) -> T:
     """Builds a dataclass from the row's columns of the same names (extra columns are ignored)."""
     return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+async def records_by_id(
+    conn: Executor, sql: str, ids: Sequence[int], cls: type[T]
+) -> list[T | None]:
+    """One record per id, None where there is none: `sql` takes the ids as `$1::bigint[]` and
+    returns an `id` column."""
+    rows = await conn.fetch(sql, list(ids))
+    found = {row["id"]: from_record(cls, row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def records_by_pair(
+    conn: Executor,
+    sql: str,
+    keys: Sequence[tuple[Any, Any]],
+    key_columns: tuple[str, str],
+    cls: type[T],
+) -> list[T | None]:
+    """One record per key pair, None where there is none: `sql` takes the pairs as two arrays
+    (`$1`, `$2`) and returns them in `key_columns`."""
+    rows = await conn.fetch(sql, [k[0] for k in keys], [k[1] for k in keys])
+    first, second = key_columns
+    found = {(row[first], row[second]): from_record(cls, row) for row in rows}
+    return [found.get(k) for k in keys]
 
 
 @dataclass(frozen=True, slots=True)

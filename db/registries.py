@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Registry, RegistryMember, from_record
+from db.records import Registry, RegistryMember, from_record, records_by_id, records_by_pair
 
 REGISTRY_COLUMNS = """r.id, r.organization_id, r.name, r.description,
 r.visibility::text AS visibility, r.accepts_all_types, r.is_core, r.created_at,
@@ -22,9 +22,7 @@ SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = ANY($1::bigint[])
 
 
 async def registries_by_id(conn: Executor, ids: Sequence[int]) -> list[Registry | None]:
-    rows = await conn.fetch(SELECT_REGISTRIES_BY_ID, list(ids))
-    found = {row["id"]: from_record(Registry, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_REGISTRIES_BY_ID, ids, Registry)
 
 
 SELECT_REGISTRIES_BY_ORGANIZATION_NAME = f"""
@@ -38,11 +36,9 @@ async def registries_by_organization_name(
     conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Registry | None]:
     """Registries by (organization id, name); names match case-insensitively."""
-    rows = await conn.fetch(
-        SELECT_REGISTRIES_BY_ORGANIZATION_NAME, [k[0] for k in keys], [k[1] for k in keys]
-    )
-    found = {(r["key_organization_id"], r["key_name"]): from_record(Registry, r) for r in rows}
-    return [found.get(k) for k in keys]
+    key_columns = ("key_organization_id", "key_name")
+    sql = SELECT_REGISTRIES_BY_ORGANIZATION_NAME
+    return await records_by_pair(conn, sql, keys, key_columns, Registry)
 
 
 # Restricted registries are listed only to those with a role in them: `$filter` holds the ids of

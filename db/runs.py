@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Project, Run, from_record
+from db.records import Project, Run, from_record, records_by_id, records_by_pair
 
 PROJECT_COLUMNS = "pj.id, pj.organization_id, pj.name, pj.description, pj.created_at"
 RUN_COLUMNS = """rn.id, pj.organization_id, rn.project_id, rn.name, rn.state::text AS state,
@@ -16,9 +16,7 @@ SELECT_PROJECTS_BY_ID = f"SELECT {PROJECT_COLUMNS} FROM projects pj WHERE pj.id 
 
 
 async def projects_by_id(conn: Executor, ids: Sequence[int]) -> list[Project | None]:
-    rows = await conn.fetch(SELECT_PROJECTS_BY_ID, list(ids))
-    found = {row["id"]: from_record(Project, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_PROJECTS_BY_ID, ids, Project)
 
 
 SELECT_PROJECTS_BY_ORGANIZATION_NAME = f"""
@@ -31,11 +29,9 @@ JOIN projects pj ON pj.organization_id = k.organization_id AND pj.name = k.name
 async def projects_by_organization_name(
     conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[Project | None]:
-    rows = await conn.fetch(
-        SELECT_PROJECTS_BY_ORGANIZATION_NAME, [k[0] for k in keys], [k[1] for k in keys]
-    )
-    found = {(r["key_organization_id"], r["key_name"]): from_record(Project, r) for r in rows}
-    return [found.get(k) for k in keys]
+    key_columns = ("key_organization_id", "key_name")
+    sql = SELECT_PROJECTS_BY_ORGANIZATION_NAME
+    return await records_by_pair(conn, sql, keys, key_columns, Project)
 
 
 SELECT_RUNS_BY_ID = f"""
@@ -45,9 +41,7 @@ WHERE rn.id = ANY($1::bigint[])
 
 
 async def runs_by_id(conn: Executor, ids: Sequence[int]) -> list[Run | None]:
-    rows = await conn.fetch(SELECT_RUNS_BY_ID, list(ids))
-    found = {row["id"]: from_record(Run, row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_RUNS_BY_ID, ids, Run)
 
 
 PROJECTS_BY_ORGANIZATION: ListSpec[Project] = ListSpec(

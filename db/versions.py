@@ -8,7 +8,7 @@ import asyncpg
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import ArtifactFile, ArtifactVersion, from_record
+from db.records import ArtifactFile, ArtifactVersion, from_record, records_by_id, records_by_pair
 from db.registries import VISIBLE_REGISTRY
 
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
@@ -28,9 +28,7 @@ SELECT_VERSIONS_BY_ID = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id =
 
 
 async def versions_by_id(conn: Executor, ids: Sequence[int]) -> list[ArtifactVersion | None]:
-    rows = await conn.fetch(SELECT_VERSIONS_BY_ID, list(ids))
-    found = {row["id"]: _version(row) for row in rows}
-    return [found.get(i) for i in ids]
+    return await records_by_id(conn, SELECT_VERSIONS_BY_ID, ids, ArtifactVersion)
 
 
 SELECT_VERSIONS_BY_COLLECTION_INDEX = f"""
@@ -45,11 +43,9 @@ JOIN collections col ON col.id = v.collection_id
 async def versions_by_collection_index(
     conn: Executor, keys: Sequence[tuple[int, int]]
 ) -> list[ArtifactVersion | None]:
-    rows = await conn.fetch(
-        SELECT_VERSIONS_BY_COLLECTION_INDEX, [k[0] for k in keys], [k[1] for k in keys]
-    )
-    found = {(r["key_collection_id"], r["key_index"]): _version(r) for r in rows}
-    return [found.get(k) for k in keys]
+    key_columns = ("key_collection_id", "key_index")
+    sql = SELECT_VERSIONS_BY_COLLECTION_INDEX
+    return await records_by_pair(conn, sql, keys, key_columns, ArtifactVersion)
 
 
 SELECT_VERSIONS_BY_COLLECTION_ALIAS = f"""
@@ -65,11 +61,9 @@ JOIN collections col ON col.id = v.collection_id
 async def versions_by_collection_alias(
     conn: Executor, keys: Sequence[tuple[int, str]]
 ) -> list[ArtifactVersion | None]:
-    rows = await conn.fetch(
-        SELECT_VERSIONS_BY_COLLECTION_ALIAS, [k[0] for k in keys], [k[1] for k in keys]
-    )
-    found = {(r["key_collection_id"], r["key_alias"]): _version(r) for r in rows}
-    return [found.get(k) for k in keys]
+    key_columns = ("key_collection_id", "key_alias")
+    sql = SELECT_VERSIONS_BY_COLLECTION_ALIAS
+    return await records_by_pair(conn, sql, keys, key_columns, ArtifactVersion)
 
 
 SELECT_SOURCE_VERSIONS_BY_CONTENT = f"""

@@ -23,19 +23,12 @@ from resolvers import authorization, secrets, validation, webhooks
 from resolvers.collections import collection
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.events import EventType
 from resolvers.history import AuditTarget, audit_txn, changed_values
 from resolvers.pages import ListQuery
 from resolvers.registries import registry
 from resolvers.validation import invalid, label
 
-EVENTS = (
-    "LINK_ARTIFACT",
-    "UNLINK_ARTIFACT",
-    "ADD_ARTIFACT_ALIAS",
-    "REMOVE_ARTIFACT_ALIAS",
-    "ADD_TAG",
-    "CREATE_ARTIFACT",
-)
 MAX_SECRET = 1024
 
 
@@ -63,7 +56,7 @@ async def _check(ctx: Context, spec: AutomationSpec) -> None:
         if not spec.events:
             raise invalid("give at least one event", "events")
         for event in spec.events:
-            if event not in EVENTS:
+            if event not in EventType.__members__:
                 raise invalid(f"unknown event {event!r}", "events")
     if spec.filter_regex is not None:
         try:

@@ -3,19 +3,11 @@ transport layer, where it becomes a payload error of a mutation or an error of a
 
 from __future__ import annotations
 
-from enum import Enum
+from resolvers.enums import DescribedEnum
 
 
-class ErrorCode(Enum):
+class ErrorCode(DescribedEnum):
     """Stable codes a client can branch on; each says, for people, what it means."""
-
-    description: str
-
-    def __new__(cls, value: str, description: str) -> ErrorCode:
-        code = object.__new__(cls)
-        code._value_ = value
-        code.description = description
-        return code
 
     NOT_FOUND = "NOT_FOUND", "The object named does not exist, or you may not see it."
     PERMISSION_DENIED = (

@@ -14,9 +14,25 @@ from db import automations, collections
 from db.pool import Connection
 from db.records import ArtifactVersion, Collection, User
 from resolvers import webhooks
+from resolvers.enums import DescribedEnum
 
-ALIAS_EVENTS = ("ADD_ARTIFACT_ALIAS", "REMOVE_ARTIFACT_ALIAS")
-TAG_EVENTS = ("ADD_TAG",)
+
+class EventType(DescribedEnum):
+    """What happened in a registry: what automations and subscriptions react to."""
+
+    LINK_ARTIFACT = "LINK_ARTIFACT", "A version was linked into a collection."
+    UNLINK_ARTIFACT = "UNLINK_ARTIFACT", "A version was removed from a collection."
+    ADD_ARTIFACT_ALIAS = "ADD_ARTIFACT_ALIAS", "A version got an alias (new, or moved to it)."
+    REMOVE_ARTIFACT_ALIAS = "REMOVE_ARTIFACT_ALIAS", "An alias was taken off a version."
+    ADD_TAG = "ADD_TAG", "A version or collection was tagged."
+    CREATE_ARTIFACT = (
+        "CREATE_ARTIFACT",
+        "A collection (a new artifact) appeared in the registry.",
+    )
+
+
+ALIAS_EVENTS = (EventType.ADD_ARTIFACT_ALIAS.name, EventType.REMOVE_ARTIFACT_ALIAS.name)
+TAG_EVENTS = (EventType.ADD_TAG.name,)
 
 
 @dataclass(frozen=True, slots=True)

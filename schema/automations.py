@@ -10,35 +10,22 @@ import strawberry
 
 from db import records
 from resolvers import accounts, automations, collections, registries
+from resolvers.events import EventType
 from resolvers.pages import ListQuery
 from resolvers.webhooks import AttemptResult
 from schema.accounts import User
 from schema.collections import Collection
 from schema.connection import connection_field
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, expose_enum, maybe
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.registries import Registry
 
-
-@strawberry.enum(description="Registry events that automations and subscriptions see.")
-class AutomationEvent(Enum):
-    LINK_ARTIFACT = strawberry.enum_value(
-        "LINK_ARTIFACT", description="A version was linked into a collection."
-    )
-    UNLINK_ARTIFACT = strawberry.enum_value(
-        "UNLINK_ARTIFACT", description="A version was removed from a collection."
-    )
-    ADD_ARTIFACT_ALIAS = strawberry.enum_value(
-        "ADD_ARTIFACT_ALIAS", description="A version got an alias (new, or moved to it)."
-    )
-    REMOVE_ARTIFACT_ALIAS = strawberry.enum_value(
-        "REMOVE_ARTIFACT_ALIAS", description="An alias was taken off a version."
-    )
-    ADD_TAG = strawberry.enum_value("ADD_TAG", description="A version or collection was tagged.")
-    CREATE_ARTIFACT = strawberry.enum_value(
-        "CREATE_ARTIFACT", description="A collection (a new artifact) appeared in the registry."
-    )
+expose_enum(
+    EventType,
+    name="AutomationEvent",
+    description="Registry events that automations and subscriptions see.",
+)
 
 
 @strawberry.enum(description="Where a delivery stands.")
@@ -79,7 +66,7 @@ class Delivery(Node):
     id: strawberry.ID = strawberry.field(
         description="The delivery's ID, for `redeliver` and `node(id:)`."
     )
-    event_type: AutomationEvent = strawberry.field(description="The event that caused it.")
+    event_type: EventType = strawberry.field(description="The event that caused it.")
     status: DeliveryStatus = strawberry.field(description="Where it stands.")
     body: str = strawberry.field(description="The JSON body sent (the rendered template).")
     created_at: datetime = strawberry.field(description="When the event happened.")
@@ -93,7 +80,7 @@ class Delivery(Node):
         return cls(
             record=r,
             id=global_id("Delivery", r.id),
-            event_type=AutomationEvent[r.event_type],
+            event_type=EventType[r.event_type],
             status=DeliveryStatus[r.status],
             body=r.body,
             created_at=r.created_at,
@@ -115,7 +102,7 @@ class Automation(Node):
     name: str = strawberry.field(description="Name, unique in the registry.")
     description: str = strawberry.field(description="What it is for.")
     enabled: bool = strawberry.field(description="Disabled automations send nothing.")
-    events: list[AutomationEvent] = strawberry.field(description="Events that trigger it.")
+    events: list[EventType] = strawberry.field(description="Events that trigger it.")
     filter_regex: str | None = strawberry.field(
         description="A regex the whole alias (alias events) or tag (tag events) must match."
     )
@@ -132,7 +119,7 @@ class Automation(Node):
             name=r.name,
             description=r.description,
             enabled=r.enabled,
-            events=[AutomationEvent[e] for e in r.events],
+            events=[EventType[e] for e in r.events],
             filter_regex=r.filter_regex,
             webhook_url=r.webhook_url,
             payload_template=r.payload_template,
@@ -183,7 +170,7 @@ class CreateAutomationInput:
     name: str = strawberry.field(description="Name, unique in the registry.")
     description: str | None = strawberry.field(default=None, description="What it is for.")
     enabled: bool = strawberry.field(default=True, description="Whether it sends.")
-    events: list[AutomationEvent] = strawberry.field(description="Events that trigger it.")
+    events: list[EventType] = strawberry.field(description="Events that trigger it.")
     filter_regex: str | None = strawberry.field(
         default=None, description="A regex the whole alias or tag must match."
     )
@@ -207,7 +194,7 @@ class UpdateAutomationInput:
     name: str | None = strawberry.field(default=None, description="New name.")
     description: str | None = strawberry.field(default=None, description="New description.")
     enabled: bool | None = strawberry.field(default=None, description="Enable or disable.")
-    events: list[AutomationEvent] | None = strawberry.field(default=None, description="Events.")
+    events: list[EventType] | None = strawberry.field(default=None, description="Events.")
     filter_regex: str | None = strawberry.field(default=None, description="New filter.")
     clear_filter: bool = strawberry.field(default=False, description="Remove the filter.")
     webhook_url: str | None = strawberry.field(default=None, description="New URL.")

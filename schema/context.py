@@ -12,8 +12,17 @@ from strawberry.types import Info
 from strawberry.types.lazy_type import StrawberryLazyReference
 
 from resolvers.context import Context
+from resolvers.enums import DescribedEnum
 
 Ctx = Info[Context, None]
+
+
+def expose_enum(enum: type[DescribedEnum], *, name: str, description: str) -> None:
+    """Makes a domain enumeration a GraphQL enum named `name`, each value described as the
+    domain describes it."""
+    strawberry.enum(enum, name=name, description=description)
+    for value in enum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = enum[value.name].description
 
 
 def arg(description: str) -> Any:

@@ -10,9 +10,9 @@ import strawberry
 
 from resolvers import accounts, collections, live, registries, versions
 from resolvers.context import Context
+from resolvers.events import EventType
 from resolvers.events import RegistryEvent as RegistryEventRecord
 from schema.accounts import User
-from schema.automations import AutomationEvent
 from schema.collections import Collection
 from schema.context import Ctx, arg, maybe
 from schema.errors import raise_domain_errors
@@ -24,7 +24,7 @@ from schema.versions import ArtifactVersion
 @strawberry.type(description="A change in a registry, as it happens.")
 class RegistryEvent:
     record: strawberry.Private[RegistryEventRecord]
-    type: AutomationEvent = strawberry.field(description="What happened.")
+    type: EventType = strawberry.field(description="What happened.")
     alias: str | None = strawberry.field(description="The alias, for alias events.")
     tag: str | None = strawberry.field(description="The tag, for tag events.")
     at: datetime = strawberry.field(description="When it happened.")
@@ -33,7 +33,7 @@ class RegistryEvent:
     def of(cls, event: RegistryEventRecord) -> RegistryEvent:
         return cls(
             record=event,
-            type=AutomationEvent[event.type],
+            type=EventType[event.type],
             alias=event.alias,
             tag=event.tag,
             at=event.at,

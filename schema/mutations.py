@@ -19,15 +19,14 @@ from strawberry.types.base import has_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.errors import DomainError, ErrorCode
-from schema.context import Ctx
+from schema.context import Ctx, expose_enum
 from schema.nodes import decode_id
 
-# The domain's codes are the schema's, each with the domain's description.
-strawberry.enum(
-    ErrorCode, description="Why a mutation was refused. Codes are stable; messages may change."
+expose_enum(
+    ErrorCode,
+    name="ErrorCode",
+    description="Why a mutation was refused. Codes are stable; messages may change.",
 )
-for _code in ErrorCode.__strawberry_definition__.values:  # type: ignore[attr-defined]
-    _code.description = ErrorCode[_code.name].description
 
 
 @strawberry.type(description="Why a mutation was refused; nothing was changed.")

@@ -2,10 +2,11 @@
 
 The browser assets are the npm packages pinned in ``server/graphiql/package-lock.json``
 (GraphiQL 3.8.3, React 18.2.0, @graphiql/plugin-explorer 1.0.2), installed with
-``npm ci --prefix server/graphiql`` into ``server/graphiql/node_modules``. Mount the pieces
-like this::
+``npm ci --prefix server/graphiql`` into ``server/graphiql/node_modules``. ``server/app.py``
+serves the page on ``/graphql`` itself, to a browser's ``GET`` (``Accept: text/html``, no
+``query``), and the assets beside it::
 
-    Route("/graphiql", graphiql_endpoint)            # calls render_graphiql(...)
+    Route("/graphql", graphql, methods=["GET", "POST"])  # render_graphiql(...) for browsers
     Mount("/graphiql/assets", app=graphiql_assets_app(ASSETS_DIR))
 
 When the assets are not installed the page answers 503 with instructions, the asset mount

@@ -70,7 +70,7 @@ INSERT_PROTECTED_ALIASES = """
 INSERT INTO registry_protected_aliases (registry_id, alias)
 SELECT $1, a FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING
 """
-SELECT_REGISTRY_FOR_UPDATE = f"SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = $1"
+SELECT_REGISTRY = f"SELECT {REGISTRY_COLUMNS} FROM registries r WHERE r.id = $1"
 
 
 async def insert_registry(
@@ -102,7 +102,7 @@ async def insert_registry(
         return None
     await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(accepted_types))
     await conn.execute(INSERT_PROTECTED_ALIASES, registry_id, list(protected_aliases))
-    row = await fetch_one(conn, SELECT_REGISTRY_FOR_UPDATE, registry_id)
+    row = await fetch_one(conn, SELECT_REGISTRY, registry_id)
     return from_record(Registry, row)
 
 
@@ -135,7 +135,7 @@ async def update_registry(
     await conn.execute(INSERT_ACCEPTED_TYPES, registry_id, list(add_accepted_types))
     if protected_aliases is not None:
         await conn.execute(REPLACE_PROTECTED_ALIASES, registry_id, list(protected_aliases))
-    return from_record(Registry, await fetch_one(conn, SELECT_REGISTRY_FOR_UPDATE, registry_id))
+    return from_record(Registry, await fetch_one(conn, SELECT_REGISTRY, registry_id))
 
 
 DELETE_REGISTRY = "DELETE FROM registries WHERE id = $1 RETURNING id"

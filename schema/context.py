@@ -3,9 +3,8 @@ builds the GraphQL object of a row whose type is defined in a module that import
 
 from __future__ import annotations
 
-import functools
 import importlib
-from typing import Annotated, Any, ForwardRef, get_args, get_origin
+from typing import Any, ForwardRef, get_args
 
 import strawberry
 from strawberry.types import Info
@@ -30,17 +29,25 @@ def arg(description: str) -> Any:
     return strawberry.argument(description=description)
 
 
-@functools.cache
+# Resolved lazy references by the identity of the reference, which each entry keeps alive: on
+# the hot path, cheaper than hashing the annotation.
+_RESOLVED: dict[int, tuple[Any, Any]] = {}
+
+
 def type_of(node: Any) -> Any:
     """The class behind `node`: a type, or a lazy reference to one
     (`Annotated["Registry", strawberry.lazy("schema.registries")]`), resolved once its module is
     loaded. Domains reference the types of domains that import them this way."""
-    if get_origin(node) is not Annotated:
+    if isinstance(node, type):
         return node
-    name, *extras = get_args(node)
-    reference = next(e for e in extras if isinstance(e, StrawberryLazyReference))
-    type_name = name.__forward_arg__ if isinstance(name, ForwardRef) else name
-    return getattr(importlib.import_module(reference.module), type_name)
+    entry = _RESOLVED.get(id(node))
+    if entry is None:
+        name, *extras = get_args(node)
+        reference = next(e for e in extras if isinstance(e, StrawberryLazyReference))
+        type_name = name.__forward_arg__ if isinstance(name, ForwardRef) else name
+        found = getattr(importlib.import_module(reference.module), type_name)
+        entry = _RESOLVED[id(node)] = (node, found)
+    return entry[1]
 
 
 def maybe(node: Any, row: Any) -> Any:

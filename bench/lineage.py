@@ -16,14 +16,10 @@ scenario records what the traversals return (nodes, edges, `truncated`). Results
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/lineage.py` puts bench/, not the repository, first
     sys.path.insert(0, str(ROOT))
 
+from bench import options  # noqa: E402
+from bench.database import benchmark_database, migrated  # noqa: E402
 from bench.lineage_seed import (  # noqa: E402
     DATASET,
     MODEL,
@@ -44,26 +42,12 @@ from bench.lineage_seed import (  # noqa: E402
     SeededGraph,
     seed_graph,
 )
-from bench.run import (  # noqa: E402
-    DEFAULT_SERVER,
-    RESULTS,
-    LoadResult,
-    Scenario,
-    Server,
-    _headers,
-    _request,
-    _with_database,
-    count_statements,
-    drive,
-    failed,
-    machine,
-    markdown,
-    percentile,
-    update_results,
-)
+from bench.load import LoadResult, drive_each, percentile, warn_of_failures  # noqa: E402
+from bench.report import load_table, machine, run_benchmark, server_and_client  # noqa: E402
+from bench.scenario import Scenario, choose, failed, graphql_request, headers  # noqa: E402
+from bench.server import serving  # noqa: E402
+from bench.statements import StatementCount, count_statements, print_counts  # noqa: E402
 from db import lineage  # noqa: E402
-from db.migrate import migrate  # noqa: E402
-from db.pool import create_pool  # noqa: E402
 from schema.nodes import global_id  # noqa: E402
 
 QUERY = """query Lineage($id: ID!, $direction: LineageDirection!, $depth: Int!, $nodes: Int!) {
@@ -161,11 +145,11 @@ async def sample(
     edges: list[int] = []
     truncated = 0
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=120.0, headers=_headers(key)) as c:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120.0, headers=headers(key)) as c:
         for _ in range(count):
             sent = time.perf_counter()
             response = await c.post(
-                "/graphql", json=_request(scenario.query, scenario.variables(rng))
+                "/graphql", json=graphql_request(scenario.query, scenario.variables(rng))
             )
             latencies.append(time.perf_counter() - sent)
             if failed(response.status_code, response.content):
@@ -256,16 +240,10 @@ async def raw_walk_times(conn: asyncpg.Connection, depth: int, max_nodes: int) -
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.lineage",
-        description="Seed a generated lineage graph, start the Cairn server, and measure "
-        "lineage traversals over HTTP.",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL") or DEFAULT_SERVER,
-        help="a PostgreSQL server to create the benchmark database on "
-        "(default: $DATABASE_URL, else %(default)s)",
+    parser = options.parser(
+        "python -m bench.lineage",
+        "Seed a generated lineage graph, start the Cairn server, and measure lineage traversals "
+        "over HTTP.",
     )
     shape = GraphShape()
     parser.add_argument("--prep-runs", type=int, default=shape.prep_runs)
@@ -281,9 +259,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2000,
         help="maxNodes of the down-raw-N scenario (default: %(default)s, the API's maximum)",
     )
-    parser.add_argument("--concurrency", default="1,8", help="default: %(default)s")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before")
+    options.add_load(parser)
     parser.add_argument(
         "--samples", type=int, default=30, help="sequential starts per scenario (default: 30)"
     )
@@ -292,10 +268,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="comma-separated (default: up-model,up-report,down-dataset,down-raw,down-raw-N)",
     )
-    parser.add_argument("--pool-size", type=int, default=10)
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--no-explain", action="store_true")
-    parser.add_argument("--keep-database", action="store_true")
+    options.add_server(parser)
+    options.add_output(parser)
     args = parser.parse_args(argv)
     if min(args.prep_runs, args.train_runs, args.eval_runs) < 1001:
         parser.error("--prep-runs, --train-runs and --eval-runs must be over 1,000")
@@ -303,10 +277,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def table(
-    results: list[LoadResult], shapes: dict[str, dict[str, Any]], counts: Any, chosen: list[Any]
+    results: list[LoadResult],
+    shapes: dict[str, dict[str, Any]],
+    counts: dict[str, StatementCount],
+    chosen: list[Scenario],
 ) -> str:
-    base = markdown(results, counts, {s.name: s for s in chosen})
+    """The load table, then what the sequential walks returned."""
     lines = [
+        load_table(results, counts, chosen),
         "",
         "| scenario | starts | nodes returned (min / median / max) | edges (median / max) "
         "| truncated | sequential p50 ms |",
@@ -318,34 +296,47 @@ def table(
             f"{s['nodes_max']} | {s['edges_median']:g} / {s['edges_max']} "
             f"| {s['truncated_fraction']:.0%} | {s['sequential_p50_ms']:g} |"
         )
-    return base + "\n" + "\n".join(lines)
+    return "\n".join(lines)
+
+
+async def explain_walks(
+    conn: asyncpg.Connection, middle_model: int, depth: int, max_nodes: int
+) -> list[dict[str, Any]]:
+    """EXPLAIN of the walk UPSTREAM from the model logged halfway through, and DOWNSTREAM from
+    the most used raw dataset, each printed."""
+    popular = await conn.fetchval(
+        "SELECT ri.content_id FROM run_inputs ri JOIN artifact_contents c "
+        "ON c.id = ri.content_id JOIN collections s ON s.id = c.sequence_id "
+        "WHERE s.name LIKE 'raw-%' GROUP BY ri.content_id "
+        "ORDER BY count(*) DESC LIMIT 1"
+    )
+    explains: list[dict[str, Any]] = []
+    for start_id, downstream in ((middle_model, False), (popular, True)):
+        explained = await explain_walk(
+            conn, start_id, downstream=downstream, depth=depth, max_nodes=max_nodes
+        )
+        explains.append(explained)
+        print(
+            f"\nEXPLAIN of the walk, {explained['direction']} from content "
+            f"{start_id} ({explained['plan_chosen']} plan; indexes: "
+            f"{', '.join(explained['indexes_used'])}):\n" + "\n".join(explained["plan"]),
+            flush=True,
+        )
+    return explains
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     shape = GraphShape(
         prep_runs=args.prep_runs, train_runs=args.train_runs, eval_runs=args.eval_runs
     )
-    concurrencies = [int(c) for c in args.concurrency.split(",")]
-    database = f"cairn_bench_{uuid.uuid4().hex[:10]}"
-    url = _with_database(args.database_url, database)
-    admin = await asyncpg.connect(args.database_url)
-    server: Server | None = None
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-        postgres_version = await admin.fetchval("SHOW server_version")
-        print(f"database {database} on PostgreSQL {postgres_version}", flush=True)
-        pool = await create_pool(url, max_size=1, statement_timeout_ms=600_000)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-                seeded = await seed_graph(conn, shape)
-                # The model logged halfway through the half year.
-                middle_model = await conn.fetchval(
-                    "SELECT content_id FROM artifact_versions WHERE id = $1",
-                    seeded.versions[MODEL][len(seeded.versions[MODEL]) // 2],
-                )
-        finally:
-            await pool.close()
+    async with benchmark_database(args.database_url, keep=args.keep_database) as database:
+        async with migrated(database.url) as conn:
+            seeded = await seed_graph(conn, shape)
+            # The model logged halfway through the half year.
+            middle_model = await conn.fetchval(
+                "SELECT content_id FROM artifact_versions WHERE id = $1",
+                seeded.versions[MODEL][len(seeded.versions[MODEL]) // 2],
+            )
         g = seeded.graph
         print(
             f"seeded {g.nodes:,} nodes ({len(g.run_names):,} runs, {len(g.content_runs):,} "
@@ -354,151 +345,86 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         described = lineage_scenarios(seeded, args.depth, args.max_nodes, args.big_max_nodes)
-        names = args.scenarios.split(",") if args.scenarios else list(described)
-        unknown = set(names) - set(described)
-        if unknown:
-            raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
-        chosen = [described[name] for name in names]
-        counts = await count_statements(url, seeded.member_key, chosen, repeats=5)
-        for name, count in counts.items():
-            print(f"{name}: {count.per_request} statements (+{count.pool_resets} pool resets)")
+        chosen = choose(described, args.scenarios)
+        counts = await count_statements(database.url, seeded.member_key, chosen, repeats=5)
+        print_counts(counts)
 
         explains: list[dict[str, Any]] = []
-        direct = await asyncpg.connect(url)
+        direct = await asyncpg.connect(database.url)
         try:
             raw_walks = await raw_walk_times(direct, args.depth, args.max_nodes)
             print(f"the walk alone, DOWNSTREAM from each raw dataset: {raw_walks}", flush=True)
             if not args.no_explain:
-                # The model logged halfway through, and the most used raw dataset.
-                popular = await direct.fetchval(
-                    "SELECT ri.content_id FROM run_inputs ri JOIN artifact_contents c "
-                    "ON c.id = ri.content_id JOIN collections s ON s.id = c.sequence_id "
-                    "WHERE s.name LIKE 'raw-%' GROUP BY ri.content_id "
-                    "ORDER BY count(*) DESC LIMIT 1"
-                )
-                for start_id, downstream in ((middle_model, False), (popular, True)):
-                    explained = await explain_walk(
-                        direct,
-                        start_id,
-                        downstream=downstream,
-                        depth=args.depth,
-                        max_nodes=args.max_nodes,
-                    )
-                    explains.append(explained)
-                    print(
-                        f"\nEXPLAIN of the walk, {explained['direction']} from content "
-                        f"{start_id} ({explained['plan_chosen']} plan; indexes: "
-                        f"{', '.join(explained['indexes_used'])}):\n"
-                        + "\n".join(explained["plan"]),
-                        flush=True,
-                    )
+                explains = await explain_walks(direct, middle_model, args.depth, args.max_nodes)
         finally:
             await direct.close()
 
-        log_dir = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
-        server = Server(url, args.pool_size, "tuned", log_dir)
-        await server.wait_ready()
-        print(f"\nserver pid {server.process.pid} on {server.base_url}", flush=True)
         shapes: dict[str, dict[str, Any]] = {}
         results: list[LoadResult] = []
-        for scenario in chosen:
-            shapes[scenario.name] = await sample(
-                server.base_url, seeded.member_key, scenario, args.samples
-            )
-            print(f"{scenario.name}: {shapes[scenario.name]}", flush=True)
-            for concurrency in concurrencies:
-                result = await drive(
+        async with serving(database.url, args.pool_size) as server:
+            for scenario in chosen:
+                shapes[scenario.name] = await sample(
+                    server.base_url, seeded.member_key, scenario, args.samples
+                )
+                print(f"{scenario.name}: {shapes[scenario.name]}", flush=True)
+                results += await drive_each(
                     server,
+                    database,
                     scenario,
                     seeded.member_key,
-                    concurrency=concurrency,
+                    args.concurrency,
                     duration=args.duration,
                     warmup=args.warmup,
-                    admin=admin,
-                    database=database,
                 )
-                print(
-                    f"{scenario.name} c={concurrency}: {result.requests} requests, "
-                    f"p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, "
-                    f"{result.requests_per_second} req/s, errors {result.errors}",
-                    flush=True,
-                )
-                results.append(result)
-        if any(r.errors for r in results):
-            print(f"\nsome requests failed; server log: {server.log_path}")
-        markdown_table = table(results, shapes, counts, chosen) + (
-            f"\n\nThe walk statement alone (in process), DOWNSTREAM from each of the "
-            f"{raw_walks['starts']} raw datasets: min {raw_walks['min_ms']:g} ms, p50 "
-            f"{raw_walks['p50_ms']:g} ms, p90 {raw_walks['p90_ms']:g} ms, max "
-            f"{raw_walks['max_ms']:g} ms."
-        )
-        return {
-            "machine": {**machine(), "postgresql": postgres_version},
-            "dataset": {
-                **asdict(shape),
-                "nodes": g.nodes,
-                "runs": len(g.run_names),
-                "contents": len(g.content_runs),
-                "run_inputs": len(g.input_runs),
-                "contents_by_kind": {kind: len(ids) for kind, ids in seeded.versions.items()},
-                "seeding_seconds": round(seeded.seconds, 2),
-                "rows": seeded.rows,
-            },
-            "settings": {
-                "max_depth": args.depth,
-                "max_nodes": args.max_nodes,
-                "big_max_nodes": args.big_max_nodes,
-                "duration_seconds": args.duration,
-                "warmup_seconds": args.warmup,
-                "server": f"uvicorn, 1 process (uvloop, httptools), pool size {args.pool_size}",
-                "client": "httpx.AsyncClient, one keep-alive connection per concurrent task, "
-                "in the benchmark process on the same machine",
-                "query": QUERY,
-            },
-            "statements": {
-                name: {
-                    "statements": c.statements,
-                    "per_request": c.per_request,
-                    "pool_resets": c.pool_resets,
-                    "sql": c.texts,
-                }
-                for name, c in counts.items()
-            },
-            "scenarios": {s.name: s.description for s in chosen},
-            "returned": shapes,
-            "walk_statement_from_each_raw_dataset": raw_walks,
-            "results": [asdict(r) for r in results],
-            "explain_walk": explains,
-            "markdown": markdown_table,
-        }
-    finally:
-        if server is not None:
-            server.stop()
-        if args.keep_database:
-            print(f"kept database {database}")
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+            warn_of_failures(results, server)
+            markdown_table = table(results, shapes, counts, chosen) + (
+                f"\n\nThe walk statement alone (in process), DOWNSTREAM from each of the "
+                f"{raw_walks['starts']} raw datasets: min {raw_walks['min_ms']:g} ms, p50 "
+                f"{raw_walks['p50_ms']:g} ms, p90 {raw_walks['p90_ms']:g} ms, max "
+                f"{raw_walks['max_ms']:g} ms."
+            )
+            return {
+                "machine": machine(database.postgres_version),
+                "dataset": {
+                    **asdict(shape),
+                    "nodes": g.nodes,
+                    "runs": len(g.run_names),
+                    "contents": len(g.content_runs),
+                    "run_inputs": len(g.input_runs),
+                    "contents_by_kind": {kind: len(ids) for kind, ids in seeded.versions.items()},
+                    "seeding_seconds": round(seeded.seconds, 2),
+                    "rows": seeded.rows,
+                },
+                "settings": {
+                    "max_depth": args.depth,
+                    "max_nodes": args.max_nodes,
+                    "big_max_nodes": args.big_max_nodes,
+                    "duration_seconds": args.duration,
+                    "warmup_seconds": args.warmup,
+                    **server_and_client(args.pool_size),
+                    "query": QUERY,
+                },
+                "statements": {name: c.as_json() for name, c in counts.items()},
+                "scenarios": {s.name: s.description for s in chosen},
+                "returned": shapes,
+                "walk_statement_from_each_raw_dataset": raw_walks,
+                "results": [asdict(r) for r in results],
+                "explain_walk": explains,
+                "markdown": markdown_table,
+            }
+
+
+def dataset_line(d: dict[str, Any]) -> str:
+    return (
+        f"Graph: {d['nodes']:,} nodes ({d['runs']:,} runs, {d['contents']:,} artifact contents: "
+        f"{d['contents_by_kind']}), {d['run_inputs']:,} run inputs."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    started = time.perf_counter()
-    report = asyncio.run(run(args))
-    report["total_seconds"] = round(time.perf_counter() - started, 1)
-    m = report["machine"]
-    d = report["dataset"]
-    print(
-        f"\n## Cairn lineage benchmark ({m['nproc']} cores, {m['cpu_model']}, "
-        f"PostgreSQL {m['postgresql']}, Python {m['python']})\n"
+    run_benchmark(
+        run, parse_args(argv), title="Cairn lineage benchmark", dataset=dataset_line, key="lineage"
     )
-    print(
-        f"Graph: {d['nodes']:,} nodes ({d['runs']:,} runs, {d['contents']:,} artifact contents: "
-        f"{d['contents_by_kind']}), {d['run_inputs']:,} run inputs.\n"
-    )
-    print(report["markdown"])
-    update_results(args.results, {"lineage": report})
-    print(f"\nwrote `lineage` into {args.results} (total {report['total_seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bench.seed import CHECKS, ORGANIZATION, _check_manifest_digest
+from bench.database import count_rows
+from bench.invariants import assert_invariants, check_manifest_digest
+from bench.seed import ORGANIZATION
 from db.pool import Connection
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.organizations import add_member_txn, create_organization_txn
@@ -318,13 +320,11 @@ async def seed_graph(conn: Connection, shape: GraphShape) -> SeededGraph:
         await conn.execute(INSERT_GRAPH[5])
         await conn.execute(INSERT_GRAPH[6])
         await conn.execute(INSERT_GRAPH[7], g.input_runs, g.input_contents)
-        for check, sql in CHECKS.items():
-            broken = await conn.fetchval(sql, org.id)
-            assert broken == 0, f"the graph breaks an invariant ({check}): {broken} rows"
+        await assert_invariants(conn, org.id, "the graph")
         for check, sql in GRAPH_CHECKS.items():
             broken = await conn.fetchval(sql)
             assert broken == 0, f"the graph has {check}: {broken} rows"
-        await _check_manifest_digest(conn, org.id)
+        await check_manifest_digest(conn, org.id)
         versions: dict[str, list[int]] = {}
         for row in await conn.fetch(
             "SELECT kind, array_agg(version_id ORDER BY ordinal) AS ids FROM lin_contents "
@@ -335,10 +335,7 @@ async def seed_graph(conn: Connection, shape: GraphShape) -> SeededGraph:
     # the visibility map set, so that index-only scans need no heap fetches.
     await conn.execute("VACUUM ANALYZE")
     seconds = time.perf_counter() - started
-    rows = {
-        table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # names from TABLES only
-        for table in TABLES
-    }
+    rows = await count_rows(conn, TABLES)
     return SeededGraph(
         member_key=key,
         graph=g,

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,33 +40,24 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/writes.py` puts bench/, not the repository, first
     sys.path.insert(0, str(ROOT))
 
-from bench.run import (  # noqa: E402
-    DEFAULT_SERVER,
-    RESULTS,
-    LoadResult,
-    Scenario,
-    Server,
-    _cell,
-    _with_database,
-    count_statements,
-    drive,
+from bench import options  # noqa: E402
+from bench.database import BenchDatabase, benchmark_database, count_rows, migrated  # noqa: E402
+from bench.invariants import broken_invariants  # noqa: E402
+from bench.load import LoadResult, drive, progress, warn_of_failures  # noqa: E402
+from bench.report import (  # noqa: E402
+    Column,
+    load_table,
     machine,
-    update_results,
+    run_benchmark,
+    server_and_client,
 )
-from bench.seed import (  # noqa: E402
-    CHECKS,
-    ORGANIZATION,
-    Seeded,
-    Shape,
-    Unlinked,
-    add_unlinked_versions,
-    collection_name,
-    registry_name,
-    seed,
-)
+from bench.scenario import Scenario, choose  # noqa: E402
+from bench.seed import ORGANIZATION, Seeded, collection_name, registry_name, seed  # noqa: E402
+from bench.server import Server, serving  # noqa: E402
+from bench.statements import count_statements, print_counts  # noqa: E402
+from bench.writes_seed import Unlinked, add_unlinked_versions  # noqa: E402
 from db.accounts import user_by_name  # noqa: E402
-from db.migrate import migrate  # noqa: E402
-from db.pool import Connection, create_pool  # noqa: E402
+from db.pool import Connection  # noqa: E402
 from db.registries import registries_by_organization_name, set_registry_user_role  # noqa: E402
 from resolvers.accounts import create_api_key_txn  # noqa: E402
 from resolvers.collections import create_collection_txn  # noqa: E402
@@ -258,7 +246,7 @@ async def _prepare_targets(
 
 async def _check_after(conn: Connection) -> dict[str, int]:
     org_id = await conn.fetchval("SELECT id FROM organizations WHERE name = $1", ORGANIZATION)
-    broken = {check: await conn.fetchval(sql, org_id) for check, sql in CHECKS.items()}
+    broken = await broken_invariants(conn, org_id)
     broken["indexes are 0..next_index-1 without gaps in the hot collection"] = await conn.fetchval(
         """SELECT count(*) FROM collections col WHERE col.name = $1 AND col.next_index <> (
              SELECT count(*) FROM artifact_versions v WHERE v.collection_id = col.id)""",
@@ -307,53 +295,24 @@ async def lock_waits(dsn: str, database: str, *, after: float, duration: float) 
         await conn.close()
 
 
-def write_markdown(
-    results: list[LoadResult],
-    counts: dict[str, Any],
-    waiting: dict[tuple[str, int], LockWaits],
-    chosen: list[Scenario],
-) -> str:
-    lines = [
-        "| scenario | statements/request | concurrency | requests | p50 ms | p99 ms | req/s "
-        "| server CPU ms/req | PostgreSQL CPU ms/req "
-        "| backends waiting for a lock (mean, by wait event) "
-        "| errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        count = counts[r.scenario]
+def lock_column(waiting: dict[tuple[str, int], LockWaits]) -> Column:
+    """The write table's column more: the backends waiting for a lock during each run."""
+
+    def cell(r: LoadResult) -> str:
         waits = waiting[(r.scenario, r.concurrency)]
         events = ", ".join(f"{event} {n:g}" for event, n in waits.by_event.items())
-        lines.append(
-            f"| {r.scenario} | {count.statements} (+{count.pool_resets} pool resets) "
-            f"| {r.concurrency} | {r.requests} | {r.p50_ms:g} | {r.p99_ms:g} "
-            f"| {r.requests_per_second:g} | {_cell(r.server_cpu_ms_per_request)} "
-            f"| {_cell(r.postgres_cpu_ms_per_request)} "
-            f"| {waits.mean:g}{f' ({events})' if events else ''} "
-            f"| {r.errors} |"
-        )
-    lines.append("")
-    lines.extend(f"- **{s.name}**: {s.description}" for s in chosen)
-    return "\n".join(lines)
+        return f"{waits.mean:g}{f' ({events})' if events else ''}"
+
+    return "backends waiting for a lock (mean, by wait event)", cell
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.writes",
-        description="Seed a fresh database, start the Cairn server, and measure linkArtifact and "
-        "addAliases (contended on one collection and spread over many) over HTTP.",
+    parser = options.parser(
+        "python -m bench.writes",
+        "Seed a fresh database, start the Cairn server, and measure linkArtifact and addAliases "
+        "(contended on one collection and spread over many) over HTTP.",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL") or DEFAULT_SERVER,
-        help="a PostgreSQL server to create the benchmark database on "
-        "(default: $DATABASE_URL, else %(default)s)",
-    )
-    shape = Shape()
-    parser.add_argument("--registries", type=int, default=shape.registries)
-    parser.add_argument("--collections", type=int, default=shape.collections, help="per registry")
-    parser.add_argument("--versions", type=int, default=shape.versions, help="per collection")
-    parser.add_argument("--dataset-versions", type=int, default=shape.dataset_versions)
+    options.add_shape(parser)
     parser.add_argument(
         "--unlinked",
         type=int,
@@ -361,118 +320,102 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="unlinked logged versions per model sequence, for the link scenarios "
         "(default: %(default)s)",
     )
-    parser.add_argument("--concurrency", default="1,8", help="default: %(default)s")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before")
+    options.add_load(parser)
     parser.add_argument(
         "--scenarios", default="link-one,link-many,alias-one,alias-many", help="%(default)s"
     )
-    parser.add_argument("--pool-size", type=int, default=10)
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--keep-database", action="store_true")
+    options.add_server(parser)
+    options.add_output(parser, explain=False)
     args = parser.parse_args(argv)
-    if min(args.registries, args.collections, args.versions, args.unlinked) < 1:
-        parser.error("--registries, --collections, --versions and --unlinked must be at least 1")
+    options.check_shape(parser, args)
+    if args.unlinked < 1:
+        parser.error("--unlinked must be at least 1")
     if args.registries * args.collections < 2:
         parser.error("alias-many needs at least two registry collections")
     return args
 
 
+async def drive_with_lock_waits(
+    server: Server,
+    database: BenchDatabase,
+    scenario: Scenario,
+    key: str,
+    concurrencies: list[int],
+    *,
+    duration: float,
+    warmup: float,
+) -> tuple[list[LoadResult], dict[tuple[str, int], LockWaits]]:
+    """`drive` at each concurrency in turn, sampling meanwhile the server's backends waiting for
+    a lock; prints each run's line."""
+    results: list[LoadResult] = []
+    waiting: dict[tuple[str, int], LockWaits] = {}
+    for concurrency in concurrencies:
+        result, waits = await asyncio.gather(
+            drive(
+                server,
+                database,
+                scenario,
+                key,
+                concurrency=concurrency,
+                duration=duration,
+                warmup=warmup,
+            ),
+            lock_waits(database.server_url, database.name, after=warmup, duration=duration),
+        )
+        waiting[(scenario.name, concurrency)] = waits
+        print(progress(result, f"{waits.mean} waiting for a lock {waits.by_event}"), flush=True)
+        results.append(result)
+    return results, waiting
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    shape = Shape(args.registries, args.collections, args.versions, args.dataset_versions)
-    concurrencies = [int(c) for c in args.concurrency.split(",")]
-    database = f"cairn_bench_{uuid.uuid4().hex[:10]}"
-    url = _with_database(args.database_url, database)
-    admin = await asyncpg.connect(args.database_url)
-    server: Server | None = None
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-        postgres_version = await admin.fetchval("SHOW server_version")
-        print(f"database {database} on PostgreSQL {postgres_version}", flush=True)
-        pool = await create_pool(url, max_size=1, statement_timeout_ms=600_000)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-                seeded = await seed(conn, shape)
-                started = time.perf_counter()
-                unlinked = await add_unlinked_versions(conn, ORGANIZATION, args.unlinked)
-                unlinked_seconds = time.perf_counter() - started
-                targets, admin_key = await _prepare_targets(conn, seeded, unlinked)
-                rows = {
-                    table: await conn.fetchval(f"SELECT count(*) FROM {table}")
-                    for table in seeded.rows
-                }
-        finally:
-            await pool.close()
+    shape = options.shape(args)
+    async with benchmark_database(args.database_url, keep=args.keep_database) as database:
+        async with migrated(database.url) as conn:
+            seeded = await seed(conn, shape)
+            started = time.perf_counter()
+            unlinked = await add_unlinked_versions(conn, ORGANIZATION, args.unlinked)
+            unlinked_seconds = time.perf_counter() - started
+            targets, admin_key = await _prepare_targets(conn, seeded, unlinked)
+            rows = await count_rows(conn, seeded.rows)
         print(
             f"seeded in {seeded.seconds:.1f} s + {len(unlinked):,} unlinked logged versions in "
             f"{unlinked_seconds:.1f} s: {rows}",
             flush=True,
         )
-        described = write_scenarios(targets, admin_key)
-        names = args.scenarios.split(",")
-        unknown = set(names) - set(described)
-        if unknown:
-            raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
-        chosen = [described[name] for name in names]
-        counts = await count_statements(url, seeded.member_key, chosen, repeats=3)
-        for name, count in counts.items():
-            print(f"{name}: {count.per_request} statements (+{count.pool_resets} pool resets)")
+        chosen = choose(write_scenarios(targets, admin_key), args.scenarios)
+        counts = await count_statements(database.url, seeded.member_key, chosen, repeats=3)
+        print_counts(counts)
 
-        log_dir = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
-        server = Server(url, args.pool_size, "tuned", log_dir)
-        await server.wait_ready()
-        print(f"\nserver pid {server.process.pid} on {server.base_url}", flush=True)
         results: list[LoadResult] = []
         used: dict[str, int] = {}
         waiting: dict[tuple[str, int], LockWaits] = {}
-        for scenario in chosen:
-            before = targets.used
-            for concurrency in concurrencies:
-                result, waits = await asyncio.gather(
-                    drive(
-                        server,
-                        scenario,
-                        seeded.member_key,
-                        concurrency=concurrency,
-                        duration=args.duration,
-                        warmup=args.warmup,
-                        admin=admin,
-                        database=database,
-                    ),
-                    lock_waits(
-                        args.database_url, database, after=args.warmup, duration=args.duration
-                    ),
+        async with serving(database.url, args.pool_size) as server:
+            for scenario in chosen:
+                before = targets.used
+                driven, waits = await drive_with_lock_waits(
+                    server,
+                    database,
+                    scenario,
+                    seeded.member_key,
+                    args.concurrency,
+                    duration=args.duration,
+                    warmup=args.warmup,
                 )
-                waiting[(scenario.name, concurrency)] = waits
-                print(
-                    f"{scenario.name} c={concurrency}: {result.requests} requests, "
-                    f"p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, "
-                    f"{result.requests_per_second} req/s, {waits.mean} waiting for a lock "
-                    f"{waits.by_event}, "
-                    f"errors {result.errors}",
-                    flush=True,
-                )
-                results.append(result)
-            used[scenario.name] = targets.used - before
-        if any(r.errors for r in results):
-            print(f"\nsome requests failed; server log: {server.log_path}")
-        server.stop()
-        server = None
+                results += driven
+                waiting.update(waits)
+                used[scenario.name] = targets.used - before
+            warn_of_failures(results, server)
 
-        check_conn = await asyncpg.connect(url)
+        check_conn = await asyncpg.connect(database.url)
         try:
             broken = await _check_after(check_conn)
-            after_rows = {
-                table: await check_conn.fetchval(f"SELECT count(*) FROM {table}")
-                for table in seeded.rows
-            }
+            after_rows = await count_rows(check_conn, seeded.rows)
         finally:
             await check_conn.close()
         print(f"invariants after the run (rows breaking each): {broken}", flush=True)
-        table = write_markdown(results, counts, waiting, chosen)
         return {
-            "machine": {**machine(), "postgresql": postgres_version},
+            "machine": machine(database.postgres_version),
             "dataset": {
                 **asdict(shape),
                 "registry_versions": shape.registry_versions,
@@ -485,21 +428,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "settings": {
                 "duration_seconds": args.duration,
                 "warmup_seconds": args.warmup,
-                "server": f"uvicorn, 1 process (uvloop, httptools), pool size {args.pool_size}",
-                "client": "httpx.AsyncClient, one keep-alive connection per concurrent task, "
-                "in the benchmark process on the same machine",
+                **server_and_client(args.pool_size),
                 "link_user": "bench-member (organization MEMBER, registry MEMBER)",
                 "alias_user": "bench-admin (organization ADMIN)",
             },
-            "statements": {
-                name: {
-                    "statements": c.statements,
-                    "per_request": c.per_request,
-                    "pool_resets": c.pool_resets,
-                    "sql": c.texts,
-                }
-                for name, c in counts.items()
-            },
+            "statements": {name: c.as_json() for name, c in counts.items()},
             "unlinked_versions_linked": used,
             "invariants_broken_after_run": broken,
             "scenarios": {s.name: s.description for s in chosen},
@@ -510,37 +443,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 for r in results
             ],
-            "markdown": table,
+            "markdown": load_table(results, counts, chosen, extra=lock_column(waiting)),
         }
-    finally:
-        if server is not None:
-            server.stop()
-        if args.keep_database:
-            print(f"kept database {database}")
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+
+
+def dataset_line(d: dict[str, Any]) -> str:
+    return (
+        f"Dataset: {d['registries']} registries x {d['collections']} collections x "
+        f"{d['versions']} versions = {d['registry_versions']:,} registry versions, + "
+        f"{d['unlinked_versions']:,} unlinked logged versions to link."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    started = time.perf_counter()
-    report = asyncio.run(run(args))
-    report["total_seconds"] = round(time.perf_counter() - started, 1)
-    m = report["machine"]
-    d = report["dataset"]
-    print(
-        f"\n## Cairn write benchmark ({m['nproc']} cores, {m['cpu_model']}, "
-        f"PostgreSQL {m['postgresql']}, Python {m['python']})\n"
+    run_benchmark(
+        run, parse_args(argv), title="Cairn write benchmark", dataset=dataset_line, key="writes"
     )
-    print(
-        f"Dataset: {d['registries']} registries x {d['collections']} collections x "
-        f"{d['versions']} versions = {d['registry_versions']:,} registry versions, + "
-        f"{d['unlinked_versions']:,} unlinked logged versions to link.\n"
-    )
-    print(report["markdown"])
-    update_results(args.results, {"writes": report})
-    print(f"\nwrote `writes` into {args.results} (total {report['total_seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""What a benchmark scenario is, and what one of its requests looks like on the wire."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# A scenario's variables for its next request, drawn from the requesting task's random numbers.
+Variables = Callable[[random.Random], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    query: str
+    variables: Variables
+    # The API key this scenario's requests send; None: the benchmark's member key.
+    key: str | None = None
+
+
+def graphql_request(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of a GraphQL request."""
+    return {"query": query, "variables": variables}
+
+
+def headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Accept": "application/graphql-response+json"}
+
+
+def failed(status_code: int, content: bytes) -> bool:
+    """A response that is not 200, carries GraphQL `errors`, or a mutation payload's non-empty
+    `errors` list (a refused mutation)."""
+    return status_code != 200 or b'"errors":[{' in content or content.startswith(b'{"errors"')
+
+
+def choose(described: dict[str, Scenario], names: str | None) -> list[Scenario]:
+    """The scenarios `--scenarios` names (comma-separated; None: all of them), in its order."""
+    chosen = names.split(",") if names else list(described)
+    unknown = set(chosen) - set(described)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {sorted(unknown)}")
+    return [described[name] for name in chosen]

@@ -1,0 +1,101 @@
+"""The real server the benchmarks drive: uvicorn serving `bench.app:make_app` in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """uvicorn serving `bench.app:make_app` on a free port, one process (like `cairn serve`)."""
+
+    def __init__(self, database_url: str, pool_size: int, gc_mode: str, log_dir: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / "server.log"
+        env = {
+            **os.environ,
+            "CAIRN_BENCH_DATABASE_URL": database_url,
+            "CAIRN_BENCH_POOL_SIZE": str(pool_size),
+            "CAIRN_BENCH_GC": gc_mode,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.app:make_app",
+            "--app-dir",
+            str(ROOT),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    async def wait_ready(self, within: float = 30.0) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    break
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the server did not become ready:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@asynccontextmanager
+async def serving(
+    database_url: str, pool_size: int, gc_mode: str = "tuned"
+) -> AsyncIterator[Server]:
+    """The server on the benchmark database, ready; stopped on the way out. Its log goes to a
+    fresh temporary directory. `gc_mode` "tuned" is what `cairn serve` does; "default" keeps
+    Python's garbage collector settings."""
+    log_dir = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
+    server = Server(database_url, pool_size, gc_mode, log_dir)
+    try:
+        await server.wait_ready()
+        print(f"\nserver pid {server.process.pid} on {server.base_url}", flush=True)
+        yield server
+    finally:
+        server.stop()

@@ -1,33 +1,30 @@
 """Test fixtures: a real PostgreSQL (CAIRN_TEST_DATABASE_URL, else an embedded one), a fresh
-database per session, the app over in-process HTTP, and a statement counter."""
+database per session, the app over in-process HTTP, and a statement counter. Helpers are in
+tests/support."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
-from db.migrate import migrate
 from db.pool import create_pool
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.organizations import add_member_txn, create_organization_txn
 from server.app import create_app
 from server.demo import seed_demo
 from server.settings import Settings
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+from tests.support.app import asgi_client
+from tests.support.databases import new_database
+from tests.support.graphql import GraphQLClient
+from tests.support.statements import StatementCounter
+from tests.support.webhooks import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -43,51 +40,18 @@ def server_url() -> Iterator[str]:
         yield start_embedded(Path(data_dir))
 
 
-async def create_database(server: str) -> str:
-    name = f"cairn_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return _with_database(server, name)
-
-
-async def drop_database(server: str, url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """A migrated database of its own for the session, dropped afterwards."""
-    url = await create_database(server_url)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    await drop_database(server_url, url)
+    async with new_database(server_url, migrated=True) as url:
+        yield url
 
 
-@dataclass
-class StatementCounter:
-    statements: list[str] = field(default_factory=list)
-
-    def __call__(self, query: str) -> None:
-        self.statements.append(query)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-    def reset(self) -> None:
-        self.statements.clear()
+@pytest.fixture
+async def empty_url(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database of this test's own, dropped at the end."""
+    async with new_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +66,14 @@ async def pool(
     pool = await create_pool(database_url, min_size=1, max_size=10, on_statement=statement_counter)
     yield pool
     await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def pool_reset(pool: asyncpg.Pool) -> str:
+    """The query asyncpg's pool sends whenever a connection goes back to it: housekeeping that
+    statement counts leave out."""
+    async with pool.acquire() as conn:
+        return conn.get_reset_query()
 
 
 @pytest.fixture(scope="session")
@@ -127,45 +99,18 @@ async def app(pool: asyncpg.Pool) -> Any:
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cairn.test") as client:
+    async with asgi_client(app) as client:
         yield client
-
-
-class GraphQLClient:
-    """Posts GraphQL documents as one user and returns the decoded response body."""
-
-    def __init__(self, http: httpx.AsyncClient, key: str | None) -> None:
-        self.http = http
-        self.key = key
-
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, **headers: str
-    ) -> httpx.Response:
-        all_headers = {"Accept": "application/graphql-response+json", **headers}
-        if self.key is not None:
-            all_headers["Authorization"] = f"Bearer {self.key}"
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=all_headers
-        )
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        """The `data` of a response that must have no errors."""
-        response = await self.post(query, variables)
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        assert response.status_code == 200, body
-        return body["data"]
-
-    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        body = (await self.post(query, variables)).json()
-        assert body.get("errors"), body
-        return body
 
 
 @pytest.fixture
 def ada(client: httpx.AsyncClient, demo: dict[str, str]) -> GraphQLClient:
     return GraphQLClient(client, demo["ada"])
+
+
+@pytest.fixture
+def bob(client: httpx.AsyncClient, demo: dict[str, str]) -> GraphQLClient:
+    return GraphQLClient(client, demo["bob"])
 
 
 @pytest.fixture
@@ -181,3 +126,13 @@ def dora(client: httpx.AsyncClient, demo: dict[str, str]) -> GraphQLClient:
 @pytest.fixture
 def anonymous(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client, None)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver listening on 127.0.0.1, closed at the end."""
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import asyncpg
@@ -16,9 +16,8 @@ from resolvers import accounts
 from resolvers.accounts import create_api_key_txn, hash_key
 from resolvers.organizations import create_organization_txn
 from schema.nodes import global_id
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 VIEWER = "{ viewer { name } }"
 
 
@@ -132,13 +131,20 @@ async def test_revoked_key_stops_working_at_once(
     assert other.json() == {"data": {"viewer": {"name": "cy"}}}
 
 
+async def last_use(pool: asyncpg.Pool, key: str) -> asyncpg.Record:
+    """The key's `last_used_at`, and the database's `now()` as `db_now`."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT last_used_at, now() AS db_now FROM api_keys WHERE key_hash = $1", hash_key(key)
+        )
+    assert row is not None
+    return row
+
+
 async def test_last_used_at_is_set_on_first_use(
     client: httpx.AsyncClient, pool: asyncpg.Pool, new_key: str
 ) -> None:
-    select = "SELECT last_used_at, now() AS db_now FROM api_keys WHERE key_hash = $1"
-    key_hash = hash_key(new_key)
-    async with pool.acquire() as conn:
-        before = await conn.fetchrow(select, key_hash)
+    before = await last_use(pool, new_key)
     assert before["last_used_at"] is None
 
     # A failed request (malformed body) never authenticates, so it does not count as a use.
@@ -148,19 +154,16 @@ async def test_last_used_at_is_set_on_first_use(
         headers={"Authorization": f"Bearer {new_key}", "Content-Type": "application/json"},
     )
     assert bad.status_code == 400
-    async with pool.acquire() as conn:
-        assert (await conn.fetchrow(select, key_hash))["last_used_at"] is None
+    assert (await last_use(pool, new_key))["last_used_at"] is None
 
     assert (await post(client, {"Authorization": f"Bearer {new_key}"})).status_code == 200
-    async with pool.acquire() as conn:
-        after = await conn.fetchrow(select, key_hash)
+    after = await last_use(pool, new_key)
     assert after["last_used_at"] is not None
     assert before["db_now"] <= after["last_used_at"] <= after["db_now"]
 
     # Written at most once a minute: a second use right away leaves it as it was.
     assert (await post(client, {"Authorization": f"Bearer {new_key}"})).status_code == 200
-    async with pool.acquire() as conn:
-        again = await conn.fetchrow(select, key_hash)
+    again = await last_use(pool, new_key)
     assert again["last_used_at"] == after["last_used_at"]
 
 
@@ -235,7 +238,7 @@ async def acme_ids(ada: GraphQLClient) -> dict[str, str]:
     }
 
 
-def node_query(ids: dict[str, str]) -> str:
+def node_query(ids: Mapping[str, str]) -> str:
     fields = " ".join(f'{kind}: node(id: "{gid}") {{ id }}' for kind, gid in ids.items())
     listed = ", ".join(f'"{gid}"' for gid in ids.values())
     return f"{{ {fields} nodes(ids: [{listed}]) {{ id }} }}"

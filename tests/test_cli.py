@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -21,128 +15,22 @@ import psutil
 import pytest
 
 from db.migrate import load_migrations, migrate
-from db.pool import create_pool
-from server.demo import seed_demo
-from tests.conftest import create_database, drop_database
-
-REPO = Path(__file__).resolve().parents[1]
-KEY = re.compile(r"^cairn_[A-Za-z0-9_-]{20,}$")
-ORG_QUERY = '{ viewer { name } organization(name: "acme") { registries(first: 5) { totalCount } } }'
-
-
-# --- helpers -------------------------------------------------------------------------------------
+from tests.support.databases import new_database
+from tests.support.processes import (
+    KEY,
+    Server,
+    cairn,
+    cairn_env,
+    free_port,
+    killed_at_exit,
+    the_key,
+)
 
 
 @pytest.fixture(scope="module")
 def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of every `cairn` process: no database settings inherited, and a private
-    runtime directory (pgserver keeps its inter-process lock there; platformdirs wants 0700)."""
-    runtime = tmp_path_factory.mktemp("xdg-runtime")
-    runtime.chmod(0o700)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "CAIRN_DATA_DIR", "CAIRN_TEST_DATABASE_URL"}
-    }
-    env["XDG_RUNTIME_DIR"] = str(runtime)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def cairn(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """A `cairn serve` process, its output in files (a pipe nobody reads could fill and block)."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = log_dir / f"serve-{self.port}.stderr"
-        self.stdout_path = log_dir / f"serve-{self.port}.stdout"
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), *args],
-                env=env,
-                cwd=REPO,
-                stdout=out,
-                stderr=err,
-            )
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"cairn serve exited with {self.process.returncode}:\n{self.stderr}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"cairn serve was not healthy within {timeout}s:\n{self.stderr}")
-
-    def terminate(self, timeout: float = 20) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def graphql(self, key: str, query: str = ORG_QUERY) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.base_url}/graphql",
-            json={"query": query},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=10,
-        )
-        body: dict[str, Any] = response.json()
-        assert response.status_code == 200, body
-        assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
-
-
-@contextmanager
-def servers() -> Iterator[list[Server]]:
-    """Collects the servers a test starts and kills whatever is still running at the end."""
-    started: list[Server] = []
-    try:
-        yield started
-    finally:
-        for server in started:
-            server.kill()
-
-
-def the_key(result: subprocess.CompletedProcess[str]) -> str:
-    """The one line `cairn keys create` prints on stdout, which must be a key."""
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, result.stdout
-    assert KEY.match(lines[0]), lines[0]
-    return lines[0]
+    """The environment of every `cairn` process: nothing inherited that names a database."""
+    return cairn_env(tmp_path_factory.mktemp("xdg-runtime"))
 
 
 def postgres_processes(data_dir: Path) -> list[psutil.Process]:
@@ -160,8 +48,9 @@ def stop_embedded(data_dir: Path) -> None:
     `pgserver` system user when we are root)."""
     if not postgres_processes(data_dir):
         return
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import create_command_function
 
+    pg_ctl = create_command_function("pg_ctl")  # what pgserver binds to that name at import
     user = "pgserver" if os.geteuid() == 0 else None
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user, timeout=20)
@@ -174,30 +63,15 @@ def stop_embedded(data_dir: Path) -> None:
 
 
 @pytest.fixture
-async def empty_url(server_url: str) -> AsyncIterator[str]:
-    url = await create_database(server_url)
-    try:
-        yield url
-    finally:
-        await drop_database(server_url, url)
-
-
-@pytest.fixture
 def url_env(base_env: dict[str, str], empty_url: str) -> dict[str, str]:
     return {**base_env, "DATABASE_URL": empty_url}
 
 
 @pytest.fixture
-async def demo_url(empty_url: str) -> str:
-    """The fresh database, migrated and seeded with the demo org in-process."""
-    pool = await create_pool(empty_url, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        await seed_demo(pool)
-    finally:
-        await pool.close()
-    return empty_url
+async def demo_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database, migrated and seeded with the demo org in-process."""
+    async with new_database(server_url, demo=True) as url:
+        yield url
 
 
 async def count_keys(url: str) -> int:
@@ -284,7 +158,7 @@ def test_demo_then_a_key_that_works_against_a_running_server(
 
     key = the_key(cairn("keys", "create", "--user", "ada", "--org", "acme", env=url_env))
 
-    with servers() as started:
+    with killed_at_exit() as started:
         server = Server([], url_env, tmp_path)
         started.append(server)
         server.wait_healthy()
@@ -299,7 +173,7 @@ def test_demo_then_a_key_that_works_against_a_running_server(
             timeout=10,
         )
         assert forged.status_code == 401, forged.text
-        assert server.terminate() == 0
+        assert server.stop() == 0
 
 
 async def test_keys_for_an_unknown_user_are_refused(
@@ -352,7 +226,7 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
     env = dict(base_env)
     logs = tmp_path / "logs"
     try:
-        with servers() as started:
+        with killed_at_exit() as started:
             first = Server(["--demo", "--data-dir", str(data_dir)], env, logs)
             started.append(first)
             first.wait_healthy(timeout=60)
@@ -360,8 +234,8 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
             ready = httpx.get(f"{first.base_url}/readyz", timeout=10)
             assert ready.status_code == 200, ready.text
             assert ready.json() == {"status": "ready"}
-            printed = re.search(r"API key for ada[^:]*: (\S+)", first.stderr)
-            assert printed, first.stderr
+            printed = re.search(r"API key for ada[^:]*: (\S+)", first.output)
+            assert printed, first.output
             ada_key = printed[1]
             assert KEY.match(ada_key)
             data = first.graphql(ada_key)
@@ -380,8 +254,8 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
             assert first.graphql(the_key(cy))["viewer"] == {"name": "cy"}
             assert postgres_processes(data_dir), "the server's PostgreSQL stopped with the CLI"
 
-            assert first.terminate() == 0, first.stderr
-            assert "Traceback" not in first.stderr
+            assert first.stop() == 0, first.output
+            assert "Traceback" not in first.output
             assert not postgres_processes(data_dir), "embedded PostgreSQL outlived the server"
 
             second = Server(["--data-dir", str(data_dir)], env, logs)
@@ -392,7 +266,7 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
             assert data["organization"]["registries"]["totalCount"] >= 3
             assert second.graphql(bob_key)["viewer"] == {"name": "bob"}
 
-            assert second.terminate() == 0, second.stderr
+            assert second.stop() == 0, second.output
             assert not postgres_processes(data_dir), "embedded PostgreSQL outlived the server"
     finally:
         stop_embedded(data_dir)

@@ -1,4 +1,6 @@
-"""Correct under concurrency, and nothing half-written after a failure (DESIGN §5).
+"""Correct under concurrency, and nothing half-written after a failure: requests racing for the
+same objects end as if they had run one at a time, and a request that fails leaves every table as
+it was.
 
 Requests really overlap: they go through the app in-process (httpx's ASGI transport) with
 `asyncio.gather`, and each runs its transaction on its own connection of the app's pool of 10,
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +27,17 @@ import pytest
 
 from db import history as history_rows
 from db import versions as version_rows
-from schema.nodes import decode_id
-from tests.test_workflow import SELECTIONS, Api, Org, files, mutation_document, new_org
+from tests.support.graphql import mutate
+from tests.support.ids import row_id
+from tests.support.manifests import files
+from tests.support.workflow import (
+    Api,
+    Org,
+    linked_versions,
+    log_versions,
+    new_org,
+    new_project,
+)
 
 LINKS = 20  # concurrent links into one new collection
 MOVES = 10  # concurrent moves of one alias
@@ -62,7 +73,7 @@ async def busy_connections(pool: asyncpg.Pool) -> AsyncIterator[Overlap]:
         await sampler
 
 
-async def gather_overlapping(pool: asyncpg.Pool, calls: list[Awaitable[Any]]) -> list[Any]:
+async def gather_overlapping(pool: asyncpg.Pool, calls: Sequence[Awaitable[Any]]) -> list[Any]:
     """Runs the calls at once and checks that PostgreSQL saw several of them together."""
     async with busy_connections(pool) as overlap:
         results = await asyncio.gather(*calls)
@@ -70,30 +81,9 @@ async def gather_overlapping(pool: asyncpg.Pool, calls: list[Awaitable[Any]]) ->
     return list(results)
 
 
-def row_id(global_id: str) -> int:
-    return decode_id(global_id)[1]
-
-
 async def fetch(pool: asyncpg.Pool, sql: str, *args: Any) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
         return list(await conn.fetch(sql, *args))
-
-
-async def log_versions(api: Api, project_id: str, name: str, n: int) -> list[dict[str, Any]]:
-    versions = []
-    for i in range(n):
-        payload = await api.ok(
-            "logArtifact", projectId=project_id, name=name, type="model", files=files(f"{i}", "w")
-        )
-        versions.append(payload["artifactVersion"])
-    return versions
-
-
-async def new_project(api: Api, org: Org, name: str = "p") -> str:
-    project_id: str = (await api.ok("createProject", organization=org.name, name=name))["project"][
-        "id"
-    ]
-    return project_id
 
 
 # Links
@@ -357,7 +347,7 @@ async def test_concurrent_registries_with_one_name(org: Org) -> None:
         org.pool,
         [
             admin.client.post(
-                mutation_document("createRegistry"),
+                admin.document("createRegistry"),
                 {"input": {"organization": org.name, "name": name}},
             )
             for name in names
@@ -449,7 +439,7 @@ async def assert_internal_error(
     api: Api, caplog: pytest.LogCaptureFixture, mutation: str, **input: Any
 ) -> None:
     caplog.clear()
-    response = await api.client.post(mutation_document(mutation), {"input": input})
+    response = await api.client.post(api.document(mutation), {"input": input})
     body = response.json()
     assert body["data"] is None, body
     assert len(body["errors"]) == 1, body
@@ -624,10 +614,7 @@ async def test_failed_log_leaves_nothing(
 async def bare(api: Api, mutation: str, **input: Any) -> dict[str, Any]:
     """A mutation's payload with its errors only. The changed objects are not selected: one
     removed by a concurrent request right after this one committed cannot be shown anyway."""
-    document = mutation_document(mutation).replace(SELECTIONS[mutation], "")
-    data = await api.client.data(document, {"input": input})
-    payload: dict[str, Any] = data[mutation]
-    return payload
+    return await mutate(api.client, mutation, input)
 
 
 def outcomes(payloads: list[dict[str, Any]]) -> list[str]:
@@ -644,6 +631,7 @@ async def leftovers(pool: asyncpg.Pool, collection_row: int) -> dict[str, int]:
                        WHERE collection_id = $1 AND removed_at IS NULL) AS open_periods""",
             collection_row,
         )
+    assert row is not None
     return dict(row)
 
 
@@ -694,13 +682,7 @@ async def test_unlinks_racing_alias_and_tag_changes(org: Org) -> None:
     unlink of each succeeds (one UNLINK_ARTIFACT event), the other and late alias and tag
     changes get NOT_FOUND."""
     admin = org.admin
-    logged = await log_versions(admin, await new_project(admin, org), "m", 5)
-    links = []
-    for version in logged:
-        payload = await admin.ok(
-            "linkArtifact", versionId=version["id"], targetPath="wandb-registry-model/shrinking"
-        )
-        links.append(payload["artifactVersion"])
+    links = await linked_versions(admin, org, "shrinking", 5)
     collection_id = links[0]["collection"]["id"]
     calls = []
     for link in links:

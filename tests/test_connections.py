@@ -24,7 +24,7 @@ from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
 from resolvers.versions import FileEntry
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 ITEMS = 23  # more than the default page of 20, not a multiple of the page sizes below
 REGISTRY_NAMES = [f"reg{i:02d}" if i % 3 else f"REG{i:02d}" for i in range(ITEMS - 3)]

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,28 +24,24 @@ import httpx
 import pytest
 
 from db import automations as automation_records
-from db.migrate import migrate
 from db.pool import create_pool
 from resolvers.deliveries import deliver_due
 from resolvers.webhooks import EXCERPT_CHARS, USER_AGENT, WebhookPolicy
-from server.app import create_app
 from server.settings import Settings
 from server.worker import DeliveryWorker
-from tests.conftest import create_database, drop_database
-from tests.test_automations import (
+from tests.support.app import app_client
+from tests.support.automations import World, automation_input, create, new_world
+from tests.support.databases import new_database
+from tests.support.ids import row_id
+from tests.support.processes import Killable, Server, Worker, cairn_env, killed_at_exit
+from tests.support.webhooks import (
     LOOPBACK,
     TEST_POLICY,
     Receiver,
-    World,
-    automation_input,
-    create,
-    new_world,
-    row_id,
+    deliver_all,
     verify_signature,
 )
-from tests.test_cli import Server
 
-REPO = Path(__file__).resolve().parents[1]
 FINAL = ("SUCCEEDED", "FAILED")
 
 
@@ -71,14 +63,8 @@ def policy(**changes: Any) -> WebhookPolicy:
 async def db_url(server_url: str) -> AsyncIterator[str]:
     """A fresh migrated database: workers here claim every due delivery, so no other module's
     outbox may share it."""
-    url = await create_database(server_url)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    await drop_database(server_url, url)
+    async with new_database(server_url, migrated=True) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +76,10 @@ async def dpool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 async def world(dpool: asyncpg.Pool) -> AsyncIterator[World]:
-    app = create_app(Settings(webhook_policy=TEST_POLICY), pool=dpool)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cairn.test"
-    ) as http:
+    async with app_client(dpool, Settings(webhook_policy=TEST_POLICY)) as http:
         yield await new_world(dpool, http)
     async with dpool.acquire() as conn:
         await conn.execute("DELETE FROM automations")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -159,6 +133,15 @@ async def settle(
                 return
             assert time.monotonic() < deadline, statuses
             await asyncio.sleep(0.01)
+
+
+async def assert_over(pool: asyncpg.Pool, delivery_id: int, rules: WebhookPolicy) -> None:
+    """The delivery is over: it failed, holds no lease and has no attempt scheduled for later
+    (so waiting would change nothing), and doing the worker's work now attempts nothing."""
+    row = await delivery(pool, delivery_id)
+    assert (row["status"], row["lease_until"]) == ("FAILED", None)
+    assert row["next_attempt_at"] <= datetime.now(UTC)
+    assert await deliver_all(pool, rules) == 0
 
 
 async def one_delivery(world: World, receiver: Receiver, **fields: Any) -> tuple[str, int]:
@@ -386,11 +369,9 @@ async def test_other_refusals_fail_at_once(world: World, receiver: Receiver, ans
     (attempt,) = await attempts_of(world.pool, delivery_id)
     assert attempt["status_code"] == (400 if answer == "400" else 302)
     # Nothing more is sent, and a redirect is not followed.
-    await asyncio.sleep(0.2)
-    async with httpx.AsyncClient() as http:
-        assert await deliver_due(world.pool, policy(), http) == 0
-    assert receiver.count() == 1
-    assert receiver.requests[0].path == "/hook"
+    await assert_over(world.pool, delivery_id, policy())
+    (request,) = receiver.settled()
+    assert request.path == "/hook"
 
 
 async def test_failed_after_the_last_attempt(world: World, receiver: Receiver) -> None:
@@ -402,10 +383,8 @@ async def test_failed_after_the_last_attempt(world: World, receiver: Receiver) -
     assert final["attempt_count"] == 3
     attempts = await attempts_of(world.pool, delivery_id)
     assert [a["status_code"] for a in attempts] == [500, 500, 500]
-    await asyncio.sleep(0.3)
-    async with httpx.AsyncClient() as http:
-        assert await deliver_due(world.pool, policy(max_attempts=3), http) == 0
-    assert receiver.count() == 3
+    await assert_over(world.pool, delivery_id, policy(max_attempts=3))
+    assert len(receiver.settled()) == 3
     (entry,) = await api_deliveries(world, automation_id)
     assert entry["status"] == "FAILED"
     assert entry["nextAttemptAt"] is None
@@ -584,97 +563,24 @@ async def test_a_delivery_in_progress_cannot_be_redelivered(
 
 @pytest.fixture
 def worker_env(db_url: str, tmp_path: Path) -> dict[str, str]:
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "CAIRN_DATA_DIR", "CAIRN_TEST_DATABASE_URL"}
-        and not k.startswith("CAIRN_WEBHOOK_")
-        and k != "CAIRN_SECRET_KEY"
-    }
-    env.update(
-        {
-            "DATABASE_URL": db_url,
-            "XDG_RUNTIME_DIR": str(runtime),
-            "PYTHONUNBUFFERED": "1",
-            "CAIRN_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "CAIRN_WEBHOOK_RETRY_BASE_SECONDS": "0.05",
-            "CAIRN_WEBHOOK_MAX_ATTEMPTS": "5",
-            "CAIRN_WEBHOOK_TIMEOUT_SECONDS": "5",
-        }
+    return cairn_env(
+        tmp_path / "xdg",
+        DATABASE_URL=db_url,
+        CAIRN_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
+        CAIRN_WEBHOOK_RETRY_BASE_SECONDS="0.05",
+        CAIRN_WEBHOOK_MAX_ATTEMPTS="5",
+        CAIRN_WEBHOOK_TIMEOUT_SECONDS="5",
     )
-    return env
-
-
-WORKER_READY = "cairn worker: delivering webhooks"
-# `cairn worker` with a shorter lease margin than the 30 s default, so that a test need not wait
-# half a minute for a dead worker's lease to run out.
-SHORT_LEASE_WORKER = (
-    "import resolvers.deliveries as d; d.LEASE_MARGIN_SECONDS = {margin}; "
-    "from server.cli import main; main(['worker'])"
-)
-
-
-class Worker:
-    """A `cairn worker` process, its output in a file."""
-
-    def __init__(
-        self, env: dict[str, str], log_dir: Path, *, lease_margin: float | None = None
-    ) -> None:
-        self.log = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
-        if lease_margin is None:
-            command = [sys.executable, "-m", "server.cli", "worker"]
-        else:
-            command = [sys.executable, "-c", SHORT_LEASE_WORKER.format(margin=lease_margin)]
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while WORKER_READY not in self.output:
-            if self.process.poll() is not None:
-                pytest.fail(f"cairn worker exited with {self.process.returncode}:\n{self.output}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"cairn worker did not start:\n{self.output}")
-            time.sleep(0.05)
-
-    def delivered(self) -> list[tuple[int, int, str]]:
-        """(delivery, attempt, outcome) of each attempt this worker logged."""
-        return [
-            (int(m[1]), int(m[2]), m[3])
-            for m in re.finditer(r"delivery (\d+) attempt (\d+): (\w+)", self.output)
-        ]
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture
-def workers() -> Iterator[list[Any]]:
+def workers() -> Iterator[list[Killable]]:
     """Collects processes a test starts; whatever still runs at the end is killed."""
-    started: list[Any] = []
-    try:
+    with killed_at_exit() as started:
         yield started
-    finally:
-        for process in started:
-            process.kill()
 
 
-async def wait_until(check: Any, within: float, message: str) -> None:
+async def wait_until(check: Callable[[], Awaitable[bool]], within: float, message: str) -> None:
     deadline = time.monotonic() + within
     while not await check():
         assert time.monotonic() < deadline, message
@@ -694,7 +600,7 @@ async def test_two_worker_processes_send_each_delivery_once_per_attempt(
     receiver: Receiver,
     worker_env: dict[str, str],
     tmp_path: Path,
-    workers: list[Any],
+    workers: list[Killable],
 ) -> None:
     receiver.default = "slow"
     receiver.slow_seconds = 0.05
@@ -717,9 +623,13 @@ async def test_two_worker_processes_send_each_delivery_once_per_attempt(
     ids = [d["id"] for a in automations for d in await deliveries_of(world.pool, a["id"])]
     assert len(ids) == 40
     await wait_until(lambda: all_final(world.pool, ids), 30, "deliveries did not finish")
-    await asyncio.sleep(0.3)  # anything sent twice would have arrived by now
+    # With both workers gone, whatever either of them sent is at the receiver: a request sent
+    # twice would be counted below.
+    assert first.stop() == 0
+    assert second.stop() == 0
+    assert "Traceback" not in first.output + second.output
 
-    sent = Counter(int(r.headers["x-cairn-delivery"]) for r in receiver.requests)
+    sent = Counter(int(r.headers["x-cairn-delivery"]) for r in receiver.settled())
     assert set(sent) == set(ids)
     for delivery_id in ids:
         row = await delivery(world.pool, delivery_id)
@@ -739,9 +649,6 @@ async def test_two_worker_processes_send_each_delivery_once_per_attempt(
     assert len(mine) + len(theirs) == 46
     assert mine
     assert theirs
-    assert first.stop() == 0
-    assert second.stop() == 0
-    assert "Traceback" not in first.output + second.output
 
 
 async def test_a_worker_killed_mid_delivery_loses_nothing(
@@ -749,7 +656,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
     receiver: Receiver,
     worker_env: dict[str, str],
     tmp_path: Path,
-    workers: list[Any],
+    workers: list[Killable],
 ) -> None:
     receiver.default = "hang"
     env = {**worker_env, "CAIRN_WEBHOOK_TIMEOUT_SECONDS": "1.5"}
@@ -798,7 +705,7 @@ async def test_a_change_committed_while_no_worker_runs_is_delivered_later(
     receiver: Receiver,
     worker_env: dict[str, str],
     tmp_path: Path,
-    workers: list[Any],
+    workers: list[Killable],
 ) -> None:
     automation = await create(
         world.member, automation_input(world, receiver, events=["ADD_ARTIFACT_ALIAS"])
@@ -822,10 +729,15 @@ async def test_a_change_committed_while_no_worker_runs_is_delivered_later(
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(10)
 
+    # No worker ever took it (a claim counts an attempt), so nothing was sent.
     (queued,) = await deliveries_of(world.pool, automation["id"])
-    assert queued["status"] == "PENDING"
-    await asyncio.sleep(0.3)
-    assert receiver.count() == 0
+    assert (queued["status"], queued["attempt_count"], queued["lease_until"]) == (
+        "PENDING",
+        0,
+        None,
+    )
+    assert await attempts_of(world.pool, queued["id"]) == []
+    assert receiver.settled() == []
 
     worker = DeliveryWorker(world.pool, policy())
     worker.start()

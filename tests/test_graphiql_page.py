@@ -28,26 +28,9 @@ from server.graphiql_page import (
     graphiql_assets_app,
     render_graphiql,
 )
+from tests.support.graphiql import fake_node_modules
 
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css"}
-
-
-def make_assets(root: Path) -> Path:
-    """A fake node_modules holding every required asset plus a package that must stay hidden."""
-    for asset in REQUIRED_ASSETS:
-        path = root / asset
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"/* fake {asset} */\n", encoding="utf-8")
-    for hidden in (
-        "lodash/lodash.js",
-        "@graphiql/react/dist/index.js",
-        "graphiql/node_modules/@graphiql/react/package.json",
-    ):
-        path = root / hidden
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("/* not for the browser */\n", encoding="utf-8")
-    (root / "package.json").write_text("{}", encoding="utf-8")
-    return root
 
 
 def make_client(assets_dir: Path, demo_key: str | None = None) -> TestClient:
@@ -105,7 +88,7 @@ def page_urls(page: str) -> list[str]:
 
 @pytest.fixture
 def assets(tmp_path: Path) -> Path:
-    return make_assets(tmp_path / "node_modules")
+    return fake_node_modules(tmp_path / "node_modules")
 
 
 def test_page_loads_only_local_assets(assets: Path) -> None:

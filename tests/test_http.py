@@ -3,10 +3,11 @@ masking with request ids, limits, caches, and the health and readiness probes.""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,12 @@ from db.pool import create_pool
 from resolvers import organizations
 from schema.nodes import MAX_NODES
 from schema.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
-from server.app import create_app
-from server.graphiql_page import INSTALL_COMMAND, REQUIRED_ASSETS
+from server.graphiql_page import INSTALL_COMMAND
 from server.settings import Settings
-from tests.conftest import create_database, drop_database
+from tests.support.app import app_client
+from tests.support.graphiql import fake_node_modules
+from tests.support.graphql import GRAPHQL_RESPONSE_JSON
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 VIEWER = "{ viewer { name } }"
 MISSING_PATH = "acme/wandb-registry-model/nope"
@@ -67,9 +68,7 @@ async def post_raw(
 @pytest.fixture
 async def small_client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that refuses bodies over 256 bytes."""
-    app = create_app(Settings(max_body_bytes=256), pool=pool)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cairn.test") as client:
+    async with app_client(pool, Settings(max_body_bytes=256)) as client:
         yield client
 
 
@@ -433,18 +432,8 @@ async def test_other_methods_are_405(
 # --- GraphiQL --------------------------------------------------------------------------------
 
 
-def make_assets(root: Path) -> Path:
-    for asset in REQUIRED_ASSETS:
-        path = root / asset
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"/* fake {asset} */\n", encoding="utf-8")
-    return root
-
-
 async def get_page(pool: asyncpg.Pool, assets: Path, accept: str) -> httpx.Response:
-    app = create_app(Settings(), pool=pool, graphiql_assets=assets)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cairn.test") as client:
+    async with app_client(pool, graphiql_assets=assets) as client:
         # A browser: no Authorization header, HTML first.
         return await client.get("/graphql", headers={"Accept": accept})
 
@@ -453,7 +442,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 
 
 async def test_browser_gets_graphiql_page(pool: asyncpg.Pool, tmp_path: Path) -> None:
-    response = await get_page(pool, make_assets(tmp_path / "node_modules"), BROWSER_ACCEPT)
+    response = await get_page(pool, fake_node_modules(tmp_path / "node_modules"), BROWSER_ACCEPT)
     assert response.status_code == 200
     assert media_type(response) == "text/html"
     assert "<title>Cairn GraphiQL</title>" in response.text
@@ -595,7 +584,9 @@ async def test_insane_incoming_request_id_is_replaced(
     incoming: str,
 ) -> None:
     monkeypatch.setattr(organizations, "organization_by_name", _boom)
-    headers: dict[str, str | bytes] = {**auth, "X-Request-Id": incoming.encode()}
+    # As bytes: httpx would refuse to encode some of these values from a str.
+    headers = [(name.encode(), value.encode()) for name, value in auth.items()]
+    headers.append((b"X-Request-Id", incoming.encode()))
     query = '{ organization(name: "acme") { name } }'
     response = await client.post("/graphql", json={"query": query}, headers=headers)
     request_id = response.headers["x-request-id"]
@@ -807,13 +798,19 @@ async def test_page_size_in_range_runs(
     assert response.json()["data"]["organization"]["registries"]["totalCount"] >= 2
 
 
+def lru_cache_of(function: Callable[..., Any]) -> functools._lru_cache_wrapper[Any]:
+    """Strawberry's document caches are functools.lru_cache wrappers, typed as plain callables."""
+    assert isinstance(function, functools._lru_cache_wrapper), function
+    return function
+
+
 async def test_documents_are_parsed_and_validated_once(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     # A fresh text (the comment makes it unique), so the first request is a miss for both caches.
     query = f"# {uuid.uuid4()}\n{{ viewer {{ name }} }}"
-    parse_cache = _get_parse_cache(256)
-    validate_cache = _get_validate_cache(256)
+    parse_cache = lru_cache_of(_get_parse_cache(256))
+    validate_cache = lru_cache_of(_get_validate_cache(256))
 
     first = await post(client, auth, query)
     parsed, validated = parse_cache.cache_info(), validate_cache.cache_info()
@@ -849,53 +846,47 @@ async def test_readyz_on_migrated_database(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ready"}
 
 
-async def test_readyz_follows_migration_state(server_url: str) -> None:
-    url = await create_database(server_url)
+async def test_readyz_follows_migration_state(empty_url: str) -> None:
+    pool = await create_pool(empty_url, min_size=1, max_size=2)
     try:
-        pool = await create_pool(url, min_size=1, max_size=2)
-        try:
-            app = create_app(Settings(), pool=pool)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                # Never migrated: not ready, and it says why.
-                response = await client.get("/readyz")
-                assert response.status_code == 503
-                body = response.json()
-                assert body["status"] == "unavailable"
-                assert re.fullmatch(r"\d+ pending migration\(s\)", body["reason"])
+        async with app_client(pool) as client:
+            # Never migrated: not ready, and it says why.
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            body = response.json()
+            assert body["status"] == "unavailable"
+            assert re.fullmatch(r"\d+ pending migration\(s\)", body["reason"])
 
-                async with pool.acquire() as conn:
-                    await migrate(conn)
-                response = await client.get("/readyz")
-                assert response.status_code == 200
-                assert response.json() == {"status": "ready"}
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            response = await client.get("/readyz")
+            assert response.status_code == 200
+            assert response.json() == {"status": "ready"}
 
-                # The last migration is pending again.
-                async with pool.acquire() as conn:
-                    await conn.execute(
-                        "DELETE FROM schema_migrations "
-                        "WHERE version = (SELECT max(version) FROM schema_migrations)"
-                    )
-                response = await client.get("/readyz")
-                assert response.status_code == 503
-                assert response.json() == {
-                    "status": "unavailable",
-                    "reason": "1 pending migration(s)",
-                }
+            # The last migration is pending again.
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    "DELETE FROM schema_migrations "
+                    "WHERE version = (SELECT max(version) FROM schema_migrations)"
+                )
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json() == {
+                "status": "unavailable",
+                "reason": "1 pending migration(s)",
+            }
 
-                # A migration this Cairn does not know (a newer Cairn migrated the database).
-                async with pool.acquire() as conn:
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) "
-                        "VALUES (9999, 'future', 'x')"
-                    )
-                response = await client.get("/readyz")
-                assert response.status_code == 503
-                assert response.json() == {"status": "unavailable", "reason": "MigrationError"}
+            # A migration this Cairn does not know (a newer Cairn migrated the database).
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) "
+                    "VALUES (9999, 'future', 'x')"
+                )
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json() == {"status": "unavailable", "reason": "MigrationError"}
 
-                # Liveness does not depend on the database.
-                assert (await client.get("/healthz")).status_code == 200
-        finally:
-            await pool.close()
+            # Liveness does not depend on the database.
+            assert (await client.get("/healthz")).status_code == 200
     finally:
-        await drop_database(server_url, url)
+        await pool.close()

@@ -8,8 +8,8 @@ HTTP and compared, node by node and edge by edge, with what the graph must give.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +26,10 @@ from resolvers.links import link_artifact_txn
 from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
-from resolvers.versions import FileEntry
 from schema.nodes import global_id
-from tests.conftest import GraphQLClient, StatementCounter
+from tests.support.graphql import GraphQLClient
+from tests.support.manifests import entries
+from tests.support.statements import StatementCounter, count_request
 
 GRAPH = """
 fragment graph on LineageGraph {
@@ -106,10 +107,6 @@ def run_id(run: Run) -> str:
     return global_id("Run", run.id)
 
 
-def files(seed: str) -> list[FileEntry]:
-    return [FileEntry(path="data.bin", digest=hashlib.sha256(seed.encode()).hexdigest(), size=42)]
-
-
 @dataclass
 class Org:
     """A fresh organization with a project `pipe`, an ADMIN and a MEMBER (each with a key), and
@@ -175,7 +172,7 @@ class Builder:
             self.org.project,
             name=name,
             artifact_type=artifact_type,
-            files=files(f"{self.org.name}/{name}/{seed}"),
+            files=entries(f"{self.org.name}/{name}/{seed}", "data.bin", size=42),
             run=run,
         )
         self.org.labels[version_id(version)] = f"{name}:v{version.version_index}"
@@ -1274,26 +1271,20 @@ async def bulk_graph(pool: asyncpg.Pool, prefix: str, branches: int, length: int
     )
 
 
-async def counted_request(
-    http: httpx.AsyncClient,
-    counter: StatementCounter,
-    pool_reset: str,
-    key: str,
-    query: str,
-    variables: dict[str, Any],
-) -> tuple[int, Any]:
-    """The app's statements for one request (asyncpg's pool resets, one per checkout, left
-    out), after a warm-up request: a key's use is recorded at most once a minute, and that
-    write must not land in the measured request."""
-    client = GraphQLClient(http, key)
-    warm = await client.data(query, variables)
-    counter.reset()
-    data = await client.data(query, variables)
-    resets = sum(1 for s in counter.statements if s == pool_reset)
-    count = counter.count - resets
-    assert resets <= count, counter.statements
-    assert data == warm
-    return count, data
+Measure = Callable[[BulkGraph, str, dict[str, Any]], Awaitable[tuple[int, Any]]]
+
+
+@pytest.fixture
+def measure(
+    client: httpx.AsyncClient, statement_counter: StatementCounter, pool_reset: str
+) -> Measure:
+    """The app's statements for one request on a bulk graph (by its member), and its data."""
+
+    async def measure(graph: BulkGraph, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
+        client_of_graph = GraphQLClient(client, graph.key)
+        return await count_request(client_of_graph, statement_counter, pool_reset, query, variables)
+
+    return measure
 
 
 @pytest.fixture(scope="module")
@@ -1318,26 +1309,17 @@ async def bulk_graphs(pool: asyncpg.Pool) -> tuple[BulkGraph, BulkGraph]:
     ],
 )
 async def test_lineage_statement_count_does_not_grow_with_the_graph(
-    client: httpx.AsyncClient,
-    pool: asyncpg.Pool,
+    measure: Measure,
     statement_counter: StatementCounter,
     bulk_graphs: tuple[BulkGraph, BulkGraph],
     start: str,
     direction: str,
     large_affected: int,
 ) -> None:
-    async with pool.acquire() as conn:
-        pool_reset = conn.get_reset_query()
     counts = []
     for graph in bulk_graphs:
-        count, data = await counted_request(
-            client,
-            statement_counter,
-            pool_reset,
-            graph.key,
-            COUNTED,
-            {"id": getattr(graph, start), "direction": direction},
-        )
+        variables = {"id": getattr(graph, start), "direction": direction}
+        count, data = await measure(graph, COUNTED, variables)
         context = (graph.nodes, count, statement_counter.statements)
         counts.append(count)
         answer = data["node"]["lineage"]
@@ -1385,26 +1367,17 @@ query CountedDiff($id: ID!, $against: ID!) {
 
 
 async def test_lineage_diff_statement_count_does_not_grow_with_the_graph(
-    client: httpx.AsyncClient,
-    pool: asyncpg.Pool,
+    measure: Measure,
     statement_counter: StatementCounter,
     bulk_graphs: tuple[BulkGraph, BulkGraph],
 ) -> None:
     """c0 against c(0,0): both upstreams hold the whole graph (through the cycles), up to
     2000 nodes each. Within the budget for both graphs; not necessarily equal (see
     BUDGET_DIFF)."""
-    async with pool.acquire() as conn:
-        pool_reset = conn.get_reset_query()
     counts = []
     for graph in bulk_graphs:
-        count, data = await counted_request(
-            client,
-            statement_counter,
-            pool_reset,
-            graph.key,
-            COUNTED_DIFF,
-            {"id": graph.start_version, "against": graph.first_step},
-        )
+        variables = {"id": graph.start_version, "against": graph.first_step}
+        count, data = await measure(graph, COUNTED_DIFF, variables)
         counts.append(count)
         found = data["node"]["lineageDiff"]
         listed = sum(len(v) for v in found.values() if v and "artifact" not in v[0])

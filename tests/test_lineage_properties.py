@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 
 from db import lineage
 from db.lineage import ARTIFACT, RUN
-from db.migrate import migrate
-from tests.conftest import create_database, drop_database
+from tests.support.databases import new_database
 
 MAX_CONTENTS = 14
 MAX_RUNS = 10
@@ -146,27 +145,26 @@ class Database:
 async def database(server_url: str) -> AsyncIterator[Database]:
     """A migrated database of this module's own, with one organization, project and artifact
     sequence; every example writes its graph inside a transaction that it rolls back."""
-    url = await create_database(server_url)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-        organization_id = await conn.fetchval(
-            "INSERT INTO organizations (name, display_name) VALUES ('props', 'Props') RETURNING id"
-        )
-        project_id = await conn.fetchval(
-            "INSERT INTO projects (organization_id, name) VALUES ($1, 'graphs') RETURNING id",
-            organization_id,
-        )
-        sequence_id = await conn.fetchval(
-            "INSERT INTO collections (organization_id, project_id, name, artifact_type) "
-            "VALUES ($1, $2, 'things', 'dataset') RETURNING id",
-            organization_id,
-            project_id,
-        )
-        yield Database(conn, organization_id, project_id, sequence_id)
-    finally:
-        await conn.close()
-        await drop_database(server_url, url)
+    async with new_database(server_url, migrated=True) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            organization_id = await conn.fetchval(
+                "INSERT INTO organizations (name, display_name) VALUES ('props', 'Props') "
+                "RETURNING id"
+            )
+            project_id = await conn.fetchval(
+                "INSERT INTO projects (organization_id, name) VALUES ($1, 'graphs') RETURNING id",
+                organization_id,
+            )
+            sequence_id = await conn.fetchval(
+                "INSERT INTO collections (organization_id, project_id, name, artifact_type) "
+                "VALUES ($1, $2, 'things', 'dataset') RETURNING id",
+                organization_id,
+                project_id,
+            )
+            yield Database(conn, organization_id, project_id, sequence_id)
+        finally:
+            await conn.close()
 
 
 RESERVE_IDS = """

@@ -10,14 +10,14 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,8 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from schema.nodes import global_id
-from tests.conftest import create_database, drop_database
-from tests.test_cli import Server, cairn, the_key
+from tests.support.databases import new_database
+from tests.support.processes import Server, cairn, cairn_env, the_key
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
 EVENTS = """
@@ -47,6 +47,7 @@ WAIT = 8.0
 
 @dataclass
 class Cluster:
+    database_url: str
     a: Server
     b: Server
     keys: dict[str, str]
@@ -64,7 +65,7 @@ def _start(env: dict[str, str], log_dir: Path) -> Cluster:
     }
     a = Server(["--no-worker"], env, log_dir)
     b = Server(["--no-worker"], env, log_dir)
-    return Cluster(a=a, b=b, keys=keys, ids={})
+    return Cluster(database_url=env["DATABASE_URL"], a=a, b=b, keys=keys, ids={})
 
 
 IDS = """{
@@ -83,37 +84,29 @@ IDS = """{
 async def cluster(
     server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Cluster]:
-    url = await create_database(server_url)
-    runtime = tmp_path_factory.mktemp("xdg-live")
-    runtime.chmod(0o700)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "CAIRN_DATA_DIR", "CAIRN_TEST_DATABASE_URL"}
-    }
-    env.update({"DATABASE_URL": url, "XDG_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1"})
-    started: Cluster | None = None
-    try:
-        started = _start(env, tmp_path_factory.mktemp("live-logs"))
-        started.a.wait_healthy()
-        started.b.wait_healthy()
-        data = await graphql(started.a, started.keys["ada"], IDS)
-        started.ids = {
-            "model": data["model"]["id"],
-            "churn": data["model"]["churn"]["id"],
-            "defect": data["model"]["defect"]["id"],
-            "reports": data["reports"]["id"],
-            "evals": data["reports"]["evals"]["id"],
-        }
-        yield started
-        for server in (started.a, started.b):
-            assert server.terminate() == 0, server.stderr
-            assert "Traceback" not in server.stderr
-    finally:
-        if started is not None:
-            started.a.kill()
-            started.b.kill()
-        await drop_database(server_url, url)
+    async with new_database(server_url) as url:
+        env = cairn_env(tmp_path_factory.mktemp("xdg-live"), DATABASE_URL=url)
+        started: Cluster | None = None
+        try:
+            started = _start(env, tmp_path_factory.mktemp("live-logs"))
+            started.a.wait_healthy()
+            started.b.wait_healthy()
+            data = await graphql(started.a, started.keys["ada"], IDS)
+            started.ids = {
+                "model": data["model"]["id"],
+                "churn": data["model"]["churn"]["id"],
+                "defect": data["model"]["defect"]["id"],
+                "reports": data["reports"]["id"],
+                "evals": data["reports"]["evals"]["id"],
+            }
+            yield started
+            for server in (started.a, started.b):
+                assert server.stop() == 0, server.output
+                assert "Traceback" not in server.output
+        finally:
+            if started is not None:
+                started.a.kill()
+                started.b.kill()
 
 
 async def graphql(server: Server, key: str, query: str, **variables: Any) -> Any:
@@ -146,6 +139,9 @@ async def add_aliases(server: Server, key: str, path: str, *aliases: str) -> dic
 
 _probes = itertools.count()
 
+# A harmless change in a subscription's scope: `probe(tag)` tags a collection in it.
+Probe = Callable[[str], Awaitable[None]]
+
 
 # --- a graphql-transport-ws client ---------------------------------------------------------------
 
@@ -174,15 +170,9 @@ class Subscription:
             if not (event["tag"] or "").startswith("probe-"):
                 return event
 
-    async def nothing_for(self, seconds: float) -> None:
-        """No event (other than probes) arrives within `seconds`."""
-        with contextlib.suppress(TimeoutError):
-            event = await self.event(within=seconds)
-            raise AssertionError(f"unexpected event {event}")
-
-    async def ready(self, probe: Any) -> None:
+    async def ready(self, probe: Probe) -> None:
         """Waits until the server is listening for this subscription: makes harmless changes
-        (`probe(tag)` tags a collection in scope) until one comes back."""
+        until one comes back. A probe that comes back late is skipped here or by `event()`."""
         for _ in range(40):
             tag = f"probe-{next(_probes)}"
             await probe(tag)
@@ -194,6 +184,17 @@ class Subscription:
                     if event["tag"] == tag:
                         return
         raise AssertionError("the subscription never started")
+
+
+async def nothing_pending(probe: Probe, *subscriptions: Subscription) -> None:
+    """No event is on its way to any of `subscriptions`: one more harmless change in their scope
+    is the very next event each of them receives. Events reach a subscriber in the order their
+    transactions committed, so anything announced before the change would come first."""
+    tag = f"marker-{next(_probes)}"
+    await probe(tag)
+    for subscription in subscriptions:
+        event = await subscription.event()
+        assert event["tag"] == tag, f"unexpected event {event}"
 
 
 @contextlib.asynccontextmanager
@@ -230,7 +231,7 @@ async def subscribe(
         yield Subscription(ws)
 
 
-def tagger(server: Server, key: str, collection_id: str) -> Any:
+def tagger(server: Server, key: str, collection_id: str) -> Probe:
     async def probe(tag: str) -> None:
         data = await graphql(server, key, TAGS, input={"id": collection_id, "tags": [tag]})
         assert data["addTags"]["errors"] == [], data
@@ -241,6 +242,62 @@ def tagger(server: Server, key: str, collection_id: str) -> Any:
 def assert_recent(moment: str) -> None:
     at = datetime.fromisoformat(moment)
     assert datetime.now(UTC) - timedelta(seconds=60) <= at <= datetime.now(UTC)
+
+
+# --- holding back a subscription's access check ----------------------------------------------
+
+# The table a user's registry roles are read from; an org ADMIN's changes never read it.
+ROLES = "registry_user_roles"
+WAITING_FOR = """SELECT count(*) FROM pg_locks
+WHERE relation = to_regclass($1) AND NOT granted
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+
+class HeldTable:
+    """A table locked by a connection of the test's own; sessions that read it wait."""
+
+    def __init__(self, conn: asyncpg.Connection, table: str) -> None:
+        self.conn = conn
+        self.table = table
+
+    async def waiting(self, count: int, within: float = WAIT) -> None:
+        """Until `count` sessions wait for the table."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while await self.conn.fetchval(WAITING_FOR, self.table) < count:
+            assert loop.time() < deadline, f"fewer than {count} waiting for {self.table}"
+            await asyncio.sleep(0.01)
+
+    async def read_by_another(self) -> None:
+        """Until another session (a server) waits to read the table."""
+        await self.waiting(1)
+
+
+@contextlib.asynccontextmanager
+async def held(database_url: str, table: str) -> AsyncIterator[HeldTable]:
+    """Locks `table` against every reader, so that a server's next read of it waits; on leaving,
+    lets the waiting reader go and returns once its statement is over. (A second lock is queued
+    behind the waiting reader before the first is released, and granted only after it.)"""
+    holder = await asyncpg.connect(database_url)
+    follower = await asyncpg.connect(database_url)
+    try:
+        holding = holder.transaction()
+        await holding.start()
+        await holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        lock = HeldTable(holder, table)
+        yield lock
+        following = follower.transaction()
+        await following.start()
+        queued = asyncio.create_task(
+            follower.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        )
+        await lock.waiting(2)
+        await holding.rollback()
+        await asyncio.wait_for(queued, WAIT)
+        await following.rollback()
+    finally:
+        await holder.close()
+        await follower.close()
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -304,7 +361,7 @@ async def test_a_change_through_one_process_reaches_subscribers_on_both(
             assert link["collection"] == created["collection"]
             assert link["artifactVersion"]["path"] == linked
             assert link["actor"] == {"name": "bob"}
-            await subscriber.nothing_for(0.3)
+        await nothing_pending(tagger(cluster.b, bob, cluster.ids["churn"]), on_a, on_b)
 
 
 async def test_a_collection_subscription_gets_only_that_collection(cluster: Cluster) -> None:
@@ -320,7 +377,7 @@ async def test_a_collection_subscription_gets_only_that_collection(cluster: Clus
         assert event["artifactVersion"]["path"] == "acme/wandb-registry-model/defect-detector:v5"
         assert event["alias"] == "eu"
         await add_aliases(cluster.b, bob, "acme/wandb-registry-model/churn-classifier:v7", "us")
-        await sub.nothing_for(0.5)
+        await nothing_pending(tagger(cluster.b, bob, cluster.ids["defect"]), sub)
 
 
 async def test_a_restricted_registry_is_invisible_to_those_without_a_role(
@@ -359,7 +416,7 @@ async def test_a_restricted_registry_is_invisible_to_those_without_a_role(
         seen = await cy_sub.event()
         assert seen["alias"] == "seen"
         assert seen["registry"]["name"] == "model"
-        await cy_sub.nothing_for(0.3)
+        await nothing_pending(tagger(cluster.a, bob, cluster.ids["churn"]), cy_sub)
 
 
 async def test_access_is_checked_on_every_event(cluster: Cluster) -> None:
@@ -370,24 +427,30 @@ async def test_access_is_checked_on_every_event(cluster: Cluster) -> None:
         addRegistryMembers(input: $input) { errors { code } } }"""
     remove = """mutation M($input: RemoveRegistryMembersInput!) {
         removeRegistryMembers(input: $input) { errors { code } } }"""
-    granted = await graphql(
-        cluster.b,
-        ada,
-        members,
-        input={"registryId": reports, "members": [{"userId": cy_id, "role": "VIEWER"}]},
-    )
+    grant = {"registryId": reports, "members": [{"userId": cy_id, "role": "VIEWER"}]}
+    granted = await graphql(cluster.b, ada, members, input=grant)
     assert granted["addRegistryMembers"]["errors"] == []
     try:
         async with subscribe(cluster.a, cy, reports) as sub:
-            await sub.ready(tagger(cluster.b, ada, cluster.ids["evals"]))
+            evals = tagger(cluster.b, ada, cluster.ids["evals"])
+            await sub.ready(evals)
             revoked = await graphql(
                 cluster.b, ada, remove, input={"registryId": reports, "userIds": [cy_id]}
             )
             assert revoked["removeRegistryMembers"]["errors"] == []
-            await add_aliases(
-                cluster.b, ada, "acme/wandb-registry-eval-reports/churn-evals:v2", "after-revoke"
-            )
-            await sub.nothing_for(0.8)
+            # cy's subscription decides on an event when it takes it, by the roles of that
+            # moment: cy's role is given back only once it has decided on this one.
+            async with held(cluster.database_url, ROLES) as roles:
+                await add_aliases(
+                    cluster.b,
+                    ada,
+                    "acme/wandb-registry-eval-reports/churn-evals:v2",
+                    "after-revoke",
+                )
+                await roles.read_by_another()  # cy's access check, waiting for the table
+            regranted = await graphql(cluster.b, ada, members, input=grant)
+            assert regranted["addRegistryMembers"]["errors"] == []
+            await nothing_pending(evals, sub)
     finally:
         await graphql(cluster.b, ada, remove, input={"registryId": reports, "userIds": [cy_id]})
 
@@ -436,4 +499,4 @@ async def test_a_rolled_back_change_announces_nothing(cluster: Cluster) -> None:
         event = await sub.event()
         assert event["type"] == "ADD_ARTIFACT_ALIAS", event
         assert event["alias"] == "after-rollback"
-        await sub.nothing_for(0.3)
+        await nothing_pending(tagger(cluster.b, bob, cluster.ids["churn"]), sub)

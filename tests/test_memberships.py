@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import os
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,31 +22,19 @@ import httpx
 import pytest
 
 from db import organizations, registries
-from db.migrate import migrate
 from db.pool import create_pool
 from db.records import Organization, Registry, User
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.organizations import create_organization_txn
 from resolvers.registries import create_registry_txn
-from schema.nodes import global_id
 from schema.schema import schema as cairn_schema
-from server.app import create_app
-from server.demo import seed_demo
-from server.settings import Settings
-from tests.conftest import GraphQLClient, create_database, drop_database
+from tests.support.app import app_client
+from tests.support.databases import new_database
+from tests.support.graphql import GraphQLClient, codes, mutate
+from tests.support.ids import gid, missing
+from tests.support.processes import KEY, cairn, cairn_env
 
-REPO = Path(__file__).resolve().parents[1]
-KEY = re.compile(r"^cairn_[A-Za-z0-9_-]{20,}$")
-MISSING_ROW = 2**62
 COUNTER = itertools.count(1)
-
-
-def gid(kind: str, row_id: int) -> str:
-    return global_id(kind, row_id)
-
-
-def missing(kind: str) -> str:
-    return global_id(kind, MISSING_ROW)
 
 
 def unique(prefix: str) -> str:
@@ -135,22 +119,6 @@ async def org(pool: asyncpg.Pool, client: httpx.AsyncClient) -> Org:
     )
 
 
-async def mutate(
-    client: GraphQLClient, name: str, input_type: str, input: dict[str, Any], selection: str = ""
-) -> dict[str, Any]:
-    data = await client.data(
-        f"mutation($input: {input_type}!) {{ m: {name}(input: $input) "
-        f"{{ {selection} errors {{ code message field }} }} }}",
-        {"input": input},
-    )
-    payload: dict[str, Any] = data["m"]
-    return payload
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["errors"]]
-
-
 # --- registry members --------------------------------------------------------------------------
 
 MEMBERS = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
@@ -196,7 +164,6 @@ async def test_registry_members_added_changed_and_removed_with_audit(org: Org) -
     added = await mutate(
         admin,
         "addRegistryMembers",
-        "AddRegistryMembersInput",
         {
             "registryId": gid("Registry", registry.id),
             "members": [
@@ -226,14 +193,12 @@ async def test_registry_members_added_changed_and_removed_with_audit(org: Org) -
     changed = await mutate(
         admin,
         "updateRegistryMemberRole",
-        "UpdateRegistryMemberRoleInput",
         {"registryId": gid("Registry", registry.id), "userId": org.uid("amy"), "role": "ADMIN"},
     )
     assert changed["errors"] == []
     changed = await mutate(
         admin,
         "updateRegistryMemberRole",
-        "UpdateRegistryMemberRoleInput",
         {
             "registryId": gid("Registry", registry.id),
             "teamId": gid("Team", team.id),
@@ -245,7 +210,6 @@ async def test_registry_members_added_changed_and_removed_with_audit(org: Org) -
     again = await mutate(
         admin,
         "addRegistryMembers",
-        "AddRegistryMembersInput",
         {
             "registryId": gid("Registry", registry.id),
             "members": [
@@ -260,7 +224,6 @@ async def test_registry_members_added_changed_and_removed_with_audit(org: Org) -
     removed = await mutate(
         admin,
         "removeRegistryMembers",
-        "RemoveRegistryMembersInput",
         {
             "registryId": gid("Registry", registry.id),
             "userIds": [org.uid("amy")],
@@ -327,17 +290,16 @@ async def test_registry_member_refusals_change_nothing(org: Org) -> None:
     events_before = await registry_history(org, registry)
     member, admin = org.as_("member"), org.as_("admin")
 
-    def add(*m: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-        return ("addRegistryMembers", "AddRegistryMembersInput", {"registryId": rid, "members": m})
+    def add(*m: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return ("addRegistryMembers", {"registryId": rid, "members": m})
 
-    cases: list[tuple[GraphQLClient, tuple[str, str, dict[str, Any]], str]] = [
+    cases: list[tuple[GraphQLClient, tuple[str, dict[str, Any]], str]] = [
         # A registry MEMBER is not its admin.
         (member, add({"userId": org.uid("amy"), "role": "VIEWER"}), "PERMISSION_DENIED"),
         (
             member,
             (
                 "updateRegistryMemberRole",
-                "UpdateRegistryMemberRoleInput",
                 {"registryId": rid, "userId": org.uid("ben"), "role": "ADMIN"},
             ),
             "PERMISSION_DENIED",
@@ -346,7 +308,6 @@ async def test_registry_member_refusals_change_nothing(org: Org) -> None:
             member,
             (
                 "removeRegistryMembers",
-                "RemoveRegistryMembersInput",
                 {"registryId": rid, "userIds": [org.uid("ben")]},
             ),
             "PERMISSION_DENIED",
@@ -368,7 +329,6 @@ async def test_registry_member_refusals_change_nothing(org: Org) -> None:
             admin,
             (
                 "updateRegistryMemberRole",
-                "UpdateRegistryMemberRoleInput",
                 {"registryId": rid, "userId": org.uid("amy"), "role": "ADMIN"},
             ),
             "NOT_FOUND",
@@ -377,7 +337,6 @@ async def test_registry_member_refusals_change_nothing(org: Org) -> None:
             admin,
             (
                 "updateRegistryMemberRole",
-                "UpdateRegistryMemberRoleInput",
                 {"registryId": missing("Registry"), "userId": org.uid("ben"), "role": "ADMIN"},
             ),
             "NOT_FOUND",
@@ -392,8 +351,8 @@ async def test_registry_member_refusals_change_nothing(org: Org) -> None:
         ),
         (admin, add(), "INVALID_ARGUMENT"),
     ]
-    for caller, (mutation, input_type, input), code in cases:
-        payload = await mutate(caller, mutation, input_type, input)
+    for caller, (mutation, input), code in cases:
+        payload = await mutate(caller, mutation, input)
         assert codes(payload) == [code], (mutation, input, payload)
     assert summary(await members(org.as_("admin"), registry)) == before
     assert await registry_history(org, registry) == events_before
@@ -472,7 +431,6 @@ async def test_organization_members_added_changed_and_removed_with_audit(org: Or
     added = await mutate(
         admin,
         "addOrganizationMember",
-        "AddOrganizationMemberInput",
         {"organization": org.name, "userName": stranger.name, "role": "VIEWER"},
         ORG_MEMBER,
     )
@@ -491,7 +449,6 @@ async def test_organization_members_added_changed_and_removed_with_audit(org: Or
     changed = await mutate(
         admin,
         "updateOrganizationMemberRole",
-        "UpdateOrganizationMemberRoleInput",
         {"organization": org.name, "userId": org.uid("stranger"), "role": "ADMIN"},
         ORG_MEMBER,
     )
@@ -508,7 +465,6 @@ async def test_organization_members_added_changed_and_removed_with_audit(org: Or
     removed = await mutate(
         admin,
         "removeOrganizationMember",
-        "RemoveOrganizationMemberInput",
         {"organization": org.name, "userId": org.uid("stranger")},
         "organization { name }",
     )
@@ -550,46 +506,40 @@ async def test_organization_members_added_changed_and_removed_with_audit(org: Or
 async def test_organization_member_refusals(org: Org) -> None:
     admin, member = org.as_("admin"), org.as_("member")
     ben = org.users["ben"]
-    cases = [
+    cases: list[tuple[GraphQLClient, str, dict[str, Any], str]] = [
         (
             member,
             "addOrganizationMember",
-            "AddOrganizationMemberInput",
             {"organization": org.name, "userName": org.users["stranger"].name, "role": "MEMBER"},
             "PERMISSION_DENIED",
         ),
         (
             member,
             "updateOrganizationMemberRole",
-            "UpdateOrganizationMemberRoleInput",
             {"organization": org.name, "userId": org.uid("ben"), "role": "ADMIN"},
             "PERMISSION_DENIED",
         ),
         (
             org.as_("viewer"),
             "removeOrganizationMember",
-            "RemoveOrganizationMemberInput",
             {"organization": org.name, "userId": org.uid("ben")},
             "PERMISSION_DENIED",
         ),
         (
             admin,
             "addOrganizationMember",
-            "AddOrganizationMemberInput",
             {"organization": org.name, "userName": ben.name, "role": "ADMIN"},
             "ALREADY_MEMBER",
         ),
         (
             admin,
             "addOrganizationMember",
-            "AddOrganizationMemberInput",
             {"organization": org.name, "userName": unique("nobody"), "role": "MEMBER"},
             "NOT_FOUND",
         ),
         (
             admin,
             "addOrganizationMember",
-            "AddOrganizationMemberInput",
             {
                 "organization": "no-such-org",
                 "userName": org.users["stranger"].name,
@@ -600,21 +550,18 @@ async def test_organization_member_refusals(org: Org) -> None:
         (
             admin,
             "updateOrganizationMemberRole",
-            "UpdateOrganizationMemberRoleInput",
             {"organization": org.name, "userId": missing("User"), "role": "ADMIN"},
             "NOT_FOUND",
         ),
         (
             admin,
             "updateOrganizationMemberRole",
-            "UpdateOrganizationMemberRoleInput",
             {"organization": org.name, "userId": org.uid("stranger"), "role": "ADMIN"},
             "NOT_FOUND",
         ),
         (
             admin,
             "removeOrganizationMember",
-            "RemoveOrganizationMemberInput",
             {"organization": org.name, "userId": org.uid("stranger")},
             "NOT_FOUND",
         ),
@@ -622,21 +569,19 @@ async def test_organization_member_refusals(org: Org) -> None:
         (
             admin,
             "updateOrganizationMemberRole",
-            "UpdateOrganizationMemberRoleInput",
             {"organization": org.name, "userId": org.uid("admin"), "role": "MEMBER"},
             "LAST_ADMIN",
         ),
         (
             admin,
             "removeOrganizationMember",
-            "RemoveOrganizationMemberInput",
             {"organization": org.name, "userId": org.uid("admin")},
             "LAST_ADMIN",
         ),
     ]
     history_before = await org_history(org)
-    for caller, mutation, input_type, input, code in cases:
-        payload = await mutate(caller, mutation, input_type, input)
+    for caller, mutation, input, code in cases:
+        payload = await mutate(caller, mutation, input)
         assert codes(payload) == [code], (mutation, input, payload)
         if code == "LAST_ADMIN":
             assert "admin" in payload["errors"][0]["message"].lower()
@@ -649,20 +594,17 @@ async def test_organization_member_refusals(org: Org) -> None:
     await mutate(
         admin,
         "updateOrganizationMemberRole",
-        "UpdateOrganizationMemberRoleInput",
         {"organization": org.name, "userId": org.uid("ben"), "role": "ADMIN"},
     )
     stepped = await mutate(
         admin,
         "updateOrganizationMemberRole",
-        "UpdateOrganizationMemberRoleInput",
         {"organization": org.name, "userId": org.uid("admin"), "role": "VIEWER"},
     )
     assert stepped["errors"] == []
     last = await mutate(
         org.as_("ben"),
         "removeOrganizationMember",
-        "RemoveOrganizationMemberInput",
         {"organization": org.name, "userId": org.uid("ben")},
     )
     assert codes(last) == ["LAST_ADMIN"]
@@ -681,13 +623,11 @@ async def test_two_admins_removing_each_other_at_once_leave_exactly_one(
                 return await mutate(
                     org.as_(who),
                     "updateOrganizationMemberRole",
-                    "UpdateOrganizationMemberRoleInput",
                     {"organization": org.name, "userId": org.uid(target), "role": "MEMBER"},
                 )
             return await mutate(
                 org.as_(who),
                 "removeOrganizationMember",
-                "RemoveOrganizationMemberInput",
                 {"organization": org.name, "userId": org.uid(target)},
             )
 
@@ -721,7 +661,6 @@ async def test_teams_created_filled_emptied_and_deleted_with_audit(org: Org) -> 
     created = await mutate(
         admin,
         "createTeam",
-        "CreateTeamInput",
         {"organization": org.name, "name": "platform"},
         "team { id name }",
     )
@@ -731,7 +670,6 @@ async def test_teams_created_filled_emptied_and_deleted_with_audit(org: Org) -> 
     filled = await mutate(
         admin,
         "addTeamMembers",
-        "TeamMembersInput",
         {"teamId": team_id, "userIds": [org.uid("ben"), org.uid("amy"), org.uid("viewer")]},
         "team { id }",
     )
@@ -759,7 +697,6 @@ async def test_teams_created_filled_emptied_and_deleted_with_audit(org: Org) -> 
     emptied = await mutate(
         admin,
         "removeTeamMembers",
-        "TeamMembersInput",
         {"teamId": team_id, "userIds": [org.uid("amy")]},
     )
     assert emptied["errors"] == []
@@ -801,76 +738,67 @@ async def test_team_refusals(org: Org) -> None:
         foreign = await organizations.insert_team(conn, other.org.id, "theirs")
     assert foreign is not None
     tid = gid("Team", team.id)
-    cases = [
+    cases: list[tuple[GraphQLClient, str, dict[str, Any], str]] = [
         (
             member,
             "createTeam",
-            "CreateTeamInput",
             {"organization": org.name, "name": "x"},
             "PERMISSION_DENIED",
         ),
         (
             member,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": tid, "userIds": [org.uid("amy")]},
             "PERMISSION_DENIED",
         ),
         (
             member,
             "removeTeamMembers",
-            "TeamMembersInput",
             {"teamId": tid, "userIds": [org.uid("amy")]},
             "PERMISSION_DENIED",
         ),
-        (member, "deleteTeam", "DeleteTeamInput", {"teamId": tid}, "PERMISSION_DENIED"),
+        (member, "deleteTeam", {"teamId": tid}, "PERMISSION_DENIED"),
         (
             admin,
             "createTeam",
-            "CreateTeamInput",
             {"organization": org.name, "name": "TAKEN"},
             "NAME_TAKEN",
         ),
         (
             admin,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": missing("Team"), "userIds": [org.uid("amy")]},
             "NOT_FOUND",
         ),
         (
             admin,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": gid("Team", foreign.id), "userIds": [org.uid("amy")]},
             "NOT_FOUND",
         ),
         (
             admin,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": tid, "userIds": [org.uid("stranger")]},
             "NOT_FOUND",
         ),
         (
             admin,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": tid, "userIds": [missing("User")]},
             "NOT_FOUND",
         ),
-        (admin, "deleteTeam", "DeleteTeamInput", {"teamId": gid("Team", foreign.id)}, "NOT_FOUND"),
+        (admin, "deleteTeam", {"teamId": gid("Team", foreign.id)}, "NOT_FOUND"),
         (
             admin,
             "addTeamMembers",
-            "TeamMembersInput",
             {"teamId": tid, "userIds": []},
             "INVALID_ARGUMENT",
         ),
     ]
     history_before = await org_history(org)
-    for caller, mutation, input_type, input, code in cases:
-        payload = await mutate(caller, mutation, input_type, input)
+    for caller, mutation, input, code in cases:
+        payload = await mutate(caller, mutation, input)
         assert codes(payload) == [code], (mutation, input, payload)
     assert await org.scalar("SELECT count(*) FROM team_members WHERE team_id = $1", team.id) == 0
     assert (
@@ -878,10 +806,8 @@ async def test_team_refusals(org: Org) -> None:
     )
     assert await org_history(org) == history_before
     # Another organization's team reads exactly as a missing one.
-    unknown = await mutate(admin, "deleteTeam", "DeleteTeamInput", {"teamId": missing("Team")})
-    theirs = await mutate(
-        admin, "deleteTeam", "DeleteTeamInput", {"teamId": gid("Team", foreign.id)}
-    )
+    unknown = await mutate(admin, "deleteTeam", {"teamId": missing("Team")})
+    theirs = await mutate(admin, "deleteTeam", {"teamId": gid("Team", foreign.id)})
     assert unknown == theirs
 
 
@@ -901,7 +827,6 @@ async def test_service_accounts_are_made_by_org_admins(org: Org) -> None:
     made = await mutate(
         admin,
         "createServiceAccount",
-        "CreateServiceAccountInput",
         {"organization": org.name, "name": name, "displayName": "CI"},
         "user { id name displayName kind }",
     )
@@ -938,7 +863,7 @@ async def test_service_accounts_are_made_by_org_admins(org: Org) -> None:
         (admin, {"organization": org.name, "name": "-bot"}, "INVALID_NAME"),
         (admin, {"organization": org.name, "name": "b" * 65}, "INVALID_NAME"),
     ]:
-        payload = await mutate(caller, "createServiceAccount", "CreateServiceAccountInput", input)
+        payload = await mutate(caller, "createServiceAccount", input)
         assert codes(payload) == [code], (input, payload)
         if code == "INVALID_NAME":
             assert repr(input["name"])[:40] in payload["errors"][0]["message"], payload
@@ -951,7 +876,6 @@ async def test_api_keys_secret_once_list_without_it_and_revoke_at_once(org: Org)
     made = await mutate(
         amy,
         "createApiKey",
-        "CreateApiKeyInput",
         {"name": "laptop"},
         "secret apiKey { id name createdAt lastUsedAt revokedAt }",
     )
@@ -980,9 +904,7 @@ async def test_api_keys_secret_once_list_without_it_and_revoke_at_once(org: Org)
     for fragment in (secret, secret[len("cairn_") :], secret[-16:], digest):
         assert fragment not in text
 
-    revoked = await mutate(
-        fresh, "revokeApiKey", "RevokeApiKeyInput", {"keyId": key_id}, "apiKey { id revokedAt }"
-    )
+    revoked = await mutate(fresh, "revokeApiKey", {"keyId": key_id}, "apiKey { id revokedAt }")
     assert revoked["errors"] == []
     assert revoked["apiKey"]["revokedAt"] is not None
     response = await fresh.post("{ viewer { name } }")
@@ -1008,7 +930,6 @@ async def test_keys_for_service_accounts(org: Org) -> None:
     made = await mutate(
         admin,
         "createApiKey",
-        "CreateApiKeyInput",
         {"name": "ci", "userId": org.uid("bot")},
         "secret apiKey { id name }",
     )
@@ -1030,18 +951,13 @@ async def test_keys_for_service_accounts(org: Org) -> None:
         (admin, missing("User"), "NOT_FOUND"),
     ]
     for caller, user_id, code in refusals:
-        payload = await mutate(
-            caller, "createApiKey", "CreateApiKeyInput", {"name": "sneaky", "userId": user_id}
-        )
+        payload = await mutate(caller, "createApiKey", {"name": "sneaky", "userId": user_id})
         assert codes(payload) == [code], (user_id, payload)
     assert await org.scalar("SELECT count(*) FROM api_keys") == before
-    unknown = await mutate(
-        admin, "createApiKey", "CreateApiKeyInput", {"name": "x", "userId": missing("User")}
-    )
+    unknown = await mutate(admin, "createApiKey", {"name": "x", "userId": missing("User")})
     foreign = await mutate(
         admin,
         "createApiKey",
-        "CreateApiKeyInput",
         {"name": "x", "userId": gid("User", foreign_bot.id)},
     )
     assert unknown == foreign
@@ -1049,20 +965,18 @@ async def test_keys_for_service_accounts(org: Org) -> None:
     # Someone else's key cannot be revoked: it reads as a missing key, and keeps working.
     key_id = made["apiKey"]["id"]
     for caller in (org.as_("member"), org.as_("amy"), other.as_("admin")):
-        payload = await mutate(caller, "revokeApiKey", "RevokeApiKeyInput", {"keyId": key_id})
-        absent = await mutate(
-            caller, "revokeApiKey", "RevokeApiKeyInput", {"keyId": missing("ApiKey")}
-        )
+        payload = await mutate(caller, "revokeApiKey", {"keyId": key_id})
+        absent = await mutate(caller, "revokeApiKey", {"keyId": missing("ApiKey")})
         assert codes(payload) == ["NOT_FOUND"]
         assert payload == absent
     amy_key = (await org.as_("amy").data("{ viewer { apiKeys { id } } }"))["viewer"]["apiKeys"]
-    payload = await mutate(admin, "revokeApiKey", "RevokeApiKeyInput", {"keyId": amy_key[0]["id"]})
+    payload = await mutate(admin, "revokeApiKey", {"keyId": amy_key[0]["id"]})
     assert codes(payload) == ["NOT_FOUND"]
     assert (await as_bot.data("{ viewer { name } }"))["viewer"]["name"] == bot.name
     assert (await org.as_("amy").data("{ viewer { name } }"))["viewer"]["name"]
 
     # The org admin may revoke the service account's key: it stops at once.
-    revoked = await mutate(admin, "revokeApiKey", "RevokeApiKeyInput", {"keyId": key_id})
+    revoked = await mutate(admin, "revokeApiKey", {"keyId": key_id})
     assert revoked["errors"] == []
     assert (await as_bot.post("{ viewer { name } }")).status_code == 401
     events = await org_history(org, "CREATE_API_KEY", "REVOKE_API_KEY")
@@ -1095,42 +1009,13 @@ async def test_organization_history_is_for_admins_only(org: Org) -> None:
 @pytest.fixture(scope="module")
 async def cli_database(server_url: str) -> AsyncIterator[str]:
     """A database of the module's own, migrated and holding the demo organization `acme`."""
-    url = await create_database(server_url)
-    try:
-        pool = await create_pool(url, max_size=2)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-            await seed_demo(pool)
-        finally:
-            await pool.close()
+    async with new_database(server_url, demo=True) as url:
         yield url
-    finally:
-        await drop_database(server_url, url)
 
 
 @pytest.fixture(scope="module")
 def cli_env(cli_database: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    runtime = tmp_path_factory.mktemp("xdg")
-    runtime.chmod(0o700)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "CAIRN_DATA_DIR", "CAIRN_TEST_DATABASE_URL"}
-    }
-    return {**env, "DATABASE_URL": cli_database, "XDG_RUNTIME_DIR": str(runtime)}
-
-
-def cairn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return cairn_env(tmp_path_factory.mktemp("xdg"), DATABASE_URL=cli_database)
 
 
 async def test_cli_service_account_key_create_and_revoke(
@@ -1148,9 +1033,7 @@ async def test_cli_service_account_key_create_and_revoke(
 
     pool = await create_pool(cli_database, max_size=2)
     try:
-        app = create_app(Settings(), pool=pool)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cairn.test") as http:
+        async with app_client(pool) as http:
             bot = GraphQLClient(http, key)
             me = await bot.data(
                 '{ viewer { name user { kind } } organization(name: "acme") { viewerRole } }'

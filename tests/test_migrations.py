@@ -19,19 +19,8 @@ from db.migrate import (
     migrate,
     pending_migrations,
 )
-from tests.conftest import create_database, drop_database
 
 MIGRATIONS_DIR = Path(str(resources.files("db").joinpath("migrations")))
-
-
-@pytest.fixture
-async def empty_url(server_url: str) -> AsyncIterator[str]:
-    """A new, empty database of this test's own, dropped at the end."""
-    url = await create_database(server_url)
-    try:
-        yield url
-    finally:
-        await drop_database(server_url, url)
 
 
 @pytest.fixture

@@ -29,51 +29,14 @@ from resolvers.registries import create_registry_txn, delete_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, log_artifact_txn
 from resolvers.versions import FileEntry
 from schema.nodes import global_id
-from tests.conftest import GraphQLClient
+from tests.support.databases import changed_tables, database_state
+from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient
+from tests.support.ids import missing
+from tests.support.mutations import RESULTS, document, refused
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-MISSING_ROW = 2**62
 TOO_LONG_DESCRIPTION = "d" * 65_537
 TOO_BIG_JSON = {"blob": "x" * (256 * 1024)}
 FILES = [{"path": "weights.bin", "digest": "f" * 64, "size": 10}]
-
-# --- the database snapshot --------------------------------------------------------------------
-
-# api_keys.last_used_at is touched by authentication (at most once a minute per key), not by the
-# mutations under test: it is left out so that the snapshot only sees what a mutation writes.
-VOLATILE_COLUMNS = {"api_keys": ("last_used_at",)}
-
-
-async def database_state(pool: asyncpg.Pool) -> dict[str, tuple[int, str]]:
-    """Every table of the public schema: (row count, md5 of all its rows in a stable order)."""
-    async with pool.acquire() as conn:
-        tables = [
-            row["tablename"]
-            for row in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-            )
-        ]
-        parts = []
-        for table in tables:
-            row_text = "to_jsonb(t)"
-            for column in VOLATILE_COLUMNS.get(table, ()):
-                row_text = f"({row_text} - '{column}')"
-            parts.append(
-                f"SELECT '{table}' AS name, count(*) AS rows, "
-                f"md5(coalesce(string_agg({row_text}::text, ',' ORDER BY {row_text}::text), '')) "
-                f'AS digest FROM "{table}" t'
-            )
-        rows = await conn.fetch(" UNION ALL ".join(parts))
-    return {row["name"]: (row["rows"], row["digest"]) for row in rows}
-
-
-def changed_tables(
-    before: Mapping[str, tuple[int, str]], after: Mapping[str, tuple[int, str]]
-) -> list[str]:
-    return sorted(
-        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
-    )
-
 
 # --- the objects under test -------------------------------------------------------------------
 
@@ -211,106 +174,37 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
 
 # --- the mutations ------------------------------------------------------------------------------
 
-# Each mutation: its input type, its payload's result fields (with a selection), and a valid
-# input that each case breaks in one way only.
-MUTATIONS: dict[str, tuple[str, dict[str, str], Callable[[World], dict[str, Any]]]] = {
-    "createProject": (
-        "CreateProjectInput",
-        {"project": "{ id }"},
-        lambda w: {"organization": "acme", "name": f"zz-new-{w.tag}"},
-    ),
-    "createRun": (
-        "CreateRunInput",
-        {"run": "{ id }"},
-        lambda w: {"projectId": w.project, "name": "new-run"},
-    ),
-    "updateRun": ("UpdateRunInput", {"run": "{ id }"}, lambda w: {"runId": w.running_run}),
-    "finishRun": ("FinishRunInput", {"run": "{ id }"}, lambda w: {"runId": w.running_run}),
-    "logArtifact": (
-        "LogArtifactInput",
-        {"artifactVersion": "{ id }"},
-        lambda w: {"projectId": w.project, "name": "errs-model", "type": "model", "files": FILES},
-    ),
-    "useArtifact": (
-        "UseArtifactInput",
-        {"run": "{ id }", "artifactVersion": "{ id }"},
-        lambda w: {"runId": w.running_run, "versionId": w.data_v0},
-    ),
-    "createRegistry": (
-        "CreateRegistryInput",
-        {"registry": "{ id }"},
-        lambda w: {"organization": "acme", "name": f"zz-new-{w.tag}"},
-    ),
-    "updateRegistry": (
-        "UpdateRegistryInput",
-        {"registry": "{ id }"},
-        lambda w: {"registryId": w.registry},
-    ),
-    "deleteRegistry": (
-        "DeleteRegistryInput",
-        {"deletedRegistryId": ""},
-        lambda w: {"registryId": w.registry},
-    ),
-    "createCollection": (
-        "CreateCollectionInput",
-        {"collection": "{ id }"},
-        lambda w: {"registryId": w.registry, "name": "new-collection", "type": "model"},
-    ),
-    "updateCollection": (
-        "UpdateCollectionInput",
-        {"collection": "{ id }"},
-        lambda w: {"collectionId": w.guarded, "description": "new"},
-    ),
-    "deleteCollection": (
-        "DeleteCollectionInput",
-        {"deletedCollectionId": ""},
-        lambda w: {"collectionId": w.second},
-    ),
-    "linkArtifact": (
-        "LinkArtifactInput",
-        {"artifactVersion": "{ id }"},
-        lambda w: {"versionId": w.model_v0, "collectionId": w.second},
-    ),
-    "unlinkArtifact": (
-        "UnlinkArtifactInput",
-        {"collection": "{ id }", "unlinkedVersionId": ""},
-        lambda w: {"versionId": w.guarded_v1},
-    ),
-    "addAliases": (
-        "AliasesInput",
-        {"artifactVersion": "{ id }"},
-        lambda w: {"versionId": w.guarded_v1, "aliases": ["fine"]},
-    ),
-    "removeAliases": (
-        "AliasesInput",
-        {"artifactVersion": "{ id }"},
-        lambda w: {"versionId": w.guarded_v1, "aliases": ["staging"]},
-    ),
-    "addTags": (
-        "TagsInput",
-        {"collection": "{ id }", "artifactVersion": "{ id }"},
-        lambda w: {"id": w.guarded, "tags": ["fine"]},
-    ),
-    "removeTags": (
-        "TagsInput",
-        {"collection": "{ id }", "artifactVersion": "{ id }"},
-        lambda w: {"id": w.guarded, "tags": ["fine"]},
-    ),
-    "updateArtifactVersion": (
-        "UpdateArtifactVersionInput",
-        {"artifactVersion": "{ id }"},
-        lambda w: {"versionId": w.guarded_v1, "description": "new"},
-    ),
+# A valid input of each mutation, which each case breaks in one way only.
+VALID_INPUTS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "createProject": lambda w: {"organization": "acme", "name": f"zz-new-{w.tag}"},
+    "createRun": lambda w: {"projectId": w.project, "name": "new-run"},
+    "updateRun": lambda w: {"runId": w.running_run},
+    "finishRun": lambda w: {"runId": w.running_run},
+    "logArtifact": lambda w: {
+        "projectId": w.project,
+        "name": "errs-model",
+        "type": "model",
+        "files": FILES,
+    },
+    "useArtifact": lambda w: {"runId": w.running_run, "versionId": w.data_v0},
+    "createRegistry": lambda w: {"organization": "acme", "name": f"zz-new-{w.tag}"},
+    "updateRegistry": lambda w: {"registryId": w.registry},
+    "deleteRegistry": lambda w: {"registryId": w.registry},
+    "createCollection": lambda w: {
+        "registryId": w.registry,
+        "name": "new-collection",
+        "type": "model",
+    },
+    "updateCollection": lambda w: {"collectionId": w.guarded, "description": "new"},
+    "deleteCollection": lambda w: {"collectionId": w.second},
+    "linkArtifact": lambda w: {"versionId": w.model_v0, "collectionId": w.second},
+    "unlinkArtifact": lambda w: {"versionId": w.guarded_v1},
+    "addAliases": lambda w: {"versionId": w.guarded_v1, "aliases": ["fine"]},
+    "removeAliases": lambda w: {"versionId": w.guarded_v1, "aliases": ["staging"]},
+    "addTags": lambda w: {"id": w.guarded, "tags": ["fine"]},
+    "removeTags": lambda w: {"id": w.guarded, "tags": ["fine"]},
+    "updateArtifactVersion": lambda w: {"versionId": w.guarded_v1, "description": "new"},
 }
-
-
-def document(mutation: str) -> str:
-    input_type, results, _ = MUTATIONS[mutation]
-    selection = " ".join(f"{name} {sub}" for name, sub in results.items())
-    return (
-        f"mutation($input: {input_type}!) {{ {mutation}(input: $input) "
-        f"{{ {selection} errors {{ code message field }} }} }}"
-    )
 
 
 # A key in a case's changes set to DROP is removed from the valid input.
@@ -329,7 +223,7 @@ class Case:
     user: str = "ada"
 
     def input(self, world: World) -> dict[str, Any]:
-        values = dict(MUTATIONS[self.mutation][2](world))
+        values = dict(VALID_INPUTS[self.mutation](world))
         changes = self.changes(world) if callable(self.changes) else self.changes
         for key, value in changes.items():
             if value is DROP:
@@ -353,10 +247,6 @@ def case(
 
 def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def missing(kind: str) -> str:
-    return global_id(kind, MISSING_ROW)
 
 
 def id_cases(
@@ -1471,35 +1361,20 @@ def test_every_mutation_has_cases() -> None:
 
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
-    assert set(MUTATIONS) <= set(mutation_type.fields)
+    assert set(VALID_INPUTS) == set(RESULTS)
+    assert set(VALID_INPUTS) <= set(mutation_type.fields)
     covered = {param.values[0].mutation for param in CASES}
-    assert covered == set(MUTATIONS)
+    assert covered == set(VALID_INPUTS)
     ids = [param.id for param in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-
-
-async def _refused(
-    client: httpx.AsyncClient, pool: asyncpg.Pool, demo: dict[str, str], world: World, c: Case
-) -> dict[str, Any]:
-    caller = GraphQLClient(client, demo[c.user])
-    before = await database_state(pool)
-    response = await caller.post(document(c.mutation), {"input": c.input(world)})
-    after = await database_state(pool)
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    payload = body["data"][c.mutation]
-    assert changed_tables(before, after) == [], payload
-    for result in MUTATIONS[c.mutation][1]:
-        assert payload[result] is None, payload
-    return payload
 
 
 @pytest.mark.parametrize("c", CASES)
 async def test_bad_input_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, pool: asyncpg.Pool, demo: dict[str, str], world: World, c: Case
 ) -> None:
-    payload = await _refused(client, pool, demo, world, c)
+    caller = GraphQLClient(client, demo[c.user])
+    payload = await refused(caller, pool, c.mutation, c.input(world))
     assert len(payload["errors"]) == 1, payload
     (error,) = payload["errors"]
     assert error["code"] == c.code, error

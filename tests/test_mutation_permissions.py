@@ -27,10 +27,10 @@ from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn
 from resolvers.versions import FileEntry
 from schema.nodes import global_id
-from tests.conftest import GraphQLClient
-from tests.test_mutation_errors import MUTATIONS, changed_tables, database_state, document
-
-MISSING_ROW = 2**62
+from tests.support.databases import changed_tables, database_state
+from tests.support.graphql import GraphQLClient, mutate
+from tests.support.ids import missing
+from tests.support.mutations import RESULTS, document, refused
 
 
 @dataclass(frozen=True)
@@ -223,30 +223,11 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
         await conn.execute("DELETE FROM audit_events WHERE id > $1", first_event)
 
 
-@pytest.fixture
-def bob(client: httpx.AsyncClient, demo: dict[str, str]) -> GraphQLClient:
-    return GraphQLClient(client, demo["bob"])
-
-
-def missing(kind: str) -> str:
-    return global_id(kind, MISSING_ROW)
-
-
 async def refusal(
     caller: GraphQLClient, pool: asyncpg.Pool, mutation: str, input: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The one payload error of a refused mutation, after checking that the payload's results
-    are null, the status is 200, and the database did not change."""
-    before = await database_state(pool)
-    response = await caller.post(document(mutation), {"input": dict(input)})
-    after = await database_state(pool)
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body
-    payload = body["data"][mutation]
-    assert changed_tables(before, after) == [], payload
-    for result in MUTATIONS[mutation][1]:
-        assert payload[result] is None, payload
+    """The one payload error of a refused mutation that changed nothing in the database."""
+    payload = await refused(caller, pool, mutation, input)
     assert len(payload["errors"]) == 1, payload
     error: dict[str, Any] = payload["errors"][0]
     return error
@@ -256,13 +237,7 @@ async def success(
     caller: GraphQLClient, mutation: str, input: Mapping[str, Any], selection: str
 ) -> dict[str, Any]:
     """The payload of a mutation that must succeed, with `selection` of its results."""
-    input_type = MUTATIONS[mutation][0]
-    query = (
-        f"mutation($input: {input_type}!) {{ {mutation}(input: $input) "
-        f"{{ {selection} errors {{ code message field }} }} }}"
-    )
-    data = await caller.data(query, {"input": dict(input)})
-    payload: dict[str, Any] = data[mutation]
+    payload = await mutate(caller, mutation, input, selection)
     assert payload["errors"] == [], payload
     return payload
 
@@ -1096,7 +1071,7 @@ async def test_another_organizations_objects_answer_as_missing_ones(
 
 
 def test_every_mutation_is_tried_across_organizations() -> None:
-    assert {param.values[0] for param in FOREIGN} == set(MUTATIONS)
+    assert {param.values[0] for param in FOREIGN} == set(RESULTS)
 
 
 # --- a RESTRICTED registry does not exist for those without a role --------------------------

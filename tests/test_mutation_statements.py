@@ -21,8 +21,17 @@ import pytest
 from asyncpg.introspection import INTRO_LOOKUP_TYPES, INTRO_LOOKUP_TYPES_13
 
 from db.accounts import TOUCH_API_KEY
-from tests.conftest import StatementCounter
-from tests.test_workflow import Api, Org, files, new_org
+from tests.support.graphql import mutation_document
+from tests.support.manifests import files
+from tests.support.statements import StatementCounter, dump
+from tests.support.workflow import (
+    Api,
+    Org,
+    linked_versions,
+    log_versions,
+    new_org,
+    new_project,
+)
 
 # Shared parts of every budget.
 AUTH = 1  # the API key lookup with the caller's organization roles
@@ -114,23 +123,15 @@ class Meter:
         assert statements.count("COMMIT;") == statements.count("BEGIN;"), dump(statements)
         return Counted(len(statements), statements, data)
 
-    async def mutation(self, api: Api, name: str, input_type: str, /, **input: Any) -> Counted:
+    async def mutation(self, api: Api, name: str, /, **input: Any) -> Counted:
         result = "run { id }" if name == "createRun" else "artifactVersion { id }"
         if name == "unlinkArtifact":
             result = "unlinkedVersionId"
-        document = (
-            f"mutation M($input: {input_type}!) {{ {name}(input: $input) {{ {result} "
-            "errors { code message } } }"
-        )
-        counted = await self.run(api, document, {"input": input})
+        counted = await self.run(api, mutation_document(name, result), {"input": input})
         payload = counted.data[name]
         assert payload["errors"] == [], payload
         counted.data = payload
         return counted
-
-
-def dump(statements: list[str]) -> str:
-    return "\n---\n".join(" ".join(s.split())[:160] for s in statements)
 
 
 def within(counted: Counted, budget: int) -> None:
@@ -140,10 +141,8 @@ def within(counted: Counted, budget: int) -> None:
 
 
 @pytest.fixture
-async def meter(pool: asyncpg.Pool, statement_counter: StatementCounter) -> Meter:
-    async with pool.acquire() as conn:
-        reset_query = conn.get_reset_query()
-    return Meter(statement_counter, reset_query)
+def meter(statement_counter: StatementCounter, pool_reset: str) -> Meter:
+    return Meter(statement_counter, pool_reset)
 
 
 @pytest.fixture
@@ -151,26 +150,10 @@ async def org(pool: asyncpg.Pool, client: httpx.AsyncClient) -> Org:
     return await new_org(pool, client, prefix="st")
 
 
-async def new_project(api: Api, org: Org, name: str = "p") -> str:
-    payload = await api.ok("createProject", organization=org.name, name=name)
-    project_id: str = payload["project"]["id"]
-    return project_id
-
-
-async def log_versions(api: Api, project_id: str, name: str, n: int) -> list[dict[str, Any]]:
-    versions = []
-    for i in range(n):
-        payload = await api.ok(
-            "logArtifact", projectId=project_id, name=name, type="model", files=files(f"{i}", "w")
-        )
-        versions.append(payload["artifactVersion"])
-    return versions
-
-
 async def test_create_run(org: Org, meter: Meter) -> None:
     project_id = await new_project(org.admin, org)
     counted = await meter.mutation(
-        org.admin, "createRun", "CreateRunInput", projectId=project_id, name="r", config={"a": 1}
+        org.admin, "createRun", projectId=project_id, name="r", config={"a": 1}
     )
     within(counted, BUDGET_CREATE_RUN)
 
@@ -181,7 +164,6 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
     new = await meter.mutation(
         admin,
         "logArtifact",
-        "LogArtifactInput",
         projectId=project_id,
         name="m",
         type="model",
@@ -191,7 +173,6 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
     duplicate = await meter.mutation(
         admin,
         "logArtifact",
-        "LogArtifactInput",
         projectId=project_id,
         name="m",
         type="model",
@@ -205,7 +186,6 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
     many_files = await meter.mutation(
         admin,
         "logArtifact",
-        "LogArtifactInput",
         projectId=project_id,
         name="m",
         type="model",
@@ -217,7 +197,6 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
     later = await meter.mutation(
         admin,
         "logArtifact",
-        "LogArtifactInput",
         projectId=project_id,
         name="m",
         type="model",
@@ -228,7 +207,6 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
     with_aliases = await meter.mutation(
         admin,
         "logArtifact",
-        "LogArtifactInput",
         projectId=project_id,
         name="m",
         type="model",
@@ -243,23 +221,13 @@ async def test_link_artifact(org: Org, meter: Meter, aliases: list[str]) -> None
     admin = org.admin
     logged = await log_versions(admin, await new_project(admin, org), "m", 4)
     target = f"{org.name}/wandb-registry-model/budget"
-    new = await meter.mutation(
-        admin,
-        "linkArtifact",
-        "LinkArtifactInput",
-        versionId=logged[0]["id"],
-        targetPath=target,
-        aliases=aliases,
-    )
+
+    async def link(version: dict[str, Any], **where: Any) -> Counted:
+        return await meter.mutation(admin, "linkArtifact", versionId=version["id"], **where)
+
+    new = await link(logged[0], targetPath=target, aliases=aliases)
     within(new, BUDGET_LINK_NEW_COLLECTION + len(aliases) * PER_ALIAS)
-    existing = await meter.mutation(
-        admin,
-        "linkArtifact",
-        "LinkArtifactInput",
-        versionId=logged[1]["id"],
-        targetPath=target,
-        aliases=aliases,
-    )
+    existing = await link(logged[1], targetPath=target, aliases=aliases)
     within(existing, BUDGET_LINK_EXISTING_COLLECTION + len(aliases) * PER_ALIAS)
     # The same statements but the collection's insert and its creation's audit (and event).
     extra = Counter(new.statements) - Counter(existing.statements)
@@ -270,22 +238,9 @@ async def test_link_artifact(org: Org, meter: Meter, aliases: list[str]) -> None
     collection_id = (await admin.version(existing.data["artifactVersion"]["id"]))["collection"][
         "id"
     ]
-    by_id = await meter.mutation(
-        admin,
-        "linkArtifact",
-        "LinkArtifactInput",
-        versionId=logged[2]["id"],
-        collectionId=collection_id,
-        aliases=aliases,
-    )
+    by_id = await link(logged[2], collectionId=collection_id, aliases=aliases)
     within(by_id, BUDGET_LINK_BY_COLLECTION_ID + len(aliases) * PER_ALIAS)
-    again = await meter.mutation(
-        admin,
-        "linkArtifact",
-        "LinkArtifactInput",
-        versionId=logged[2]["id"],
-        targetPath=target,
-    )
+    again = await link(logged[2], targetPath=target)
     assert again.data == by_id.data
     within(again, BUDGET_LINK_ALREADY_LINKED)
 
@@ -305,7 +260,6 @@ async def test_link_cost_does_not_grow_with_the_collection(org: Org, meter: Mete
     small = await meter.mutation(
         admin,
         "linkArtifact",
-        "LinkArtifactInput",
         versionId=logged[31]["id"],
         targetPath="wandb-registry-model/small",
         aliases=["staging"],
@@ -313,7 +267,6 @@ async def test_link_cost_does_not_grow_with_the_collection(org: Org, meter: Mete
     large = await meter.mutation(
         admin,
         "linkArtifact",
-        "LinkArtifactInput",
         versionId=logged[31]["id"],
         targetPath="wandb-registry-model/large",
         aliases=["staging"],
@@ -323,38 +276,23 @@ async def test_link_cost_does_not_grow_with_the_collection(org: Org, meter: Mete
     assert (await admin.version(large.data["artifactVersion"]["id"]))["version"] == "v30"
 
 
-async def linked(api: Api, org: Org, collection: str, n: int) -> list[dict[str, Any]]:
-    """n versions logged and linked into a new collection of the model registry."""
-    logged = await log_versions(api, await new_project(api, org, collection), "m", n)
-    links = []
-    for version in logged:
-        payload = await api.ok(
-            "linkArtifact", versionId=version["id"], targetPath=f"wandb-registry-model/{collection}"
-        )
-        links.append(payload["artifactVersion"])
-    return links
-
-
 async def test_add_aliases(org: Org, meter: Meter) -> None:
     """addAliases costs a base plus one upsert and one event per alias, whatever the size of the
     collection: 1 alias and 5 aliases, in collections of 2 and of 30 versions."""
     admin = org.admin
     counts = {}
     for size in (2, 30):
-        links = await linked(admin, org, f"aliases-{size}", size)
-        one = await meter.mutation(
-            admin, "addAliases", "AliasesInput", versionId=links[0]["id"], aliases=["solo"]
-        )
+        links = await linked_versions(admin, org, f"aliases-{size}", size)
+        one = await meter.mutation(admin, "addAliases", versionId=links[0]["id"], aliases=["solo"])
         within(one, BUDGET_ADD_ALIASES_BASE + PER_ALIAS)
         two = await meter.mutation(
-            admin, "addAliases", "AliasesInput", versionId=links[0]["id"], aliases=["x", "y"]
+            admin, "addAliases", versionId=links[0]["id"], aliases=["x", "y"]
         )
         per_alias = two.count - one.count
         assert 0 < per_alias <= PER_ALIAS, dump(two.statements)
         five = await meter.mutation(
             admin,
             "addAliases",
-            "AliasesInput",
             versionId=links[-1]["id"],
             aliases=["a", "b", "c", "d", "solo"],  # four new ones, and `solo` moves here
         )
@@ -370,7 +308,7 @@ async def test_add_aliases(org: Org, meter: Meter) -> None:
         ]
         # Aliases the version holds already change nothing and cost only their upserts.
         again = await meter.mutation(
-            admin, "addAliases", "AliasesInput", versionId=links[-1]["id"], aliases=["a", "b"]
+            admin, "addAliases", versionId=links[-1]["id"], aliases=["a", "b"]
         )
         assert again.count == one.count - per_alias + 2, dump(again.statements)
         assert not any("INSERT INTO audit_events" in s for s in again.statements)
@@ -384,10 +322,8 @@ async def test_unlink_artifact(org: Org, meter: Meter) -> None:
     admin = org.admin
     counts = {}
     for size in (2, 30):
-        links = await linked(admin, org, f"unlink-{size}", size)
-        counted = await meter.mutation(
-            admin, "unlinkArtifact", "UnlinkArtifactInput", versionId=links[-1]["id"]
-        )
+        links = await linked_versions(admin, org, f"unlink-{size}", size)
+        counted = await meter.mutation(admin, "unlinkArtifact", versionId=links[-1]["id"])
         assert counted.data["unlinkedVersionId"] == links[-1]["id"]
         within(counted, BUDGET_UNLINK_LATEST)
         assert (await admin.version(links[-2]["id"]))["aliases"] == ["latest"]

@@ -19,7 +19,7 @@ from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.paths import MAX_PATH_LENGTH, MAX_VERSION_INDEX, ArtifactPath, parse_path
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 QUERY = """
 query($path: String!, $organization: String) {

@@ -24,7 +24,7 @@ from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, l
 from resolvers.versions import FileEntry, manifest_digest
 from schema.nodes import decode_id, global_id
 from server.demo import _files
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -7,9 +7,9 @@ direct role plus a better team role, org MEMBER and org VIEWER without any role,
 (at least MEMBER wherever they have a role), and an outsider from another organization.
 
 `test_registry_matrix` walks principal x registry x operation. The expected outcome of a cell is
-written down from the issue, not computed by the code under test: the principal's effective role
-on each registry is a hand-written table. Every mutating cell acts on objects made for it alone
-(through `resolvers.commands`, as the org admin), checks through the org admin's eyes that the
+written down by hand, not computed by the code under test: the principal's effective role on each
+registry is a hand-written table. Every mutating cell acts on objects made for it alone (through
+the resolvers' `*_txn` functions, as the org admin), checks through the org admin's eyes that the
 change happened exactly when it was allowed, and for an invisible target, that the answer is the
 one a random non-existent id gets. `test_organization_matrix` does the same for organization-level
 mutations. The guard tests then check that every mutation of the schema was seen refusing, and
@@ -39,28 +39,20 @@ from resolvers.links import link_artifact_txn
 from resolvers.organizations import create_organization_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
 from resolvers.versions import FileEntry, change_collection_tags_txn, change_version_tags_txn
-from schema.nodes import global_id
-from schema.schema import schema as cairn_schema
-from tests.conftest import GraphQLClient
+from tests.support.databases import database_state
+from tests.support.graphql import GraphQLClient, input_types, mutate, mutation_document
+from tests.support.ids import gid, missing
+from tests.support.registries import insert_registry
 
 RV, VIEWER, MEMBER, ADMIN = "RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN"
 RANK = {RV: 0, VIEWER: 1, MEMBER: 2, ADMIN: 3}
 ORG_RANK = {VIEWER: 0, MEMBER: 1, ADMIN: 2}
 ALLOWED, HIDDEN = "ALLOWED", "NOT_FOUND"  # a refusal is its error code, e.g. PERMISSION_DENIED
-MISSING_ROW = 2**62
 KINDS = ("R", "O")
 REGISTRY_NAMES = {"R": "secret", "O": "shared"}
 VISIBILITY = {"R": "RESTRICTED", "O": "ORGANIZATION"}
 READ_FILES = {"weights.bin": 4096, "config.json": 128}
 NAMES = itertools.count(1)
-
-
-def gid(kind: str, row_id: int) -> str:
-    return global_id(kind, row_id)
-
-
-def missing(kind: str) -> str:
-    return global_id(kind, MISSING_ROW)
 
 
 def fresh(prefix: str) -> str:
@@ -162,20 +154,9 @@ async def _grant(
 
 
 async def _insert_registry(conn: Any, org: Organization, name: str, kind: str) -> Registry:
-    registry = await registries.insert_registry(
-        conn,
-        organization_id=org.id,
-        name=name,
-        description="",
-        visibility=VISIBILITY[kind],
-        accepted_types=[],
-        accepts_all_types=True,
-        protected_aliases=["production"],
-        is_core=False,
-        created_by=None,
+    return await insert_registry(
+        conn, org.id, name, VISIBILITY[kind], protected_aliases=["production"]
     )
-    assert registry is not None
-    return registry
 
 
 @pytest.fixture(scope="module")
@@ -373,41 +354,11 @@ def make_env(world: World, http: httpx.AsyncClient, kind: str, principal: Princi
 # --- GraphQL helpers ---------------------------------------------------------------------------
 
 
-def _named_type(ref: dict[str, Any]) -> str:
-    while ref.get("ofType"):
-        ref = ref["ofType"]
-    return str(ref["name"])
-
-
-def _mutation_fields() -> dict[str, str]:
-    """Every mutation of the schema, by introspection, with the type of its `input`."""
-    types = {t["name"]: t for t in cairn_schema.introspect()["__schema"]["types"]}
-    fields = types["Mutation"]["fields"]
-    return {
-        f["name"]: _named_type(next(a for a in f["args"] if a["name"] == "input")["type"])
-        for f in fields
-    }
-
-
-MUTATIONS = _mutation_fields()
-
-
-async def mutate_payload(
-    client: GraphQLClient, name: str, input: dict[str, Any], selection: str = ""
-) -> dict[str, Any]:
-    """The payload of one mutation: `selection` and its errors."""
-    document = (
-        f"mutation($input: {MUTATIONS[name]}!) {{ m: {name}(input: $input) "
-        f"{{ {selection} errors {{ code message field }} }} }}"
-    )
-    data = await client.data(document, {"input": input})
-    payload: dict[str, Any] = data["m"]
-    return payload
-
-
-async def mutate(client: GraphQLClient, name: str, input: dict[str, Any]) -> list[dict[str, Any]]:
+async def errors_of(
+    client: GraphQLClient, name: str, input: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The payload errors of one mutation (a successful one has none)."""
-    errors: list[dict[str, Any]] = (await mutate_payload(client, name, input))["errors"]
+    errors: list[dict[str, Any]] = (await mutate(client, name, input))["errors"]
     return errors
 
 
@@ -605,15 +556,13 @@ class MutationCell:
 
     async def __call__(self, env: Env) -> str:
         state = await self.setup(env)
-        payload = await mutate_payload(
-            env.client, self.mutation, self.input(env, state), self.selection
-        )
+        payload = await mutate(env.client, self.mutation, self.input(env, state), self.selection)
         errors = payload["errors"]
         outcome = outcome_of(errors)
         applied = await self.applied(env, state) if self.done is None else self.done(payload)
         assert applied == (outcome == ALLOWED), (outcome, errors, applied)
         if outcome == HIDDEN:
-            twin = await mutate(env.client, self.mutation, self.missing(env, state))
+            twin = await errors_of(env.client, self.mutation, self.missing(env, state))
             assert errors == twin, "an invisible object must answer exactly as a missing one"
         return outcome
 
@@ -1079,7 +1028,7 @@ async def test_registry_matrix(
 
 def test_the_matrix_as_a_table() -> None:
     """The table the matrix test walks, printed (run with -s to read it); every cell has one
-    expected outcome and the principals hold the roles the issue describes."""
+    expected outcome and the principals hold the roles PRINCIPALS describes."""
     width = max(len(op.label) for op in OPERATIONS)
     short = {ALLOWED: "ok", HIDDEN: "--", "PERMISSION_DENIED": "DENY", "PROTECTED_ALIAS": "PROT"}
     lines = []
@@ -1487,11 +1436,11 @@ async def test_organization_matrix(
     env = OrgEnv(world, principal, GraphQLClient(client, world.keys[principal.name]))
     try:
         state = await op.setup(env)
-        errors = await mutate(env.client, op.mutation, op.input(env, state))
+        errors = await errors_of(env.client, op.mutation, op.input(env, state))
         outcome = outcome_of(errors)
         applied = await op.applied(env, state)
         if outcome == HIDDEN:
-            twin = await mutate(env.client, op.mutation, op.missing(env, state))
+            twin = await errors_of(env.client, op.mutation, op.missing(env, state))
             assert _normalize(errors, env.org_name) == _normalize(twin, OTHER_ORG), (errors, twin)
     finally:
         async with world.pool.acquire() as conn:
@@ -1535,7 +1484,7 @@ async def test_the_creator_of_a_restricted_registry_becomes_its_admin(
             "totalCount": 1,
             "nodes": [{"role": ADMIN, "user": {"name": world.users["member"].name}, "team": None}],
         }
-        errors = await mutate(
+        errors = await errors_of(
             creator, "updateRegistry", {"registryId": registry_id, "description": "mine"}
         )
         assert errors == []
@@ -1558,7 +1507,7 @@ async def test_org_viewers_cannot_create_registries(
 ) -> None:
     viewer = GraphQLClient(client, world.keys["viewer"])
     name = fresh("nope")
-    errors = await mutate(
+    errors = await errors_of(
         viewer,
         "createRegistry",
         {"organization": world.org.name, "name": name, "visibility": "RESTRICTED"},
@@ -1585,33 +1534,11 @@ def _declared_refusals() -> set[str]:
 def test_every_mutation_is_seen_refusing() -> None:
     """Every field of the Mutation type has a cell above that expects (and, when the whole file
     ran, saw) an authorization refusal. A new mutation without such a cell fails here."""
-    all_mutations = set(MUTATIONS)
+    all_mutations = set(input_types())
     assert len(all_mutations) >= 30
     assert _declared_refusals() == all_mutations
     if {cell_id(*c) for c in REGISTRY_CELLS} | {org_cell_id(*c) for c in ORG_CELLS} <= CELLS_RUN:
         assert all_mutations == REFUSED_SEEN
-
-
-# Tables whose rows a mutation writes; everything else in the database too (see `snapshot`).
-async def snapshot(pool: asyncpg.Pool) -> dict[str, tuple[int, str]]:
-    """Every public table: its row count and an md5 of its rows (api_keys.last_used_at aside,
-    which authenticating touches)."""
-    async with pool.acquire() as conn:
-        tables = [
-            r["tablename"]
-            for r in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        result = {}
-        for table in tables:
-            row = "(to_jsonb(t) - 'last_used_at')" if table == "api_keys" else "to_jsonb(t)"
-            record = await conn.fetchrow(
-                f"SELECT count(*) AS n, md5(coalesce(string_agg({row}::text, ',' "
-                f"ORDER BY {row}::text), '')) AS digest FROM \"{table}\" t"
-            )
-            result[table] = (record["n"], record["digest"])
-    return result
 
 
 async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_writes_nothing(
@@ -1621,7 +1548,7 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
     collection = await env.fresh_collection()
     registry = await env.fresh_registry()
     automation = gid("Automation", await env.fresh_automation())
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any]]] = [
         # Sends a sample event without writing: the check after it runs catches it.
         ("rv", "testAutomation", {"automationId": automation}),
         ("m", "deleteAutomation", {"automationId": automation}),
@@ -1654,7 +1581,7 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
     try:
         # Checked: each is refused as a payload error.
         for who, mutation, input in cases:
-            errors = await mutate(GraphQLClient(client, world.keys[who]), mutation, input)
+            errors = await errors_of(GraphQLClient(client, world.keys[who]), mutation, input)
             assert [e["code"] for e in errors] == ["PERMISSION_DENIED"], (mutation, errors)
 
         async def no_registry_check(*args: Any) -> str:
@@ -1667,19 +1594,15 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
         monkeypatch.setattr(authorization, "require_registry_role", no_registry_check)
         monkeypatch.setattr(authorization, "require_organization_role", no_organization_check)
 
-        before = await snapshot(world.pool)
+        before = await database_state(world.pool)
         for who, mutation, input in cases:
             caller = GraphQLClient(client, world.keys[who])
-            document = (
-                f"mutation($input: {MUTATIONS[mutation]}!) {{ m: {mutation}(input: $input) "
-                "{ errors { code } } }"
-            )
-            body = (await caller.post(document, {"input": input})).json()
+            body = (await caller.post(mutation_document(mutation), {"input": input})).json()
             assert body.get("data") is None, (mutation, body)
             (error,) = body["errors"]
             assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", (mutation, body)
             assert error["message"].startswith("Internal server error"), body
             assert "authorization" not in error["message"].lower()
-        assert await snapshot(world.pool) == before
+        assert await database_state(world.pool) == before
     finally:
         await env.cleanup()

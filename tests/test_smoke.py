@@ -1,4 +1,4 @@
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 
 async def test_viewer(ada: GraphQLClient) -> None:

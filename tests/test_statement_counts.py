@@ -1,5 +1,5 @@
 """No N+1: the number of SQL statements a request runs depends on the query's shape, never on how
-many objects it returns (DESIGN §3).
+many objects it returns.
 
 Two organizations of the same shape are built through the resolver functions: `small` with one
 custom registry x 1 collection x 1 version, and `large` with N x N x N. Every version has aliases,
@@ -34,8 +34,9 @@ from resolvers.runs import (
     use_artifact_txn,
 )
 from resolvers.versions import FileEntry, add_aliases_txn, change_version_tags_txn
-from schema.nodes import global_id
-from tests.conftest import StatementCounter
+from tests.support.graphql import GraphQLClient
+from tests.support.ids import gid
+from tests.support.statements import StatementCounter, count_request
 
 N = 5  # registries, collections per registry, versions per collection in the large org
 
@@ -182,31 +183,14 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
 
 
 @pytest.fixture(scope="module")
-async def world(pool: asyncpg.Pool) -> World:
+async def world(pool: asyncpg.Pool, pool_reset: str) -> World:
     async with pool.acquire() as conn, conn.transaction():
         member = await create_user_txn(conn, "statement-counter", "Member of both")
         small = await _build(conn, "counts-small", 1, member)
         large = await _build(conn, "counts-large", N, member)
         key = await create_api_key_txn(conn, member.name, key_name="counts")
-        pool_reset = conn.get_reset_query()
     assert len(large.versions) == N**3
     return World(key=key, member_id=member.id, small=small, large=large, pool_reset=pool_reset)
-
-
-def counter_dump(counter: StatementCounter) -> str:
-    return "\n---\n".join(counter.statements)
-
-
-async def _post(http: httpx.AsyncClient, key: str, query: str, variables: dict[str, Any]) -> Any:
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/graphql-response+json"},
-    )
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body["errors"]
-    return body["data"]
 
 
 async def count_statements(
@@ -216,20 +200,9 @@ async def count_statements(
     query: str,
     variables: dict[str, Any],
 ) -> tuple[int, Any]:
-    """The app's statements for one request (the pool's resets left out), and its data.
-
-    A warm-up request first: authentication records a key's use at most once a minute, and that
-    write must not land in the measured request.
-    """
-    warm = await _post(http, world.key, query, variables)
-    counter.reset()
-    data = await _post(http, world.key, query, variables)
-    resets = sum(1 for s in counter.statements if s == world.pool_reset)
-    count = counter.count - resets
-    # Every checkout runs at least one statement before its reset.
-    assert resets <= count, counter_dump(counter)
-    assert data == warm
-    return count, data
+    """The app's statements for one request by the member, and its data."""
+    client = GraphQLClient(http, world.key)
+    return await count_request(client, counter, world.pool_reset, query, variables)
 
 
 def _objects(data: Any) -> int:
@@ -259,7 +232,7 @@ async def assert_flat(
     )
     assert _objects(large_data) > _objects(small_data), "the large org must return more"
     assert small == large, f"{small} statements for the small org, {large} for the large one"
-    assert large <= budget, f"{large} statements, budget {budget}:\n{counter_dump(counter)}"
+    assert large <= budget, f"{large} statements, budget {budget}:\n{counter.dump()}"
     return large
 
 
@@ -527,7 +500,7 @@ async def test_version_by_path(
             client, statement_counter, world, PATH_QUERY, {"path": path}
         )
         assert data["artifactVersion"]["version"]
-        assert count <= BUDGET_VERSION_BY_PATH, counter_dump(statement_counter)
+        assert count <= BUDGET_VERSION_BY_PATH, statement_counter.dump()
 
 
 NODE_FRAGMENTS = """
@@ -560,7 +533,7 @@ def _mixed_ids(org: Org, member_id: int, total: int) -> list[str]:
     ids: list[str] = []
     for position in range(max(len(row_ids) for _, row_ids in kinds)):
         ids.extend(
-            global_id(kind, row_ids[position]) for kind, row_ids in kinds if position < len(row_ids)
+            gid(kind, row_ids[position]) for kind, row_ids in kinds if position < len(row_ids)
         )
     assert len(ids) >= total
     return ids[:total]
@@ -571,7 +544,7 @@ async def test_node(
 ) -> None:
     version = world.large.versions[-1]
     count, data = await count_statements(
-        client, statement_counter, world, NODE, {"id": global_id("ArtifactVersion", version.id)}
+        client, statement_counter, world, NODE, {"id": gid("ArtifactVersion", version.id)}
     )
     assert data["node"]["version"] == f"v{version.version_index}"
     assert count <= AUTH + LOOKUP + REGISTRY_ROLE
@@ -580,14 +553,14 @@ async def test_node(
 async def test_nodes_one_versus_twenty(
     client: httpx.AsyncClient, statement_counter: StatementCounter, world: World
 ) -> None:
-    one = [global_id("ArtifactVersion", world.small.versions[0].id)]
+    one = [gid("ArtifactVersion", world.small.versions[0].id)]
     one_count, one_data = await count_statements(
         client, statement_counter, world, NODES, {"ids": one}
     )
     assert one_data["nodes"][0]["version"] == "v0"
     assert one_count <= AUTH + LOOKUP + REGISTRY_ROLE
 
-    versions = [global_id("ArtifactVersion", v.id) for v in world.large.versions[:20]]
+    versions = [gid("ArtifactVersion", v.id) for v in world.large.versions[:20]]
     twenty_count, twenty_data = await count_statements(
         client, statement_counter, world, NODES, {"ids": versions}
     )
@@ -618,8 +591,8 @@ async def test_nodes_children(
       ... on Run { project { name } outputs(first: 5) { nodes { id } } } } }"""
 
     def ids(org: Org, count: int) -> list[str]:
-        return [global_id("ArtifactVersion", v.id) for v in org.versions[:count]] + [
-            global_id("Run", r) for r in org.run_ids[:count]
+        return [gid("ArtifactVersion", v.id) for v in org.versions[:count]] + [
+            gid("Run", r) for r in org.run_ids[:count]
         ]
 
     small, _ = await count_statements(

@@ -10,7 +10,6 @@ belongs to another organization only."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import uuid
 from dataclasses import dataclass
@@ -27,24 +26,12 @@ from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.links import link_artifact_txn
 from resolvers.organizations import create_organization_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
-from resolvers.versions import FileEntry
-from schema.nodes import global_id
-from tests.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient, mutate
+from tests.support.ids import gid, missing
+from tests.support.manifests import entries
+from tests.support.registries import insert_registry
 
-MISSING_ROW = 2**62
 NAMES = itertools.count(1)
-
-
-def gid(kind: str, row_id: int) -> str:
-    return global_id(kind, row_id)
-
-
-def missing(kind: str) -> str:
-    return global_id(kind, MISSING_ROW)
-
-
-def files(seed: str) -> list[FileEntry]:
-    return [FileEntry("model.bin", hashlib.sha256(seed.encode()).hexdigest(), 100)]
 
 
 @dataclass
@@ -68,23 +55,6 @@ class World:
     ra: Collection
     oa: Collection
     sequence: Collection  # A's artifact sequence
-
-
-async def _registry(conn: Any, org: Organization, name: str, visibility: str) -> Registry:
-    registry = await registries.insert_registry(
-        conn,
-        organization_id=org.id,
-        name=name,
-        description="",
-        visibility=visibility,
-        accepted_types=[],
-        accepts_all_types=True,
-        protected_aliases=[],
-        is_core=False,
-        created_by=None,
-    )
-    assert registry is not None
-    return registry
 
 
 @pytest.fixture(scope="module")
@@ -114,20 +84,26 @@ async def world(pool: asyncpg.Pool) -> World:
         team = await organizations.insert_team(conn, org.id, "readers")
         assert team is not None
         await organizations.change_team_members(conn, team.id, [users["teamie"].id], add=True)
-        r = await _registry(conn, org, "secret", "RESTRICTED")
-        o = await _registry(conn, org, "shared", "ORGANIZATION")
+        r = await insert_registry(conn, org.id, "secret", "RESTRICTED")
+        o = await insert_registry(conn, org.id, "shared", "ORGANIZATION")
         await registries.set_registry_user_role(conn, r.id, users["holder"].id, "VIEWER")
         await registries.set_registry_team_role(conn, r.id, team.id, "VIEWER")
         admin = users["admin"]
         project = await create_project_txn(conn, org.id, "lab")
         trainer = await create_run_txn(conn, admin, project, "trainer")
         consumer = await create_run_txn(conn, admin, project, "consumer")
-        a_src = await log_artifact_txn(
-            conn, admin, project, name="a", artifact_type="model", files=files("A"), run=trainer
-        )
-        b_src = await log_artifact_txn(
-            conn, admin, project, name="b", artifact_type="model", files=files("B"), run=trainer
-        )
+        a_src, b_src = [
+            await log_artifact_txn(
+                conn,
+                admin,
+                project,
+                name=content.lower(),
+                artifact_type="model",
+                files=entries(content, "model.bin", size=100),
+                run=trainer,
+            )
+            for content in ("A", "B")
+        ]
         a_r = await link_artifact_txn(conn, admin, a_src, r, "ra", ["candidate"])
         a_o = await link_artifact_txn(conn, admin, a_src, o, "oa")
         b_o = await link_artifact_txn(conn, admin, b_src, o, "ob")
@@ -356,10 +332,9 @@ async def test_mutations_on_restricted_objects_answer_as_missing_ones(
     world: World, client: httpx.AsyncClient
 ) -> None:
     member = as_(world, client, "member")
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str, str, int]] = [
         (
             "addRegistryMembers",
-            "AddRegistryMembersInput",
             {"members": [{"userId": gid("User", world.users["member"].id), "role": "ADMIN"}]},
             "registryId",
             "Registry",
@@ -367,16 +342,14 @@ async def test_mutations_on_restricted_objects_answer_as_missing_ones(
         ),
         (
             "updateRegistry",
-            "UpdateRegistryInput",
             {"description": "x"},
             "registryId",
             "Registry",
             world.r.id,
         ),
-        ("deleteRegistry", "DeleteRegistryInput", {}, "registryId", "Registry", world.r.id),
+        ("deleteRegistry", {}, "registryId", "Registry", world.r.id),
         (
             "createCollection",
-            "CreateCollectionInput",
             {"name": "x", "type": "model"},
             "registryId",
             "Registry",
@@ -384,16 +357,14 @@ async def test_mutations_on_restricted_objects_answer_as_missing_ones(
         ),
         (
             "deleteCollection",
-            "DeleteCollectionInput",
             {},
             "collectionId",
             "Collection",
             world.ra.id,
         ),
-        ("unlinkArtifact", "UnlinkArtifactInput", {}, "versionId", "ArtifactVersion", world.a_r.id),
+        ("unlinkArtifact", {}, "versionId", "ArtifactVersion", world.a_r.id),
         (
             "addAliases",
-            "AliasesInput",
             {"aliases": ["x"]},
             "versionId",
             "ArtifactVersion",
@@ -401,22 +372,17 @@ async def test_mutations_on_restricted_objects_answer_as_missing_ones(
         ),
         (
             "useArtifact",
-            "UseArtifactInput",
             {"runId": gid("Run", world.consumer.id)},
             "versionId",
             "ArtifactVersion",
             world.a_r.id,
         ),
     ]
-    for mutation, input_type, base, key, kind, row in cases:
-        document = (
-            f"mutation($input: {input_type}!) {{ m: {mutation}(input: $input) "
-            "{ errors { code message field } } }"
-        )
-        hidden = await member.data(document, {"input": {**base, key: gid(kind, row)}})
-        absent = await member.data(document, {"input": {**base, key: missing(kind)}})
+    for mutation, base, key, kind, row in cases:
+        hidden = await mutate(member, mutation, {**base, key: gid(kind, row)})
+        absent = await mutate(member, mutation, {**base, key: missing(kind)})
         assert hidden == absent, mutation
-        assert hidden["m"]["errors"][0]["code"] == "NOT_FOUND", mutation
+        assert hidden["errors"][0]["code"] == "NOT_FOUND", mutation
 
     # By path: linking into R names R exactly as it names a registry that does not exist.
     document = """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
@@ -688,7 +654,7 @@ async def test_restricting_a_registry_hides_it_at_once(
     world: World, client: httpx.AsyncClient
 ) -> None:
     async with world.pool.acquire() as conn:
-        registry = await _registry(conn, world.org, f"soon-{next(NAMES)}", "ORGANIZATION")
+        registry = await insert_registry(conn, world.org.id, f"soon-{next(NAMES)}", "ORGANIZATION")
     member = as_(world, client, "member")
     query = (
         "query($org: String!, $name: String!) { registry(organization: $org, name: $name) { id } }"

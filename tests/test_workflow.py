@@ -8,10 +8,7 @@ does); everything after that goes through GraphQL mutations and queries.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,210 +16,17 @@ import asyncpg
 import httpx
 import pytest
 
-from db import registries
-from resolvers.accounts import create_api_key_txn, create_user_txn
-from resolvers.organizations import add_member_txn, create_organization_txn
 from resolvers.versions import FileEntry, manifest_digest
 from schema.nodes import decode_id
-from tests.conftest import GraphQLClient
+from tests.support.manifests import files
+from tests.support.workflow import HISTORY, Api, Org, linked_versions, new_org
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-INPUT_TYPES = {
-    "createProject": "CreateProjectInput",
-    "createRun": "CreateRunInput",
-    "updateRun": "UpdateRunInput",
-    "finishRun": "FinishRunInput",
-    "logArtifact": "LogArtifactInput",
-    "useArtifact": "UseArtifactInput",
-    "createRegistry": "CreateRegistryInput",
-    "updateRegistry": "UpdateRegistryInput",
-    "deleteRegistry": "DeleteRegistryInput",
-    "createCollection": "CreateCollectionInput",
-    "updateCollection": "UpdateCollectionInput",
-    "deleteCollection": "DeleteCollectionInput",
-    "linkArtifact": "LinkArtifactInput",
-    "unlinkArtifact": "UnlinkArtifactInput",
-    "addAliases": "AliasesInput",
-    "removeAliases": "AliasesInput",
-    "addTags": "TagsInput",
-    "removeTags": "TagsInput",
-    "updateArtifactVersion": "UpdateArtifactVersionInput",
-}
-
-VERSION = """id versionIndex version digest size type metadata description isLink aliases tags
-path createdAt linkedAt linkedBy { name } createdBy { id name } source { id }
-collection { id name type }"""
-RUN = "id name state config summary createdAt finishedAt user { name } project { id name }"
-REGISTRY = """id name fullName description visibility acceptsAllTypes acceptedTypes
-protectedAliases isCore"""
-COLLECTION = "id name type description tags"
-
-# What each mutation's payload returns besides `errors`.
-SELECTIONS = {
-    "createProject": "project { id name description }",
-    "createRun": f"run {{ {RUN} }}",
-    "updateRun": f"run {{ {RUN} }}",
-    "finishRun": f"run {{ {RUN} }}",
-    "logArtifact": f"artifactVersion {{ {VERSION} }}",
-    "useArtifact": f"run {{ id }} artifactVersion {{ {VERSION} }}",
-    "createRegistry": f"registry {{ {REGISTRY} }}",
-    "updateRegistry": f"registry {{ {REGISTRY} }}",
-    "deleteRegistry": "deletedRegistryId",
-    "createCollection": f"collection {{ {COLLECTION} }}",
-    "updateCollection": f"collection {{ {COLLECTION} }}",
-    "deleteCollection": "deletedCollectionId",
-    "linkArtifact": f"artifactVersion {{ {VERSION} }}",
-    "unlinkArtifact": f"""unlinkedVersionId collection {{ {COLLECTION}
-        versions {{ totalCount nodes {{ id version aliases }} }} }}""",
-    "addAliases": f"artifactVersion {{ {VERSION} }}",
-    "removeAliases": f"artifactVersion {{ {VERSION} }}",
-    "addTags": f"collection {{ {COLLECTION} }} artifactVersion {{ {VERSION} }}",
-    "removeTags": f"collection {{ {COLLECTION} }} artifactVersion {{ {VERSION} }}",
-    "updateArtifactVersion": f"artifactVersion {{ {VERSION} }}",
-}
-
-EVENT = "action targetType targetId before after createdAt actor { name }"
-HISTORY = """
-query History($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
-              $actions: [AuditAction!]) {
-  node(id: $id) {
-    ... on Collection { history(first: $first, after: $after, last: $last, before: $before,
-                                actions: $actions) { ...page } }
-    ... on Registry { history(first: $first, after: $after, last: $last, before: $before,
-                              actions: $actions) { ...page } }
-  }
-}
-fragment page on AuditEventConnection {
-  totalCount
-  pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  edges { cursor }
-  nodes { EVENT }
-}
-""".replace("EVENT", EVENT)
-
-
-def mutation_document(name: str) -> str:
-    return (
-        f"mutation Change($input: {INPUT_TYPES[name]}!) {{ {name}(input: $input) {{ "
-        f"{SELECTIONS[name]} errors {{ code message field }} }} }}"
-    )
-
-
-class Api:
-    """One user's view of the API: mutations that must succeed or must be refused, and reads."""
-
-    def __init__(self, client: GraphQLClient, name: str) -> None:
-        self.client = client
-        self.name = name
-
-    async def payload(self, mutation: str, **input: Any) -> dict[str, Any]:
-        data = await self.client.data(mutation_document(mutation), {"input": input})
-        payload: dict[str, Any] = data[mutation]
-        return payload
-
-    async def ok(self, mutation: str, **input: Any) -> dict[str, Any]:
-        payload = await self.payload(mutation, **input)
-        assert payload["errors"] == [], payload["errors"]
-        return payload
-
-    async def refused(self, mutation: str, **input: Any) -> dict[str, Any]:
-        """The one UserError of a refused mutation; the payload's result must be null."""
-        payload = await self.payload(mutation, **input)
-        assert len(payload["errors"]) == 1, payload
-        for key, value in payload.items():
-            if key != "errors":
-                assert value is None, payload
-        error: dict[str, Any] = payload["errors"][0]
-        assert error["message"], error
-        return error
-
-    async def node(self, node_id: str, selection: str) -> Any:
-        data = await self.client.data(
-            f"query Node($id: ID!) {{ node(id: $id) {{ {selection} }} }}", {"id": node_id}
-        )
-        return data["node"]
-
-    async def version(self, version_id: str) -> dict[str, Any]:
-        found = await self.node(version_id, f"... on ArtifactVersion {{ {VERSION} }}")
-        assert found is not None, version_id
-        return dict(found)
-
-    async def history(self, node_id: str, **arguments: Any) -> dict[str, Any]:
-        data = await self.client.data(HISTORY, {"id": node_id, **arguments})
-        assert data["node"] is not None, node_id
-        page: dict[str, Any] = data["node"]["history"]
-        return page
-
-    async def events(self, node_id: str, **arguments: Any) -> list[dict[str, Any]]:
-        """The whole history, newest first (pages of 100)."""
-        events: list[dict[str, Any]] = []
-        after = None
-        while True:
-            page = await self.history(node_id, first=100, after=after, **arguments)
-            events.extend(page["nodes"])
-            if not page["pageInfo"]["hasNextPage"]:
-                assert len(events) == page["totalCount"]
-                return events
-            after = page["pageInfo"]["endCursor"]
-
-
-@dataclass
-class Org:
-    name: str
-    id: int
-    admin: Api  # organization ADMIN: effective registry ADMIN everywhere
-    member: Api  # organization MEMBER: a registry VIEWER unless given a role
-    viewer: Api  # organization VIEWER
-    http: httpx.AsyncClient
-    pool: asyncpg.Pool
-
-    async def grant(self, registry_id: str, user: Api, role: str) -> None:
-        """A direct registry role (the API has no mutation for registry members yet)."""
-        kind, row_id = decode_id(registry_id)
-        assert kind == "Registry"
-        async with self.pool.acquire() as conn:
-            found = await conn.fetchval("SELECT id FROM users WHERE name = $1", user.name)
-            await registries.set_registry_user_role(conn, row_id, found, role)
-
-
-async def new_org(pool: asyncpg.Pool, http: httpx.AsyncClient, prefix: str = "wf") -> Org:
-    """A fresh organization with an admin, a member and a viewer, each with an API key."""
-    tag = uuid.uuid4().hex[:10]
-    name = f"{prefix}-{tag}"
-    apis: dict[str, Api] = {}
-    async with pool.acquire() as conn, conn.transaction():
-        organization = await create_organization_txn(conn, name, f"Workflow {tag}")
-        for role in ("ADMIN", "MEMBER", "VIEWER"):
-            user = await create_user_txn(conn, f"{role.lower()}-{tag}", role.title())
-            await add_member_txn(conn, organization, user, role)
-            key = await create_api_key_txn(conn, user.name, organization=name)
-            apis[role] = Api(GraphQLClient(http, key), user.name)
-    return Org(
-        name=name,
-        id=organization.id,
-        admin=apis["ADMIN"],
-        member=apis["MEMBER"],
-        viewer=apis["VIEWER"],
-        http=http,
-        pool=pool,
-    )
 
 
 @pytest.fixture
 async def org(pool: asyncpg.Pool, client: httpx.AsyncClient) -> Org:
     return await new_org(pool, client)
-
-
-def files(seed: str, *names: str, size: int = 10) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": name,
-            "digest": hashlib.sha256(f"{seed}/{name}".encode()).hexdigest(),
-            "size": size * (position + 1),
-        }
-        for position, name in enumerate(names)
-    ]
 
 
 def digest_of(manifest: list[dict[str, Any]]) -> str:
@@ -326,8 +130,8 @@ async def test_project_run_log_and_use(org: Org) -> None:
     )
     page = file_page["files"]
     assert page["totalCount"] == 3
-    by_path = sorted(manifest, key=lambda f: f["path"])
-    assert page["nodes"] == by_path[:2]
+    in_path_order = sorted(manifest, key=lambda f: f["path"])
+    assert page["nodes"] == in_path_order[:2]
     assert page["pageInfo"]["hasNextPage"] is True
     rest = await member.node(
         v0["id"],
@@ -335,7 +139,7 @@ async def test_project_run_log_and_use(org: Org) -> None:
             "CURSOR", page["pageInfo"]["endCursor"]
         ),
     )
-    assert [f["path"] for f in rest["files"]["nodes"]] == [by_path[2]["path"]]
+    assert [f["path"] for f in rest["files"]["nodes"]] == [in_path_order[2]["path"]]
 
     # The same manifest (in another order) returns the same version, with the new alias added.
     again = await member.ok(
@@ -999,28 +803,7 @@ async def test_history_paging_and_filter(org: Org) -> None:
     """Collection.history and Registry.history: newest first, `actions:` filter, first/after and
     last/before paging, totalCount."""
     admin = org.admin
-    project = (await admin.ok("createProject", organization=org.name, name="p"))["project"]
-    versions = []
-    for n in range(4):
-        logged = (
-            await admin.ok(
-                "logArtifact",
-                projectId=project["id"],
-                name="m",
-                type="model",
-                files=files(f"{n}", "w"),
-            )
-        )["artifactVersion"]
-        versions.append(
-            (
-                await admin.ok(
-                    "linkArtifact",
-                    versionId=logged["id"],
-                    targetPath="wandb-registry-model/paged",
-                    aliases=["staging"],
-                )
-            )["artifactVersion"]
-        )
+    versions = await linked_versions(admin, org, "paged", 4, aliases=["staging"])
     collection_id = versions[0]["collection"]["id"]
     # CREATE_COLLECTION, then per link LINK_ARTIFACT and ADD (first) or MOVE of `staging`.
     everything = await admin.events(collection_id)
@@ -1098,25 +881,7 @@ async def test_alias_time_travel(org: Org) -> None:
     """version(alias:, asOf:) returns the holder at each moment, null before the first
     assignment and after removal; aliasHistory lists each period, lining up with the moves."""
     admin = org.admin
-    project = (await admin.ok("createProject", organization=org.name, name="p"))["project"]
-    links = []
-    for n in range(3):
-        logged = (
-            await admin.ok(
-                "logArtifact",
-                projectId=project["id"],
-                name="m",
-                type="model",
-                files=files(f"{n}", "w"),
-            )
-        )["artifactVersion"]
-        links.append(
-            (
-                await admin.ok(
-                    "linkArtifact", versionId=logged["id"], targetPath="wandb-registry-model/tt"
-                )
-            )["artifactVersion"]
-        )
+    links = await linked_versions(admin, org, "tt", 3)
     collection_id = links[0]["collection"]["id"]
 
     # production: v0, then v1, then v2, then removed, then back on v0.

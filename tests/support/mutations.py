@@ -1,0 +1,61 @@
+"""The registry graph's mutations with their payloads' results selected by ID only, and the
+check that a refused mutation wrote nothing anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from tests.support.databases import changed_tables, database_state
+from tests.support.graphql import GraphQLClient, mutation_document
+
+# Each mutation's payload results, with a selection of each (the membership mutations have tests
+# of their own).
+RESULTS: dict[str, dict[str, str]] = {
+    "createProject": {"project": "{ id }"},
+    "createRun": {"run": "{ id }"},
+    "updateRun": {"run": "{ id }"},
+    "finishRun": {"run": "{ id }"},
+    "logArtifact": {"artifactVersion": "{ id }"},
+    "useArtifact": {"run": "{ id }", "artifactVersion": "{ id }"},
+    "createRegistry": {"registry": "{ id }"},
+    "updateRegistry": {"registry": "{ id }"},
+    "deleteRegistry": {"deletedRegistryId": ""},
+    "createCollection": {"collection": "{ id }"},
+    "updateCollection": {"collection": "{ id }"},
+    "deleteCollection": {"deletedCollectionId": ""},
+    "linkArtifact": {"artifactVersion": "{ id }"},
+    "unlinkArtifact": {"collection": "{ id }", "unlinkedVersionId": ""},
+    "addAliases": {"artifactVersion": "{ id }"},
+    "removeAliases": {"artifactVersion": "{ id }"},
+    "addTags": {"collection": "{ id }", "artifactVersion": "{ id }"},
+    "removeTags": {"collection": "{ id }", "artifactVersion": "{ id }"},
+    "updateArtifactVersion": {"artifactVersion": "{ id }"},
+}
+
+
+def document(mutation: str) -> str:
+    """`mutation` selecting its results (by ID) and its errors."""
+    selection = " ".join(f"{name} {sub}" for name, sub in RESULTS[mutation].items())
+    return mutation_document(mutation, selection)
+
+
+async def refused(
+    caller: GraphQLClient, pool: asyncpg.Pool, mutation: str, input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The payload of a refused mutation, after checking that the status is 200, the payload's
+    results are null, and the database did not change at all."""
+    before = await database_state(pool)
+    response = await caller.post(document(mutation), {"input": dict(input)})
+    after = await database_state(pool)
+    body = response.json()
+    assert response.status_code == 200, body
+    assert "errors" not in body, body
+    payload: dict[str, Any] = body["data"][mutation]
+    assert changed_tables(before, after) == [], payload
+    for result in RESULTS[mutation]:
+        assert payload[result] is None, payload
+    assert payload["errors"], payload
+    return payload

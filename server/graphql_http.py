@@ -1,9 +1,10 @@
-"""GraphQL over HTTP (graphql.github.io/graphql-over-http): content negotiation, status codes,
-authentication, a per-request context, and masking of internal errors.
+"""GraphQL over HTTP: content negotiation, status codes, authentication, a per-request context,
+and masking of internal errors.
 
-Clients that accept `application/graphql-response+json` get the spec's status codes: 4xx with no
-`data` for requests that never ran, 294 when `data` and `errors` are both present. Clients that
-only accept `application/json` keep the legacy behaviour: 200 for every GraphQL response.
+Clients that accept `application/graphql-response+json` get status codes that say what happened:
+4xx with no `data` for requests that never ran, 294 when `data` and `errors` are both present.
+Clients that only accept `application/json` keep the legacy behaviour: 200 for every GraphQL
+response.
 """
 
 from __future__ import annotations

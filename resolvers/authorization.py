@@ -207,17 +207,19 @@ async def require_version_change(
     action: str,
     aliases: Sequence[str] = (),
     alias_field: str = "aliases",
-) -> None:
+) -> tuple[Registry, str] | None:
     """Registry versions need MEMBER, and ADMIN for protected aliases; logged versions need an
-    organization MEMBER."""
+    organization MEMBER. The answer is the version's registry and the caller's role there, for
+    a registry version."""
     if version.registry_id is None:
         require_organization_role(ctx, version.organization_id, "MEMBER", action)
-        return
+        return None
     registry = await visible(ctx, await ctx.loaders.registry_by_id.load(version.registry_id))
     if registry is None:
         raise not_found("registry not found", ("versionId",))
     role = await require_registry_role(ctx, registry, "MEMBER", action)
     require_protected_aliases_allowed(registry, role, aliases, alias_field)
+    return registry, role
 
 
 async def require_automation_manager(

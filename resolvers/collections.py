@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from db import collections
+from db import collections, versions
 from db.collections import COLLECTIONS_BY_REGISTRY, SEQUENCES_BY_PROJECT
 from db.pool import Connection
 from db.records import Collection, Project, Registry, User
@@ -189,10 +189,19 @@ async def update_collection(
 
 
 async def delete_collection(ctx: Context, collection_id: int) -> Collection:
+    """Deletes a collection with its versions. Its protected aliases would go with it: a
+    collection holding one is deleted by the registry's admins only."""
     found = await require_collection(ctx, collection_id, "collectionId")
     registry = await require_registry(ctx, found.registry_id or 0, "collectionId")
-    await authorization.require_registry_role(ctx, registry, "MEMBER", "deleting a collection")
+    role = await authorization.require_registry_role(
+        ctx, registry, "MEMBER", "deleting a collection"
+    )
     async with ctx.transaction() as conn:
+        # Under the collection's lock, so that an alias given meanwhile counts too.
+        await collections.lock_collection(conn, found.id)
+        (held,) = await versions.aliases_by_collection(conn, [found.id])
+        aliases = [alias for alias, _ in held]
+        authorization.require_protected_aliases_allowed(registry, role, aliases, "collectionId")
         await delete_collection_txn(conn, ctx.principal.user, found)
     return found
 

@@ -174,17 +174,24 @@ async def unlink_artifact(
         )
     held = await version_aliases(ctx, found.id)
     # The version's protected aliases would go with it: the refusal names the version's field.
-    await authorization.require_version_change(ctx, found, "unlinking", held, alias_field=field)
+    checked = await authorization.require_version_change(
+        ctx, found, "unlinking", held, alias_field=field
+    )
+    assert checked is not None
+    registry, role = checked
     async with ctx.transaction() as conn:
-        await unlink_artifact_txn(conn, ctx.principal.user, found)
+        dropped = await unlink_artifact_txn(conn, ctx.principal.user, found)
+        # Again on what the unlink really dropped, under the collection's lock: a protected
+        # alias given to the version meanwhile counts too, and the refusal undoes the unlink.
+        authorization.require_protected_aliases_allowed(registry, role, dropped, field)
     emptied = await collection(ctx, found.collection_id)
     assert emptied is not None
     return emptied, found
 
 
-async def unlink_artifact_txn(conn: Connection, actor: User, found: ArtifactVersion) -> None:
-    """Removes a version from its registry collection. Its index is never reused; `latest`
-    moves to the newest remaining version."""
+async def unlink_artifact_txn(conn: Connection, actor: User, found: ArtifactVersion) -> list[str]:
+    """Removes a version from its registry collection and returns the aliases it held. Its
+    index is never reused; `latest` moves to the newest remaining version."""
     await lock_version_txn(conn, found)
     held = await history.close_alias_periods_of_version(conn, found.id)
     await versions.delete_version(conn, found.id)
@@ -200,3 +207,4 @@ async def unlink_artifact_txn(conn: Connection, actor: User, found: ArtifactVers
         before={"version": f"v{found.version_index}", "digest": found.digest, "aliases": held},
     )
     await events.emit_for_version_txn(conn, "UNLINK_ARTIFACT", actor, found)
+    return held

@@ -20,7 +20,8 @@ import pytest
 
 from db import organizations, registries
 from db.accounts import user_by_name
-from resolvers import authorization
+from db.versions import versions_by_id
+from resolvers import authorization, links
 from resolvers.collections import create_collection_txn
 from resolvers.links import link_into_txn
 from resolvers.registries import create_registry_txn
@@ -29,7 +30,7 @@ from resolvers.versions import FileEntry
 from schema.nodes import global_id
 from tests.support.databases import changed_tables, database_state
 from tests.support.graphql import GraphQLClient, mutate
-from tests.support.ids import missing
+from tests.support.ids import missing, row_id
 from tests.support.mutations import RESULTS, document, refused
 
 
@@ -508,6 +509,12 @@ PROTECTED = (
             "path",
             id="unlinkArtifact-of-its-holder-by-path",
         ),
+        pytest.param(
+            "deleteCollection",
+            lambda a: {"collectionId": a.guarded},
+            "collectionId",
+            id="deleteCollection-holding-it",
+        ),
     ],
 )
 async def test_a_registry_member_may_not_touch_a_protected_alias(
@@ -524,6 +531,48 @@ async def test_a_registry_member_may_not_touch_a_protected_alias(
         "message": PROTECTED.format(acme.guarded_registry_name),
         "field": ["input", field],
     }
+
+
+async def test_a_protected_alias_given_while_a_member_unlinks_its_holder_still_stops_it(
+    monkeypatch: pytest.MonkeyPatch, pool: asyncpg.Pool, bob: GraphQLClient, acme: Acme
+) -> None:
+    """The first look at the version's aliases comes before the transaction; what the unlink
+    really drops is checked again under the collection's lock. Here the first look sees none,
+    as if `production` arrived in between: the second one still refuses, and undoes the unlink."""
+
+    async def no_aliases_yet(ctx: object, version_id: int) -> list[str]:
+        return []
+
+    monkeypatch.setattr(links, "version_aliases", no_aliases_yet)
+    error = await refusal(bob, pool, "unlinkArtifact", {"versionId": acme.guarded_v0})
+    assert error == {
+        "code": "PROTECTED_ALIAS",
+        "message": PROTECTED.format(acme.guarded_registry_name),
+        "field": ["input", "versionId"],
+    }
+
+
+async def test_a_registry_admin_deletes_a_collection_holding_a_protected_alias(
+    pool: asyncpg.Pool, ada: GraphQLClient, acme: Acme
+) -> None:
+    async with pool.acquire() as conn:
+        ada_user = await user_by_name(conn, "ada")
+        registry = (await registries.registries_by_id(conn, [row_id(acme.guarded_registry)]))[0]
+        assert ada_user is not None
+        assert registry is not None
+        doomed = await create_collection_txn(
+            conn, ada_user, registry, name=f"doomed-{uuid.uuid4().hex[:6]}", artifact_type="model"
+        )
+        (logged,) = await versions_by_id(conn, [row_id(acme.logged[2])])
+        assert logged is not None
+        await link_into_txn(conn, ada_user, logged, registry, doomed, ["production"])
+    deleted = await success(
+        ada,
+        "deleteCollection",
+        {"collectionId": global_id("Collection", doomed.id)},
+        "deletedCollectionId",
+    )
+    assert deleted["deletedCollectionId"] == global_id("Collection", doomed.id)
 
 
 VERSION = "artifactVersion { id version aliases tags description }"

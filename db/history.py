@@ -92,11 +92,14 @@ async def close_alias_periods_of_version(conn: Connection, version_id: int) -> l
     return sorted(row["alias"] for row in rows)
 
 
-# Organization-level events: members, teams, service accounts and keys.
+# Organization-level events (members, teams, service accounts and keys), and the whole history of
+# registries that no longer exist, so that deleting a registry does not hide what happened in it.
 HISTORY_BY_ORGANIZATION: ListSpec[AuditEvent] = ListSpec(
     name="organization.history",
     columns=AUDIT_COLUMNS,
-    source="FROM audit_events e WHERE e.organization_id = p.parent_id AND e.registry_id IS NULL",
+    source="""FROM audit_events e WHERE e.organization_id = p.parent_id
+AND (e.registry_id IS NULL
+     OR NOT EXISTS (SELECT 1 FROM registries r WHERE r.id = e.registry_id))""",
     keys=(SortKey("e.id", "bigint"),),
     descending=True,
     record=lambda row: from_record(AuditEvent, row),

@@ -138,12 +138,21 @@ async def update_registry(
     return from_record(Registry, await fetch_one(conn, SELECT_REGISTRY, registry_id))
 
 
-DELETE_REGISTRY = "DELETE FROM registries WHERE id = $1 RETURNING id"
+# The counts read the registry as it was before the delete (one snapshot for the statement).
+DELETE_REGISTRY = """
+WITH deleted AS (DELETE FROM registries WHERE id = $1 RETURNING id)
+SELECT (SELECT count(*) FROM collections WHERE registry_id = $1) AS collections,
+       (SELECT count(*) FROM artifact_versions v JOIN collections c ON c.id = v.collection_id
+        WHERE c.registry_id = $1) AS versions
+FROM deleted
+"""
 
 
-async def delete_registry(conn: Connection, registry_id: int) -> bool:
-    """False when there was nothing to delete (a concurrent delete came first)."""
-    return await conn.fetchval(DELETE_REGISTRY, registry_id) is not None
+async def delete_registry(conn: Connection, registry_id: int) -> tuple[int, int] | None:
+    """How many collections and versions went with the registry; None when there was nothing
+    to delete (a concurrent delete came first)."""
+    row = await conn.fetchrow(DELETE_REGISTRY, registry_id)
+    return None if row is None else (row["collections"], row["versions"])
 
 
 SELECT_REGISTRY_IDS_WITH_ROLE = """

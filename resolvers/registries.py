@@ -227,11 +227,14 @@ async def delete_registry(ctx: Context, registry_id: int) -> Registry:
 
 
 async def delete_registry_txn(conn: Connection, actor: User, found: Registry) -> None:
-    if not await registries.delete_registry(conn, found.id):
+    """Deletes the registry; the event says what went with it. The registry's history stays,
+    and shows in its organization's."""
+    deleted = await registries.delete_registry(conn, found.id)
+    if deleted is None:
         raise not_found("registry not found", ("registryId",))
-    await audit_txn(
-        conn, actor.id, "DELETE_REGISTRY", AuditTarget.registry(found), before=_state(found)
-    )
+    collections, versions = deleted
+    state = _state(found) | {"collections": collections, "versions": versions}
+    await audit_txn(conn, actor.id, "DELETE_REGISTRY", AuditTarget.registry(found), before=state)
 
 
 # Members and roles

@@ -118,8 +118,8 @@ class Organization(Node):
 
     @connection_field(
         AuditEvent,
-        "Changes to members, teams, service accounts and API keys, newest first. "
-        "Organization admins only.",
+        "Changes to members, teams, service accounts and API keys, and the whole history of "
+        "deleted registries, newest first. Organization admins only.",
         nullable=True,
     )
     async def history(self, info: Ctx, actions: Actions = None) -> ListQuery[records.AuditEvent]:

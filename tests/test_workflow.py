@@ -19,7 +19,7 @@ import pytest
 from resolvers.versions import FileEntry, manifest_digest
 from schema.nodes import decode_id
 from tests.support.manifests import files
-from tests.support.workflow import HISTORY, Api, Org, linked_versions, new_org
+from tests.support.workflow import EVENT, HISTORY, Api, Org, linked_versions, new_org
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -689,6 +689,16 @@ async def test_tags_descriptions_and_collection_edits(org: Org) -> None:
     ] == "PERMISSION_DENIED"
 
 
+async def organization_events(api: Api, organization: str) -> list[dict[str, Any]]:
+    data = await api.client.data(
+        "query($o: String!) { organization(name: $o) { history(first: 100) { "
+        f"nodes {{ {EVENT} }} }} }} }}",
+        {"o": organization},
+    )
+    events: list[dict[str, Any]] = data["organization"]["history"]["nodes"]
+    return events
+
+
 async def test_registry_settings_and_deletion(org: Org) -> None:
     """updateRegistry (accepted types only grow; core registries stay ORGANIZATION) and
     deleteRegistry (collections and links go, logged versions and runs stay; core refused)."""
@@ -793,6 +803,29 @@ async def test_registry_settings_and_deletion(org: Org) -> None:
         )
         == 1
     )
+    # Its history stays, in the organization's: the deletion with what went with it, and
+    # everything that happened in the registry before.
+    org_events = await organization_events(admin, org.name)
+    in_registry = [e for e in org_events if e["targetId"] in (registry["id"], link["id"])]
+    assert actions(in_registry) == [
+        "DELETE_REGISTRY",
+        "ADD_ARTIFACT_ALIAS",
+        "LINK_ARTIFACT",
+        "UPDATE_REGISTRY",
+        "UPDATE_REGISTRY",
+        "UPDATE_REGISTRY",
+        "CREATE_REGISTRY",
+    ]
+    assert in_registry[0]["before"] == {
+        "name": "evals",
+        "description": "Evaluation reports",
+        "visibility": "RESTRICTED",
+        "acceptsAllTypes": True,
+        "acceptedTypes": ["dataset", "report"],
+        "protectedAliases": ["approved"],
+        "collections": 1,
+        "versions": 1,
+    }
     # Its name is free again.
     again = await admin.ok("createRegistry", organization=org.name, name="evals")
     assert again["registry"]["id"] != registry["id"]

@@ -43,10 +43,7 @@ class LineageGraph:
     nodes: list[GraphNode]
     edges: list[GraphEdge]
     truncated: bool
-    hidden_count: int
     content_ids: list[int] = field(default_factory=list)
-    # The impact lookup, shared by the fields that ask for it.
-    impact_task: asyncio.Task[tuple[list[ArtifactVersion], int]] | None = None
 
 
 def _limits(max_depth: int | None, max_nodes: int | None) -> tuple[int, int]:
@@ -76,7 +73,7 @@ async def _graph(
     max_nodes: int | None,
 ) -> LineageGraph:
     """The lineage graph from a content (ARTIFACT) or a run (RUN), without what the caller may
-    not see: hidden nodes are counted, and no edge leads to them."""
+    not see: they do not exist for the caller, so neither do the edges that lead to them."""
     depth, nodes = _limits(max_depth, max_nodes)
     walked = await lineage.walk(
         ctx.pool,
@@ -123,7 +120,6 @@ async def _graph(
         nodes=result_nodes,
         edges=edges,
         truncated=walked.truncated,
-        hidden_count=len(walked.nodes) - len(result_nodes),
         content_ids=[i for i in content_ids if (ARTIFACT, i) in entities],
     )
 
@@ -144,18 +140,11 @@ async def run_graph(
     return await _graph(ctx, RUN, run.id, direction, max_depth, max_nodes)
 
 
-async def impact(ctx: Context, graph: LineageGraph) -> tuple[list[ArtifactVersion], int]:
-    """The registry versions that point at any artifact of the graph, and how many are hidden."""
-    if graph.impact_task is None:
-        graph.impact_task = asyncio.ensure_future(_impact(ctx, graph.content_ids))
-    return await graph.impact_task
-
-
-async def _impact(ctx: Context, content_ids: list[int]) -> tuple[list[ArtifactVersion], int]:
-    found = await registry_versions_of_contents(ctx.pool, content_ids)
+async def impact(ctx: Context, graph: LineageGraph) -> list[ArtifactVersion]:
+    """The registry versions the caller may see that point at any artifact of the graph."""
+    found = await registry_versions_of_contents(ctx.pool, graph.content_ids)
     visible = await asyncio.gather(*(authorization.can_view(ctx, v) for v in found))
-    shown = [v for v, seen in zip(found, visible, strict=True) if seen]
-    return shown, len(found) - len(shown)
+    return [v for v, seen in zip(found, visible, strict=True) if seen]
 
 
 @dataclass(frozen=True, slots=True)

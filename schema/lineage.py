@@ -100,7 +100,10 @@ class LineageGraph:
         description="True when `maxDepth` or `maxNodes` cut the walk short."
     )
     hidden_node_count: int = strawberry.field(
-        description="Nodes left out because the caller may not see them."
+        default=0,
+        description="Always 0.",
+        deprecation_reason="What you may not see does not exist for you, not even as a count: "
+        "nothing is left out.",
     )
 
     @classmethod
@@ -120,7 +123,6 @@ class LineageGraph:
                 for e in g.edges
             ],
             truncated=g.truncated,
-            hidden_node_count=g.hidden_count,
         )
 
     @strawberry.field(
@@ -129,13 +131,15 @@ class LineageGraph:
         "registered models and datasets a bad input affects."
     )
     async def affected_versions(self, info: Ctx) -> list[VersionType]:
-        shown, _ = await lineage.impact(info.context, self.graph)
-        return _versions(shown)
+        return _versions(await lineage.impact(info.context, self.graph))
 
-    @strawberry.field(description="Affected registry versions left out as not visible.")
-    async def hidden_affected_version_count(self, info: Ctx) -> int:
-        _, hidden = await lineage.impact(info.context, self.graph)
-        return hidden
+    @strawberry.field(
+        description="Always 0.",
+        deprecation_reason="What you may not see does not exist for you, not even as a count: "
+        "nothing is left out.",
+    )
+    def hidden_affected_version_count(self) -> int:
+        return 0
 
 
 @strawberry.type(description="An artifact whose version differs between the two upstreams.")

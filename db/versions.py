@@ -105,6 +105,21 @@ async def tags_by_version(conn: Executor, ids: Sequence[int]) -> list[list[str]]
     return [found.get(i, []) for i in ids]
 
 
+SELECT_REGISTRY_IDS_BY_CONTENT = """
+SELECT v.content_id, array_agg(DISTINCT col.registry_id ORDER BY col.registry_id) AS registry_ids
+FROM artifact_versions v JOIN collections col ON col.id = v.collection_id
+WHERE v.content_id = ANY($1::bigint[]) AND col.registry_id IS NOT NULL
+GROUP BY v.content_id
+"""
+
+
+async def registry_ids_by_content(conn: Executor, ids: Sequence[int]) -> list[list[int]]:
+    """The registries each content is linked into."""
+    rows = await conn.fetch(SELECT_REGISTRY_IDS_BY_CONTENT, list(ids))
+    found = {row["content_id"]: row["registry_ids"] for row in rows}
+    return [found.get(i, []) for i in ids]
+
+
 SELECT_ALIASES_BY_COLLECTION = """
 SELECT collection_id, alias, version_id, assigned_at FROM aliases
 WHERE collection_id = ANY($1::bigint[]) ORDER BY collection_id, alias

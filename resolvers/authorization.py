@@ -99,19 +99,18 @@ async def registry_filter(ctx: Context, organization_id: int) -> tuple[int, ...]
     return tuple(await ctx.loaders.registry_ids_with_role.load(ctx.principal.user.id))
 
 
-async def can_download(ctx: Context, registry_id: int | None) -> bool:
-    """Files and anything that downloads content need VIEWER; RESTRICTED_VIEWER sees metadata."""
-    if registry_id is None:
-        return True
-    return _at_least(await registry_role_by_id(ctx, registry_id), "VIEWER")
-
-
 async def require_download(ctx: Context, version: ArtifactVersion) -> None:
-    """Files are content: RESTRICTED_VIEWERs of a registry see its metadata, not its files."""
-    if not await can_download(ctx, version.registry_id):
+    """Files belong to content, and a RESTRICTED_VIEWER of a registry sees the metadata of what
+    it holds, not its files: by no route, neither through this registry nor through the same
+    content logged in a project or linked into another registry. Registries the caller has no
+    role in do not exist for them, and restrict nothing."""
+    registry_ids = await ctx.loaders.registry_ids_by_content.load(version.content_id)
+    roles = await asyncio.gather(*(registry_role_by_id(ctx, r) for r in registry_ids))
+    if "RESTRICTED_VIEWER" in roles:
         raise DomainError(
             ErrorCode.PERMISSION_DENIED,
-            "seeing files needs the VIEWER role in this registry; you are RESTRICTED_VIEWER",
+            "these files are in a registry where you are RESTRICTED_VIEWER, which shows their "
+            "metadata only; seeing them needs the VIEWER role there",
             ("files",),
         )
 

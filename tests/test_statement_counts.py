@@ -52,8 +52,8 @@ FIELD = 1  # a field loaded through one DataLoader (aliases, tags, createdBy, so
 # in, loaded once per request;
 ROLE_FILTER = 1
 # an object in a registry reached on its own (node(id:), a path, Collection.registry,
-# ArtifactVersion.collection, files' download check) needs its registry, then the caller's role
-# there: each one batched statement, however many objects.
+# ArtifactVersion.collection, the download check of files) needs its registry, then the
+# caller's role there: each one batched statement, however many objects.
 REGISTRY_ROLE = 2
 
 BUDGET_ORGANIZATION = AUTH + LOOKUP
@@ -65,7 +65,9 @@ VERSION_FIELD_COST = {
     "aliases": FIELD,
     "tags": FIELD,
     "createdBy": FIELD,
-    "files": PAGE + REGISTRY_ROLE,  # files need the VIEWER role in the version's registry
+    # files: the registries the content is linked into, then the caller's role in each (no
+    # RESTRICTED_VIEWER anywhere, by any route).
+    "files": PAGE + FIELD + REGISTRY_ROLE,
     "usedBy": PAGE,
     "source": FIELD,
     "linkedVersions": PAGE,

@@ -1,0 +1,84 @@
+"""Who sees an artifact's files. Files belong to content, which a version shares with its logged
+version and with its links in other registries: a RESTRICTED_VIEWER of a registry sees the
+metadata of what it holds but its files by no route at all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from db import registries
+from tests.support.graphql import GraphQLClient
+
+FILES = """query($path: String!) { artifactVersion(path: $path) { path
+  files { nodes { path } } source { path files { nodes { path } } } } }"""
+REPORT = "acme/wandb-registry-eval-reports/churn-evals:v0"  # a RESTRICTED registry
+SOURCE = "acme/churn/churn-eval-report:v0"  # the same content, logged in the project
+ELSEWHERE = "acme/churn/churn-model:v0"  # content in no restricted registry
+
+
+async def files_of(caller: GraphQLClient, path: str) -> tuple[Any, list[dict[str, Any]]]:
+    """The version's files (None when refused) and the errors."""
+    body = (await caller.post(FILES, {"path": path})).json()
+    return body["data"]["artifactVersion"], body.get("errors", [])
+
+
+@pytest.fixture
+async def cy_restricted(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[None]:
+    """cy, an organization VIEWER, is a RESTRICTED_VIEWER of eval-reports for the test."""
+    async with pool.acquire() as conn:
+        registry_id = await conn.fetchval("SELECT id FROM registries WHERE name = 'eval-reports'")
+        cy_id = await conn.fetchval("SELECT id FROM users WHERE name = 'cy'")
+        await registries.set_registry_user_role(conn, registry_id, cy_id, "RESTRICTED_VIEWER")
+    try:
+        yield
+    finally:
+        async with pool.acquire() as conn:
+            await registries.remove_registry_members(conn, registry_id, [cy_id], [])
+
+
+async def test_a_restricted_viewer_sees_no_files_of_the_content_by_any_route(
+    cy_restricted: None, cy: GraphQLClient
+) -> None:
+    refusal = (
+        "these files are in a registry where you are RESTRICTED_VIEWER, which shows their "
+        "metadata only; seeing them needs the VIEWER role there"
+    )
+    # Through the registry: the version and its source show, their files do not.
+    report, errors = await files_of(cy, REPORT)
+    assert report["path"] == REPORT
+    assert report["files"] is None
+    assert report["source"]["path"] == SOURCE
+    assert report["source"]["files"] is None
+    assert [(e["path"], e["extensions"]["code"], e["message"]) for e in errors] == [
+        (["artifactVersion", "files"], "PERMISSION_DENIED", refusal),
+        (["artifactVersion", "source", "files"], "PERMISSION_DENIED", refusal),
+    ]
+    # Through the project where it was logged: the same content, the same answer.
+    logged, errors = await files_of(cy, SOURCE)
+    assert logged["path"] == SOURCE
+    assert logged["files"] is None
+    assert [e["path"] for e in errors] == [
+        ["artifactVersion", "files"],
+        ["artifactVersion", "source", "files"],
+    ]
+    # Content the restricted registry does not hold shows its files as before.
+    other, errors = await files_of(cy, ELSEWHERE)
+    assert errors == []
+    assert other["files"]["nodes"]
+
+
+async def test_a_registry_one_has_no_role_in_restricts_nothing(
+    cy_restricted: None, bob: GraphQLClient, ada: GraphQLClient
+) -> None:
+    """eval-reports does not exist for bob, so it restricts nothing he sees elsewhere."""
+    for caller in (bob, ada):
+        logged, errors = await files_of(caller, SOURCE)
+        assert errors == []
+        assert {n["path"] for n in logged["files"]["nodes"]} == {"metrics.json", "report.html"}
+    report, errors = await files_of(ada, REPORT)
+    assert errors == []
+    assert report["files"]["nodes"]

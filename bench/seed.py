@@ -174,11 +174,16 @@ UNION ALL
 SELECT content_id, file_2, digest_2, size_2 FROM bench_versions
 """
 
+# Each version starts with its content's description, as logging and linking give it.
 INSERT_VERSIONS = """
-INSERT INTO artifact_versions (id, collection_id, content_id, version_index, linked_by, linked_at)
-SELECT logged_id, sequence_id, content_id, v, $1::bigint, logged_at FROM bench_versions
+INSERT INTO artifact_versions (id, collection_id, content_id, version_index, linked_by, linked_at,
+                               description)
+SELECT logged_id, sequence_id, content_id, v, $1::bigint, logged_at,
+       artifact_type || ' v' || v || ' of ' || run_prefix
+FROM bench_versions
 UNION ALL
-SELECT linked_id, collection_id, content_id, v, $2::bigint, logged_at + interval '1 second'
+SELECT linked_id, collection_id, content_id, v, $2::bigint, logged_at + interval '1 second',
+       artifact_type || ' v' || v || ' of ' || run_prefix
 FROM bench_versions
 """
 

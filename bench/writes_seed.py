@@ -85,8 +85,11 @@ SELECT content_id, file, file_digest, size FROM bench_unlinked
 """
 
 INSERT_UNLINKED_VERSIONS = """
-INSERT INTO artifact_versions (id, collection_id, content_id, version_index, linked_by, linked_at)
-SELECT logged_id, sequence_id, content_id, v, $1::bigint, logged_at FROM bench_unlinked
+INSERT INTO artifact_versions (id, collection_id, content_id, version_index, linked_by, linked_at,
+                               description)
+SELECT logged_id, sequence_id, content_id, v, $1::bigint, logged_at,
+       'model v' || v || ' of train-' || code
+FROM bench_unlinked
 """
 
 INSERT_UNLINKED_RUN_INPUTS = """

@@ -13,7 +13,7 @@ from db.registries import VISIBLE_REGISTRY
 
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
 v.version_index, v.linked_by, v.linked_at, c.sequence_id, col.artifact_type, c.digest, c.size,
-c.metadata, c.description, c.created_by_run_id, c.created_at"""
+c.metadata, v.description, c.created_by_run_id, c.created_at"""
 
 VERSION_SOURCE = """FROM artifact_versions v
 JOIN artifact_contents c ON c.id = v.content_id
@@ -241,8 +241,8 @@ async def content_by_digest(conn: Connection, sequence_id: int, digest: str) -> 
 
 
 INSERT_VERSION = """
-INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by)
-VALUES ($1, $2, $3, $4) RETURNING id
+INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by, description)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
 SELECT_VERSION_BY_CONTENT = f"""
 SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.collection_id = $1 AND v.content_id = $2
@@ -251,9 +251,16 @@ SELECT_VERSION = f"SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.id = $1"
 
 
 async def insert_version(
-    conn: Connection, collection_id: int, content_id: int, index: int, linked_by: int | None
+    conn: Connection,
+    collection_id: int,
+    content_id: int,
+    index: int,
+    linked_by: int | None,
+    description: str,
 ) -> ArtifactVersion:
-    version_id = await conn.fetchval(INSERT_VERSION, collection_id, content_id, index, linked_by)
+    version_id = await conn.fetchval(
+        INSERT_VERSION, collection_id, content_id, index, linked_by, description
+    )
     row = await fetch_one(conn, SELECT_VERSION, version_id)
     return _version(row)
 
@@ -366,11 +373,11 @@ async def remove_version_tags(conn: Connection, version_id: int, tags: Sequence[
     return [r["tag"] for r in await conn.fetch(DELETE_VERSION_TAGS, version_id, list(tags))]
 
 
-UPDATE_CONTENT_DESCRIPTION = "UPDATE artifact_contents SET description = $2 WHERE id = $1"
+UPDATE_VERSION_DESCRIPTION = "UPDATE artifact_versions SET description = $2 WHERE id = $1"
 
 
-async def update_content_description(conn: Connection, content_id: int, description: str) -> None:
-    await conn.execute(UPDATE_CONTENT_DESCRIPTION, content_id, description)
+async def update_version_description(conn: Connection, version_id: int, description: str) -> None:
+    await conn.execute(UPDATE_VERSION_DESCRIPTION, version_id, description)
 
 
 SELECT_REGISTRY_VERSIONS_OF_CONTENTS = f"""

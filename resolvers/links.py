@@ -146,7 +146,10 @@ async def link_into_txn(
     linked = await versions.version_of_content(conn, target.id, source.content_id)
     if linked is None:
         index = await collections.take_next_index(conn, target.id)
-        linked = await versions.insert_version(conn, target.id, source.content_id, index, actor.id)
+        # The link starts with its source's description, and has its own from then on.
+        linked = await versions.insert_version(
+            conn, target.id, source.content_id, index, actor.id, source.description
+        )
         await set_latest_txn(conn, linked)
         await audit_txn(
             conn,

@@ -267,7 +267,9 @@ async def log_artifact_txn(
     )
     assert content_id is not None
     index = await collections.take_next_index(conn, sequence.id)
-    logged = await versions.insert_version(conn, sequence.id, content_id, index, actor.id)
+    logged = await versions.insert_version(
+        conn, sequence.id, content_id, index, actor.id, description
+    )
     await set_latest_txn(conn, logged)
     await assign_aliases_txn(conn, actor, logged, aliases)
     return logged

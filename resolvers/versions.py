@@ -399,12 +399,12 @@ async def _record_tag_change_txn(
 async def update_artifact_version(
     ctx: Context, *, version_id: int, description: str
 ) -> ArtifactVersion:
-    """Changes the description of the version's content, which every link of it shares."""
+    """Changes this version's description; the content's other versions keep theirs."""
     validation.description(description)
     found = await require_version(ctx, version_id, None, ("versionId", "path"))
     await authorization.require_version_change(ctx, found, "editing a version")
     async with ctx.transaction() as conn:
-        await versions.update_content_description(conn, found.content_id, description)
+        await versions.update_version_description(conn, found.id, description)
         if found.registry_id is not None:
             await audit_txn(
                 conn,

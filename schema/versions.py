@@ -64,7 +64,10 @@ class ArtifactVersion(Node):
     size: int = strawberry.field(description="Total size of the files in bytes.")
     type: str = strawberry.field(description="Artifact type, e.g. `model` or `dataset`.")
     metadata: JSON = strawberry.field(description="Metadata logged with the content.")
-    description: str = strawberry.field(description="Description of the content.")
+    description: str = strawberry.field(
+        description="Description of this version in its collection; a new version starts with "
+        "its source's."
+    )
     created_at: datetime = strawberry.field(description="When the content was logged.")
     is_link: bool = strawberry.field(
         description="True for a version in a registry collection, false for a logged version."
@@ -271,10 +274,13 @@ class TagsPayload:
         return cls(artifact_version=ArtifactVersion.of(tagged))
 
 
-@strawberry.input(description="Changes to a version's content description.")
+@strawberry.input(description="Changes to a version's description.")
 class UpdateArtifactVersionInput:
     version_id: strawberry.ID = id_input("ArtifactVersion", description="The version.")
-    description: str = strawberry.field(description="New description (shared by its links).")
+    description: str = strawberry.field(
+        description="New description of this version only (its content's other versions keep "
+        "theirs)."
+    )
 
 
 @strawberry.type

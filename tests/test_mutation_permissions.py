@@ -1315,3 +1315,35 @@ async def test_a_mutation_without_an_authorization_check_fails_and_writes_nothin
         "deletedCollectionId",
     )
     assert removed["deletedCollectionId"] == created["collection"]["id"]
+
+
+async def test_a_change_to_a_logged_version_does_not_reach_its_links(
+    bob: GraphQLClient, ada: GraphQLClient
+) -> None:
+    """bob, with no role in the RESTRICTED eval-reports registry, may describe the report his
+    project logged; the version the registry links keeps its own description, and the change is
+    recorded nowhere bob may not look."""
+    query = """query($p: String!) { artifactVersion(path: $p) { id description } }"""
+    logged = (await bob.data(query, {"p": "acme/churn/churn-eval-report:v3"}))["artifactVersion"]
+    linked = "acme/wandb-registry-eval-reports/churn-evals:v3"
+    before = (await ada.data(query, {"p": linked}))["artifactVersion"]
+    history = """{ registry(organization: "acme", name: "eval-reports") {
+      history(first: 1) { nodes { action createdAt } } } }"""
+    last_event = await ada.data(history)
+    try:
+        changed = await success(
+            bob,
+            "updateArtifactVersion",
+            {"versionId": logged["id"], "description": "bob's words"},
+            "artifactVersion { description }",
+        )
+        assert changed["artifactVersion"] == {"description": "bob's words"}
+        assert (await ada.data(query, {"p": linked}))["artifactVersion"] == before
+        assert await ada.data(history) == last_event
+    finally:
+        await success(
+            bob,
+            "updateArtifactVersion",
+            {"versionId": logged["id"], "description": logged["description"]},
+            "artifactVersion { description }",
+        )

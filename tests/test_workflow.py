@@ -574,8 +574,8 @@ async def test_link_alias_unlink_workflow(org: Org) -> None:
 
 
 async def test_tags_descriptions_and_collection_edits(org: Org) -> None:
-    """addTags/removeTags on versions and collections, updateArtifactVersion (the description
-    is the content's, shared by every link), updateCollection (rename, NAME_TAKEN)."""
+    """addTags/removeTags on versions and collections, updateArtifactVersion (each version's
+    description is its own), updateCollection (rename, NAME_TAKEN)."""
     admin = org.admin
     project = (await admin.ok("createProject", organization=org.name, name="p"))["project"]
     logged = (
@@ -646,13 +646,15 @@ async def test_tags_descriptions_and_collection_edits(org: Org) -> None:
     assert events[2]["targetId"] == link["id"]
     assert events[3]["after"] == {"tags": ["reviewed", "gpu"]}
 
-    # The description is the content's: every version of it shows the new one.
+    # A version's description is its own: a link starts with its source's, and a change to one
+    # version leaves the content's other versions as they were.
+    assert (await admin.version(link["id"]))["description"] == "old"
     described = (
         await admin.ok("updateArtifactVersion", versionId=link["id"], description="new words")
     )["artifactVersion"]
     assert described["description"] == "new words"
     for version_id in (logged["id"], link_other["id"]):
-        assert (await admin.version(version_id))["description"] == "new words"
+        assert (await admin.version(version_id))["description"] == "old"
     events = await admin.events(created["id"])
     assert events[0]["action"] == "UPDATE_ARTIFACT_VERSION"
     assert events[0]["before"] == {"description": "old"}

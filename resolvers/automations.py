@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from db.automations import (
     DELIVERIES_BY_AUTOMATION,
 )
 from db.records import Automation, Collection, Delivery, DeliveryAttempt, Registry
-from resolvers import authorization, secrets, validation, webhooks
+from resolvers import authorization, patterns, secrets, validation, webhooks
 from resolvers.collections import collection
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
@@ -59,12 +58,7 @@ async def _check(ctx: Context, spec: AutomationSpec) -> None:
             if event not in EventType.__members__:
                 raise invalid(f"unknown event {event!r}", "events")
     if spec.filter_regex is not None:
-        try:
-            re.compile(spec.filter_regex)
-        except re.error as error:
-            raise invalid(f"the filter is not a valid regex: {error}", "filterRegex") from None
-        if len(spec.filter_regex) > 512:
-            raise invalid("the filter is longer than 512 characters", "filterRegex")
+        patterns.check(spec.filter_regex)
     if spec.webhook_url is not None:
         if len(spec.webhook_url) > 2048:
             raise invalid("the webhook URL is longer than 2048 characters", "webhookUrl")

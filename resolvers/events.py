@@ -3,7 +3,6 @@ inside the transaction of the change, so a change that rolls back announces and 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +12,7 @@ import orjson
 from db import automations, collections
 from db.pool import Connection
 from db.records import ArtifactVersion, Collection, User
-from resolvers import webhooks
+from resolvers import patterns, webhooks
 from resolvers.enums import DescribedEnum
 
 
@@ -86,9 +85,9 @@ def filter_matches(pattern: str | None, event: RegistryEvent) -> bool:
     if pattern is None:
         return True
     if event.type in ALIAS_EVENTS:
-        return event.alias is not None and re.fullmatch(pattern, event.alias) is not None
+        return event.alias is not None and patterns.matches(pattern, event.alias)
     if event.type in TAG_EVENTS:
-        return event.tag is not None and re.fullmatch(pattern, event.tag) is not None
+        return event.tag is not None and patterns.matches(pattern, event.tag)
     return True
 
 

@@ -716,6 +716,42 @@ async def test_alias_filter_must_match_the_whole_alias(world: World, receiver: R
     ]
 
 
+async def test_a_filter_runs_in_linear_time_whatever_its_pattern(
+    world: World, receiver: Receiver
+) -> None:
+    """`(a+)+b` takes a backtracking engine exponential time on `aaa…c`: matched against a long
+    alias on every event, it froze the server. Filters run on RE2, which cannot backtrack, and
+    refuse what RE2 cannot run."""
+    version = await world.link("linear")
+    automation = await create(
+        world.member,
+        automation_input(
+            world,
+            receiver,
+            events=["ADD_ARTIFACT_ALIAS"],
+            filterRegex="(a+)+b",
+            payloadTemplate='{"alias": "${alias}"}',
+        ),
+    )
+    slow_for_backtracking = "a" * 127 + "c"  # the longest alias there is
+    await world.member.ok("addAliases", versionId=version["id"], aliases=[slow_for_backtracking])
+    await world.member.ok("addAliases", versionId=version["id"], aliases=["aaab"])
+    assert await queued(world.pool, automation["id"]) == [("ADD_ARTIFACT_ALIAS", {"alias": "aaab"})]
+    for pattern, reason in ((r"(a)\1", "backreferences"), ("(?=a)a", "lookaround")):
+        refused = await world.member.refused(
+            "createAutomation", **automation_input(world, receiver, filterRegex=pattern)
+        )
+        assert refused["code"] == "INVALID_ARGUMENT", pattern
+        assert refused["field"] == ["input", "filterRegex"]
+        assert "RE2" in refused["message"], refused
+        assert reason in refused["message"], refused
+    nul = await world.member.refused(
+        "createAutomation", **automation_input(world, receiver, filterRegex="prod\x00")
+    )
+    assert (nul["code"], nul["field"]) == ("INVALID_ARGUMENT", ["input", "filterRegex"])
+    assert "NUL" in nul["message"]
+
+
 async def test_tag_filter_and_event_types(world: World, receiver: Receiver) -> None:
     version = await world.link("tagged")
     collection = await world.collection_id("tagged")

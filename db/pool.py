@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import orjson
 from asyncpg.pool import PoolConnectionProxy
+
+from db import json_values
 
 StatementHook = Callable[[str], None]
 # Read functions run on a pool (loaders) or on a transaction's connection (writes).
@@ -17,13 +18,13 @@ Executor = Connection | asyncpg.Pool
 
 
 def _encode_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return json_values.dumps(value).decode()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
+            type_name, encoder=_encode_json, decoder=json_values.loads, schema="pg_catalog"
         )
 
 

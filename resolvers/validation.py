@@ -7,13 +7,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
+from db import json_values
 from resolvers.errors import DomainError, ErrorCode
 
 LATEST = "latest"
 MAX_DESCRIPTION = 65_536
 MAX_JSON_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 64
 MAX_FILES = 10_000
 MAX_LABELS = 100
 
@@ -167,20 +167,35 @@ def description(value: str | None, field: str = "description") -> str | None:
 
 
 def json_object(value: Any, field: str) -> dict[str, Any]:
-    """A JSON object (not an array, string or number) of bounded size."""
+    """A JSON object (not an array, string or number) of bounded size and nesting."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise invalid(f"`{field}` must be a JSON object, got {type(value).__name__}", field)
+    json_depth(value, field)
     try:
-        size = len(orjson.dumps(value))
-    except TypeError as error:
+        text = json_values.dumps(value)
+    except (TypeError, ValueError) as error:
         raise invalid(f"`{field}` is not valid JSON: {error}", field) from None
-    if size > MAX_JSON_BYTES:
-        raise invalid(f"`{field}` is {size} bytes of JSON; at most {MAX_JSON_BYTES}", field)
-    if "\\u0000" in orjson.dumps(value).decode():
+    if len(text) > MAX_JSON_BYTES:
+        raise invalid(f"`{field}` is {len(text)} bytes of JSON; at most {MAX_JSON_BYTES}", field)
+    if b"\\u0000" in text:
         raise invalid(f"`{field}` holds a NUL character, which cannot be stored", field)
     return value
+
+
+def json_depth(value: Any, field: str) -> None:
+    """Refuses JSON nested deeper than MAX_JSON_DEPTH: stored, it would have to be written back
+    in every answer that shows it."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise invalid(f"`{field}` is nested more than {MAX_JSON_DEPTH} levels deep", field)
+        stack.extend((child, depth + 1) for child in children)
 
 
 def manifest(files: Sequence[tuple[str, str, int]], field: str = "files") -> None:

@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from db import json_values
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.validation import json_depth
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_.-]+)?)\}")
 VARIABLES = (
@@ -96,8 +98,8 @@ def check_template(template: str) -> None:
                 + ", ${metadata.<key>}"
             )
     try:
-        orjson.loads(template)
-    except orjson.JSONDecodeError as error:
+        parsed = json_values.loads(template)
+    except ValueError as error:
         inside = PLACEHOLDER.search(template)
         hint = (
             f" (put ${{{inside[1]}}} inside a string: a string that is exactly "
@@ -106,6 +108,7 @@ def check_template(template: str) -> None:
             else ""
         )
         raise _template_error(f"the template is not valid JSON: {error}{hint}") from None
+    json_depth(parsed, "payloadTemplate")
 
 
 def _lookup(name: str, values: dict[str, Any]) -> Any:
@@ -120,7 +123,7 @@ def _as_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    return json_values.dumps(value).decode()
 
 
 def _fill(node: Any, values: dict[str, Any]) -> Any:
@@ -143,7 +146,7 @@ def _fill(node: Any, values: dict[str, Any]) -> Any:
 def render(template: str, values: dict[str, Any]) -> str:
     """The request body: the template's JSON with each variable filled in. A string that is
     exactly one variable becomes the value itself (a number stays a number)."""
-    return orjson.dumps(_fill(orjson.loads(template), values)).decode()
+    return json_values.dumps(_fill(json_values.loads(template), values)).decode()
 
 
 def _blocked(address: str, policy: WebhookPolicy) -> bool:

@@ -89,6 +89,10 @@ LIMIT_RULES = [
 ]
 
 
+def internal_error_message(request_id: str) -> str:
+    return f"Internal server error. Quote request id {request_id} when reporting it."
+
+
 class MaskInternalErrors(MaskErrors):
     """Replaces faults (not client errors) with a message carrying the request id, over HTTP and
     WebSocket alike; the original was logged with the same id by `process_errors`."""
@@ -99,7 +103,7 @@ class MaskInternalErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "-")
         return GraphQLError(
-            message=f"Internal server error. Quote request id {request_id} when reporting it.",
+            message=internal_error_message(request_id),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,

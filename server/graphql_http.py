@@ -31,12 +31,13 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from db import json_values
 from db.loaders import Loaders
 from resolvers.accounts import authenticate
 from resolvers.context import Context, Principal
 from resolvers.live import EventHub
 from resolvers.webhooks import WebhookPolicy
-from schema.schema import MAX_TOKENS, schema
+from schema.schema import MAX_TOKENS, internal_error_message, schema
 
 logger = logging.getLogger("cairn.http")
 
@@ -104,8 +105,8 @@ def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        value = json_values.loads(raw)
+    except ValueError:
         raise RequestRefused(400, f"`{name}` is not valid JSON", "BAD_REQUEST") from None
     if value is not None and not isinstance(value, dict):
         raise RequestRefused(400, f"`{name}` must be a JSON object", "BAD_REQUEST")
@@ -138,8 +139,8 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
                     "BODY_TOO_LARGE",
                 )
         try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
+            parsed = json_values.loads(bytes(body))
+        except ValueError:
             raise RequestRefused(400, "the request body is not valid JSON", "BAD_REQUEST") from None
         if isinstance(parsed, list):
             raise RequestRefused(400, "batched requests are not supported", "BAD_REQUEST")
@@ -243,6 +244,15 @@ class GraphQLEndpoint:
                 JSON,
             )
         try:
+            return await self._answer(request, request_id, media_type)
+        except Exception:
+            # A fault outside execution (the database gone while authenticating, an answer
+            # that cannot be written): masked like any other, never the traceback's text.
+            logger.exception("request %s: internal error", request_id)
+            return internal_error(request_id, media_type)
+
+    async def _answer(self, request: Request, request_id: str, media_type: str) -> Response:
+        try:
             params = await read_params(request, self.max_body_bytes)
             key = bearer_key(request)
             principal = None if key is None else await authenticate(self.pool, key)
@@ -328,7 +338,7 @@ class GraphQLEndpoint:
                 status = 400 if syntax else 422
             else:
                 status = PARTIAL_SUCCESS
-        return Response(orjson.dumps(body), status_code=status, media_type=media_type)
+        return Response(json_values.dumps(body), status_code=status, media_type=media_type)
 
     @staticmethod
     def _refusal(refusal: RequestRefused, media_type: str) -> Response:
@@ -339,6 +349,19 @@ class GraphQLEndpoint:
             media_type=media_type,
             headers=refusal.headers,
         )
+
+
+def internal_error(request_id: str, media_type: str = JSON) -> Response:
+    """A fault, masked: the client gets the request id, the log has the rest."""
+    body = {
+        "errors": [
+            {
+                "message": internal_error_message(request_id),
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+        ]
+    }
+    return Response(orjson.dumps(body), status_code=500, media_type=media_type)
 
 
 def request_id_of(request: Request) -> str:

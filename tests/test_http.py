@@ -24,6 +24,7 @@ from db.pool import create_pool
 from resolvers import organizations
 from schema.nodes import MAX_NODES
 from schema.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from server import graphql_http
 from server.graphiql_page import INSTALL_COMMAND
 from server.settings import Settings
 from tests.support.app import app_client
@@ -483,6 +484,36 @@ def assert_masked(error: dict[str, Any], request_id: str) -> None:
     text = orjson.dumps(error).decode()
     for leaked in ("secret", "SQL", "RuntimeError", "Traceback", "File "):
         assert leaked not in text
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE_JSON, JSON])
+async def test_a_fault_before_execution_is_masked_and_logged(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    accept: str,
+) -> None:
+    """The database gone while the key is looked up: a JSON answer with the request id, the
+    traceback in the log only."""
+
+    async def database_gone(*args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.ConnectionDoesNotExistError(SECRET)
+
+    monkeypatch.setattr(graphql_http, "authenticate", database_gone)
+    caplog.set_level(logging.ERROR, logger="cairn.http")
+    response = await post(client, {**auth, "Accept": accept}, "{ viewer { name } }")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == accept
+    request_id = response.headers["x-request-id"]
+    body = response.json()
+    assert set(body) == {"errors"}
+    (error,) = body["errors"]
+    assert_masked(error, request_id)
+    (record,) = [r for r in caplog.records if r.name == "cairn.http"]
+    assert request_id in record.getMessage()
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == SECRET
 
 
 async def test_internal_error_is_masked_and_logged(

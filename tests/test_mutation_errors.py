@@ -330,15 +330,16 @@ def json_shape_cases(mutation: str, field: str) -> list[Any]:
         )
         for name, value, shown in shapes
     ]
-    cases.append(
+    cases.extend(
         case(
-            f"{field}-nested-300-deep",
+            f"{field}-nested-{depth}-deep",
             mutation,
-            {field: deeply_nested(300)},
+            {field: deeply_nested(depth)},
             "INVALID_ARGUMENT",
             field,
-            f"`{field}` is not valid JSON",
+            f"`{field}` is nested more than 64 levels deep",
         )
+        for depth in (65, 300)
     )
     cases.append(
         case(

@@ -4,25 +4,20 @@ error logging with the request id."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.automations import AutomationsMutation
 from schema.collections import ArtifactSequence, Collection, CollectionsMutation
+from schema.limits import MAX_TOKENS, DocumentCache, DocumentLimits
 from schema.links import LinksMutation
 from schema.live import Subscription
 from schema.nodes import NodesQuery
@@ -33,17 +28,74 @@ from schema.versions import VersionsMutation, VersionsQuery
 
 logger = logging.getLogger("cairn.graphql")
 
-MAX_DEPTH = 15
-MAX_ALIASES = 50
-MAX_TOKENS = 5_000
-
 
 def is_internal_error(error: GraphQLError) -> bool:
     """An error raised by a bug or outage rather than on purpose for the client."""
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+def internal_error_message(request_id: str) -> str:
+    return f"Internal server error. Quote request id {request_id} when reporting it."
+
+
+def masked(error: GraphQLError, request_id: str) -> GraphQLError:
+    """A fault as the client sees it: where it happened, and the request id to quote."""
+    return GraphQLError(
+        message=internal_error_message(request_id),
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """A request error (one with no path: the document or its variables) with a code saying
+    what was wrong: the syntax, the document against the schema, or a variable's value."""
+    if error.path is not None or (error.extensions or {}).get("code"):
+        return error
+    if isinstance(error, GraphQLSyntaxError):
+        code = "GRAPHQL_PARSE_FAILED"
+    elif error.nodes and all(isinstance(n, VariableDefinitionNode) for n in error.nodes):
+        code = "BAD_USER_INPUT"
+    else:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error
+
+
 class CairnSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        result = await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        if result.errors:
+            # A fault before execution (in parsing or validation) escapes the masking
+            # extension, which wraps execution: masked here, so that no internal text reaches a
+            # client. Request errors get the code that says which kind they are.
+            request_id = getattr(context_value, "request_id", "-")
+            result.errors = [
+                masked(e, request_id) if is_internal_error(e) else with_code(e)
+                for e in result.errors
+            ]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -81,18 +133,6 @@ class Mutation(
     pass
 
 
-# The limit rules are built once and shared: each limiter instance makes a new rule class, and
-# ValidationCache keys on the rule classes, so per-request limiters would never hit the cache.
-LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-]
-
-
-def internal_error_message(request_id: str) -> str:
-    return f"Internal server error. Quote request id {request_id} when reporting it."
-
-
 class MaskInternalErrors(MaskErrors):
     """Replaces faults (not client errors) with a message carrying the request id, over HTTP and
     WebSocket alike; the original was logged with the same id by `process_errors`."""
@@ -101,15 +141,7 @@ class MaskInternalErrors(MaskErrors):
         super().__init__(should_mask_error=is_internal_error)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", "-")
-        return GraphQLError(
-            message=internal_error_message(request_id),
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+        return masked(error, getattr(self.execution_context.context, "request_id", "-"))
 
 
 schema = CairnSchema(
@@ -119,10 +151,9 @@ schema = CairnSchema(
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
     extensions=[
-        lambda: AddValidationRules(LIMIT_RULES),
+        lambda: AddValidationRules([DocumentLimits]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskInternalErrors,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        DocumentCache,
     ],
 )

@@ -37,7 +37,8 @@ from resolvers.accounts import authenticate
 from resolvers.context import Context, Principal
 from resolvers.live import EventHub
 from resolvers.webhooks import WebhookPolicy
-from schema.schema import MAX_TOKENS, internal_error_message, schema
+from schema.limits import MAX_CACHED_DOCUMENT, MAX_TOKENS
+from schema.schema import internal_error_message, schema
 
 logger = logging.getLogger("cairn.http")
 
@@ -168,10 +169,21 @@ class DocumentShape:
     has_empty_selection: bool
 
 
-@functools.lru_cache(maxsize=512)
 def document_shape(query: str) -> DocumentShape | None:
     """The operations of a parsable document, and whether it has an empty selection set; None
-    when it does not parse (execution then reports the syntax error)."""
+    when it does not parse (execution then reports the syntax error). Kept for small documents
+    only, as the schema's document cache is."""
+    if len(query) > MAX_CACHED_DOCUMENT:
+        return _document_shape(query)
+    return _kept_document_shape(query)
+
+
+@functools.lru_cache(maxsize=512)
+def _kept_document_shape(query: str) -> DocumentShape | None:
+    return _document_shape(query)
+
+
+def _document_shape(query: str) -> DocumentShape | None:
     try:
         document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:

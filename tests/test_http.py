@@ -3,7 +3,6 @@ masking with request ids, limits, caches, and the health and readiness probes.""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import uuid
@@ -15,15 +14,21 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
+import strawberry.schema.schema as strawberry_schema
 
 from db.migrate import migrate
 from db.pagination import MAX_PAGE_SIZE
 from db.pool import create_pool
 from resolvers import organizations
+from schema.limits import (
+    CACHE_BUDGET,
+    MAX_ALIASES,
+    MAX_CACHED_DOCUMENT,
+    MAX_DEPTH,
+    MAX_TOKENS,
+    DocumentCache,
+)
 from schema.nodes import MAX_NODES
-from schema.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from server import graphql_http
 from server.graphiql_page import INSTALL_COMMAND
 from server.settings import Settings
@@ -728,6 +733,93 @@ async def test_depth_counts_through_fragments(
     assert "depth" in response.json()["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "status", "code"),
+    [
+        pytest.param("{ viewer { name }", None, 400, "GRAPHQL_PARSE_FAILED", id="syntax"),
+        pytest.param("{ viewer { nope } }", None, 422, "GRAPHQL_VALIDATION_FAILED", id="field"),
+        pytest.param(
+            'query($n: Int) { organization(name: "acme") { registries(first: $n) '
+            "{ totalCount } } }",
+            {"n": "ten"},
+            422,
+            "BAD_USER_INPUT",
+            id="variable",
+        ),
+    ],
+)
+async def test_request_errors_say_what_kind_they_are(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    query: str,
+    variables: dict[str, Any] | None,
+    status: int,
+    code: str,
+) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={**auth, "Accept": GRAPHQL_RESPONSE_JSON},
+    )
+    assert response.status_code == status
+    body = response.json()
+    assert "data" not in body
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+async def test_an_unknown_fragment_is_a_validation_error(
+    client: httpx.AsyncClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    response = await post(client, auth, "query { ...Missing }")
+    assert response.status_code == 422
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unknown fragment 'Missing'.",
+                "locations": [{"line": 1, "column": 12}],
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ]
+    }
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_long_chain_of_fragment_spreads_is_refused_cleanly(
+    client: httpx.AsyncClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """600 fragments, each spreading the next: more than validation follows, refused as a
+    validation error, never as the interpreter's own recursion message."""
+    caplog.set_level(logging.ERROR)
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(600))
+    query = "query Chain { ...F0 } " + chain + " fragment F600 on Query { viewer { name } }"
+    response = await post(client, auth, query)
+    assert response.status_code == 422
+    assert response.json() == {
+        "errors": [
+            {"message": "Validation aborted.", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+        ]
+    }
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_fragments_spread_many_times_are_measured_once_each(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """Each of 40 fragments spreads the next twice: 2^40 paths, 41 fragments to measure. An
+    alias at the bottom counts once per path, so the document is refused, at once."""
+    fan = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
+    bottom = " fragment F40 on Query { me: viewer { name } }"
+    response = await post(client, auth, "query Fan { ...F0 } " + fan + bottom)
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["message"] == f"{2**40} aliases found. Allowed: {MAX_ALIASES}"
+    plain = await post(
+        client, auth, "query Fan { ...F0 } " + fan.replace("me: ", "") + bottom.replace("me: ", "")
+    )
+    assert plain.json() == {"data": {"viewer": {"name": "ada"}}}
+
+
 def aliases_query(count: int) -> str:
     return "{ " + " ".join(f"a{i}: viewer {{ name }}" for i in range(count)) + " }"
 
@@ -829,29 +921,73 @@ async def test_page_size_in_range_runs(
     assert response.json()["data"]["organization"]["registries"]["totalCount"] >= 2
 
 
-def lru_cache_of(function: Callable[..., Any]) -> functools._lru_cache_wrapper[Any]:
-    """Strawberry's document caches are functools.lru_cache wrappers, typed as plain callables."""
-    assert isinstance(function, functools._lru_cache_wrapper), function
-    return function
+class Counting:
+    """Counts the calls of the function it wraps."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+@pytest.fixture
+def parsing(monkeypatch: pytest.MonkeyPatch) -> tuple[Counting, Counting]:
+    """Strawberry's parse and validate steps, counted (they run when the cache has nothing)."""
+    parse, validate = (
+        Counting(strawberry_schema.parse),
+        Counting(strawberry_schema.validate_document),
+    )
+    monkeypatch.setattr(strawberry_schema, "parse", parse)
+    monkeypatch.setattr(strawberry_schema, "validate_document", validate)
+    return parse, validate
 
 
 async def test_documents_are_parsed_and_validated_once(
+    client: httpx.AsyncClient, auth: dict[str, str], parsing: tuple[Counting, Counting]
+) -> None:
+    parse, validate = parsing
+    # A fresh text (the comment makes it unique), so the first request is a miss.
+    query = f"# {uuid.uuid4()}\n{{ viewer {{ name }} }}"
+    first = await post(client, auth, query)
+    assert (parse.calls, validate.calls) == (1, 1)
+    second = await post(client, auth, query)
+    assert first.json() == second.json() == {"data": {"viewer": {"name": "ada"}}}
+    assert (parse.calls, validate.calls) == (1, 1)
+
+
+async def test_large_documents_are_not_kept(
+    client: httpx.AsyncClient, auth: dict[str, str], parsing: tuple[Counting, Counting]
+) -> None:
+    """A document padded with comments to near the body limit is parsed for each request and
+    never held: a stream of them cannot fill the memory through the caches."""
+    parse, validate = parsing
+    held = DocumentCache.held()
+    padding = "# " + "x" * 1000 + "\n"
+    for _ in range(3):
+        query = f"# {uuid.uuid4()}\n" + padding * 900 + "{ viewer { name } }"
+        assert len(query) > MAX_CACHED_DOCUMENT
+        response = await post(client, auth, query)
+        assert response.json() == {"data": {"viewer": {"name": "ada"}}}
+    assert (parse.calls, validate.calls) == (3, 3)
+    assert DocumentCache.held() == held
+
+
+async def test_the_document_cache_holds_at_most_its_budget(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    # A fresh text (the comment makes it unique), so the first request is a miss for both caches.
-    query = f"# {uuid.uuid4()}\n{{ viewer {{ name }} }}"
-    parse_cache = lru_cache_of(_get_parse_cache(256))
-    validate_cache = lru_cache_of(_get_validate_cache(256))
-
-    first = await post(client, auth, query)
-    parsed, validated = parse_cache.cache_info(), validate_cache.cache_info()
-    second = await post(client, auth, query)
-
-    assert first.json() == second.json() == {"data": {"viewer": {"name": "ada"}}}
-    assert parse_cache.cache_info().hits == parsed.hits + 1
-    assert parse_cache.cache_info().misses == parsed.misses
-    assert validate_cache.cache_info().hits == validated.hits + 1
-    assert validate_cache.cache_info().misses == validated.misses
+    padding = "# " + "x" * 1000 + "\n"
+    size = 0
+    while size < 2 * CACHE_BUDGET:
+        query = f"# {uuid.uuid4()}\n" + padding * 15 + "{ viewer { name } }"
+        assert len(query) <= MAX_CACHED_DOCUMENT
+        assert (await post(client, auth, query)).status_code == 200
+        size += len(query)
+    documents, characters = DocumentCache.held()
+    assert characters <= CACHE_BUDGET
+    assert documents >= CACHE_BUDGET // MAX_CACHED_DOCUMENT
 
 
 async def test_cached_document_still_checks_limits(

@@ -11,7 +11,7 @@ from db import history
 from db.history import HISTORY_BY_COLLECTION, HISTORY_BY_ORGANIZATION, HISTORY_BY_REGISTRY
 from db.pool import Connection
 from db.records import AliasPeriod, ArtifactVersion, AuditEvent, Automation, Collection, Registry
-from resolvers import authorization
+from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.pages import ListQuery
@@ -142,7 +142,8 @@ async def version_as_of(
         as_of = as_of.replace(tzinfo=UTC)
     if not storable(alias):
         return None
-    version_id = await ctx.loaders.alias_holder_as_of.load((collection_id, alias, as_of))
+    key = (collection_id, validation.folded(alias), as_of)
+    version_id = await ctx.loaders.alias_holder_as_of.load(key)
     if version_id is None:
         return None
     return await authorization.visible(ctx, await ctx.loaders.version_by_id.load(version_id))

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.validation import folded
 
 REGISTRY_PREFIX = "wandb-registry-"
 MAX_VERSION_INDEX = 2**31 - 1
@@ -32,7 +33,8 @@ def invalid_path(message: str) -> DomainError:
 
 
 def parse_selector(selector: str) -> tuple[str | None, int | None]:
-    """`v3` → index 3; anything else must be a valid alias."""
+    """`v3` → index 3; anything else must be a valid alias (both in any case)."""
+    selector = folded(selector)
     if selector == "":
         raise invalid_path("the selector after ':' is empty: give an alias or a version like v3")
     version = _VERSION.fullmatch(selector)

@@ -122,8 +122,15 @@ def role_name(role: str, allowed: Sequence[str], field: str) -> str:
     return role
 
 
+def folded(value: str) -> str:
+    """Aliases, protected aliases and tags are case-insensitive: kept and compared in lower
+    case, so that `PRODUCTION` is `production` to every rule. (They are ASCII, where Python's
+    and PostgreSQL's lower case agree.)"""
+    return value.lower()
+
+
 def labels(values: Sequence[str], kind: str, field: str) -> list[str]:
-    """Tags or protected-alias names: each a valid label, at most MAX_LABELS, deduplicated."""
+    """Tags: each a valid label, at most MAX_LABELS, in lower case, deduplicated."""
     if len(values) > MAX_LABELS:
         raise invalid(f"at most {MAX_LABELS} {kind}s at once, got {len(values)}", field)
     for value in values:
@@ -133,14 +140,16 @@ def labels(values: Sequence[str], kind: str, field: str) -> list[str]:
                 "1 to 128 characters",
                 field,
             )
-    return list(dict.fromkeys(values))
+    return list(dict.fromkeys(folded(v) for v in values))
 
 
-def alias(value: str, field: str = "aliases") -> str:
+def alias(given: str, field: str = "aliases") -> str:
+    value = folded(given)
     if value == LATEST or _RESERVED_VERSION.fullmatch(value):
         raise DomainError(
             ErrorCode.RESERVED_ALIAS,
-            f"alias '{value}' is reserved: `latest` is kept by the server and v<N> names versions",
+            f"alias '{given}' is reserved: `latest` is kept by the server and v<N> names "
+            "versions (in any case)",
             (field,),
         )
     if not _LABEL.fullmatch(value):

@@ -105,7 +105,8 @@ async def version_in_collection(
         assert alias is not None
         if not storable(alias):
             return None
-        found = await ctx.loaders.version_by_collection_alias.load((collection_id, alias))
+        key = (collection_id, validation.folded(alias))
+        found = await ctx.loaders.version_by_collection_alias.load(key)
     return await authorization.visible(ctx, found)
 
 
@@ -216,7 +217,7 @@ async def add_aliases(
     ctx: Context, *, version_id: int | None, path: str | None, aliases: Sequence[str]
 ) -> ArtifactVersion | None:
     """Gives the version each alias, moving it from whichever version held it."""
-    found = await _version_for_aliases(ctx, version_id, path, aliases)
+    found, aliases = await _version_for_aliases(ctx, version_id, path, aliases)
     async with ctx.transaction() as conn:
         await add_aliases_txn(conn, ctx.principal.user, found, aliases)
     return await version(ctx, found.id)
@@ -225,21 +226,22 @@ async def add_aliases(
 async def remove_aliases(
     ctx: Context, *, version_id: int | None, path: str | None, aliases: Sequence[str]
 ) -> ArtifactVersion | None:
-    found = await _version_for_aliases(ctx, version_id, path, aliases)
+    found, aliases = await _version_for_aliases(ctx, version_id, path, aliases)
     async with ctx.transaction() as conn:
         await remove_aliases_txn(conn, ctx.principal.user, found, aliases)
     return await version(ctx, found.id)
 
 
 async def _version_for_aliases(
-    ctx: Context, version_id: int | None, path: str | None, aliases: Sequence[str]
-) -> ArtifactVersion:
-    if not aliases:
+    ctx: Context, version_id: int | None, path: str | None, given: Sequence[str]
+) -> tuple[ArtifactVersion, list[str]]:
+    """The version to change, and the aliases as they are kept."""
+    if not given:
         raise DomainError(ErrorCode.INVALID_ARGUMENT, "give at least one alias", ("aliases",))
-    aliases = validation.aliases(aliases)
+    aliases = validation.aliases(given)
     found = await require_version(ctx, version_id, path, ("versionId", "path"))
     await authorization.require_version_change(ctx, found, "changing aliases", aliases)
-    return found
+    return found, aliases
 
 
 async def lock_version_txn(conn: Connection, found: ArtifactVersion) -> None:

@@ -416,7 +416,8 @@ BAD_PROJECT_NAMES = {
 BAD_RUN_NAMES = {"empty": "", "surrounding-spaces": " run ", "129-chars": "r" * 129, "nul": "a\x00"}
 BAD_TYPES = {"space": "bad type", "slash": "a/b", "empty": "", "129-chars": "t" * 129}
 BAD_LABELS = {"space": "has space", "colon": "a:b", "empty": "", "129-chars": "l" * 129}
-RESERVED = {"latest": "latest", "v3": "v3", "v0": "v0"}
+# Aliases are case-insensitive: the reserved names are reserved in any case.
+RESERVED = {"latest": "latest", "v3": "v3", "v0": "v0", "LATEST": "LATEST", "V7": "V7"}
 
 
 def alias_cases(mutation: str, field: str = "aliases") -> list[Any]:
@@ -1071,6 +1072,15 @@ CASES = [
         "protected-alias-by-a-member",
         "linkArtifact",
         {"aliases": ["fine", "production"]},
+        "PROTECTED_ALIAS",
+        "aliases",
+        "alias 'production' is protected",
+        user="bob",
+    ),
+    case(
+        "protected-alias-in-capitals-by-a-member",
+        "linkArtifact",
+        {"aliases": ["fine", "PRODUCTION"]},
         "PROTECTED_ALIAS",
         "aliases",
         "alias 'production' is protected",

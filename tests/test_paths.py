@@ -111,9 +111,18 @@ async def test_registry_names_in_paths_are_case_insensitive(
     assert found["path"] == f"{CHURN}:v7"
 
 
-async def test_aliases_and_collection_names_are_case_sensitive(ada: GraphQLClient) -> None:
-    error = await refusal(ada, f"{CHURN}:Production")
-    assert error["extensions"]["code"] == "NOT_FOUND"
+@pytest.mark.parametrize(
+    ("selector", "version"),
+    [("Production", "v7"), ("PRODUCTION", "v7"), ("LATEST", "v9"), ("V3", "v3")],
+)
+async def test_selectors_are_case_insensitive(
+    ada: GraphQLClient, selector: str, version: str
+) -> None:
+    found = await resolve(ada, f"{CHURN}:{selector}")
+    assert found["path"] == f"{CHURN}:{version}"
+
+
+async def test_collection_names_are_case_sensitive(ada: GraphQLClient) -> None:
     error = await refusal(ada, "acme/wandb-registry-model/Churn-Classifier")
     assert error["extensions"]["code"] == "NOT_FOUND"
 
@@ -261,7 +270,7 @@ UNKNOWN = {
     "alias": (f"{CHURN}:nope", ["alias 'nope'", "'churn-classifier'"]),
     # Only v<digits> names a version; anything else of alias characters is an alias.
     "alias like a version": (f"{CHURN}:v-1", ["alias 'v-1'"]),
-    "alias like a capital version": (f"{CHURN}:V3", ["alias 'V3'"]),
+    "alias in capitals": (f"{CHURN}:NOPE", ["alias 'nope'"]),
     "longest alias": (f"{CHURN}:{'a' * 128}", ["alias 'aaaa"]),
     "version index": (f"{CHURN}:v10", ["version 'v10'", "'churn-classifier'"]),
     "largest version index": (f"{CHURN}:v{MAX_VERSION_INDEX}", [f"'v{MAX_VERSION_INDEX}'"]),

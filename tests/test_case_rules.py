@@ -1,0 +1,164 @@
+"""Case rules: aliases, protected aliases and tags are case-insensitive, kept in lower case;
+registry, user, team and automation names are unique whatever their case; organization,
+project, collection and run names are case-sensitive. Checked on a database of its own, since
+the changes here would show in other tests' demo data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from db.migrate import load_migrations, migrate
+from db.pool import Connection, create_pool
+from resolvers.accounts import create_api_key_txn
+from server.demo import seed_demo
+from tests.support.app import app_client
+from tests.support.databases import new_database
+from tests.support.graphql import GraphQLClient
+
+CHURN = "acme/wandb-registry-model/churn-classifier"
+VERSION = """query V($path: String!) { artifactVersion(path: $path) {
+  id version aliases tags collection { ... on Collection { tags } } } }"""
+ALIASES = """mutation M($input: AliasesInput!) {
+  addAliases(input: $input) { artifactVersion { aliases } errors { code message } } }"""
+REMOVE_ALIASES = """mutation M($input: AliasesInput!) {
+  removeAliases(input: $input) { artifactVersion { aliases } errors { code message } } }"""
+TAGS = """mutation M($input: TagsInput!) { addTags(input: $input) { errors { code } } }"""
+
+
+@pytest.fixture(scope="module")
+async def own(server_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client of an app on a demo database of this module's own, and ada's key."""
+    async with new_database(server_url, demo=True) as url:
+        pool = await create_pool(url, min_size=1, max_size=4)
+        try:
+            async with pool.acquire() as conn:
+                key = await create_api_key_txn(conn, "ada", key_name="case")
+            async with app_client(pool) as client:
+                yield client, key
+        finally:
+            await pool.close()
+
+
+@pytest.fixture
+def ada(own: tuple[httpx.AsyncClient, str]) -> GraphQLClient:
+    return GraphQLClient(*own)
+
+
+async def test_an_alias_given_in_capitals_is_kept_in_lower_case(ada: GraphQLClient) -> None:
+    added = (await ada.data(ALIASES, {"input": {"path": f"{CHURN}:v2", "aliases": ["Canary-1"]}}))[
+        "addAliases"
+    ]
+    assert added["errors"] == []
+    assert "canary-1" in added["artifactVersion"]["aliases"]
+    found = (await ada.data(VERSION, {"path": f"{CHURN}:CANARY-1"}))["artifactVersion"]
+    assert found["version"] == "v2"
+    # The same alias in another spelling moves it, as one alias.
+    moved = (await ada.data(ALIASES, {"input": {"path": f"{CHURN}:v3", "aliases": ["canary-1"]}}))[
+        "addAliases"
+    ]
+    assert moved["errors"] == []
+    assert (await ada.data(VERSION, {"path": f"{CHURN}:v2"}))["artifactVersion"]["aliases"] == []
+    removed = (
+        await ada.data(REMOVE_ALIASES, {"input": {"path": f"{CHURN}:v3", "aliases": ["CANARY-1"]}})
+    )["removeAliases"]
+    assert removed["errors"] == []
+    assert "canary-1" not in removed["artifactVersion"]["aliases"]
+
+
+async def test_tags_given_in_capitals_are_one_lower_case_tag(ada: GraphQLClient) -> None:
+    version = (await ada.data(VERSION, {"path": f"{CHURN}:v4"}))["artifactVersion"]
+    tagged = await ada.data(TAGS, {"input": {"id": version["id"], "tags": ["NLP", "nlp", "Nlp"]}})
+    assert tagged["addTags"]["errors"] == []
+    after = (await ada.data(VERSION, {"path": f"{CHURN}:v4"}))["artifactVersion"]
+    assert [t for t in after["tags"] if t.lower() == "nlp"] == ["nlp"]
+
+
+async def test_protected_aliases_are_kept_in_lower_case(ada: GraphQLClient) -> None:
+    registry = (await ada.data('{ registry(organization: "acme", name: "model") { id } }'))[
+        "registry"
+    ]["id"]
+    updated = await ada.data(
+        """mutation M($input: UpdateRegistryInput!) {
+          updateRegistry(input: $input) { registry { protectedAliases } errors { code } } }""",
+        {"input": {"registryId": registry, "protectedAliases": ["Production", "GOLD"]}},
+    )
+    assert updated["updateRegistry"]["errors"] == []
+    assert updated["updateRegistry"]["registry"]["protectedAliases"] == ["gold", "production"]
+
+
+async def test_mixed_case_rows_from_before_are_folded_by_the_migration(empty_url: str) -> None:
+    """Rows written before the rule: two spellings of one alias in one collection keep the one
+    assigned last, whose history stays open while the other's closes; tags merge."""
+    shipped = load_migrations()
+    case_rules = next(m for m in shipped if m.name == "case_insensitive_labels")
+    pool = await create_pool(empty_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, [m for m in shipped if m.version < case_rules.version])
+        await seed_demo(pool)
+        async with pool.acquire() as conn:
+            collection, v2, v3 = await _churn_versions(conn)
+            await conn.execute(
+                "INSERT INTO aliases (collection_id, alias, version_id) VALUES ($1, 'Canary', $2)",
+                collection,
+                v2,
+            )
+            await _history(conn, collection, "Canary", v2)
+            await conn.execute(
+                "INSERT INTO aliases (collection_id, alias, version_id) VALUES ($1, 'CANARY', $2)",
+                collection,
+                v3,
+            )
+            await _history(conn, collection, "CANARY", v3)
+            await conn.execute(
+                "INSERT INTO version_tags (version_id, tag) VALUES ($1, 'NLP'), ($1, 'nlp')", v3
+            )
+            await migrate(conn)
+            holders = await conn.fetch(
+                "SELECT alias, version_id FROM aliases WHERE collection_id = $1 "
+                "AND lower(alias) = 'canary'",
+                collection,
+            )
+            assert [(r["alias"], r["version_id"]) for r in holders] == [("canary", v3)]
+            periods = await conn.fetch(
+                "SELECT alias, version_id, removed_at IS NULL AS open FROM alias_history "
+                "WHERE collection_id = $1 AND lower(alias) = 'canary' ORDER BY id",
+                collection,
+            )
+            assert [tuple(r) for r in periods] == [("canary", v2, False), ("canary", v3, True)]
+            tags = await conn.fetch(
+                "SELECT tag FROM version_tags WHERE version_id = $1 AND lower(tag) = 'nlp'", v3
+            )
+            assert [r["tag"] for r in tags] == ["nlp"]
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(
+                    "INSERT INTO version_tags (version_id, tag) VALUES ($1, 'Upper')", v3
+                )
+    finally:
+        await pool.close()
+
+
+async def _churn_versions(conn: Connection) -> tuple[Any, Any, Any]:
+    rows = await conn.fetch(
+        """SELECT c.id AS collection_id, v.id FROM collections c
+           JOIN artifact_versions v ON v.collection_id = c.id
+           WHERE c.name = 'churn-classifier' AND c.registry_id IS NOT NULL
+           AND v.version_index IN (2, 3) ORDER BY v.version_index"""
+    )
+    return rows[0]["collection_id"], rows[0]["id"], rows[1]["id"]
+
+
+async def _history(conn: Connection, collection: int, alias: str, version: int) -> None:
+    await conn.execute(
+        """INSERT INTO alias_history (collection_id, alias, version_id, version_index, assigned_at)
+           SELECT $1, $2, v.id, v.version_index, clock_timestamp()
+           FROM artifact_versions v WHERE v.id = $3""",
+        collection,
+        alias,
+        version,
+    )

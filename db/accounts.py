@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
 
 from db.pool import Connection, Executor, fetch_one
 from db.records import ApiKey, User, from_record, records_by_id
@@ -36,23 +39,31 @@ async def user_by_name(conn: Executor, name: str) -> User | None:
     return None if row is None else from_record(User, row)
 
 
-SELECT_PRINCIPAL_BY_KEY_HASH = f"""
+_SELECT_PRINCIPAL = f"""
 SELECT k.id AS key_id, {USER_COLUMNS},
        (k.last_used_at IS NULL
         OR k.last_used_at < clock_timestamp() - interval '1 minute') AS needs_touch,
        coalesce((SELECT jsonb_object_agg(m.organization_id::text, m.role)
                  FROM organization_members m WHERE m.user_id = u.id), '{{}}') AS org_roles
 FROM api_keys k JOIN users u ON u.id = k.user_id
-WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
+SELECT_PRINCIPAL_BY_KEY_HASH = _SELECT_PRINCIPAL + "WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+SELECT_PRINCIPAL_BY_KEY_ID = _SELECT_PRINCIPAL + "WHERE k.id = $1 AND k.revoked_at IS NULL"
 
 TOUCH_API_KEY = "UPDATE api_keys SET last_used_at = clock_timestamp() WHERE id = $1"
 
 
-async def principal_by_key_hash(
-    conn: Executor, key_hash: bytes
-) -> tuple[User, dict[int, str]] | None:
-    """The key's user and their role in each organization, or None for an unknown/revoked key.
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """A valid key, its user, and the user's role in each organization."""
+
+    key_id: int
+    user: User
+    organization_roles: dict[int, str]
+
+
+async def principal_by_key_hash(conn: Executor, key_hash: bytes) -> KeyHolder | None:
+    """The key, its user and their roles, or None for an unknown or revoked key.
 
     `last_used_at` is written at most once a minute per key, so reads stay read-only.
     """
@@ -61,8 +72,19 @@ async def principal_by_key_hash(
         return None
     if row["needs_touch"]:
         await conn.execute(TOUCH_API_KEY, row["key_id"])
+    return _key_holder(row)
+
+
+async def principal_by_key_id(conn: Executor, key_id: int) -> KeyHolder | None:
+    """As `principal_by_key_hash`, for a key already presented: its user's roles as they are
+    now, or None once it is revoked. Leaves `last_used_at` alone."""
+    row = await conn.fetchrow(SELECT_PRINCIPAL_BY_KEY_ID, key_id)
+    return None if row is None else _key_holder(row)
+
+
+def _key_holder(row: asyncpg.Record) -> KeyHolder:
     roles = {int(org_id): role for org_id, role in row["org_roles"].items()}
-    return from_record(User, row), roles
+    return KeyHolder(row["key_id"], from_record(User, row), roles)
 
 
 INSERT_API_KEY = """

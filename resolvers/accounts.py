@@ -36,10 +36,25 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     found = await accounts.principal_by_key_hash(pool, hash_key(key))
+    return None if found is None else _principal(found)
+
+
+async def refresh_principal(ctx: Context) -> None:
+    """Brings the caller's roles up to date, for a context that outlives one request (a live
+    subscription); refuses once the caller's key is revoked."""
+    key_id = ctx.principal.key_id
+    if key_id is None:
+        return
+    found = await accounts.principal_by_key_id(ctx.pool, key_id)
     if found is None:
-        return None
-    user, roles = found
-    return Principal(user=user, organization_roles=roles)
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "the API key was revoked")
+    ctx.principal = _principal(found)
+
+
+def _principal(found: accounts.KeyHolder) -> Principal:
+    return Principal(
+        user=found.user, organization_roles=found.organization_roles, key_id=found.key_id
+    )
 
 
 # Reading

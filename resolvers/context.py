@@ -12,6 +12,7 @@ import asyncpg
 from db.loaders import Loaders
 from db.pool import Connection
 from db.records import User
+from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 
 
@@ -21,6 +22,8 @@ class Principal:
 
     user: User
     organization_roles: dict[int, str] = field(default_factory=dict)
+    # The API key the caller presented; None for principals built inside the process.
+    key_id: int | None = None
 
 
 class AuthorizationNotChecked(RuntimeError):
@@ -36,6 +39,8 @@ class Context:
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
     # Live events for subscriptions; None where nothing listens (one-off tools, some tests).
     events: Any = None
+    # Cost points per API key; None where requests are not rate limited.
+    throttle: Throttle | None = None
     # Set by every authorization check; a mutation that finishes without one is a bug.
     authorization_checked: bool = False
 

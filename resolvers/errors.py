@@ -9,6 +9,7 @@ from resolvers.enums import DescribedEnum
 class ErrorCode(DescribedEnum):
     """Stable codes a client can branch on; each says, for people, what it means."""
 
+    UNAUTHENTICATED = "UNAUTHENTICATED", "The API key is unknown or was revoked."
     NOT_FOUND = "NOT_FOUND", "The object named does not exist, or you may not see it."
     PERMISSION_DENIED = (
         "PERMISSION_DENIED",

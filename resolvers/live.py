@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from db.automations import EVENTS_CHANNEL
+from resolvers.accounts import refresh_principal
 from resolvers.context import Context
 from resolvers.errors import not_found
 from resolvers.events import RegistryEvent
@@ -21,24 +22,95 @@ logger = logging.getLogger("cairn.live")
 
 # A subscriber that falls this far behind loses its oldest events rather than memory.
 QUEUE_SIZE = 1000
+# Reconnecting after the listening connection is lost: the first wait, doubling up to the last.
+RECONNECT_FIRST_WAIT = 0.1
+RECONNECT_LONGEST_WAIT = 30.0
+# A connection can die without a word (a network cut): it is asked to answer this often.
+PROBE_EVERY = 10.0
+_CONNECTION_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class EventHub:
+    """Holds one pooled connection that LISTENs for events. When it is lost (the database
+    restarted, the backend was terminated, the network cut), the hub reconnects with backoff
+    and listens again; subscribers stay subscribed, and miss only what was announced while
+    nothing listened. `listening` says whether it listens now, for readiness."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._subscribers: set[asyncio.Queue[RegistryEvent]] = set()
         self._connection: asyncpg.pool.PoolConnectionProxy | None = None
+        self._lost = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None and not self._lost.is_set()
 
     async def start(self) -> None:
-        self._connection = await self.pool.acquire()
-        await self._connection.add_listener(EVENTS_CHANNEL, self._on_notice)
+        """Listens, or raises when the database cannot be reached now."""
+        await self._listen()
+        self._supervisor = asyncio.create_task(self._keep_listening())
 
     async def stop(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.remove_listener(EVENTS_CHANNEL, self._on_notice)
-            await self.pool.release(self._connection)
-            self._connection = None
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        await self._drop()
+
+    async def _listen(self) -> None:
+        connection = await self.pool.acquire()
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _connection: lost.set())
+            await connection.add_listener(EVENTS_CHANNEL, self._on_notice)
+        except BaseException:
+            await self.pool.release(connection)
+            raise
+        self._connection, self._lost = connection, lost
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            await connection.remove_listener(EVENTS_CHANNEL, self._on_notice)
+        with contextlib.suppress(Exception):
+            await self.pool.release(connection)
+
+    async def _keep_listening(self) -> None:
+        while True:
+            await self._until_lost()
+            logger.warning("the live-event listener lost its connection; reconnecting")
+            await self._drop()
+            wait = RECONNECT_FIRST_WAIT
+            while True:
+                try:
+                    await self._listen()
+                except _CONNECTION_ERRORS as error:
+                    logger.warning("the live-event listener cannot reconnect yet: %s", error)
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, RECONNECT_LONGEST_WAIT)
+                    continue
+                logger.info("the live-event listener listens again")
+                break
+
+    async def _until_lost(self) -> None:
+        """Returns once the listening connection is closed or stops answering."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), PROBE_EVERY)
+                return
+            connection = self._connection
+            if connection is None:
+                return
+            try:
+                await connection.execute("SELECT 1", timeout=PROBE_EVERY)
+            except _CONNECTION_ERRORS:
+                self._lost.set()
+                return
 
     def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
@@ -65,7 +137,8 @@ async def registry_events(
     ctx: Context, registry_id: int, collection_id: int | None
 ) -> AsyncIterator[RegistryEvent]:
     """Changes in a registry (or one of its collections) from now on, while the caller may see
-    the registry: access is checked again on every event, so a role taken away stops them."""
+    the registry: access is checked again on every event, so a role taken away stops them and a
+    revoked key ends them."""
     if await registry(ctx, registry_id) is None:
         raise not_found("registry not found")
     if ctx.events is None:
@@ -77,7 +150,9 @@ async def registry_events(
                 continue
             if collection_id is not None and event.collection_id != collection_id:
                 continue
+            # Roles and the key itself as they are now, not as they were when it started.
             ctx.loaders.clear_all()
+            await refresh_principal(ctx)
             if await registry(ctx, registry_id) is None:
                 continue
             yield event

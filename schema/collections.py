@@ -13,7 +13,7 @@ from resolvers import automations, collections, history, organizations, registri
 from resolvers.pages import ListQuery
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe, type_of
-from schema.errors import raise_domain_errors
+from schema.errors import raise_domain_errors, still_there
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
@@ -112,10 +112,9 @@ class Collection(ArtifactCollection):
 
     @strawberry.field(description="The registry the collection is in.")
     async def registry(self, info: Ctx) -> Registry:
-        assert self.record.registry_id is not None
+        assert self.record.registry_id is not None  # a Collection is a registry's
         found = await registries.registry(info.context, self.record.registry_id)
-        assert found is not None
-        return Registry.of(found)
+        return Registry.of(still_there(found, "registry"))
 
 
 @node(load=collections.sequences_by_id)
@@ -127,10 +126,9 @@ class ArtifactSequence(ArtifactCollection):
 
     @strawberry.field(description="The project the artifact was logged in.")
     async def project(self, info: Ctx) -> ProjectType:
-        assert self.record.project_id is not None
+        assert self.record.project_id is not None  # an ArtifactSequence is a project's
         found = await organizations.project(info.context, self.record.project_id)
-        assert found is not None
-        return type_of(ProjectType).of(found)
+        return type_of(ProjectType).of(still_there(found, "project"))
 
 
 def collection_of(r: records.Collection) -> ArtifactCollection:

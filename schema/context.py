@@ -4,9 +4,11 @@ builds the GraphQL object of a row whose type is defined in a module that import
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from typing import Any, ForwardRef, get_args
 
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 from strawberry.types.lazy_type import StrawberryLazyReference
 
@@ -14,6 +16,17 @@ from resolvers.context import Context
 from resolvers.enums import DescribedEnum
 
 Ctx = Info[Context, None]
+
+
+class OperationContext(SchemaExtension):
+    """Gives each operation a Context of its own where the transport holds a longer-lived
+    session (a WebSocket) that makes one per operation with `for_operation()`."""
+
+    def on_operation(self) -> Iterator[None]:
+        make = getattr(self.execution_context.context, "for_operation", None)
+        if make is not None:
+            self.execution_context.context = make()
+        yield
 
 
 def expose_enum(enum: type[DescribedEnum], *, name: str, description: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BREAK,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -22,8 +23,11 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
+    Visitor,
+    visit,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -185,6 +189,51 @@ class DocumentCache(SchemaExtension):
         cls._size = 0
 
 
-def as_rules() -> list[Any]:
-    """The validation rules that enforce the limits, added to GraphQL's own."""
-    return [DocumentLimits]
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class _NulLiteral(Visitor):
+    found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return BREAK
+        return None
+
+
+class NoNulInText(SchemaExtension):
+    """PostgreSQL text cannot hold the NUL character: a name, pattern or JSON value with one
+    could never be stored or found. Refused at the door, for every argument and variable, with
+    an error that names where it is, before anything runs."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        for name, value in (context.variables or {}).items():
+            if _holds_nul(value):
+                raise _nul_error(f"variable `${name}`")
+        if context.graphql_document is not None:
+            literal = _NulLiteral()
+            visit(context.graphql_document, literal)
+            if literal.found:
+                raise _nul_error("a string in the document")
+        yield
+
+
+def _nul_error(where: str) -> GraphQLError:
+    return GraphQLError(
+        f"{where} holds a NUL character (\\u0000), which no text may contain",
+        extensions={"code": "BAD_USER_INPUT"},
+    )

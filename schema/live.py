@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from resolvers import accounts, collections, live, registries, versions
-from resolvers.context import Context
 from resolvers.events import EventType
 from resolvers.events import RegistryEvent as RegistryEventRecord
 from schema.accounts import User
@@ -41,30 +40,24 @@ class RegistryEvent:
 
     @strawberry.field(description="The registry.")
     async def registry(self, info: Ctx) -> Registry | None:
-        found = await registries.registry(_context(info), self.record.registry_id)
+        found = await registries.registry(info.context, self.record.registry_id)
         return maybe(Registry, found)
 
     @strawberry.field(description="The collection.")
     async def collection(self, info: Ctx) -> Collection | None:
-        found = await collections.collection(_context(info), self.record.collection_id)
+        found = await collections.collection(info.context, self.record.collection_id)
         return maybe(Collection, found)
 
     @strawberry.field(description="The version, unless the event has none or it is gone.")
     async def artifact_version(self, info: Ctx) -> ArtifactVersion | None:
         if self.record.version_id is None:
             return None
-        found = await versions.version(_context(info), self.record.version_id)
+        found = await versions.version(info.context, self.record.version_id)
         return maybe(ArtifactVersion, found)
 
     @strawberry.field(description="Who made the change.")
     async def actor(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(_context(info), self.record.actor_id))
-
-
-def _context(info: Any) -> Context:
-    """Subscriptions run in a WebSocket session that holds the authenticated context."""
-    context = info.context
-    return context if isinstance(context, Context) else context.context
+        return maybe(User, await accounts.user(info.context, self.record.actor_id))
 
 
 @strawberry.type(description="Live streams over graphql-transport-ws on /graphql.")
@@ -82,5 +75,5 @@ class Subscription:
         registry_id = row_id(registry, "Registry")
         collection_id = None if collection is None else row_id(collection, "Collection")
         with raise_domain_errors():
-            async for event in live.registry_events(_context(info), registry_id, collection_id):
+            async for event in live.registry_events(info.context, registry_id, collection_id):
                 yield RegistryEvent.of(event)

@@ -14,6 +14,7 @@ from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe
+from schema.errors import still_there
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
@@ -122,8 +123,7 @@ class Registry(Node):
     @strawberry.field(description="The organization that owns the registry.")
     async def organization(self, info: Ctx) -> Organization:
         found = await organizations.organization(info.context, self.record.organization_id)
-        assert found is not None
-        return Organization.of(found)
+        return Organization.of(still_there(found, "organization"))
 
     @connection_field(CollectionType, "The registry's collections, newest first.")
     async def collections(self, info: Ctx) -> ListQuery[records.Collection]:

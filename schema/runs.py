@@ -16,6 +16,7 @@ from schema.accounts import User
 from schema.collections import ArtifactSequence
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe
+from schema.errors import still_there
 from schema.lineage import (
     LineageDirection,
     LineageDirectionArg,
@@ -60,8 +61,10 @@ class Project(Node):
 
     @strawberry.field(description="The organization that owns the project.")
     async def organization(self, info: Ctx) -> Organization:
-        found = await organizations.organization(info.context, self.record.organization_id)
-        assert found is not None
+        found = still_there(
+            await organizations.organization(info.context, self.record.organization_id),
+            "organization",
+        )
         return Organization.of(found)
 
     @connection_field(RunType, "The project's runs, newest first.")
@@ -110,8 +113,9 @@ class Run(Node):
 
     @strawberry.field(description="The project the run is in.")
     async def project(self, info: Ctx) -> Project:
-        found = await organizations.project(info.context, self.record.project_id)
-        assert found is not None
+        found = still_there(
+            await organizations.project(info.context, self.record.project_id), "project"
+        )
         return Project.of(found)
 
     @connection_field(ArtifactVersion, "Versions the run used (lineage inputs), most recent first.")

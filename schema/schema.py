@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -17,13 +18,16 @@ from strawberry.types.graphql import OperationType
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.automations import AutomationsMutation
 from schema.collections import ArtifactSequence, Collection, CollectionsMutation
-from schema.limits import MAX_TOKENS, DocumentCache, DocumentLimits
+from schema.context import OperationContext
+from schema.cost import QueryCost
+from schema.limits import MAX_TOKENS, DocumentCache, DocumentLimits, NoNulInText
 from schema.links import LinksMutation
 from schema.live import Subscription
 from schema.nodes import NodesQuery
 from schema.organizations import OrganizationsMutation, OrganizationsQuery
 from schema.registries import RegistriesMutation, RegistriesQuery, RegistryMembersMutation
 from schema.runs import RunsMutation
+from schema.scalars import DateTime
 from schema.versions import VersionsMutation, VersionsQuery
 
 logger = logging.getLogger("cairn.graphql")
@@ -150,10 +154,14 @@ schema = CairnSchema(
     subscription=Subscription,
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
+    scalar_overrides={datetime: DateTime},
     extensions=[
+        OperationContext,
         lambda: AddValidationRules([DocumentLimits]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskInternalErrors,
         DocumentCache,
+        NoNulInText,
+        QueryCost,
     ],
 )

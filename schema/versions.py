@@ -16,7 +16,7 @@ from schema.accounts import User
 from schema.collections import ArtifactCollection, Collection, collection_of
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe
-from schema.errors import raise_domain_errors
+from schema.errors import raise_domain_errors, still_there
 from schema.history import AliasPeriod
 from schema.lineage import (
     LineageDiff,
@@ -112,8 +112,7 @@ class ArtifactVersion(Node):
     @strawberry.field(description="The collection or artifact sequence the version is in.")
     async def collection(self, info: Ctx) -> ArtifactCollection:
         found = await collections.collection(info.context, self.record.collection_id)
-        assert found is not None
-        return collection_of(found)
+        return collection_of(still_there(found, "collection"))
 
     @strawberry.field(description="Who put the version in this collection (logged or linked it).")
     async def linked_by(self, info: Ctx) -> User | None:

@@ -45,9 +45,10 @@ def create_app(
 ) -> Starlette:
     """The app serves from `pool` when given (tests), else opens one on `database_url`."""
     endpoints: dict[str, GraphQLEndpoint] = {}
+    throttle = settings.throttle()
     if pool is not None:
         endpoints["graphql"] = GraphQLEndpoint(
-            pool, settings.max_body_bytes, settings.webhook_policy
+            pool, settings.max_body_bytes, settings.webhook_policy, throttle=throttle
         )
 
     def endpoint() -> GraphQLEndpoint:
@@ -72,7 +73,7 @@ def create_app(
             hub = EventHub(active)
             await hub.start()
             endpoints["graphql"] = GraphQLEndpoint(
-                active, settings.max_body_bytes, settings.webhook_policy, hub
+                active, settings.max_body_bytes, settings.webhook_policy, hub, throttle
             )
             worker = DeliveryWorker(active, settings.webhook_policy)
             if settings.run_worker:
@@ -98,6 +99,12 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        events = endpoint().events
+        if events is not None and not events.listening:
+            return JSONResponse(
+                {"status": "unavailable", "reason": "the live-event listener is reconnecting"},
+                status_code=503,
+            )
         try:
             async with endpoint().pool.acquire(timeout=2) as conn:
                 todo = await pending_migrations(conn)

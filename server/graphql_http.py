@@ -36,6 +36,7 @@ from db.loaders import Loaders
 from resolvers.accounts import authenticate
 from resolvers.context import Context, Principal
 from resolvers.live import EventHub
+from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 from schema.limits import MAX_CACHED_DOCUMENT, MAX_TOKENS
 from schema.schema import internal_error_message, schema
@@ -232,11 +233,13 @@ class GraphQLEndpoint:
         max_body_bytes: int,
         webhook_policy: WebhookPolicy | None = None,
         events: EventHub | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.pool = pool
         self.max_body_bytes = max_body_bytes
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.events = events
+        self.throttle = throttle
 
     def context(self, principal: Principal, request_id: str) -> Context:
         return Context(
@@ -246,6 +249,7 @@ class GraphQLEndpoint:
             request_id=request_id,
             webhook_policy=self.webhook_policy,
             events=self.events,
+            throttle=self.throttle,
         )
 
     async def handle(self, request: Request, request_id: str) -> Response:
@@ -343,6 +347,14 @@ class GraphQLEndpoint:
             body["data"] = result.data
         if result.extensions:
             body["extensions"] = result.extensions
+        throttled = _throttled(result.errors)
+        if throttled is not None:
+            return Response(
+                json_values.dumps(body),
+                status_code=429,
+                media_type=media_type,
+                headers={"Retry-After": str(throttled)},
+            )
         status = 200
         if media_type == GRAPHQL_RESPONSE_JSON and result.errors:
             if "data" not in body:
@@ -361,6 +373,15 @@ class GraphQLEndpoint:
             media_type=media_type,
             headers=refusal.headers,
         )
+
+
+def _throttled(errors: list[GraphQLError] | None) -> int | None:
+    """Seconds to wait, when the request was refused for its key's rate limit."""
+    for error in errors or ():
+        extensions = error.extensions or {}
+        if extensions.get("code") == "THROTTLED":
+            return int(extensions["retryAfterSeconds"])
+    return None
 
 
 def internal_error(request_id: str, media_type: str = JSON) -> Response:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 
 DEFAULT_DATA_DIR = Path.home() / ".cairn" / "pgdata"
@@ -30,6 +31,19 @@ class Settings:
     # separate `cairn worker` processes).
     run_worker: bool = True
     webhook_policy: WebhookPolicy = field(default_factory=lambda: webhook_policy_from_env())
+    # Each API key's bucket of query-cost points, and how many points come back each second
+    # (see schema/cost.py); a capacity of 0 turns rate limiting off.
+    rate_limit_points: float = field(
+        default_factory=lambda: float(os.environ.get("CAIRN_RATE_LIMIT_POINTS", 100_000))
+    )
+    rate_limit_restore: float = field(
+        default_factory=lambda: float(os.environ.get("CAIRN_RATE_LIMIT_RESTORE", 10_000))
+    )
+
+    def throttle(self) -> Throttle | None:
+        if self.rate_limit_points <= 0:
+            return None
+        return Throttle(self.rate_limit_points, self.rate_limit_restore)
 
 
 def webhook_policy_from_env() -> WebhookPolicy:

@@ -1,6 +1,12 @@
-"""GraphQL subscriptions over WebSocket (graphql-transport-ws) on /graphql. The client
-authenticates in `connection_init`: `{"Authorization": "Bearer <key>"}` in its payload, or the
-same header on the handshake."""
+"""GraphQL over WebSocket (graphql-transport-ws) on /graphql. The client authenticates in
+`connection_init`: `{"Authorization": "Bearer <key>"}` in its payload, or the same header on the
+handshake.
+
+A socket can stay open for days, so nothing about the caller is decided once for it: each
+operation checks the key again and runs with its own context (the roles of that moment, loaders
+of its own), live events check again on every event, and a socket whose key is revoked is
+closed at its next operation.
+"""
 
 from __future__ import annotations
 
@@ -14,31 +20,65 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from resolvers.accounts import authenticate
-from resolvers.context import Context
+from resolvers.context import Context, Principal
 from schema.schema import schema
 from server.graphql_http import GraphQLEndpoint
+
+# Close codes: the protocol's own 4401 (not authenticated) and 4403 (forbidden).
+KEY_REVOKED = 4403
 
 
 @dataclass
 class WebSocketSession:
-    """What a subscription sees as `info.context`: the authenticated context, once known."""
+    """One socket: its key, and the principal behind it as of the last check."""
 
     endpoint: GraphQLEndpoint
     request_id: str
     handshake_authorization: str | None
     connection_params: dict[str, Any] = field(default_factory=dict)
-    context: Context | None = None
+    key: str | None = None
+    principal: Principal | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        # Fields resolve against `info.context`: once authenticated, that is the Context.
-        if name == "context" or self.context is None:
-            raise AttributeError(name)
-        return getattr(self.context, name)
+    def presented_key(self) -> str | None:
+        params = self.connection_params if isinstance(self.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        header = header if isinstance(header, str) else self.handshake_authorization or ""
+        scheme, _, key = header.partition(" ")
+        return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+    async def authenticate(self) -> bool:
+        """Checks the key again; False once it is unknown or revoked."""
+        self.principal = (
+            None if self.key is None else await authenticate(self.endpoint.pool, self.key)
+        )
+        return self.principal is not None
+
+    def for_operation(self) -> Context:
+        """A context for one operation: the principal as last checked, loaders of its own."""
+        assert self.principal is not None
+        return self.endpoint.context(self.principal, self.request_id)
+
+
+class SubscriptionHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        session: WebSocketSession = self.context
+        if self.connection_acknowledged and not await session.authenticate():
+            await self.websocket.close(
+                code=KEY_REVOKED, reason="Forbidden: the API key was revoked"
+            )
+            return
+        await super().handle_subscribe(message)
 
 
 class SubscriptionApp(GraphQL):
+    graphql_transport_ws_handler_class = SubscriptionHandler
+
     def __init__(self, endpoint: Any) -> None:
         super().__init__(
             schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,)
@@ -56,16 +96,9 @@ class SubscriptionApp(GraphQL):
 
     async def on_ws_connect(self, context: Any) -> Any:
         session: WebSocketSession = context
-        params = session.connection_params if isinstance(session.connection_params, dict) else {}
-        header = params.get("Authorization") or params.get("authorization")
-        header = header if isinstance(header, str) else session.handshake_authorization or ""
-        scheme, _, key = header.partition(" ")
-        principal = None
-        if scheme.lower() == "bearer" and key.strip():
-            principal = await authenticate(session.endpoint.pool, key.strip())
-        if principal is None:
+        session.key = session.presented_key()
+        if not await session.authenticate():
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": "a valid API key is required"}
             )
-        session.context = session.endpoint.context(principal, session.request_id)
         return None

@@ -16,7 +16,7 @@ from resolvers import accounts
 from resolvers.accounts import create_api_key_txn, hash_key
 from resolvers.organizations import create_organization_txn
 from schema.nodes import global_id
-from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient
+from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient, answer
 
 VIEWER = "{ viewer { name } }"
 
@@ -103,7 +103,7 @@ async def test_valid_key_is_200(
 ) -> None:
     response = await post(client, {"Authorization": f"{scheme} {demo['bob']}"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"viewer": {"name": "bob"}}}
+    assert answer(response) == {"data": {"viewer": {"name": "bob"}}}
     assert "www-authenticate" not in response.headers
 
 
@@ -111,7 +111,7 @@ async def test_revoked_key_stops_working_at_once(
     client: httpx.AsyncClient, pool: asyncpg.Pool, demo: dict[str, str], new_key: str
 ) -> None:
     headers = {"Authorization": f"Bearer {new_key}"}
-    assert (await post(client, headers)).json() == {"data": {"viewer": {"name": "cy"}}}
+    assert answer(await post(client, headers)) == {"data": {"viewer": {"name": "cy"}}}
 
     async with pool.acquire() as conn:
         revoked = await conn.execute(
@@ -128,7 +128,7 @@ async def test_revoked_key_stops_working_at_once(
     assert body == unknown
     # The user's other keys are unaffected.
     other = await post(client, {"Authorization": f"Bearer {demo['cy']}"})
-    assert other.json() == {"data": {"viewer": {"name": "cy"}}}
+    assert answer(other) == {"data": {"viewer": {"name": "cy"}}}
 
 
 async def last_use(pool: asyncpg.Pool, key: str) -> asyncpg.Record:

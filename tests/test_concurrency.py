@@ -27,7 +27,7 @@ import pytest
 
 from db import history as history_rows
 from db import versions as version_rows
-from tests.support.graphql import mutate
+from tests.support.graphql import mutate, mutation_document
 from tests.support.ids import row_id
 from tests.support.manifests import files
 from tests.support.workflow import (
@@ -675,6 +675,49 @@ async def test_changes_racing_a_collection_delete(org: Org, attempt: int) -> Non
         "aliases": 0,
         "open_periods": 0,
     }
+
+
+SHOWN = "artifactVersion { id version collection { name ... on Collection { registry { name } } } }"
+
+
+async def shown(api: Api, mutation: str, **input: Any) -> dict[str, Any]:
+    """A mutation's whole answer, selecting the version it changed and what it belongs to."""
+    response = await api.client.post(mutation_document(mutation, SHOWN), {"input": input})
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def codes_in(body: dict[str, Any], mutation: str) -> set[str]:
+    """`ok`, or the codes of the payload's errors and of the answer's field errors."""
+    found = {e["extensions"]["code"] for e in body.get("errors", [])}
+    payload = (body.get("data") or {}).get(mutation) or {}
+    found |= {e["code"] for e in payload.get("errors", [])}
+    return found or {"ok"}
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_links_racing_a_collection_delete_answer_consistently(org: Org, attempt: int) -> None:
+    """Links that show the version they made, sent with the collection's deletion: a link that
+    committed first may find its collection gone when it shows it, and says so with NOT_FOUND on
+    that field; one that came second is refused with NOT_FOUND; never an internal error."""
+    admin = org.admin
+    logged = await log_versions(admin, await new_project(admin, org), "m", 9)
+    target = f"wandb-registry-model/vanishing-{attempt}"
+    first = (await admin.ok("linkArtifact", versionId=logged[0]["id"], targetPath=target))[
+        "artifactVersion"
+    ]
+    collection_id = first["collection"]["id"]
+    links = [
+        shown(admin, "linkArtifact", versionId=v["id"], collectionId=collection_id)
+        for v in logged[1:]
+    ]
+    delete = bare(admin, "deleteCollection", collectionId=collection_id)
+    bodies = await gather_overlapping(org.pool, [*links[:4], delete, *links[4:]])
+    assert outcomes([bodies[4]]) == ["ok"]
+    for body in bodies[:4] + bodies[5:]:
+        assert codes_in(body, "linkArtifact") <= {"ok", "NOT_FOUND"}, body
+        for error in body.get("errors", []):
+            assert error["message"].endswith("was deleted while this request ran"), error
 
 
 async def test_unlinks_racing_alias_and_tag_changes(org: Org) -> None:

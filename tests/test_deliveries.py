@@ -32,6 +32,7 @@ from server.worker import DeliveryWorker
 from tests.support.app import app_client
 from tests.support.automations import World, automation_input, create, new_world
 from tests.support.databases import new_database
+from tests.support.graphql import answer
 from tests.support.ids import row_id
 from tests.support.processes import Killable, Server, Worker, cairn_env, killed_at_exit
 from tests.support.webhooks import (
@@ -725,7 +726,7 @@ async def test_a_change_committed_while_no_worker_runs_is_delivered_later(
             },
             headers={"Authorization": f"Bearer {world.member.key}"},
         )
-    assert response.json() == {"data": {"addAliases": {"errors": []}}}
+    assert answer(response) == {"data": {"addAliases": {"errors": []}}}
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(10)
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close
 from websockets.typing import Subprotocol
 
 from schema.nodes import global_id
@@ -500,3 +501,184 @@ async def test_a_rolled_back_change_announces_nothing(cluster: Cluster) -> None:
         assert event["type"] == "ADD_ARTIFACT_ALIAS", event
         assert event["alias"] == "after-rollback"
         await nothing_pending(tagger(cluster.b, bob, cluster.ids["churn"]), sub)
+
+
+# --- access on a socket that stays open ----------------------------------------------------------
+
+CREATE_KEY = """mutation M($input: CreateApiKeyInput!) {
+  createApiKey(input: $input) { apiKey { id } secret errors { code } } }"""
+REVOKE_KEY = """mutation M($input: RevokeApiKeyInput!) {
+  revokeApiKey(input: $input) { errors { code } } }"""
+MODEL = '{ registry(organization: "acme", name: "model") { name } }'
+
+
+async def new_key(cluster: Cluster, admin: str, user_id: str | None = None) -> tuple[str, str]:
+    """A new API key (its ID and secret), for `user_id` or the admin."""
+    data = await graphql(cluster.a, admin, CREATE_KEY, input={"name": "socket", "userId": user_id})
+    created = data["createApiKey"]
+    assert created["errors"] == [], created
+    return created["apiKey"]["id"], created["secret"]
+
+
+async def run_operation(
+    ws: ClientConnection, op_id: str, query: str, **variables: Any
+) -> dict[str, Any]:
+    """Runs a query or mutation over the socket; its one result."""
+    payload = {"query": query, "variables": variables}
+    await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
+    result: dict[str, Any] | None = None
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        if message.get("id") != op_id:
+            continue
+        if message["type"] == "complete":
+            assert result is not None
+            return result
+        assert message["type"] == "next", message
+        result = message["payload"]
+
+
+async def closing_of(ws: ClientConnection) -> Close:
+    """The close frame the server ends the socket with, skipping what comes before it."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    except ConnectionClosed as closed:
+        frame = closed.rcvd
+    if frame is None:
+        raise AssertionError("the socket closed without a close frame")
+    return frame
+
+
+async def test_a_revoked_key_ends_its_subscription_and_its_socket(cluster: Cluster) -> None:
+    ada = cluster.keys["ada"]
+    key_id, secret = await new_key(cluster, ada)
+    async with subscribe(cluster.a, secret, cluster.ids["model"]) as sub:
+        probe = tagger(cluster.b, ada, cluster.ids["churn"])
+        await sub.ready(probe)
+        before = await run_operation(sub.ws, "2", MODEL)
+        assert before == {"data": {"registry": {"name": "model"}}} | {
+            "extensions": before["extensions"]
+        }
+        revoked = await graphql(cluster.b, ada, REVOKE_KEY, input={"keyId": key_id})
+        assert revoked["revokeApiKey"]["errors"] == []
+        # The next event finds the key revoked: the subscription ends with that error.
+        await probe("after-revoke")
+        ended = await sub.message()
+        assert ended["id"] == "1"
+        assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"]
+        assert (await sub.message())["type"] == "complete"
+        # The next operation on the socket closes it.
+        await sub.ws.send(json.dumps({"id": "3", "type": "subscribe", "payload": {"query": MODEL}}))
+        close = await closing_of(sub.ws)
+        assert close.code == 4403
+        assert "revoked" in close.reason
+
+
+async def test_leaving_the_organization_takes_effect_on_an_open_socket(cluster: Cluster) -> None:
+    """Each operation on a socket runs with the roles of its moment: once removed from the
+    organization, an account reads nothing of it and changes nothing, on the same socket."""
+    ada = cluster.keys["ada"]
+    name = f"socket-bot-{uuid.uuid4().hex[:6]}"
+    created = await graphql(
+        cluster.a,
+        ada,
+        """mutation M($input: CreateServiceAccountInput!) {
+          createServiceAccount(input: $input) { user { id } errors { code } } }""",
+        input={"organization": "acme", "name": name},
+    )
+    bot = created["createServiceAccount"]["user"]["id"]
+    _, secret = await new_key(cluster, ada, bot)
+    tags = """mutation M($input: TagsInput!) {
+      addTags(input: $input) { errors { code } } }"""
+    tag = {"input": {"id": cluster.ids["churn"], "tags": ["from-socket"]}}
+    async with websocket(cluster.a, {"Authorization": f"Bearer {secret}"}) as ws:
+        ack = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        assert ack["type"] == "connection_ack", ack
+        assert (await run_operation(ws, "1", MODEL))["data"] == {"registry": {"name": "model"}}
+        assert (await run_operation(ws, "2", tags, **tag))["data"]["addTags"]["errors"] == []
+        removed = await graphql(
+            cluster.b,
+            ada,
+            """mutation M($input: RemoveOrganizationMemberInput!) {
+              removeOrganizationMember(input: $input) { errors { code } } }""",
+            input={"organization": "acme", "userId": bot},
+        )
+        assert removed["removeOrganizationMember"]["errors"] == []
+        hidden = await run_operation(ws, "3", MODEL)
+        assert hidden.get("data") in (None, {"registry": None})
+        refused = await run_operation(ws, "4", tags, **tag)
+        assert [e["code"] for e in refused["data"]["addTags"]["errors"]] == ["NOT_FOUND"]
+
+
+# --- the listening connection lost ---------------------------------------------------------------
+
+CHURN_PATH = "acme/wandb-registry-model/churn-classifier"
+TERMINATE = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = $1 AND pid <> pg_backend_pid()"""
+LISTENER_DOWN = {"status": "unavailable", "reason": "the live-event listener is reconnecting"}
+
+
+async def readiness(server: Server) -> tuple[int, Any]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{server.base_url}/readyz")
+    return response.status_code, response.json()
+
+
+async def until_ready_is(server: Server, expected: tuple[int, Any]) -> None:
+    """Until /readyz answers `expected`: the server notices on its own, in its own time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3 * WAIT
+    while (answer := await readiness(server)) != expected:
+        assert loop.time() < deadline, f"/readyz still answers {answer}"
+        await asyncio.sleep(0.05)
+
+
+async def test_live_events_come_back_after_the_database_drops_every_connection(
+    server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every connection of the server is terminated, and none may be made for a while: readiness
+    says the listener is down, then, once connections are allowed again, that all is well, and
+    the subscription opened before receives events again, as does a new one."""
+    async with new_database(server_url) as url:
+        env = cairn_env(tmp_path_factory.mktemp("xdg-drop"), DATABASE_URL=url)
+        assert cairn("migrate", env=env).returncode == 0
+        assert cairn("demo", env=env).returncode == 0
+        ada = the_key(cairn("keys", "create", "--user", "ada", "--org", "acme", env=env))
+        server = Server(["--no-worker"], env, tmp_path_factory.mktemp("drop-logs"))
+        admin = await asyncpg.connect(server_url)
+        name = url.rsplit("/", 1)[1]
+        try:
+            server.wait_healthy()
+            ids = await graphql(server, ada, IDS)
+            model, churn = ids["model"]["id"], ids["model"]["churn"]["id"]
+            probe = tagger(server, ada, churn)
+            async with subscribe(server, ada, model) as before:
+                await before.ready(probe)
+                await until_ready_is(server, (200, {"status": "ready"}))
+                await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+                try:
+                    assert await admin.fetchval(TERMINATE, name) >= 1
+                    await until_ready_is(server, (503, LISTENER_DOWN))
+                finally:
+                    await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+                await until_ready_is(server, (200, {"status": "ready"}))
+                await nothing_pending(probe, before)
+                async with subscribe(server, ada, model) as after:
+                    await after.ready(probe)
+                    await add_aliases(server, ada, f"{CHURN_PATH}:v1", "after-the-drop")
+                    for subscription in (before, after):
+                        event = await subscription.event()
+                        assert (event["type"], event["alias"]) == (
+                            "ADD_ARTIFACT_ALIAS",
+                            "after-the-drop",
+                        )
+            assert server.stop() == 0, server.output
+            # asyncpg's pool reports its own failed reconnections with a traceback at WARNING;
+            # nothing of Cairn's failed.
+            assert " ERROR " not in server.output
+            assert "lost its connection; reconnecting" in server.output
+            assert "listens again" in server.output
+        finally:
+            server.kill()
+            await admin.close()

@@ -238,20 +238,22 @@ async def assert_flat(
     return large
 
 
-# The tree, one level deeper each time. `first: 50` takes every object of the large org.
+# The tree, one level deeper each time. Pages of N take every object of the large org, and keep
+# the requested cost of every field at once within the limit.
+ALL = f"first: {N}"
 ORGANIZATION = "query($org: String!) { organization(name: $org) { id name %s } }"
-REGISTRIES = "registries(first: 50) { %s nodes { id name %s } }"
-COLLECTIONS = "collections(first: 50) { %s nodes { id name %s } }"
-VERSIONS = "versions(first: 50) { %s nodes { id version %s } }"
+REGISTRIES = "registries(" + ALL + ") { %s nodes { id name %s } }"
+COLLECTIONS = "collections(" + ALL + ") { %s nodes { id name %s } }"
+VERSIONS = "versions(" + ALL + ") { %s nodes { id version %s } }"
 
 VERSION_FIELDS = {
     "aliases": "aliases",
     "tags": "tags",
     "createdBy": "createdBy { id name }",
-    "files": "files(first: 50) { nodes { path digest size } }",
-    "usedBy": "usedBy(first: 50) { nodes { id name } }",
+    "files": "files(" + ALL + ") { nodes { path digest size } }",
+    "usedBy": "usedBy(" + ALL + ") { nodes { id name } }",
     "source": "source { id version digest }",
-    "linkedVersions": "linkedVersions(first: 50) { nodes { id version } }",
+    "linkedVersions": "linkedVersions(" + ALL + ") { nodes { id version } }",
     "collection": "collection { id name }",
     "linkedBy": "linkedBy { name }",
     "path": "path",

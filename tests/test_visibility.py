@@ -26,7 +26,7 @@ from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.links import link_artifact_txn
 from resolvers.organizations import create_organization_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
-from tests.support.graphql import GraphQLClient, mutate
+from tests.support.graphql import GraphQLClient, answer, mutate
 from tests.support.ids import gid, missing
 from tests.support.manifests import entries
 from tests.support.registries import insert_registry
@@ -207,9 +207,12 @@ async def test_invisible_nodes_answer_exactly_as_missing_ones(
             "__typename": kind,
             "id": node_id,
         }
-        hidden = (await viewer.post(NODE_QUERY, {"id": node_id})).json()
-        absent = (await viewer.post(NODE_QUERY, {"id": missing(kind)})).json()
-        assert hidden == absent == {"data": {"node": None}}, (kind, hidden, absent)
+        hidden = await viewer.post(NODE_QUERY, {"id": node_id})
+        absent = await viewer.post(NODE_QUERY, {"id": missing(kind)})
+        assert answer(hidden) == answer(absent) == {"data": {"node": None}}, (kind, hidden.text)
+        # Not even the cost tells them apart.
+        assert hidden.json()["extensions"]["cost"]["actualQueryCost"] == 0
+        assert absent.json()["extensions"]["cost"]["actualQueryCost"] == 0
     ids = [node_id for _, node_id in cases]
     both = await viewer.data(NODES_QUERY, {"ids": [*ids, *(missing(k) for k, _ in cases)]})
     assert both["nodes"] == [None] * (2 * len(cases))

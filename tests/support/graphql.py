@@ -132,3 +132,14 @@ class Api:
             f"query Node($id: ID!) {{ node(id: $id) {{ {selection} }} }}", {"id": node_id}
         )
         return data["node"]
+
+
+def answer(response: httpx.Response) -> Any:
+    """A response's body without `extensions.cost`, which every executed operation carries
+    (tests/test_cost.py checks it)."""
+    body = response.json()
+    extensions = body.get("extensions") or {}
+    extensions.pop("cost", None)
+    if not extensions:
+        body.pop("extensions", None)
+    return body

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
+
 from db.accounts import USER_COLUMNS
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Organization, OrganizationMember, Team, User, from_record, records_by_id
+from db.records import (
+    Invitation,
+    Organization,
+    OrganizationMember,
+    Team,
+    User,
+    from_record,
+    records_by_id,
+)
 
 ORGANIZATION_COLUMNS = "o.id, o.name, o.display_name, o.created_at"
 
@@ -207,3 +217,79 @@ async def members_among(conn: Executor, organization_id: int, user_ids: Sequence
     """Which of `user_ids` belong to the organization."""
     rows = await conn.fetch(SELECT_MEMBER_IDS, organization_id, list(user_ids))
     return {row["user_id"] for row in rows}
+
+
+# Invitations
+
+INVITATION_COLUMNS = (
+    "i.id, i.organization_id, i.user_name, i.role::text AS role, i.invited_by, i.created_at, "
+    "i.expires_at"
+)
+
+UPSERT_INVITATION = f"""
+INSERT INTO organization_invitations AS i
+    (organization_id, user_name, role, invited_by, expires_at)
+VALUES ($1, $2, $3::org_role, $4, clock_timestamp() + $5 * interval '1 second')
+ON CONFLICT (organization_id, lower(user_name)) DO UPDATE
+SET role = EXCLUDED.role, invited_by = EXCLUDED.invited_by, created_at = clock_timestamp(),
+    expires_at = EXCLUDED.expires_at
+RETURNING {INVITATION_COLUMNS}
+"""
+
+
+async def upsert_invitation(
+    conn: Connection,
+    organization_id: int,
+    user_name: str,
+    role: str,
+    invited_by: int,
+    valid_seconds: int,
+) -> Invitation:
+    """An invitation to the organization for `user_name`, renewed when one is pending."""
+    row = await fetch_one(
+        conn, UPSERT_INVITATION, organization_id, user_name, role, invited_by, valid_seconds
+    )
+    return from_record(Invitation, row)
+
+
+SELECT_INVITATIONS_BY_ID = f"""
+SELECT {INVITATION_COLUMNS} FROM organization_invitations i
+WHERE i.id = ANY($1::bigint[]) AND i.expires_at > clock_timestamp()
+"""
+
+
+async def invitations_by_id(conn: Executor, ids: Sequence[int]) -> list[Invitation | None]:
+    """Pending invitations (expired ones are as good as gone)."""
+    return await records_by_id(conn, SELECT_INVITATIONS_BY_ID, ids, Invitation)
+
+
+DELETE_INVITATION = "DELETE FROM organization_invitations WHERE id = $1 RETURNING id"
+
+
+async def delete_invitation(conn: Connection, invitation_id: int) -> bool:
+    return await conn.fetchval(DELETE_INVITATION, invitation_id) is not None
+
+
+def _invitation(row: asyncpg.Record) -> Invitation:
+    return from_record(Invitation, row)
+
+
+INVITATIONS_BY_ORGANIZATION: ListSpec[Invitation] = ListSpec(
+    name="organization.invitations",
+    columns=INVITATION_COLUMNS,
+    source="FROM organization_invitations i "
+    "WHERE i.organization_id = p.parent_id AND i.expires_at > clock_timestamp()",
+    keys=(SortKey("i.created_at", "timestamptz"), SortKey("i.id", "bigint")),
+    descending=True,
+    record=_invitation,
+)
+
+INVITATIONS_BY_USER: ListSpec[Invitation] = ListSpec(
+    name="viewer.invitations",
+    columns=INVITATION_COLUMNS,
+    source="FROM organization_invitations i JOIN users u ON lower(u.name) = lower(i.user_name) "
+    "WHERE u.id = p.parent_id AND i.expires_at > clock_timestamp()",
+    keys=(SortKey("i.created_at", "timestamptz"), SortKey("i.id", "bigint")),
+    descending=True,
+    record=_invitation,
+)

@@ -75,6 +75,17 @@ class OrganizationMember:
 
 
 @dataclass(frozen=True, slots=True)
+class Invitation:
+    id: int
+    organization_id: int
+    user_name: str
+    role: str
+    invited_by: int | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     id: int
     organization_id: int

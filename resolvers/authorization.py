@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from db.records import ApiKey, ArtifactVersion, Automation, Registry, User
+from db.records import ApiKey, ArtifactVersion, Automation, Invitation, Registry, User
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
 
@@ -54,6 +54,49 @@ async def visible(ctx: Context, obj: T | None) -> T | None:
 async def visible_many(ctx: Context, objs: Sequence[T | None]) -> list[T | None]:
     """`visible` of each, gathered so that the checks of all the objects load in one batch."""
     return list(await asyncio.gather(*(visible(ctx, obj) for obj in objs)))
+
+
+# One answer for an invitation that is not there and one that is not the caller's to see.
+INVITATION_NOT_FOUND = "invitation not found (it expired, was used or withdrawn, or is not yours)"
+
+
+def invitation_not_found() -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, INVITATION_NOT_FOUND, ("invitationId",))
+
+
+def is_invitee(ctx: Context, invitation: Invitation) -> bool:
+    return invitation.user_name.lower() == ctx.principal.user.name.lower()
+
+
+def can_view_invitation(ctx: Context, invitation: Invitation | None) -> bool:
+    """An invitation is seen by the person it names and by the organization's admins."""
+    if invitation is None:
+        return False
+    admin = ctx.principal.organization_roles.get(invitation.organization_id) == "ADMIN"
+    return admin or is_invitee(ctx, invitation)
+
+
+def require_invitee(ctx: Context, invitation: Invitation) -> None:
+    """Only the person an invitation names may accept it; to anyone else it does not exist."""
+    ctx.authorization_checked = True
+    if not is_invitee(ctx, invitation):
+        raise invitation_not_found()
+
+
+def require_invitee_or_admin(ctx: Context, invitation: Invitation) -> None:
+    """The person an invitation names may decline it, and the organization's admins withdraw it."""
+    ctx.authorization_checked = True
+    if not can_view_invitation(ctx, invitation):
+        raise invitation_not_found()
+
+
+async def may_add_directly(ctx: Context, user: User) -> bool:
+    """Joining an organization takes the person's consent (an invitation they accept), except
+    for people the caller already administers: members of an organization where the caller is
+    ADMIN, and accounts an operator made that belong to no organization yet."""
+    organization_ids = await ctx.loaders.organization_ids_by_user.load(user.id)
+    roles = ctx.principal.organization_roles
+    return not organization_ids or any(roles.get(o) == "ADMIN" for o in organization_ids)
 
 
 async def can_view_user(ctx: Context, user: User | None) -> bool:

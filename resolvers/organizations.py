@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from db import accounts as account_rows
 from db import organizations, registries
-from db.organizations import MEMBERS_BY_ORGANIZATION, MEMBERS_BY_TEAM, TEAMS_BY_ORGANIZATION
+from db.organizations import (
+    INVITATIONS_BY_ORGANIZATION,
+    INVITATIONS_BY_USER,
+    MEMBERS_BY_ORGANIZATION,
+    MEMBERS_BY_TEAM,
+    TEAMS_BY_ORGANIZATION,
+)
 from db.pool import Connection
-from db.records import Organization, OrganizationMember, Project, Team, User
+from db.records import Invitation, Organization, OrganizationMember, Project, Team, User
 from db.runs import PROJECTS_BY_ORGANIZATION
-from resolvers import authorization
+from resolvers import authorization, validation
 from resolvers.authorization import ORGANIZATION_ROLES
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
@@ -21,6 +28,7 @@ from resolvers.validation import invalid, label, role_name, storable
 # Every organization starts with these registries (name, the one artifact type it accepts).
 CORE_REGISTRIES = (("model", "model"), ("dataset", "dataset"))
 MAX_MEMBERS_AT_ONCE = 100
+INVITATION_VALID_SECONDS = 14 * 24 * 3600
 
 
 # Reading
@@ -159,8 +167,13 @@ async def add_organization_member(
     org = await require_organization(ctx, organization)
     authorization.require_organization_role(ctx, org.id, "ADMIN", "managing organization members")
     user = await account_rows.user_by_name(ctx.pool, user_name)
-    if user is None:
-        raise not_found(f"user '{user_name}' not found", ("userName",))
+    if user is None or not await authorization.may_add_directly(ctx, user):
+        # The same answer whether or not the name exists: adding does not probe for accounts.
+        raise not_found(
+            f"user '{user_name}' not found among the people you administer: invite them with "
+            "`inviteOrganizationMember`, and they join by accepting",
+            ("userName",),
+        )
     async with ctx.transaction() as conn:
         await organizations.lock_organization(conn, org.id)
         if await organizations.member_role(conn, org.id, user.id) is not None:
@@ -313,3 +326,109 @@ async def delete_team(ctx: Context, team_id: int) -> Team:
             before={"name": found.name},
         )
     return found
+
+
+# Invitations
+
+
+def organization_invitations(ctx: Context, organization: Organization) -> ListQuery[Invitation]:
+    authorization.require_organization_admin_to_see(ctx, organization.id, "invitations")
+    return ListQuery(INVITATIONS_BY_ORGANIZATION, organization.id)
+
+
+def viewer_invitations(ctx: Context) -> ListQuery[Invitation]:
+    return ListQuery(INVITATIONS_BY_USER, ctx.principal.user.id)
+
+
+async def invitations_by_id(ctx: Context, ids: Sequence[int]) -> list[Invitation | None]:
+    found = await organizations.invitations_by_id(ctx.pool, ids)
+    return [i if authorization.can_view_invitation(ctx, i) else None for i in found]
+
+
+async def invitation_organization_name(ctx: Context, invitation: Invitation) -> str:
+    """The name of the organization that invites, which the invitee may see before joining."""
+    found = await ctx.loaders.organization_by_id.load(invitation.organization_id)
+    assert found is not None  # invitations go with their organization
+    return found.name
+
+
+async def invite_organization_member(
+    ctx: Context, organization: str, user_name: str, role: str
+) -> Invitation:
+    """Invites the person with a user name to join with `role`; they join by accepting. The
+    answer is the same whether or not the name exists."""
+    role_name(role, ORGANIZATION_ROLES, "role")
+    validation.user_name(user_name, "userName")
+    org = await require_organization(ctx, organization)
+    authorization.require_organization_role(ctx, org.id, "ADMIN", "inviting members")
+    async with ctx.transaction() as conn:
+        await organizations.lock_organization(conn, org.id)
+        existing = await account_rows.user_by_name(conn, user_name)
+        if existing is not None and await organizations.member_role(conn, org.id, existing.id):
+            raise DomainError(
+                ErrorCode.ALREADY_MEMBER,
+                f"'{existing.name}' is already a member of '{org.name}'",
+                ("userName",),
+            )
+        invitation = await organizations.upsert_invitation(
+            conn, org.id, user_name, role, ctx.principal.user.id, INVITATION_VALID_SECONDS
+        )
+        await audit_txn(
+            conn,
+            ctx.principal.user.id,
+            "INVITE_ORGANIZATION_MEMBER",
+            AuditTarget.member(org.id, "OrganizationInvitation", invitation.id),
+            after={"user": user_name, "role": role},
+        )
+    return invitation
+
+
+async def _pending_invitation(ctx: Context, invitation_id: int) -> Invitation:
+    (found,) = await organizations.invitations_by_id(ctx.pool, [invitation_id])
+    if found is None:
+        raise authorization.invitation_not_found()
+    return found
+
+
+async def accept_invitation(ctx: Context, invitation_id: int) -> tuple[Organization, User]:
+    """Joins the organization with the role the invitation offers."""
+    invitation = await _pending_invitation(ctx, invitation_id)
+    authorization.require_invitee(ctx, invitation)
+    me = ctx.principal.user
+    async with ctx.transaction() as conn:
+        await organizations.lock_organization(conn, invitation.organization_id)
+        if not await organizations.delete_invitation(conn, invitation.id):
+            raise authorization.invitation_not_found()
+        if await organizations.member_role(conn, invitation.organization_id, me.id) is None:
+            await organizations.set_organization_member(
+                conn, invitation.organization_id, me.id, invitation.role
+            )
+            await audit_txn(
+                conn,
+                me.id,
+                "ADD_ORGANIZATION_MEMBER",
+                AuditTarget.member(invitation.organization_id, "User", me.id),
+                after={"user": me.name, "role": invitation.role, "by": "invitation"},
+            )
+        (org,) = await organizations.organizations_by_id(conn, [invitation.organization_id])
+    assert org is not None
+    roles = ctx.principal.organization_roles | {org.id: invitation.role}
+    ctx.principal = replace(ctx.principal, organization_roles=roles)
+    return org, me
+
+
+async def decline_invitation(ctx: Context, invitation_id: int) -> Invitation:
+    """Declines an invitation (the person it names) or withdraws it (the organization's admins)."""
+    invitation = await _pending_invitation(ctx, invitation_id)
+    authorization.require_invitee_or_admin(ctx, invitation)
+    async with ctx.transaction() as conn:
+        if not await organizations.delete_invitation(conn, invitation.id):
+            raise authorization.invitation_not_found()
+        await audit_txn(
+            conn,
+            ctx.principal.user.id,
+            "DECLINE_INVITATION",
+            AuditTarget.member(invitation.organization_id, "OrganizationInvitation", invitation.id),
+            after={"user": invitation.user_name, "role": invitation.role},
+        )
+    return invitation

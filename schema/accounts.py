@@ -10,14 +10,17 @@ import strawberry
 
 from db import records
 from resolvers import accounts, organizations
+from resolvers.pages import ListQuery
+from schema.connection import connection_field
 from schema.context import Ctx, arg, type_of
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 
 if TYPE_CHECKING:
-    from schema.organizations import Organization
+    from schema.organizations import Organization, OrganizationInvitation
 
 OrganizationType = Annotated["Organization", strawberry.lazy("schema.organizations")]
+InvitationType = Annotated["OrganizationInvitation", strawberry.lazy("schema.organizations")]
 
 
 @strawberry.enum(description="Whether an account belongs to a person or to an automated system.")
@@ -87,6 +90,14 @@ class Viewer:
     async def organizations(self, info: Ctx) -> list[OrganizationType]:
         found = await organizations.viewer_organizations(info.context)
         return [type_of(OrganizationType).of(o) for o in found]
+
+    @connection_field(
+        InvitationType,
+        "Invitations to join organizations addressed to the caller's user name, newest first; "
+        "accept one with `acceptInvitation`.",
+    )
+    async def invitations(self, info: Ctx) -> ListQuery[records.Invitation]:
+        return organizations.viewer_invitations(info.context)
 
     @strawberry.field(description="The caller's API keys, newest first; never their secrets.")
     async def api_keys(self, info: Ctx) -> list[ApiKey]:

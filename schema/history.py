@@ -72,6 +72,12 @@ class AuditAction(Enum):
     REMOVE_ORGANIZATION_MEMBER = strawberry.enum_value(
         "REMOVE_ORGANIZATION_MEMBER", description="A user left the organization."
     )
+    INVITE_ORGANIZATION_MEMBER = strawberry.enum_value(
+        "INVITE_ORGANIZATION_MEMBER", description="A user name was invited to join."
+    )
+    DECLINE_INVITATION = strawberry.enum_value(
+        "DECLINE_INVITATION", description="An invitation was declined or withdrawn."
+    )
     CREATE_TEAM = strawberry.enum_value("CREATE_TEAM", description="A team was made.")
     ADD_TEAM_MEMBERS = strawberry.enum_value("ADD_TEAM_MEMBERS", description="Users joined a team.")
     REMOVE_TEAM_MEMBERS = strawberry.enum_value(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import records
-from resolvers import history, organizations, registries
+from resolvers import accounts, history, organizations, registries
 from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.connection import connection_field
@@ -65,6 +65,38 @@ class OrganizationMember:
             role=OrganizationRole(member.role),
             member_since=member.created_at,
         )
+
+
+@node(load=organizations.invitations_by_id)
+@strawberry.type(
+    description="An invitation to join an organization, seen by the person it names and by the "
+    "organization's admins."
+)
+class OrganizationInvitation(Node):
+    record: strawberry.Private[records.Invitation]
+    user_name: str = strawberry.field(description="The user name invited.")
+    role: OrganizationRole = strawberry.field(description="The role accepting gives.")
+    created_at: datetime = strawberry.field(description="When it was sent.")
+    expires_at: datetime = strawberry.field(description="When it stops being valid.")
+
+    @classmethod
+    def of(cls, r: records.Invitation) -> OrganizationInvitation:
+        return cls(
+            id=global_id("OrganizationInvitation", r.id),
+            record=r,
+            user_name=r.user_name,
+            role=OrganizationRole(r.role),
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+        )
+
+    @strawberry.field(description="The name of the organization that invites.")
+    async def organization_name(self, info: Ctx) -> str:
+        return await organizations.invitation_organization_name(info.context, self.record)
+
+    @strawberry.field(description="Who sent it, when the invitee may see them.")
+    async def invited_by(self, info: Ctx) -> User | None:
+        return maybe(User, await accounts.user(info.context, self.record.invited_by))
 
 
 @node(load=organizations.organizations_by_id)
@@ -125,6 +157,14 @@ class Organization(Node):
     async def history(self, info: Ctx, actions: Actions = None) -> ListQuery[records.AuditEvent]:
         return history.organization_history(info.context, self.record.id, action_names(actions))
 
+    @connection_field(
+        OrganizationInvitation,
+        "Pending invitations to join, newest first. Organization admins only.",
+        nullable=True,
+    )
+    async def invitations(self, info: Ctx) -> ListQuery[records.Invitation]:
+        return organizations.organization_invitations(info.context, self.record)
+
     @connection_field(OrganizationMember, "The organization's members, by user name.")
     async def members(
         self, info: Ctx
@@ -149,6 +189,30 @@ class AddOrganizationMemberInput:
     organization: str = strawberry.field(description="Organization slug.")
     user_name: str = strawberry.field(description="The user's name.")
     role: OrganizationRole = strawberry.field(description="Their organization role.")
+
+
+@strawberry.input(description="A user name to invite into an organization.")
+class InviteOrganizationMemberInput:
+    organization: str = strawberry.field(description="Organization slug.")
+    user_name: str = strawberry.field(description="The user name to invite.")
+    role: OrganizationRole = strawberry.field(description="The role accepting gives.")
+
+
+@strawberry.input(description="An invitation to accept or decline.")
+class InvitationInput:
+    invitation_id: strawberry.ID = id_input("OrganizationInvitation", description="The invitation.")
+
+
+@strawberry.type(description="The result of `inviteOrganizationMember` and `declineInvitation`.")
+class InvitationPayload:
+    invitation: OrganizationInvitation | None = strawberry.field(
+        default=None, description="The invitation."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, changed: records.Invitation) -> InvitationPayload:
+        return cls(invitation=OrganizationInvitation.of(changed))
 
 
 @strawberry.input(description="A new organization role for a member.")
@@ -224,7 +288,37 @@ class DeleteTeamPayload:
 
 @strawberry.type
 class OrganizationsMutation:
-    @strawberry.mutation(description="Adds an existing user to an organization (org ADMIN).")
+    @strawberry.mutation(
+        description="Invites a user name to join an organization with a role (org ADMIN); the "
+        "person joins by accepting. The answer is the same whether or not the name exists."
+    )
+    async def invite_organization_member(
+        self, info: Ctx, input: Annotated[InviteOrganizationMemberInput, arg("The invitation.")]
+    ) -> InvitationPayload:
+        action = organizations.invite_organization_member
+        return await mutate(info, InvitationPayload, action, input)
+
+    @strawberry.mutation(description="Joins the organization an invitation to you is from.")
+    async def accept_invitation(
+        self, info: Ctx, input: Annotated[InvitationInput, arg("The invitation.")]
+    ) -> OrganizationMemberPayload:
+        action = organizations.accept_invitation
+        return await mutate(info, OrganizationMemberPayload, action, input)
+
+    @strawberry.mutation(
+        description="Declines an invitation to you, or withdraws one of your organization's "
+        "(org ADMIN)."
+    )
+    async def decline_invitation(
+        self, info: Ctx, input: Annotated[InvitationInput, arg("The invitation.")]
+    ) -> InvitationPayload:
+        return await mutate(info, InvitationPayload, organizations.decline_invitation, input)
+
+    @strawberry.mutation(
+        description="Adds a user you already administer to an organization (org ADMIN): a "
+        "member of an organization where you are ADMIN, or an account in no organization yet. "
+        "Anyone else joins by invitation."
+    )
     async def add_organization_member(
         self, info: Ctx, input: Annotated[AddOrganizationMemberInput, arg("The member.")]
     ) -> OrganizationMemberPayload:

@@ -41,7 +41,7 @@ from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn,
 from resolvers.versions import FileEntry, change_collection_tags_txn, change_version_tags_txn
 from tests.support.databases import database_state
 from tests.support.graphql import GraphQLClient, input_types, mutate, mutation_document
-from tests.support.ids import gid, missing
+from tests.support.ids import gid, missing, row_id
 from tests.support.registries import insert_registry
 
 RV, VIEWER, MEMBER, ADMIN = "RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN"
@@ -1071,6 +1071,8 @@ class OrgOperation:
     missing: Callable[[OrgEnv, State], dict[str, Any]]
     applied: Callable[[OrgEnv, State], Awaitable[bool]]
     refused_as_missing: bool = False  # every refusal reads as NOT_FOUND (keys of others)
+    # Who may, when it is not a matter of organization role (an invitation is its invitee's).
+    outcome: Callable[[Principal], str] | None = None
 
 
 @dataclass
@@ -1118,6 +1120,24 @@ class OrgEnv:
 
 
 OTHER_ORG = "no-such-org"
+
+
+async def _invitation_setup(env: OrgEnv) -> State:
+    """An invitation into the organization for a new user, who is none of the principals."""
+    user = await env.fresh_user(org_role=None)
+    invitation = await env.scalar(
+        "INSERT INTO organization_invitations (organization_id, user_name, role, expires_at) "
+        "VALUES ($1, $2, 'VIEWER', clock_timestamp() + interval '1 day') RETURNING id",
+        env.world.org.id,
+        user.name,
+    )
+    return {"user": user, "invitation": gid("OrganizationInvitation", invitation)}
+
+
+async def _invitation_gone(env: OrgEnv, s: State) -> bool:
+    return not await _exists(
+        env, "SELECT 1 FROM organization_invitations WHERE id = $1", row_id(s["invitation"])
+    )
 
 
 async def _org_setup(env: OrgEnv) -> State:
@@ -1171,7 +1191,7 @@ async def _created_registry(env: OrgEnv, state: State) -> bool:
     return found
 
 
-ORG_OPERATIONS = (
+ORG_OPERATIONS: tuple[OrgOperation, ...] = (
     OrgOperation(
         "createProject",
         "createProject",
@@ -1392,10 +1412,48 @@ ORG_OPERATIONS = (
         ),
     ),
 )
+ORG_OPERATIONS += (
+    OrgOperation(
+        "inviteOrganizationMember",
+        "inviteOrganizationMember",
+        ADMIN,
+        lambda env: _user_setup(env, None),
+        lambda env, s: {"organization": env.org_name, "userName": s["user"].name, "role": "VIEWER"},
+        lambda env, s: {"organization": OTHER_ORG, "userName": s["user"].name, "role": "VIEWER"},
+        lambda env, s: _exists(
+            env,
+            "SELECT 1 FROM organization_invitations WHERE organization_id = $1 AND user_name = $2",
+            env.world.org.id,
+            s["user"].name,
+        ),
+    ),
+    OrgOperation(
+        "acceptInvitation (someone else's)",
+        "acceptInvitation",
+        None,
+        _invitation_setup,
+        lambda env, s: {"invitationId": s["invitation"]},
+        lambda env, s: {"invitationId": missing("OrganizationInvitation")},
+        _invitation_gone,
+        outcome=lambda principal: HIDDEN,
+    ),
+    OrgOperation(
+        "declineInvitation (withdraw)",
+        "declineInvitation",
+        ADMIN,
+        _invitation_setup,
+        lambda env, s: {"invitationId": s["invitation"]},
+        lambda env, s: {"invitationId": missing("OrganizationInvitation")},
+        _invitation_gone,
+        refused_as_missing=True,
+    ),
+)
 ORG_PRINCIPALS = tuple(BY_NAME[n] for n in ("admin", "member", "viewer", "svc", "outsider"))
 
 
 def expected_org_outcome(op: OrgOperation, principal: Principal) -> str:
+    if op.outcome is not None:
+        return op.outcome(principal)
     if op.minimum is None:
         return ALLOWED
     if principal.org_role is None:
@@ -1548,6 +1606,8 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
     collection = await env.fresh_collection()
     registry = await env.fresh_registry()
     automation = gid("Automation", await env.fresh_automation())
+    async with world.pool.acquire() as conn:
+        loner = await create_user_txn(conn, f"{fresh('loner')}-{world.tag}", "")
     cases: list[tuple[str, str, dict[str, Any]]] = [
         # Sends a sample event without writing: the check after it runs catches it.
         ("rv", "testAutomation", {"automationId": automation}),
@@ -1571,11 +1631,8 @@ async def test_a_mutation_whose_authorization_check_does_nothing_fails_and_write
         (
             "viewer",
             "addOrganizationMember",
-            {
-                "organization": world.org.name,
-                "userName": world.users["outsider"].name,
-                "role": "ADMIN",
-            },
+            # A user in no organization yet: one an admin may add without an invitation.
+            {"organization": world.org.name, "userName": loner.name, "role": "ADMIN"},
         ),
     ]
     try:

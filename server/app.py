@@ -19,7 +19,12 @@ from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
 from resolvers.live import EventHub
 from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
-from server.graphql_http import GraphQLEndpoint, request_id_of, wants_graphiql
+from server.graphql_http import (
+    GraphQLEndpoint,
+    method_not_allowed,
+    request_id_of,
+    wants_graphiql,
+)
 from server.settings import Settings
 from server.subscriptions import SubscriptionApp
 from server.worker import DeliveryWorker
@@ -88,6 +93,8 @@ def create_app(
                 await active.close()
 
     async def graphql(request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return method_not_allowed()
         if wants_graphiql(request):
             return render_graphiql(settings.graphiql_demo_key, graphiql_assets)
         request_id = request_id_of(request)
@@ -121,7 +128,12 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method, so that the wrong ones get a GraphQL error body, not plain text.
+            Route(
+                "/graphql",
+                graphql,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            ),
             WebSocketRoute("/graphql", SubscriptionApp(endpoint)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

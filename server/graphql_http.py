@@ -96,10 +96,13 @@ def negotiate(accept: str | None) -> str | None:
 
 
 def wants_graphiql(request: Request) -> bool:
+    """A browser opening /graphql: GraphiQL, also for a link that carries a `query` (GraphiQL
+    puts it in its editor), unless the request brings its own credentials and so is an API call
+    that happens to accept HTML."""
     return (
         request.method == "GET"
-        and "query" not in request.query_params
         and "text/html" in request.headers.get("accept", "")
+        and ("query" not in request.query_params or "authorization" not in request.headers)
     )
 
 
@@ -316,18 +319,12 @@ class GraphQLEndpoint:
                     allowed_operation_types=allowed,
                     operation_extensions=params.extensions,
                 )
-            except InvalidOperationTypeError:
-                raise RequestRefused(
-                    405,
-                    "only queries may be sent with GET; send mutations with POST",
-                    "METHOD_NOT_ALLOWED",
-                    {"Allow": "POST"},
-                ) from None
+            except InvalidOperationTypeError as error:
+                raise _wrong_transport(error.operation_type) from None
             except CannotGetOperationTypeError:
                 raise RequestRefused(
                     422 if media_type == GRAPHQL_RESPONSE_JSON else 400,
-                    "cannot tell which operation to run: give `operationName` naming one "
-                    "operation of the document",
+                    _missing_operation(params.query, params.operation_name),
                     "OPERATION_NOT_FOUND",
                 ) from None
             except MissingQueryError:
@@ -373,6 +370,57 @@ class GraphQLEndpoint:
             media_type=media_type,
             headers=refusal.headers,
         )
+
+
+def _wrong_transport(operation_type: OperationType) -> RequestRefused:
+    if operation_type is OperationType.SUBSCRIPTION:
+        return RequestRefused(
+            405,
+            "subscriptions run over WebSocket (graphql-transport-ws) at /graphql, not over "
+            "plain HTTP",
+            "METHOD_NOT_ALLOWED",
+            {"Allow": "GET, POST"},
+        )
+    return RequestRefused(
+        405,
+        "only queries may be sent with GET; send mutations with POST",
+        "METHOD_NOT_ALLOWED",
+        {"Allow": "POST"},
+    )
+
+
+def _missing_operation(query: str, operation_name: str | None) -> str:
+    """Why no operation could be chosen: the name given is not in the document, or none was
+    given for a document of several."""
+    try:
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        names: list[str] = []
+    else:
+        names = [
+            d.name.value
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name is not None
+        ]
+    listed = ", ".join(f"'{n}'" for n in names[:20]) or "none named"
+    if operation_name is not None:
+        return f"the document has no operation named '{operation_name[:100]}' (it has {listed})"
+    return f"cannot tell which operation to run: give `operationName` (the document has {listed})"
+
+
+def method_not_allowed() -> Response:
+    """Any method but GET and POST on /graphql."""
+    body = {
+        "errors": [
+            {
+                "message": "send GraphQL requests with POST (or GET for queries)",
+                "extensions": {"code": "METHOD_NOT_ALLOWED"},
+            }
+        ]
+    }
+    return Response(
+        orjson.dumps(body), status_code=405, media_type=JSON, headers={"Allow": "GET, POST"}
+    )
 
 
 def _throttled(errors: list[GraphQLError] | None) -> int | None:

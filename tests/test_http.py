@@ -198,6 +198,9 @@ async def test_operation_that_cannot_be_determined(
     body = response.json()
     assert "data" not in body
     assert body["errors"][0]["extensions"]["code"] == "OPERATION_NOT_FOUND"
+    assert (
+        body["errors"][0]["message"] == "the document has no operation named 'C' (it has 'A', 'B')"
+    )
 
     chosen = await post(client, auth, query, operationName="B")
     assert chosen.status_code == 200
@@ -433,6 +436,21 @@ async def test_other_methods_are_405(
     assert response.status_code == 405
     assert "POST" in response.headers["allow"]
     assert "GET" in response.headers["allow"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_a_subscription_over_http_is_sent_to_the_websocket(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    query = 'subscription { registryEvents(registry: "x") { type } }'
+    for response in (
+        await post(client, auth, query),
+        await client.get("/graphql", params={"query": query}, headers=auth),
+    ):
+        assert response.status_code == 405
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+        assert "WebSocket (graphql-transport-ws)" in error["message"]
 
 
 # --- GraphiQL --------------------------------------------------------------------------------
@@ -460,6 +478,19 @@ async def test_browser_without_assets_gets_instructions(pool: asyncpg.Pool, tmp_
     assert response.status_code == 503
     assert media_type(response) == "text/html"
     assert INSTALL_COMMAND in response.text
+
+
+async def test_a_link_with_a_query_opens_graphiql(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """A GraphiQL link followed in a browser (no credentials) shows GraphiQL, which fills its
+    editor from the link, not a 401."""
+    assets = fake_node_modules(tmp_path / "node_modules")
+    async with app_client(pool, graphiql_assets=assets) as client:
+        response = await client.get(
+            "/graphql", params={"query": VIEWER}, headers={"Accept": BROWSER_ACCEPT}
+        )
+    assert response.status_code == 200
+    assert media_type(response) == "text/html"
+    assert "linked.get('query')" in response.text
 
 
 async def test_browser_with_a_query_gets_json(

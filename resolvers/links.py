@@ -79,11 +79,14 @@ async def link_artifact(
         )
     role = await authorization.require_registry_role(ctx, registry, "MEMBER", "linking")
     authorization.require_protected_aliases_allowed(registry, role, aliases, "aliases")
+    source_field = "versionId" if version_id is not None else "sourcePath"
     async with ctx.transaction() as conn:
         if target is not None:
-            return await link_into_txn(conn, ctx.principal.user, found, registry, target, aliases)
+            return await link_into_txn(
+                conn, ctx.principal.user, found, registry, target, aliases, source_field
+            )
         return await link_artifact_txn(
-            conn, ctx.principal.user, found, registry, collection_name, aliases
+            conn, ctx.principal.user, found, registry, collection_name, aliases, source_field
         )
 
 
@@ -94,9 +97,11 @@ async def link_artifact_txn(
     registry: Registry,
     collection_name: str,
     aliases: Sequence[str] = (),
+    source_field: str = "versionId",
 ) -> ArtifactVersion:
     """Links `source`'s content into a registry collection, creating the collection if needed.
-    Content already there returns the existing version, with the aliases added."""
+    Content already there returns the existing version, with the aliases added. A refusal
+    about the version names `source_field`, the input that gave it."""
     if not accepts(registry, source.artifact_type):
         raise DomainError(
             ErrorCode.TYPE_NOT_ACCEPTED,
@@ -121,7 +126,7 @@ async def link_artifact_txn(
             # A concurrent link created it first; its transaction has committed by now.
             target = await collections.collection_in_registry(conn, registry.id, collection_name)
             assert target is not None
-    return await link_into_txn(conn, actor, source, registry, target, aliases)
+    return await link_into_txn(conn, actor, source, registry, target, aliases, source_field)
 
 
 async def link_into_txn(
@@ -131,13 +136,14 @@ async def link_into_txn(
     registry: Registry,
     target: Collection,
     aliases: Sequence[str] = (),
+    source_field: str = "versionId",
 ) -> ArtifactVersion:
     if target.artifact_type != source.artifact_type:
         raise DomainError(
             ErrorCode.TYPE_MISMATCH,
             f"collection '{target.name}' holds type '{target.artifact_type}', "
             f"the version is '{source.artifact_type}'",
-            ("versionId",),
+            (source_field,),
         )
     if not await collections.lock_collection(conn, target.id):
         raise DomainError(

@@ -1045,6 +1045,18 @@ CASES = [
         "collection 'churn-classifier' holds type 'model', the version is 'dataset'",
     ),
     case(
+        "dataset-by-source-path-into-a-model-collection",
+        "linkArtifact",
+        lambda w: {
+            "versionId": DROP,
+            "sourcePath": f"acme/{w.project_name}/errs-data:v0",
+            "collectionId": w.churn_classifier,
+        },
+        "TYPE_MISMATCH",
+        "sourcePath",
+        "collection 'churn-classifier' holds type 'model', the version is 'dataset'",
+    ),
+    case(
         "dataset-into-a-model-collection-by-path",
         "linkArtifact",
         lambda w: {

@@ -301,3 +301,11 @@ SELECT {DELIVERY_COLUMNS} FROM deliveries AS d WHERE d.id = ANY($1::bigint[])
 
 async def deliveries_by_id(conn: Executor, ids: Sequence[int]) -> list[Delivery | None]:
     return await records_by_id(conn, SELECT_DELIVERIES_BY_ID, ids, Delivery)
+
+
+OUTBOX_DEPTH = "SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'IN_PROGRESS')"
+
+
+async def outbox_depth(conn: Executor) -> int:
+    """Deliveries waiting to be sent or retried, or being sent."""
+    return int(await conn.fetchval(OUTBOX_DEPTH))

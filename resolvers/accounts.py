@@ -12,12 +12,16 @@ import asyncpg
 
 from db import accounts, organizations
 from db.pool import Connection
-from db.records import ApiKey, User
-from resolvers import authorization
+from db.records import ApiKey, Organization, User
+from resolvers import authorization, validation
 from resolvers.context import Context, Principal
 from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.history import AuditTarget, audit_txn
-from resolvers.organizations import add_member_txn, require_organization
+from resolvers.organizations import (
+    add_member_txn,
+    create_organization_txn,
+    require_organization,
+)
 from resolvers.validation import label, user_name
 
 KEY_PREFIX = "cairn_"
@@ -233,3 +237,28 @@ async def revoke_keys_txn(
     if ids:
         await _key_event_txn(conn, None, "REVOKE_API_KEY", owner, key_name)
     return len(ids)
+
+
+async def create_organization_with_admin_txn(
+    conn: Connection, name: str, *, display_name: str, admin_name: str
+) -> tuple[Organization, User]:
+    """An operator's step: a new organization with its core registries and its first admin,
+    an existing user or a new one. Audited with no actor, as made from the command line."""
+    validation.organization_name(name)
+    user_name(admin_name, "admin")
+    (existing,) = await organizations.organizations_by_name(conn, [name])
+    if existing is not None:
+        raise DomainError(ErrorCode.NAME_TAKEN, f"organization '{name}' already exists", ("name",))
+    org = await create_organization_txn(conn, name, display_name or name)
+    admin = await accounts.user_by_name(conn, admin_name)
+    if admin is None:
+        admin = await create_user_txn(conn, admin_name, "", "HUMAN")
+    await add_member_txn(conn, org, admin, "ADMIN")
+    await audit_txn(
+        conn,
+        None,
+        "ADD_ORGANIZATION_MEMBER",
+        AuditTarget.member(org.id, "User", admin.id),
+        after={"user": admin.name, "role": "ADMIN", "by": "cli"},
+    )
+    return org, admin

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+from prometheus_client import Counter
 
 from db import automations
 from db.records import Automation, Delivery
@@ -17,6 +18,12 @@ from resolvers import secrets, webhooks
 from resolvers.automations import request_for
 
 logger = logging.getLogger("cairn.deliveries")
+# Attempts by what became of their delivery: SUCCEEDED, PENDING (to be retried) or FAILED.
+DELIVERY_ATTEMPTS = Counter(
+    "cairn_webhook_delivery_attempts_total",
+    "Webhook delivery attempts, by what became of the delivery.",
+    ["outcome"],
+)
 
 # A claim is held this much longer than a request may take; a worker that dies mid-delivery
 # lets its lease run out, and the delivery is claimed again.
@@ -72,6 +79,7 @@ async def _attempt(
         outcome, retry_at = "PENDING", datetime.now(UTC) + timedelta(seconds=delay)
     else:
         outcome, retry_at = "FAILED", None
+    DELIVERY_ATTEMPTS.labels(outcome).inc()
     logger.info(
         "delivery %s attempt %s: %s (%s)",
         delivery.id,

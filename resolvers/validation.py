@@ -78,6 +78,17 @@ def project_name(name: str, field: str = "name") -> str:
     return name
 
 
+def organization_name(name: str, field: str = "name") -> str:
+    """An organization's slug, as it appears first in every path."""
+    if not _PROJECT.fullmatch(name) or name.startswith("wandb-registry-"):
+        raise invalid_name(
+            f"organization name {_shown(name)} must start with a letter or digit and hold only "
+            "letters, digits, '-', '_' and '.' (at most 128)",
+            field,
+        )
+    return name
+
+
 def label(name: str, kind: str, field: str) -> str:
     """A free-form name: 1 to 128 characters, no surrounding spaces."""
     if not 1 <= len(name) <= 128 or "\x00" in name or name != name.strip():

@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
 from resolvers.live import EventHub
+from server import metrics
 from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
 from server.graphql_http import (
     GraphQLEndpoint,
@@ -25,6 +26,7 @@ from server.graphql_http import (
     request_id_of,
     wants_graphiql,
 )
+from server.logs import REQUEST_ID
 from server.settings import Settings
 from server.subscriptions import SubscriptionApp
 from server.worker import DeliveryWorker
@@ -98,9 +100,16 @@ def create_app(
         if wants_graphiql(request):
             return render_graphiql(settings.graphiql_demo_key, graphiql_assets)
         request_id = request_id_of(request)
-        response = await endpoint().handle(request, request_id)
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = await endpoint().handle(request, request_id)
+        finally:
+            REQUEST_ID.reset(token)
         response.headers["X-Request-Id"] = request_id
         return response
+
+    async def prometheus(request: Request) -> Response:
+        return await metrics.render(endpoint().pool, endpoint().events)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -137,6 +146,7 @@ def create_app(
             WebSocketRoute("/graphql", SubscriptionApp(endpoint)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
             Mount("/graphiql/assets", app=graphiql_assets_app(graphiql_assets)),
         ],
         lifespan=lifespan,

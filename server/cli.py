@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from db.migrate import MigrationError
 from db.pool import create_pool
 from resolvers import accounts
 from resolvers.errors import DomainError
+from server import logs
 from server.database import apply_migrations, require_current_schema, resolve_database
 from server.settings import Settings, default_data_dir
 
@@ -75,6 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--user", default=None)
     revoke.add_argument("--name", default=None, help="the key label")
     _add_data_dir(revoke)
+
+    orgs = commands.add_parser("orgs", help="manage organizations")
+    org_commands = orgs.add_subparsers(dest="orgs_command", required=True)
+    new_org = org_commands.add_parser(
+        "create",
+        help="create an organization with its core registries and first admin, and print a "
+        "key for that admin",
+    )
+    new_org.add_argument("name", help="the organization's slug, e.g. acme")
+    new_org.add_argument(
+        "--admin", required=True, help="its first admin: an existing user, or a new one"
+    )
+    new_org.add_argument("--display-name", default="")
+    _add_data_dir(new_org)
 
     users = commands.add_parser("users", help="manage users")
     user_commands = users.add_subparsers(dest="users_command", required=True)
@@ -148,7 +162,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
     tune_garbage_collector()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Cairn's logging for uvicorn's records too; requests are logged by the app, with their ids.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -244,6 +259,19 @@ def cmd_keys(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_orgs(args: argparse.Namespace) -> None:
+    async def create(conn: Any) -> tuple[str, str]:
+        org, admin = await accounts.create_organization_with_admin_txn(
+            conn, args.name, display_name=args.display_name, admin_name=args.admin
+        )
+        key = await accounts.create_api_key_txn(conn, admin.name, key_name="first-admin")
+        return org.name, key
+
+    name, key = _in_transaction(args, create)
+    print(f"created organization {name} with admin {args.admin}", file=sys.stderr)
+    print(key)
+
+
 def cmd_users(args: argparse.Namespace) -> None:
     user = _in_transaction(
         args,
@@ -262,9 +290,8 @@ def cmd_users(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
+    logs.configure()
     if args.command == "schema":
         from schema.schema import schema
 
@@ -281,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         "demo": cmd_demo,
         "keys": cmd_keys,
         "users": cmd_users,
+        "orgs": cmd_orgs,
         "worker": cmd_worker,
     }
     try:

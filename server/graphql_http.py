@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +41,10 @@ from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 from schema.limits import MAX_CACHED_DOCUMENT, MAX_TOKENS
 from schema.schema import internal_error_message, schema
+from server import metrics
 
 logger = logging.getLogger("cairn.http")
+access_log = logging.getLogger("cairn.access")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -55,6 +58,13 @@ class GraphQLParams:
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class Seen:
+    """What the metrics and the access log say about a request, learnt while answering it."""
+
+    operation: str | None = None
 
 
 class RequestRefused(Exception):
@@ -171,6 +181,8 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
 class DocumentShape:
     operation_types: tuple[str, ...]  # "query", "mutation", "subscription", in document order
     has_empty_selection: bool
+    # The name of the document's only operation, when it has one operation and names it.
+    only_name: str | None = None
 
 
 def document_shape(query: str) -> DocumentShape | None:
@@ -192,9 +204,9 @@ def _document_shape(query: str) -> DocumentShape | None:
         document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return None
-    operations = tuple(
-        d.operation.value for d in document.definitions if isinstance(d, OperationDefinitionNode)
-    )
+    definitions = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operations = tuple(d.operation.value for d in definitions)
+    only_name = definitions[0].name.value if len(definitions) == 1 and definitions[0].name else None
     stack: list[SelectionSetNode | None] = [
         getattr(d, "selection_set", None) for d in document.definitions
     ]
@@ -203,9 +215,9 @@ def _document_shape(query: str) -> DocumentShape | None:
         if selection_set is None:
             continue
         if not selection_set.selections:
-            return DocumentShape(operations, True)
+            return DocumentShape(operations, True, only_name)
         stack.extend(getattr(s, "selection_set", None) for s in selection_set.selections)
-    return DocumentShape(operations, False)
+    return DocumentShape(operations, False, only_name)
 
 
 def document_problem(shape: DocumentShape, operation_name: str | None) -> str | None:
@@ -256,6 +268,22 @@ class GraphQLEndpoint:
         )
 
     async def handle(self, request: Request, request_id: str) -> Response:
+        """The answer to one request, counted in the metrics and logged with its outcome."""
+        started = time.perf_counter()
+        seen = Seen()
+        response = await self._handle(request, request_id, seen)
+        elapsed = time.perf_counter() - started
+        metrics.observe(seen.operation, response.status_code, elapsed)
+        access_log.info(
+            "%s /graphql %s %.1f ms %s",
+            request.method,
+            response.status_code,
+            elapsed * 1000,
+            seen.operation or "-",
+        )
+        return response
+
+    async def _handle(self, request: Request, request_id: str, seen: Seen) -> Response:
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return self._refusal(
@@ -263,16 +291,19 @@ class GraphQLEndpoint:
                 JSON,
             )
         try:
-            return await self._answer(request, request_id, media_type)
+            return await self._answer(request, request_id, media_type, seen)
         except Exception:
             # A fault outside execution (the database gone while authenticating, an answer
             # that cannot be written): masked like any other, never the traceback's text.
             logger.exception("request %s: internal error", request_id)
             return internal_error(request_id, media_type)
 
-    async def _answer(self, request: Request, request_id: str, media_type: str) -> Response:
+    async def _answer(
+        self, request: Request, request_id: str, media_type: str, seen: Seen
+    ) -> Response:
         try:
             params = await read_params(request, self.max_body_bytes)
+            seen.operation = params.operation_name
             key = bearer_key(request)
             principal = None if key is None else await authenticate(self.pool, key)
             if principal is None:
@@ -285,6 +316,8 @@ class GraphQLEndpoint:
                     {"WWW-Authenticate": 'Bearer realm="cairn"'},
                 )
             shape = document_shape(params.query)
+            if seen.operation is None and shape is not None:
+                seen.operation = shape.only_name
             if (
                 shape is not None
                 and request.method == "GET"

@@ -3,6 +3,7 @@ is behind, API keys, and the embedded PostgreSQL default over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -270,3 +271,52 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
             assert not postgres_processes(data_dir), "embedded PostgreSQL outlived the server"
     finally:
         stop_embedded(data_dir)
+
+
+def test_an_operator_creates_an_organization_and_its_first_admin(
+    url_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`cairn orgs create` makes the organization with its core registries and its first admin,
+    and prints the admin's key; the server, run with JSON logs, logs each request with its id."""
+    assert cairn("migrate", env=url_env).returncode == 0
+    created = cairn("orgs", "create", "newco", "--admin", "neo", env=url_env)
+    key = the_key(created)
+    assert "created organization newco with admin neo" in created.stderr
+    again = cairn("orgs", "create", "newco", "--admin", "neo", env=url_env)
+    assert again.returncode == 1
+    assert "organization 'newco' already exists" in again.stderr
+    bad = cairn("orgs", "create", "new/co", "--admin", "neo", env=url_env)
+    assert bad.returncode == 1
+    assert "organization name 'new/co'" in bad.stderr
+
+    with killed_at_exit() as started:
+        server = Server([], {**url_env, "CAIRN_LOG_FORMAT": "json"}, tmp_path)
+        started.append(server)
+        server.wait_healthy()
+        response = httpx.post(
+            f"{server.base_url}/graphql",
+            json={
+                "query": """query Mine { viewer { name } organization(name: "newco") {
+                  viewerRole registries { nodes { name } } history { nodes { action } } } }""",
+                "operationName": "Mine",
+            },
+            headers={"Authorization": f"Bearer {key}", "X-Request-Id": "operator-check-1"},
+            timeout=10,
+        )
+        data = response.json()["data"]
+        assert data["viewer"] == {"name": "neo"}
+        assert data["organization"]["viewerRole"] == "ADMIN"
+        assert sorted(r["name"] for r in data["organization"]["registries"]["nodes"]) == [
+            "dataset",
+            "model",
+        ]
+        assert "ADD_ORGANIZATION_MEMBER" in {
+            e["action"] for e in data["organization"]["history"]["nodes"]
+        }
+        assert server.stop() == 0
+    lines = [json.loads(line) for line in server.output.splitlines() if line.startswith("{")]
+    (access,) = [e for e in lines if e.get("request_id") == "operator-check-1"]
+    assert access["logger"] == "cairn.access"
+    assert access["message"].startswith("POST /graphql 200 ")
+    assert access["message"].endswith(" Mine")
+    assert {"time", "level"} <= set(access)

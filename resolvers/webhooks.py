@@ -44,21 +44,9 @@ VARIABLES = (
     "metadata",
     "timestamp",
 )
+# Without a template, the body holds every variable under its own name, as documented.
 DEFAULT_TEMPLATE = orjson.dumps(
-    {
-        "event_type": "${event_type}",
-        "author": "${event_author}",
-        "organization": "${organization}",
-        "registry": "${registry}",
-        "collection": "${collection}",
-        "artifact_version": "${artifact_version}",
-        "version_index": "${version_index}",
-        "alias": "${alias}",
-        "tag": "${tag}",
-        "metadata": "${metadata}",
-        "timestamp": "${timestamp}",
-    },
-    option=orjson.OPT_INDENT_2,
+    {name: f"${{{name}}}" for name in VARIABLES}, option=orjson.OPT_INDENT_2
 ).decode()
 EXCERPT_CHARS = 1024
 USER_AGENT = "Cairn-Webhook/0.1"

@@ -26,7 +26,7 @@ import pytest
 from db import automations as automation_records
 from db.pool import create_pool
 from resolvers.deliveries import deliver_due
-from resolvers.webhooks import EXCERPT_CHARS, USER_AGENT, WebhookPolicy
+from resolvers.webhooks import EXCERPT_CHARS, USER_AGENT, VARIABLES, WebhookPolicy
 from server.settings import Settings
 from server.worker import DeliveryWorker
 from tests.support.app import app_client
@@ -308,6 +308,27 @@ async def test_the_body_is_the_rendered_template_and_is_signed(
         assert 0 <= attempt["latencyMs"] < 2000
     assert listed[0]["body"] == queued[2]["body"]
     assert listed[0]["eventType"] == "ADD_ARTIFACT_ALIAS"
+
+
+async def test_without_a_template_the_body_holds_every_documented_variable(
+    world: World, receiver: Receiver
+) -> None:
+    automation = await create(
+        world.member, automation_input(world, receiver, events=["ADD_ARTIFACT_ALIAS"])
+    )
+    version = await world.link("defaults", aliases=("staging",), metadata={"auc": 0.5})
+    (queued,) = await deliveries_of(world.pool, automation["id"])
+    await settle(world.pool, policy(), [queued["id"]])
+    (request,) = receiver.wait_for(1)
+    body = request.json()
+    assert list(body) == list(VARIABLES)
+    assert body["event_type"] == "ADD_ARTIFACT_ALIAS"
+    assert body["event_author"] == world.member.name
+    assert body["artifact_version"] == version["path"]
+    assert (body["version"], body["version_index"]) == ("v0", 0)
+    assert (body["artifact_type"], body["alias"], body["tag"]) == ("model", "staging", None)
+    assert body["digest"]
+    assert body["metadata"] == {"auc": 0.5}
 
 
 # --- retries -------------------------------------------------------------------------------------

@@ -144,9 +144,11 @@ def _blocked(address: str, policy: WebhookPolicy) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-async def check_destination(url: str, policy: WebhookPolicy) -> None:
+async def check_destination(url: str, policy: WebhookPolicy) -> str:
     """Refuses URLs that are not http(s), and hosts that resolve to loopback, link-local,
-    private or other non-public addresses unless the operator allowed those networks."""
+    private or other non-public addresses unless the operator allowed those networks. Returns
+    the address checked, to connect to: a DNS answer that changes between the check and the
+    connection (DNS rebinding) cannot send the request anywhere else."""
     parts = urlsplit(url)
     # Control characters are dropped by urlsplit but refused by the HTTP client when sending.
     if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
@@ -176,6 +178,19 @@ async def check_destination(url: str, policy: WebhookPolicy) -> None:
             "CAIRN_WEBHOOK_ALLOWED_NETWORKS",
             ("webhookUrl",),
         )
+    return addresses[0]
+
+
+def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The request to `url` sent to `address`: the URL with the address for its host, the
+    original host in the Host header, and for TLS the original host as the server name, so
+    that the certificate is checked against the name, not the address."""
+    original = httpx.URL(url)
+    return (
+        original.copy_with(host=address),
+        {"Host": original.netloc.decode("ascii")},
+        {"sni_hostname": original.host},
+    )
 
 
 def signature(secret: str, timestamp: int, body: str) -> str:
@@ -209,12 +224,14 @@ async def send(
     """One signed POST. Network errors, 429 and 5xx are worth retrying; other answers are not."""
     started = time.monotonic()
     try:
-        await check_destination(request.url, policy)
+        address = await check_destination(request.url, policy)
     except DomainError as error:
         return AttemptResult(None, 0, None, error.message, succeeded=False, retryable=False)
+    target, host, extensions = pinned(request.url, address)
     timestamp = int(time.time())
     headers = {
         **request.headers,
+        **host,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Cairn-Event": request.event_type,
@@ -226,7 +243,9 @@ async def send(
     owned = client is None
     http = client or httpx.AsyncClient(timeout=policy.timeout_seconds, follow_redirects=False)
     try:
-        response = await http.post(request.url, content=request.body.encode(), headers=headers)
+        response = await http.post(
+            target, content=request.body.encode(), headers=headers, extensions=extensions
+        )
     except httpx.HTTPError as error:
         latency = int((time.monotonic() - started) * 1000)
         message = f"{type(error).__name__}: {error}"[:EXCERPT_CHARS]

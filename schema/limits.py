@@ -189,19 +189,22 @@ class DocumentCache(SchemaExtension):
         cls._size = 0
 
 
-def _holds_nul(value: Any) -> bool:
-    stack = [value]
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where in a variable's value a NUL character is (`$input.tags[2]`), if anywhere."""
+    stack = [(value, path)]
     while stack:
-        item = stack.pop()
+        item, where = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return where
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            for key, inner in item.items():
+                if "\x00" in key:
+                    return f"{where} (a key)"
+                stack.append((inner, f"{where}.{key}"))
         elif isinstance(item, list):
-            stack.extend(item)
-    return False
+            stack.extend((inner, f"{where}[{i}]") for i, inner in enumerate(item))
+    return None
 
 
 class _NulLiteral(Visitor):
@@ -222,8 +225,9 @@ class NoNulInText(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         for name, value in (context.variables or {}).items():
-            if _holds_nul(value):
-                raise _nul_error(f"variable `${name}`")
+            where = _nul_at(value, f"${name}")
+            if where is not None:
+                raise _nul_error(f"`{where}`")
         if context.graphql_document is not None:
             literal = _NulLiteral()
             visit(context.graphql_document, literal)

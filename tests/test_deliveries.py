@@ -8,6 +8,7 @@ lease runs out, and changes committed while no worker was running.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import random
 import signal
@@ -25,6 +26,7 @@ import pytest
 
 from db import automations as automation_records
 from db.pool import create_pool
+from resolvers import webhooks
 from resolvers.deliveries import deliver_due
 from resolvers.webhooks import EXCERPT_CHARS, USER_AGENT, VARIABLES, WebhookPolicy
 from server.settings import Settings
@@ -329,6 +331,38 @@ async def test_without_a_template_the_body_holds_every_documented_variable(
     assert (body["artifact_type"], body["alias"], body["tag"]) == ("model", "staging", None)
     assert body["digest"]
     assert body["metadata"] == {"auc": 0.5}
+
+
+# --- where a webhook goes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "expected"),
+    [
+        ("http://ci.example.com/hook?t=1", "93.184.216.34", "http://93.184.216.34/hook?t=1"),
+        ("https://u:p@ci.example.com:8443/h", "2606:2800::1", "https://u:p@[2606:2800::1]:8443/h"),
+    ],
+)
+def test_a_webhook_goes_to_the_address_that_was_checked(
+    url: str, address: str, expected: str
+) -> None:
+    target, headers, extensions = webhooks.pinned(url, address)
+    assert str(target) == expected
+    host = httpx.URL(url).netloc.decode()
+    assert headers == {"Host": host}
+    assert extensions == {"sni_hostname": "ci.example.com"}
+
+
+async def test_a_name_is_resolved_once_and_its_host_kept(receiver: Receiver) -> None:
+    """A URL naming the host: the request goes to the address that was checked, and the
+    receiver still sees the name it was addressed by."""
+    url = f"http://localhost:{receiver.port}/hook"
+    allowed = policy(allowed_networks=(*LOOPBACK, ipaddress.ip_network("::1/128")))
+    request = webhooks.Request(url, "{}", "secret", "TEST", None)
+    result = await webhooks.send(request, allowed)
+    assert result.succeeded, result
+    (received,) = receiver.wait_for(1)
+    assert received.headers["host"] == f"localhost:{receiver.port}"
 
 
 # --- retries -------------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ class Settings:
     port: int = 8000
     # Requests larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = 1_000_000
-    statement_timeout_ms: int = 10_000
-    pool_size: int = 10
+    statement_timeout_ms: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_STATEMENT_TIMEOUT_MS", 10_000))
+    )
+    pool_size: int = field(default_factory=lambda: int(os.environ.get("CAIRN_POOL_SIZE", 10)))
     # A key shown prefilled in GraphiQL's headers (set by `cairn serve --demo`).
     graphiql_demo_key: str | None = None
     # Whether this process also delivers webhooks (`cairn serve --no-worker` leaves it to

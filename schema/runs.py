@@ -28,6 +28,7 @@ from schema.lineage import (
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.organizations import Organization
+from schema.scalars import Int64
 from schema.versions import ArtifactVersion, ArtifactVersionPayload
 
 RunType = Annotated["Run", strawberry.lazy("schema.runs")]
@@ -206,7 +207,7 @@ class FinishRunInput:
 class ArtifactFileInput:
     path: str = strawberry.field(description="Path inside the artifact.")
     digest: str = strawberry.field(description="Digest of the file's bytes.")
-    size: int = strawberry.field(description="Size in bytes.")
+    size: Int64 = strawberry.field(description="Size in bytes.")
 
 
 @strawberry.input(description="A version of an artifact to log, from a run or a project.")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NewType
 
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types.scalar import ScalarDefinition
 
@@ -29,4 +31,34 @@ DateTime = ScalarDefinition(
     parse_value=wrap_parser(_in_utc, "DateTime"),
     parse_literal=None,
     origin=datetime,
+)
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _int64(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StrawberryInputCoercionError(
+            f"Int64 cannot represent {str(value)[:40]!r}: give a whole number"
+        )
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise StrawberryInputCoercionError(
+            f"Int64 cannot represent {value}: it is outside -2^63 to 2^63-1"
+        )
+    return value
+
+
+# Fields annotated `Int64` are this scalar (see `scalar_overrides` in schema/schema.py).
+Int64 = NewType("Int64", int)
+
+Int64Definition = ScalarDefinition(
+    name="Int64",
+    description="A whole number from -2^63 to 2^63-1, as a JSON number: sizes in bytes, which "
+    "outgrow GraphQL's 32-bit Int at 2 GiB.",
+    specified_by_url=None,
+    serialize=int,
+    parse_value=_int64,
+    parse_literal=None,
+    origin=Int64,
 )

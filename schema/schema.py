@@ -27,7 +27,7 @@ from schema.nodes import NodesQuery
 from schema.organizations import OrganizationsMutation, OrganizationsQuery
 from schema.registries import RegistriesMutation, RegistriesQuery, RegistryMembersMutation
 from schema.runs import RunsMutation
-from schema.scalars import DateTime
+from schema.scalars import DateTime, Int64, Int64Definition
 from schema.versions import VersionsMutation, VersionsQuery
 
 logger = logging.getLogger("cairn.graphql")
@@ -154,7 +154,7 @@ schema = CairnSchema(
     subscription=Subscription,
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
-    scalar_overrides={datetime: DateTime},
+    scalar_overrides={datetime: DateTime, Int64: Int64Definition},
     extensions=[
         OperationContext,
         lambda: AddValidationRules([DocumentLimits]),

@@ -29,6 +29,7 @@ from schema.lineage import (
 )
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, decode_id, global_id, node
+from schema.scalars import Int64
 
 if TYPE_CHECKING:
     from schema.runs import Run
@@ -41,11 +42,11 @@ VersionType = Annotated["ArtifactVersion", strawberry.lazy("schema.versions")]
 class ArtifactFile:
     path: str = strawberry.field(description="Path inside the artifact.")
     digest: str = strawberry.field(description="Digest of the file's bytes.")
-    size: int = strawberry.field(description="Size in bytes.")
+    size: Int64 = strawberry.field(description="Size in bytes.")
 
     @classmethod
     def of(cls, r: records.ArtifactFile) -> ArtifactFile:
-        return cls(path=r.path, digest=r.digest, size=r.size)
+        return cls(path=r.path, digest=r.digest, size=Int64(r.size))
 
 
 @node(load=versions.versions_by_id)
@@ -61,7 +62,7 @@ class ArtifactVersion(Node):
         description="When the version entered this collection (logged or linked)."
     )
     digest: str = strawberry.field(description="SHA-256 of the content's file manifest.")
-    size: int = strawberry.field(description="Total size of the files in bytes.")
+    size: Int64 = strawberry.field(description="Total size of the files in bytes.")
     type: str = strawberry.field(description="Artifact type, e.g. `model` or `dataset`.")
     metadata: JSON = strawberry.field(description="Metadata logged with the content.")
     description: str = strawberry.field(
@@ -82,7 +83,7 @@ class ArtifactVersion(Node):
             version=f"v{r.version_index}",
             linked_at=r.linked_at,
             digest=r.digest,
-            size=r.size,
+            size=Int64(r.size),
             type=r.artifact_type,
             metadata=JSON(r.metadata),
             description=r.description,

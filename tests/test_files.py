@@ -12,6 +12,7 @@ import pytest
 
 from db import registries
 from tests.support.graphql import GraphQLClient
+from tests.support.workflow import new_org, new_project
 
 FILES = """query($path: String!) { artifactVersion(path: $path) { path
   files { nodes { path } } source { path files { nodes { path } } } } }"""
@@ -82,3 +83,42 @@ async def test_a_registry_one_has_no_role_in_restricts_nothing(
     report, errors = await files_of(ada, REPORT)
     assert errors == []
     assert report["files"]["nodes"]
+
+
+async def test_sizes_beyond_two_gibibytes_are_exact(pool: asyncpg.Pool, client: Any) -> None:
+    """Two files of 3 GB: each size and the version's total come back exactly; a size beyond
+    what Int64 holds is refused at the door."""
+    org = await new_org(pool, client, prefix="big")
+    project = await new_project(org.admin, org)
+    three_gb = 3_000_000_000
+    logged = await org.admin.data(
+        """mutation M($input: LogArtifactInput!) { logArtifact(input: $input) {
+          artifactVersion { size files { nodes { path size } } } errors { code } } }""",
+        input={
+            "projectId": project,
+            "name": "checkpoint",
+            "type": "model",
+            "files": [
+                {"path": "a.bin", "digest": "a" * 64, "size": three_gb},
+                {"path": "b.bin", "digest": "b" * 64, "size": three_gb},
+            ],
+        },
+    )
+    version = logged["logArtifact"]["artifactVersion"]
+    assert version["size"] == 2 * three_gb
+    assert sorted(f["size"] for f in version["files"]["nodes"]) == [three_gb, three_gb]
+    too_big = await org.admin.client.post(
+        """mutation M($input: LogArtifactInput!) { logArtifact(input: $input) {
+          errors { code } } }""",
+        {
+            "input": {
+                "projectId": project,
+                "name": "huge",
+                "type": "model",
+                "files": [{"path": "c.bin", "digest": "c" * 64, "size": 2**63}],
+            }
+        },
+    )
+    (error,) = too_big.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "outside -2^63 to 2^63-1" in error["message"]

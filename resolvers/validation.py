@@ -68,25 +68,23 @@ def collection_name(name: str, field: str = "name") -> str:
     return name
 
 
-def project_name(name: str, field: str = "name") -> str:
+def _slug(name: str, kind: str, field: str) -> str:
+    """A name that appears in paths: a letter or digit, then letters, digits, '-', '_', '.'."""
     if not _PROJECT.fullmatch(name) or name.startswith("wandb-registry-"):
         raise invalid_name(
-            f"project name {_shown(name)} must start with a letter or digit and hold only letters,"
+            f"{kind} {_shown(name)} must start with a letter or digit and hold only letters,"
             " digits, '-', '_' and '.' (at most 128), and not start with 'wandb-registry-'",
             field,
         )
     return name
 
 
+def project_name(name: str, field: str = "name") -> str:
+    return _slug(name, "project name", field)
+
+
 def organization_name(name: str, field: str = "name") -> str:
-    """An organization's slug, as it appears first in every path."""
-    if not _PROJECT.fullmatch(name) or name.startswith("wandb-registry-"):
-        raise invalid_name(
-            f"organization name {_shown(name)} must start with a letter or digit and hold only "
-            "letters, digits, '-', '_' and '.' (at most 128)",
-            field,
-        )
-    return name
+    return _slug(name, "organization name", field)
 
 
 def label(name: str, kind: str, field: str) -> str:

@@ -19,10 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from db.pool import create_pool
-from resolvers.accounts import create_api_key_txn
 from schema.schema import schema
-from tests.support.app import app_client
+from tests.support.app import own_demo
 from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient, input_types, mutation_document
 from tests.support.processes import Server, cairn, cairn_env, killed_at_exit, the_key
@@ -103,21 +101,9 @@ def assert_well_answered(response: httpx.Response) -> None:
 
 
 @pytest.fixture(scope="module")
-async def own(server_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    async with new_database(server_url, demo=True) as url:
-        pool = await create_pool(url, min_size=1, max_size=4)
-        try:
-            async with pool.acquire() as conn:
-                key = await create_api_key_txn(conn, "ada", key_name="adversary")
-            async with app_client(pool) as client:
-                yield client, key
-        finally:
-            await pool.close()
-
-
-@pytest.fixture
-def adversary(own: tuple[httpx.AsyncClient, str]) -> GraphQLClient:
-    return GraphQLClient(*own)
+async def adversary(server_url: str) -> AsyncIterator[GraphQLClient]:
+    async with own_demo(server_url) as client:
+        yield client
 
 
 FUZZ = settings(

@@ -9,15 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from db.migrate import load_migrations, migrate
 from db.pool import Connection, create_pool
-from resolvers.accounts import create_api_key_txn
 from server.demo import seed_demo
-from tests.support.app import app_client
-from tests.support.databases import new_database
+from tests.support.app import own_demo
 from tests.support.graphql import GraphQLClient
 
 CHURN = "acme/wandb-registry-model/churn-classifier"
@@ -31,22 +28,9 @@ TAGS = """mutation M($input: TagsInput!) { addTags(input: $input) { errors { cod
 
 
 @pytest.fixture(scope="module")
-async def own(server_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A client of an app on a demo database of this module's own, and ada's key."""
-    async with new_database(server_url, demo=True) as url:
-        pool = await create_pool(url, min_size=1, max_size=4)
-        try:
-            async with pool.acquire() as conn:
-                key = await create_api_key_txn(conn, "ada", key_name="case")
-            async with app_client(pool) as client:
-                yield client, key
-        finally:
-            await pool.close()
-
-
-@pytest.fixture
-def ada(own: tuple[httpx.AsyncClient, str]) -> GraphQLClient:
-    return GraphQLClient(*own)
+async def ada(server_url: str) -> AsyncIterator[GraphQLClient]:
+    async with own_demo(server_url) as client:
+        yield client
 
 
 async def test_an_alias_given_in_capitals_is_kept_in_lower_case(ada: GraphQLClient) -> None:

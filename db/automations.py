@@ -180,7 +180,10 @@ async def attempts_by_delivery(
 
 
 # Announces the event to live subscribers (delivered on commit, dropped on rollback) and finds
-# the enabled automations it may trigger: those of the registry, or of its collection.
+# the enabled automations it may trigger: those of the registry, or of its collection, whose
+# creator may still see the registry. An automation sends its creator's chosen URL what happens
+# in the registry, so it stops when the creator's access does: out of the organization, or out
+# of a RESTRICTED registry (no role left, directly or through a team).
 NOTIFY_AND_MATCH = f"""
 WITH notified AS (SELECT pg_notify('{EVENTS_CHANNEL}', $4) AS sent)
 SELECT {AUTOMATION_COLUMNS}
@@ -188,6 +191,15 @@ FROM notified
 JOIN automations AS a ON a.enabled AND a.registry_id = $1
     AND (a.collection_id IS NULL OR a.collection_id = $2)
     AND $3::automation_event = ANY(a.events)
+JOIN registries AS r ON r.id = a.registry_id
+JOIN organization_members AS m ON m.organization_id = r.organization_id
+    AND m.user_id = a.created_by
+WHERE m.role = 'ADMIN' OR r.visibility = 'ORGANIZATION'
+    OR EXISTS (SELECT 1 FROM registry_user_roles ur
+               WHERE ur.registry_id = r.id AND ur.user_id = a.created_by)
+    OR EXISTS (SELECT 1 FROM registry_team_roles tr
+               JOIN team_members tm ON tm.team_id = tr.team_id
+               WHERE tr.registry_id = r.id AND tm.user_id = a.created_by)
 """
 
 

@@ -34,7 +34,7 @@ from server.worker import DeliveryWorker
 from tests.support.app import app_client
 from tests.support.automations import World, automation_input, create, new_world
 from tests.support.databases import new_database
-from tests.support.graphql import answer
+from tests.support.graphql import answer, mutate
 from tests.support.ids import row_id
 from tests.support.processes import Killable, Server, Worker, cairn_env, killed_at_exit
 from tests.support.webhooks import (
@@ -331,6 +331,34 @@ async def test_without_a_template_the_body_holds_every_documented_variable(
     assert (body["artifact_type"], body["alias"], body["tag"]) == ("model", "staging", None)
     assert body["digest"]
     assert body["metadata"] == {"auc": 0.5}
+
+
+async def test_an_automation_stops_when_its_creator_loses_access(
+    world: World, receiver: Receiver
+) -> None:
+    """An automation sends its creator's URL what happens in the registry: once the creator has
+    left the organization it sends nothing more, while a colleague's keeps sending."""
+    kept = await create(world.member, automation_input(world, receiver))
+    orphaned = await create(world.member2, automation_input(world, receiver))
+    member2 = await world.admin.data(
+        "query U($o: String!) { organization(name: $o) { members(first: 100) { nodes { "
+        "user { id name } } } } }",
+        o=world.org,
+    )
+    (member2_id,) = [
+        m["user"]["id"]
+        for m in member2["organization"]["members"]["nodes"]
+        if m["user"]["name"] == world.member2.name
+    ]
+    removed = await mutate(
+        world.admin.client,
+        "removeOrganizationMember",
+        {"organization": world.org, "userId": member2_id},
+    )
+    assert removed["errors"] == []
+    await world.link("after-leaving")
+    assert len(await deliveries_of(world.pool, kept["id"])) == 1
+    assert await deliveries_of(world.pool, orphaned["id"]) == []
 
 
 # --- where a webhook goes ---------------------------------------------------------------------

@@ -180,10 +180,7 @@ async def attempts_by_delivery(
 
 
 # Announces the event to live subscribers (delivered on commit, dropped on rollback) and finds
-# the enabled automations it may trigger: those of the registry, or of its collection, whose
-# creator may still see the registry. An automation sends its creator's chosen URL what happens
-# in the registry, so it stops when the creator's access does: out of the organization, or out
-# of a RESTRICTED registry (no role left, directly or through a team).
+# the enabled automations it may trigger: those of the registry, or of its collection.
 NOTIFY_AND_MATCH = f"""
 WITH notified AS (SELECT pg_notify('{EVENTS_CHANNEL}', $4) AS sent)
 SELECT {AUTOMATION_COLUMNS}
@@ -191,16 +188,29 @@ FROM notified
 JOIN automations AS a ON a.enabled AND a.registry_id = $1
     AND (a.collection_id IS NULL OR a.collection_id = $2)
     AND $3::automation_event = ANY(a.events)
+"""
+
+# Of some automations, those whose creator may still see their registry: an ADMIN of its
+# organization, a member when it is ORGANIZATION-visible, or one with a role in it, directly or
+# through a team.
+CREATOR_SEES_REGISTRY = """
+SELECT a.id FROM automations AS a
 JOIN registries AS r ON r.id = a.registry_id
 JOIN organization_members AS m ON m.organization_id = r.organization_id
     AND m.user_id = a.created_by
-WHERE m.role = 'ADMIN' OR r.visibility = 'ORGANIZATION'
+WHERE a.id = ANY($1::bigint[]) AND (
+    m.role = 'ADMIN' OR r.visibility = 'ORGANIZATION'
     OR EXISTS (SELECT 1 FROM registry_user_roles ur
                WHERE ur.registry_id = r.id AND ur.user_id = a.created_by)
     OR EXISTS (SELECT 1 FROM registry_team_roles tr
                JOIN team_members tm ON tm.team_id = tr.team_id
-               WHERE tr.registry_id = r.id AND tm.user_id = a.created_by)
+               WHERE tr.registry_id = r.id AND tm.user_id = a.created_by))
 """
+
+
+async def creators_see_registry(conn: Executor, automation_ids: Sequence[int]) -> set[int]:
+    rows = await conn.fetch(CREATOR_SEES_REGISTRY, list(automation_ids))
+    return {row["id"] for row in rows}
 
 
 async def notify_and_match(

@@ -175,6 +175,12 @@ async def _emit_txn(
         conn, event.registry_id, event.collection_id, event_type, event.notice()
     )
     matched = [a for a in candidates if filter_matches(a.filter_regex, event)]
+    if matched:
+        # An automation sends its creator's URL what happens in the registry: it stops when the
+        # creator may no longer see the registry (out of the organization, or of a RESTRICTED
+        # registry).
+        allowed = await automations.creators_see_registry(conn, [a.id for a in matched])
+        matched = [a for a in matched if a.id in allowed]
     if not matched:
         return
     values = await template_values(conn, event, actor, version)

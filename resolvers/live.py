@@ -27,7 +27,15 @@ RECONNECT_FIRST_WAIT = 0.1
 RECONNECT_LONGEST_WAIT = 30.0
 # A connection can die without a word (a network cut): it is asked to answer this often.
 PROBE_EVERY = 10.0
-_CONNECTION_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+# What a lost or dying connection raises; a pooled connection whose backend was just
+# terminated can also fail mid-protocol with an InternalClientError before the pool notices.
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    TimeoutError,
+)
 
 
 class EventHub:
@@ -82,7 +90,10 @@ class EventHub:
 
     async def _keep_listening(self) -> None:
         while True:
-            await self._until_lost()
+            try:
+                await self._until_lost()
+            except Exception:
+                logger.exception("the live-event listener failed; reconnecting")
             logger.warning("the live-event listener lost its connection; reconnecting")
             await self._drop()
             wait = RECONNECT_FIRST_WAIT
@@ -91,11 +102,14 @@ class EventHub:
                     await self._listen()
                 except _CONNECTION_ERRORS as error:
                     logger.warning("the live-event listener cannot reconnect yet: %s", error)
-                    await asyncio.sleep(wait)
-                    wait = min(wait * 2, RECONNECT_LONGEST_WAIT)
-                    continue
-                logger.info("the live-event listener listens again")
-                break
+                except Exception:
+                    # Whatever it is, giving up would leave every subscriber without events.
+                    logger.exception("the live-event listener cannot reconnect yet")
+                else:
+                    logger.info("the live-event listener listens again")
+                    break
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RECONNECT_LONGEST_WAIT)
 
     async def _until_lost(self) -> None:
         """Returns once the listening connection is closed or stops answering."""

@@ -32,7 +32,13 @@ from schema.nodes import global_id
 from tests.support.databases import changed_tables, database_state
 from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient
 from tests.support.ids import missing
-from tests.support.mutations import RESULTS, document, refused
+from tests.support.mutations import (
+    RESULTS,
+    document,
+    holds_nul,
+    refused,
+    refused_at_the_door,
+)
 
 TOO_LONG_DESCRIPTION = "d" * 65_537
 TOO_BIG_JSON = {"blob": "x" * (256 * 1024)}
@@ -1397,6 +1403,12 @@ async def test_bad_input_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, pool: asyncpg.Pool, demo: dict[str, str], world: World, c: Case
 ) -> None:
     caller = GraphQLClient(client, demo[c.user])
+    if holds_nul(c.input(world)):
+        # No text may hold NUL: refused before anything runs, naming where it is.
+        error = await refused_at_the_door(caller, pool, c.mutation, c.input(world))
+        assert f"`$input.{c.field}" in error["message"], error
+        assert "holds a NUL character" in error["message"], error
+        return
     payload = await refused(caller, pool, c.mutation, c.input(world))
     assert len(payload["errors"]) == 1, payload
     (error,) = payload["errors"]
@@ -1495,10 +1507,10 @@ REQUEST_ERRORS = [
             "projectId": w.project,
             "name": "errs-model",
             "type": "model",
-            "files": [{"path": "a", "digest": "b", "size": 2**31}],
+            "files": [{"path": "a", "digest": "b", "size": 2**63}],
         },
-        "Int",
-        id="logArtifact-size-beyond-Int",
+        "Int64",
+        id="logArtifact-size-beyond-Int64",
     ),
     pytest.param(
         "finishRun",

@@ -59,3 +59,32 @@ async def refused(
         assert payload[result] is None, payload
     assert payload["errors"], payload
     return payload
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether text anywhere in `value` (keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
+async def refused_at_the_door(
+    caller: GraphQLClient, pool: asyncpg.Pool, mutation: str, input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The one request error of a mutation refused before it ran (422, no data), after checking
+    that the database did not change at all."""
+    before = await database_state(pool)
+    response = await caller.post(document(mutation), {"input": dict(input)})
+    after = await database_state(pool)
+    body = response.json()
+    assert response.status_code == 422, body
+    assert "data" not in body, body
+    assert changed_tables(before, after) == [], body
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    result: dict[str, Any] = error
+    return result

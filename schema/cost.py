@@ -74,14 +74,20 @@ class Selections:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
+        # Every object of a list is selected the same way: collected once per selection.
+        self._collected: dict[tuple[tuple[int, ...], str], dict[str, Selected]] = {}
 
     def of(
         self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType
     ) -> dict[str, Selected]:
-        fields: dict[str, Selected] = {}
-        visited: set[str] = set()
-        for selection_set in selection_sets:
-            self._collect(selection_set, parent, fields, visited)
+        key = (tuple(id(s) for s in selection_sets), parent.name)
+        fields = self._collected.get(key)
+        if fields is None:
+            fields = {}
+            visited: set[str] = set()
+            for selection_set in selection_sets:
+                self._collect(selection_set, parent, fields, visited)
+            self._collected[key] = fields
         return fields
 
     def _collect(
@@ -212,37 +218,56 @@ def chosen_operation(
     return next((o for o in operations if o.name and o.name.value == operation_name), None)
 
 
+# The object-valued fields of one object, each with the same for the objects it holds.
+Plan = list[tuple[str, "Plan"]]
+
+
 class ActualCount:
     """The objects an answer holds, found by walking `data` with the operation's selections:
-    JSON values (metadata, config) are scalars however many objects they nest."""
+    JSON values (metadata, config) are scalars however many objects they nest. The selections
+    are resolved into a plan once; the walk over the answer is then a loop without calls."""
 
     def __init__(self, selections: Selections) -> None:
         self.selections = selections
+        self._plans: dict[tuple[tuple[int, ...], str], Plan] = {}
+
+    def _plan(self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType) -> Plan:
+        key = (tuple(id(s) for s in selection_sets), parent.name)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = [
+                (name, self._plan(selected.selection_sets, selected.returned))
+                for name, selected in self.selections.of(selection_sets, parent).items()
+                if is_composite_type(selected.returned)
+            ]
+            self._plans[key] = plan
+        return plan
 
     def operation(self, operation: OperationDefinitionNode, data: Any) -> int:
         root = self.selections.schema.get_root_type(operation.operation)
         if root is None or not isinstance(data, dict):
             return 0
-        cost = self.objects([operation.selection_set], root, data)
+        count = 0
+        stack: list[tuple[Any, Plan]] = [(data, self._plan([operation.selection_set], root))]
+        while stack:
+            value, plan = stack.pop()
+            for name, inner in plan:
+                child = value.get(name)
+                if isinstance(child, dict):
+                    count += 1
+                    stack.append((child, inner))
+                elif isinstance(child, list):
+                    pending = list(child)
+                    while pending:
+                        item = pending.pop()
+                        if isinstance(item, dict):
+                            count += 1
+                            stack.append((item, inner))
+                        elif isinstance(item, list):
+                            pending.extend(item)
         if operation.operation is OperationType.MUTATION:
-            cost += MUTATION_COST * len(data)
-        return cost
-
-    def objects(
-        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType, value: dict
-    ) -> int:
-        """The objects below one object of `parent` in the answer."""
-        return sum(
-            self._count(value.get(key), selected)
-            for key, selected in self.selections.of(selection_sets, parent).items()
-        )
-
-    def _count(self, value: Any, selected: Selected) -> int:
-        if isinstance(value, list):
-            return sum(self._count(item, selected) for item in value)
-        if isinstance(value, dict) and is_composite_type(selected.returned):
-            return 1 + self.objects(selected.selection_sets, selected.returned, value)
-        return 0
+            count += MUTATION_COST * len(data)
+        return count
 
 
 class QueryCost(SchemaExtension):

@@ -26,8 +26,6 @@ from graphql import (
     StringValueNode,
     ValidationContext,
     ValidationRule,
-    Visitor,
-    visit,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -207,37 +205,33 @@ def _nul_at(value: Any, path: str) -> str | None:
     return None
 
 
-class _NulLiteral(Visitor):
-    found = False
+class NoNulInLiterals(ValidationRule):
+    """A string literal holding NUL, refused with the document's validation, which is cached
+    with it: no cost per request for a document seen before."""
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
         if "\x00" in node.value:
-            self.found = True
+            self.report_error(_nul_error("a string in the document", node))
             return BREAK
         return None
 
 
-class NoNulInText(SchemaExtension):
+class NoNulInVariables(SchemaExtension):
     """PostgreSQL text cannot hold the NUL character: a name, pattern or JSON value with one
-    could never be stored or found. Refused at the door, for every argument and variable, with
-    an error that names where it is, before anything runs."""
+    could never be stored or found. Refused at the door for every variable, with an error that
+    names where it is, before anything runs (literals: NoNulInLiterals)."""
 
     def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        for name, value in (context.variables or {}).items():
+        for name, value in (self.execution_context.variables or {}).items():
             where = _nul_at(value, f"${name}")
             if where is not None:
                 raise _nul_error(f"`{where}`")
-        if context.graphql_document is not None:
-            literal = _NulLiteral()
-            visit(context.graphql_document, literal)
-            if literal.found:
-                raise _nul_error("a string in the document")
         yield
 
 
-def _nul_error(where: str) -> GraphQLError:
+def _nul_error(where: str, node: StringValueNode | None = None) -> GraphQLError:
     return GraphQLError(
         f"{where} holds a NUL character (\\u0000), which no text may contain",
+        node,
         extensions={"code": "BAD_USER_INPUT"},
     )

@@ -20,7 +20,13 @@ from schema.automations import AutomationsMutation
 from schema.collections import ArtifactSequence, Collection, CollectionsMutation
 from schema.context import OperationContext
 from schema.cost import QueryCost
-from schema.limits import MAX_TOKENS, DocumentCache, DocumentLimits, NoNulInText
+from schema.limits import (
+    MAX_TOKENS,
+    DocumentCache,
+    DocumentLimits,
+    NoNulInLiterals,
+    NoNulInVariables,
+)
 from schema.links import LinksMutation
 from schema.live import Subscription
 from schema.nodes import NodesQuery
@@ -157,11 +163,11 @@ schema = CairnSchema(
     scalar_overrides={datetime: DateTime, Int64: Int64Definition},
     extensions=[
         OperationContext,
-        lambda: AddValidationRules([DocumentLimits]),
+        lambda: AddValidationRules([DocumentLimits, NoNulInLiterals]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskInternalErrors,
         DocumentCache,
-        NoNulInText,
+        NoNulInVariables,
         QueryCost,
     ],
 )

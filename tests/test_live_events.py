@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -647,7 +648,7 @@ async def test_live_events_come_back_after_the_database_drops_every_connection(
         ada = the_key(cairn("keys", "create", "--user", "ada", "--org", "acme", env=env))
         server = Server(["--no-worker"], env, tmp_path_factory.mktemp("drop-logs"))
         admin = await asyncpg.connect(server_url)
-        name = url.rsplit("/", 1)[1]
+        name = urlsplit(url).path.lstrip("/")
         try:
             server.wait_healthy()
             ids = await graphql(server, ada, IDS)

@@ -5,10 +5,11 @@ The requested cost is an upper estimate from the document and its variables: eve
 returns an object costs 1 for each object it may return. A connection's `edges` and `nodes`
 count its page size (`first` or `last`, else the default page), `nodes(ids:)` the IDs given, a
 lineage walk's lists its `maxNodes`, and any other list LIST_ESTIMATE items. Each root mutation
-field adds MUTATION_COST. Introspection is free. An operation whose requested cost exceeds
-MAX_COST is refused before it runs; one whose key's bucket holds less than its requested cost is
-throttled. After it runs, what it did not use goes back into the bucket, and `extensions.cost`
-reports both figures and the bucket.
+field adds MUTATION_COST. Introspection is free. A field selected several times through fragments
+is one field of the answer and is counted once, as execution merges it. An operation whose
+requested cost exceeds MAX_COST is refused before it runs; one whose key's bucket holds less
+than its requested cost is throttled. After it runs, what it did not use goes back into the
+bucket, and `extensions.cost` reports both figures and the bucket.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from resolvers.throttle import retry_after_header
 MAX_COST = 25_000
 MUTATION_COST = 10
 LIST_ESTIMATE = 10
-# Fields whose lists are bounded by the walk's fixed node limit rather than an argument.
+# Walks without a `maxNodes` argument: their lists are estimated at the default node count.
 _WALKS_WITHOUT_LIMIT = frozenset({"lineageDiff"})
 
 

@@ -14,7 +14,6 @@ bucket, and `extensions.cost` reports both figures and the bucket.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,13 +77,6 @@ class Selections:
         }
         # Every object of a list is selected the same way: collected once per selection.
         self._collected: dict[tuple[tuple[int, ...], str], dict[str, Selected]] = {}
-        self._counter: ActualCount | None = None
-
-    def counter(self) -> ActualCount:
-        """The walker of answers to this document, its plans made once."""
-        if self._counter is None:
-            self._counter = ActualCount(self)
-        return self._counter
 
     def of(
         self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType
@@ -279,22 +271,6 @@ class ActualCount:
         return count
 
 
-# The selections of documents in use, by the document's identity: a document the document
-# cache keeps is resolved into selections and plans once, not on every request. An entry goes
-# when its document is collected, so this holds no more than the documents alive.
-_SELECTIONS: dict[int, tuple[weakref.ref[DocumentNode], Selections]] = {}
-
-
-def selections_of(schema: GraphQLSchema, document: DocumentNode) -> Selections:
-    key = id(document)
-    entry = _SELECTIONS.get(key)
-    if entry is not None and entry[0]() is document:
-        return entry[1]
-    found = Selections(schema, document)
-    _SELECTIONS[key] = (weakref.ref(document, lambda _: _SELECTIONS.pop(key, None)), found)
-    return found
-
-
 class QueryCost(SchemaExtension):
     """Refuses operations that would cost more than MAX_COST, charges the caller's bucket, and
     reports the cost in `extensions.cost`."""
@@ -310,7 +286,7 @@ class QueryCost(SchemaExtension):
         if document is None or operation is None:
             yield
             return
-        selections = selections_of(context.schema._schema, document)
+        selections = Selections(context.schema._schema, document)
         self.requested = CostEstimate(selections, context.variables or {}).operation(operation)
         if self.requested > MAX_COST:
             raise GraphQLError(
@@ -342,8 +318,7 @@ class QueryCost(SchemaExtension):
         result = context.result
         if context.operation_type is OperationType.SUBSCRIPTION or result is None:
             return
-        counter = selections.counter()
-        self.actual = counter.operation(operation, getattr(result, "data", None))
+        self.actual = ActualCount(selections).operation(operation, getattr(result, "data", None))
         if throttle is not None and key is not None:
             self.available = throttle.refund(key, self.requested - self.actual)
 

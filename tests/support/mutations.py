@@ -42,19 +42,27 @@ def document(mutation: str) -> str:
     return mutation_document(mutation, selection)
 
 
+async def _sent_changing_nothing(
+    caller: GraphQLClient, pool: asyncpg.Pool, mutation: str, input: Mapping[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """The status and body of the mutation, after checking that the database did not change."""
+    before = await database_state(pool)
+    response = await caller.post(document(mutation), {"input": dict(input)})
+    after = await database_state(pool)
+    body: dict[str, Any] = response.json()
+    assert changed_tables(before, after) == [], body
+    return response.status_code, body
+
+
 async def refused(
     caller: GraphQLClient, pool: asyncpg.Pool, mutation: str, input: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The payload of a refused mutation, after checking that the status is 200, the payload's
     results are null, and the database did not change at all."""
-    before = await database_state(pool)
-    response = await caller.post(document(mutation), {"input": dict(input)})
-    after = await database_state(pool)
-    body = response.json()
-    assert response.status_code == 200, body
+    status, body = await _sent_changing_nothing(caller, pool, mutation, input)
+    assert status == 200, body
     assert "errors" not in body, body
     payload: dict[str, Any] = body["data"][mutation]
-    assert changed_tables(before, after) == [], payload
     for result in RESULTS[mutation]:
         assert payload[result] is None, payload
     assert payload["errors"], payload
@@ -77,13 +85,9 @@ async def refused_at_the_door(
 ) -> dict[str, Any]:
     """The one request error of a mutation refused before it ran (422, no data), after checking
     that the database did not change at all."""
-    before = await database_state(pool)
-    response = await caller.post(document(mutation), {"input": dict(input)})
-    after = await database_state(pool)
-    body = response.json()
-    assert response.status_code == 422, body
+    status, body = await _sent_changing_nothing(caller, pool, mutation, input)
+    assert status == 422, body
     assert "data" not in body, body
-    assert changed_tables(before, after) == [], body
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     result: dict[str, Any] = error

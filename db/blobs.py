@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import secrets
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import LocalStore, S3Store
 
+from db.pool import Connection, Executor
+from db.records import ArtifactFile, from_record
+
 _HEX64 = frozenset("0123456789abcdef")
+# Reads come in chunks of about this size: enough for speed, little enough to hold many at once.
+CHUNK_BYTES = 1 << 20
 
 
 class StorageConfigError(ValueError):
@@ -32,11 +40,34 @@ class BlobMismatch(ValueError):
     """The bytes received are not the bytes that were declared; nothing was kept."""
 
 
+class BlobTooLarge(BlobMismatch):
+    """More bytes arrived than were declared; the rest was not read."""
+
+
 @dataclass(frozen=True, slots=True)
 class Digests:
     sha256: str
     md5: str
     size: int
+
+
+@dataclass(slots=True)
+class Staged:
+    """Bytes under a temporary name, with their digests once they have all arrived."""
+
+    key: str
+    digests: Digests | None = None
+
+    def check(self, sha256: str, size: int) -> Digests:
+        """The digests, when the bytes are the ones declared; else BlobMismatch."""
+        received = self.digests
+        assert received is not None
+        if received.size != size or received.sha256 != sha256:
+            raise BlobMismatch(
+                f"received {received.size} bytes with SHA-256 {received.sha256}; "
+                f"declared {size} bytes with SHA-256 {sha256}"
+            )
+        return received
 
 
 def blob_key(sha256: str) -> str:
@@ -79,30 +110,45 @@ class BlobStore:
             return False
         return True
 
-    async def put(self, chunks: AsyncIterable[bytes], *, sha256: str, size: int) -> Digests:
-        """Stores bytes declared to have `sha256` and `size`, computing their SHA-256 and MD5
-        as they stream past; refuses them, keeping nothing, when they differ."""
-        final = blob_key(sha256)
-        incoming = f"incoming/{uuid.uuid4().hex}"
-        digests = _Digesting(chunks)
-        await obstore.put_async(self.store, incoming, digests)
+    async def stage(self, chunks: AsyncIterable[bytes], *, limit: int) -> Staged:
+        """Writes bytes under a temporary name, computing their SHA-256, MD5 and size as they
+        stream past; more than `limit` bytes are refused (BlobTooLarge), keeping nothing."""
+        staged = Staged(f"incoming/{uuid.uuid4().hex}")
+        digests = _Digesting(chunks, limit)
         try:
-            received = digests.result()
-            if received.size != size or received.sha256 != sha256:
-                raise BlobMismatch(
-                    f"received {received.size} bytes with SHA-256 {received.sha256}; "
-                    f"declared {size} bytes with SHA-256 {sha256}"
-                )
-            await obstore.rename_async(self.store, incoming, final)
+            await obstore.put_async(self.store, staged.key, digests)
         except BaseException:
-            await self._discard(incoming)
+            await self.discard(staged)
+            raise
+        staged.digests = digests.result()
+        return staged
+
+    async def keep(self, staged: Staged) -> None:
+        """Moves staged bytes under their digest, where readers find them."""
+        assert staged.digests is not None
+        await obstore.rename_async(self.store, staged.key, blob_key(staged.digests.sha256))
+
+    async def discard(self, staged: Staged) -> None:
+        await self._discard(staged.key)
+
+    async def put(self, chunks: AsyncIterable[bytes], *, sha256: str, size: int) -> Digests:
+        """Stores bytes declared to have `sha256` and `size`; refuses them, keeping nothing,
+        when they differ."""
+        blob_key(sha256)
+        staged = await self.stage(chunks, limit=size)
+        try:
+            received = staged.check(sha256, size)
+            await self.keep(staged)
+        except BaseException:
+            await self.discard(staged)
             raise
         return received
 
     async def read(
         self, sha256: str, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
-        """The blob's bytes from `start` up to `end` (exclusive; the end when None), streamed."""
+        """The blob's bytes from `start` up to `end` (exclusive; the end when None), streamed.
+        A missing blob raises here, before anything is streamed."""
         key = blob_key(sha256)
         if start == 0 and end is None:
             result = await obstore.get_async(self.store, key)
@@ -110,8 +156,16 @@ class BlobStore:
             if end is None:
                 end = (await obstore.head_async(self.store, key))["size"]
             result = await obstore.get_async(self.store, key, options={"range": (start, end)})
-        async for chunk in result.stream():
-            yield bytes(chunk)
+        return _chunks(result.stream(min_chunk_size=CHUNK_BYTES))
+
+    async def listed(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """Every object under `prefix`: its key and when it was last written."""
+        async for batch in obstore.list(self.store, prefix=prefix):
+            for entry in batch:
+                yield str(entry["path"]), entry["last_modified"]
+
+    async def delete_key(self, key: str) -> None:
+        await self._discard(key)
 
     async def delete(self, sha256: str) -> None:
         await self._discard(blob_key(sha256))
@@ -121,11 +175,17 @@ class BlobStore:
             await obstore.delete_async(self.store, key)
 
 
+async def _chunks(stream: AsyncIterable[Any]) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield bytes(chunk)
+
+
 class _Digesting:
     """Passes chunks through while computing their SHA-256, MD5 and size."""
 
-    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int) -> None:
         self._chunks = chunks
+        self._limit = limit
         self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._size = 0
@@ -135,7 +195,138 @@ class _Digesting:
             self._sha256.update(chunk)
             self._md5.update(chunk)
             self._size += len(chunk)
+            if self._size > self._limit:
+                raise BlobTooLarge(f"more than the {self._limit} bytes declared arrived")
             yield chunk
 
     def result(self) -> Digests:
         return Digests(self._sha256.hexdigest(), self._md5.hexdigest(), self._size)
+
+
+# Records verified bytes, or confirms them again: the upsert takes the row's lock, so an upload
+# and the collector never interleave between the row and the bytes.
+RECORD_BLOB = """
+INSERT INTO blobs (sha256, md5, size) VALUES ($1, $2, $3)
+ON CONFLICT (sha256) DO UPDATE SET stored_at = clock_timestamp()
+"""
+
+
+async def record_blob_txn(conn: Connection, digests: Digests) -> None:
+    await conn.execute(RECORD_BLOB, digests.sha256, digests.md5, digests.size)
+
+
+SELECT_STORED = "SELECT sha256, md5, size FROM blobs WHERE sha256 = ANY($1::text[])"
+# Held until the logging transaction ends, so that the collector cannot take the bytes away
+# between the check and the files that refer to them.
+SELECT_STORED_FOR_SHARE = f"{SELECT_STORED} FOR KEY SHARE"
+
+
+async def stored_blobs(
+    conn: Executor, sha256s: Sequence[str], *, hold: bool = False
+) -> dict[str, Digests]:
+    """The digests of those of `sha256s` whose bytes are stored."""
+    rows = await conn.fetch(SELECT_STORED_FOR_SHARE if hold else SELECT_STORED, list(sha256s))
+    return {row["sha256"]: Digests(row["sha256"], row["md5"], row["size"]) for row in rows}
+
+
+INSERT_SECRET = """
+INSERT INTO server_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
+"""
+SELECT_SECRET = "SELECT secret FROM server_secrets WHERE name = $1"
+
+
+async def shared_secret(conn: Executor, name: str) -> bytes:
+    """The secret called `name` that every process shares, made by whichever asks first."""
+    await conn.execute(INSERT_SECRET, name, secrets.token_bytes(32))
+    secret: bytes = await conn.fetchval(SELECT_SECRET, name)
+    return secret
+
+
+SELECT_CONTENT_FILES = """
+SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5
+FROM artifact_files f LEFT JOIN blobs b ON b.sha256 = f.sha256
+WHERE f.content_id = $1 ORDER BY f.path
+"""
+
+
+async def content_files(conn: Executor, content_id: int) -> list[ArtifactFile]:
+    """A content's whole manifest, by path: at most the 10,000 files a version may hold."""
+    rows = await conn.fetch(SELECT_CONTENT_FILES, content_id)
+    return [from_record(ArtifactFile, row) for row in rows]
+
+
+# Blobs no file refers to, stored before `grace` ago, oldest first; locked, skipping any that a
+# logging transaction holds, so that nothing can start referring to them while they go.
+SELECT_UNREFERENCED = """
+SELECT b.sha256, b.md5, b.size, b.stored_at FROM blobs b
+WHERE b.stored_at < clock_timestamp() - $1::interval
+  AND NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256)
+ORDER BY b.stored_at LIMIT $2
+"""
+LOCK_UNREFERENCED = f"{SELECT_UNREFERENCED} FOR UPDATE OF b SKIP LOCKED"
+# A statement of its own sees files committed since the candidates were chosen.
+DELETE_UNREFERENCED = """
+DELETE FROM blobs b WHERE b.sha256 = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256)
+RETURNING b.sha256, b.md5, b.size, b.stored_at
+"""
+RESTORE_BLOBS = """
+INSERT INTO blobs (sha256, md5, size, stored_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    sha256: str
+    md5: str
+    size: int
+    stored_at: datetime
+
+
+async def unreferenced_blobs(
+    conn: Executor, grace: timedelta, limit: int, *, lock: bool = False
+) -> list[BlobRow]:
+    rows = await conn.fetch(LOCK_UNREFERENCED if lock else SELECT_UNREFERENCED, grace, limit)
+    return [BlobRow(*row) for row in rows]
+
+
+async def delete_unreferenced_txn(conn: Connection, sha256s: Sequence[str]) -> list[BlobRow]:
+    return [BlobRow(*row) for row in await conn.fetch(DELETE_UNREFERENCED, list(sha256s))]
+
+
+async def restore_blobs_txn(conn: Connection, rows: Sequence[BlobRow]) -> None:
+    await conn.execute(
+        RESTORE_BLOBS,
+        [r.sha256 for r in rows],
+        [r.md5 for r in rows],
+        [r.size for r in rows],
+        [r.stored_at for r in rows],
+    )
+
+
+SELECT_RECORDED = "SELECT sha256 FROM blobs WHERE sha256 = ANY($1::text[])"
+
+
+async def recorded(conn: Executor, sha256s: Sequence[str]) -> set[str]:
+    return {row["sha256"] for row in await conn.fetch(SELECT_RECORDED, list(sha256s))}
+
+
+# Bytes in the store with no row: claimed with a row of this transaction's own (never committed),
+# which makes an upload confirming the same bytes wait until they are gone, and skipped when an
+# upload holds or has committed the row.
+CLAIM_STRAYS = """
+INSERT INTO blobs (sha256, md5, size)
+SELECT s, repeat('0', 32), 0 FROM unnest($1::text[]) AS s
+ON CONFLICT (sha256) DO NOTHING
+RETURNING sha256
+"""
+RELEASE_STRAYS = "DELETE FROM blobs WHERE sha256 = ANY($1::text[])"
+
+
+async def claim_strays_txn(conn: Connection, sha256s: Sequence[str]) -> list[str]:
+    return [row["sha256"] for row in await conn.fetch(CLAIM_STRAYS, list(sha256s))]
+
+
+async def release_strays_txn(conn: Connection, sha256s: Sequence[str]) -> None:
+    await conn.execute(RELEASE_STRAYS, list(sha256s))

@@ -106,6 +106,9 @@ class Loaders:
         self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
             pool, versions.source_versions_by_content
         )
+        self.content_fully_stored: DataLoader[int, bool] = _loader(
+            pool, versions.contents_fully_stored
+        )
         self.registry_ids_by_content: DataLoader[int, list[int]] = _loader(
             pool, versions.registry_ids_by_content
         )

@@ -164,6 +164,9 @@ class ArtifactFile:
     path: str
     digest: str
     size: int
+    # The stored bytes' SHA-256 and MD5; None for files logged before Cairn stored bytes.
+    sha256: str | None
+    md5: str | None
 
 
 @dataclass(frozen=True, slots=True)

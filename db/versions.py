@@ -187,8 +187,9 @@ WHERE ri.run_id = p.parent_id""",
 
 FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(
     name="artifactVersion.files",
-    columns="f.content_id, f.path, f.digest, f.size",
-    source="FROM artifact_files f WHERE f.content_id = p.parent_id",
+    columns="f.content_id, f.path, f.digest, f.size, f.sha256, b.md5",
+    source="FROM artifact_files f LEFT JOIN blobs b ON b.sha256 = f.sha256 "
+    "WHERE f.content_id = p.parent_id",
     keys=(SortKey("f.path", "text"),),
     descending=False,
     record=lambda row: from_record(ArtifactFile, row),
@@ -203,8 +204,8 @@ ON CONFLICT (sequence_id, digest) DO NOTHING
 RETURNING id
 """
 INSERT_FILES = """
-INSERT INTO artifact_files (content_id, path, digest, size)
-SELECT $1, f.path, f.digest, f.size
+INSERT INTO artifact_files (content_id, path, digest, size, sha256)
+SELECT $1, f.path, f.digest, f.size, f.digest
 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS f(path, digest, size)
 """
 
@@ -393,3 +394,17 @@ async def registry_versions_of_contents(
     """Every registry version pointing at any of the contents: what a bad input affects."""
     rows = await conn.fetch(SELECT_REGISTRY_VERSIONS_OF_CONTENTS, list(content_ids))
     return [_version(row) for row in rows]
+
+
+SELECT_CONTENTS_FULLY_STORED = """
+SELECT content_id, bool_and(sha256 IS NOT NULL) AS stored FROM artifact_files
+WHERE content_id = ANY($1::bigint[]) GROUP BY content_id
+"""
+
+
+async def contents_fully_stored(conn: Executor, ids: Sequence[int]) -> list[bool]:
+    """Whether the store holds the bytes of every file of each content (files logged before
+    Cairn stored bytes have none)."""
+    rows = await conn.fetch(SELECT_CONTENTS_FULLY_STORED, list(ids))
+    found = {row["content_id"]: row["stored"] for row in rows}
+    return [found.get(i, False) for i in ids]

@@ -142,19 +142,19 @@ async def registry_filter(ctx: Context, organization_id: int) -> tuple[int, ...]
     return tuple(await ctx.loaders.registry_ids_with_role.load(ctx.principal.user.id))
 
 
-async def require_download(ctx: Context, version: ArtifactVersion) -> None:
-    """Files belong to content, and a RESTRICTED_VIEWER of a registry sees the metadata of what
-    it holds, not its files: by no route, neither through this registry nor through the same
-    content logged in a project or linked into another registry. Registries the caller has no
-    role in do not exist for them, and restrict nothing."""
-    registry_ids = await ctx.loaders.registry_ids_by_content.load(version.content_id)
+async def require_download(ctx: Context, content_id: int) -> None:
+    """Files belong to content, and a RESTRICTED_VIEWER of a registry sees the names and sizes
+    of what it holds, not its bytes: by no route, neither through this registry nor through the
+    same content logged in a project or linked into another registry. Registries the caller has
+    no role in do not exist for them, and restrict nothing."""
+    registry_ids = await ctx.loaders.registry_ids_by_content.load(content_id)
     roles = await asyncio.gather(*(registry_role_by_id(ctx, r) for r in registry_ids))
     if "RESTRICTED_VIEWER" in roles:
         raise DomainError(
             ErrorCode.PERMISSION_DENIED,
             "these files are in a registry where you are RESTRICTED_VIEWER, which shows their "
-            "metadata only; seeing them needs the VIEWER role there",
-            ("files",),
+            "names and sizes only; downloading them needs the VIEWER role there",
+            ("downloadUrl",),
         )
 
 

@@ -41,6 +41,10 @@ class Context:
     events: Any = None
     # Cost points per API key; None where requests are not rate limited.
     throttle: Throttle | None = None
+    # The blob store and URL signing (resolvers.files.Transfers); None where nothing moves bytes.
+    transfers: Any = None
+    # Where this server is reached from the caller's side, for the URLs it hands out.
+    base_url: str = ""
     # Set by every authorization check; a mutation that finishes without one is a bug.
     authorization_checked: bool = False
 

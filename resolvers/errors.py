@@ -37,6 +37,10 @@ class ErrorCode(DescribedEnum):
         "INVALID_TEMPLATE",
         "A payload template is not JSON or names an unknown variable.",
     )
+    FILES_NOT_STORED = (
+        "FILES_NOT_STORED",
+        "Some files' bytes are not in the blob store yet: upload them, then log again.",
+    )
     BLOCKED_DESTINATION = (
         "BLOCKED_DESTINATION",
         "A webhook URL points at a loopback, link-local or private address.",

@@ -14,6 +14,7 @@ from db.versions import INPUTS_BY_RUN, OUTPUTS_BY_RUN
 from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.files import require_stored_txn
 from resolvers.organizations import project, require_organization
 from resolvers.pages import ListQuery
 from resolvers.registries import require_registry
@@ -256,6 +257,7 @@ async def log_artifact_txn(
         assert logged is not None
         await assign_aliases_txn(conn, actor, logged, aliases)
         return logged
+    await require_stored_txn(conn, files)
     content_id = await versions.insert_content(
         conn,
         sequence_id=sequence.id,

@@ -21,6 +21,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _RESERVED_VERSION = re.compile(r"^v\d+$")
 _REGISTRY_FORBIDDEN = re.compile(r"[/\\#?%:\n\r\x00]")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -217,6 +218,8 @@ def json_depth(value: Any, field: str) -> None:
 
 
 def manifest(files: Sequence[tuple[str, str, int]], field: str = "files") -> None:
+    """A manifest's rules: relative paths without `.` or `..` parts, each once; digests that
+    are SHA-256s in lower-case hex; sizes from 0 to 2^63-1."""
     if not files:
         raise invalid("an artifact version needs at least one file", field)
     if len(files) > MAX_FILES:
@@ -224,12 +227,31 @@ def manifest(files: Sequence[tuple[str, str, int]], field: str = "files") -> Non
     seen: set[str] = set()
     for position, (path, digest, size) in enumerate(files):
         where = f"{field}[{position}]"
-        if not 1 <= len(path) <= 1024 or "\x00" in path:
-            raise invalid(f"{where}: the path must be 1 to 1024 characters", field)
+        problem = path_problem(path)
+        if problem is not None:
+            raise invalid(f"{where}: the path {_shown(path)} {problem}", field)
         if path in seen:
             raise invalid(f"{where}: the path {_shown(path)} appears twice", field)
         seen.add(path)
-        if not 1 <= len(digest) <= 128 or "\x00" in digest:
-            raise invalid(f"{where}: the digest must be 1 to 128 characters", field)
+        if _SHA256.fullmatch(digest) is None:
+            raise invalid(
+                f"{where}: the digest of {_shown(path)} must be the SHA-256 of its bytes in "
+                f"lower-case hex (64 characters), not {_shown(digest)}",
+                field,
+            )
         if not 0 <= size < 2**63:
             raise invalid(f"{where}: the size must be between 0 and 2^63-1 bytes", field)
+
+
+def path_problem(path: str) -> str | None:
+    """What is wrong with a file's path inside an artifact, or None: it must stay inside the
+    artifact wherever it is unpacked."""
+    if not 1 <= len(path) <= 1024:
+        return "must be 1 to 1024 characters"
+    if "\x00" in path or "\\" in path:
+        return "must not hold NUL characters or backslashes"
+    if path.startswith("/"):
+        return "must be relative, not start with /"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "must not have empty, `.` or `..` parts"
+    return None

@@ -17,6 +17,7 @@ from schema.collections import ArtifactSequence
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe
 from schema.errors import still_there
+from schema.files import ArtifactFileInput
 from schema.lineage import (
     LineageDirection,
     LineageDirectionArg,
@@ -28,7 +29,6 @@ from schema.lineage import (
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.organizations import Organization
-from schema.scalars import Int64
 from schema.versions import ArtifactVersion, ArtifactVersionPayload
 
 RunType = Annotated["Run", strawberry.lazy("schema.runs")]
@@ -201,13 +201,6 @@ class FinishRunInput:
 
 
 # Logging and using artifacts
-
-
-@strawberry.input(description="One file of an artifact version's manifest.")
-class ArtifactFileInput:
-    path: str = strawberry.field(description="Path inside the artifact.")
-    digest: str = strawberry.field(description="Digest of the file's bytes.")
-    size: Int64 = strawberry.field(description="Size in bytes.")
 
 
 @strawberry.input(description="A version of an artifact to log, from a run or a project.")

@@ -20,6 +20,7 @@ from schema.automations import AutomationsMutation
 from schema.collections import ArtifactSequence, Collection, CollectionsMutation
 from schema.context import OperationContext
 from schema.cost import QueryCost
+from schema.files import FilesMutation
 from schema.limits import (
     MAX_TOKENS,
     DocumentCache,
@@ -131,6 +132,7 @@ class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, N
 @strawberry.type(description="Changes to the registry graph.")
 class Mutation(
     RunsMutation,
+    FilesMutation,
     RegistriesMutation,
     CollectionsMutation,
     LinksMutation,

@@ -10,13 +10,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records
-from resolvers import accounts, collections, history, lineage, runs, versions
+from resolvers import accounts, collections, files, history, lineage, runs, versions
 from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.collections import ArtifactCollection, Collection, collection_of
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe
 from schema.errors import raise_domain_errors, still_there
+from schema.files import ArtifactFile
 from schema.history import AliasPeriod
 from schema.lineage import (
     LineageDiff,
@@ -36,17 +37,6 @@ if TYPE_CHECKING:
 
 RunType = Annotated["Run", strawberry.lazy("schema.runs")]
 VersionType = Annotated["ArtifactVersion", strawberry.lazy("schema.versions")]
-
-
-@strawberry.type(description="One file in an artifact version's manifest.")
-class ArtifactFile:
-    path: str = strawberry.field(description="Path inside the artifact.")
-    digest: str = strawberry.field(description="Digest of the file's bytes.")
-    size: Int64 = strawberry.field(description="Size in bytes.")
-
-    @classmethod
-    def of(cls, r: records.ArtifactFile) -> ArtifactFile:
-        return cls(path=r.path, digest=r.digest, size=Int64(r.size))
 
 
 @node(load=versions.versions_by_id)
@@ -132,12 +122,29 @@ class ArtifactVersion(Node):
 
     @connection_field(
         ArtifactFile,
-        "The content's file manifest, by path. Needs the VIEWER role in a registry: "
-        "RESTRICTED_VIEWERs see metadata only, and get PERMISSION_DENIED here.",
-        nullable=True,
+        "The content's file manifest, by path: names, sizes and digests for everyone who sees "
+        "the version; each file's `downloadUrl` for those who may download it.",
     )
     async def files(self, info: Ctx) -> ListQuery[records.ArtifactFile]:
-        return await versions.files(info.context, self.record)
+        return versions.files(self.record)
+
+    @strawberry.field(
+        description="A signed, expiring URL for all the version's files in one tar archive "
+        "(paths as in the manifest), for a plain GET without an auth header. Null when files "
+        "were logged before Cairn stored bytes; PERMISSION_DENIED for RESTRICTED_VIEWERs."
+    )
+    async def archive_url(self, info: Ctx) -> str | None:
+        with raise_domain_errors():
+            return await files.content_url(info.context, self.record, files.ARCHIVE)
+
+    @strawberry.field(
+        description="A signed, expiring URL for the version's manifest as JSON: each file's "
+        "path, size, SHA-256 and MD5."
+    )
+    async def manifest_url(self, info: Ctx) -> str:
+        url = await files.content_url(info.context, self.record, files.MANIFEST)
+        assert url is not None
+        return url
 
     @connection_field(RunType, "Runs that used this content, most recent use first.")
     async def used_by(self, info: Ctx) -> ListQuery[records.Run]:

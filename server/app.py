@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
+from resolvers.files import Transfers
 from resolvers.live import EventHub
 from server import metrics
 from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
@@ -27,8 +28,9 @@ from server.graphql_http import (
     wants_graphiql,
 )
 from server.logs import REQUEST_ID
-from server.settings import Settings
+from server.settings import Settings, blob_store
 from server.subscriptions import SubscriptionApp
+from server.transfers import routes as transfer_routes
 from server.worker import DeliveryWorker
 
 logger = logging.getLogger("cairn.server")
@@ -53,13 +55,35 @@ def create_app(
     """The app serves from `pool` when given (tests), else opens one on `database_url`."""
     endpoints: dict[str, GraphQLEndpoint] = {}
     throttle = settings.throttle()
-    if pool is not None:
-        endpoints["graphql"] = GraphQLEndpoint(
-            pool, settings.max_body_bytes, settings.webhook_policy, throttle=throttle
+    store = blob_store(settings)
+
+    def serve_on(active: asyncpg.Pool, events: EventHub | None) -> None:
+        transfers = Transfers(
+            store,
+            active,
+            url_seconds=settings.transfer_url_seconds,
+            max_file_bytes=settings.max_file_bytes,
         )
+        endpoints["graphql"] = GraphQLEndpoint(
+            active,
+            settings.max_body_bytes,
+            settings.webhook_policy,
+            events,
+            throttle,
+            transfers,
+            settings.public_url,
+        )
+
+    if pool is not None:
+        serve_on(pool, None)
 
     def endpoint() -> GraphQLEndpoint:
         return endpoints["graphql"]
+
+    def transfers() -> Transfers:
+        found = endpoint().transfers
+        assert found is not None
+        return found
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,9 +103,7 @@ def create_app(
                 raise MigrationError(f"{len(todo)} migration(s) pending; run `cairn migrate` first")
             hub = EventHub(active)
             await hub.start()
-            endpoints["graphql"] = GraphQLEndpoint(
-                active, settings.max_body_bytes, settings.webhook_policy, hub, throttle
-            )
+            serve_on(active, hub)
             worker = DeliveryWorker(active, settings.webhook_policy)
             if settings.run_worker:
                 worker.start()
@@ -148,6 +170,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Mount("/graphiql/assets", app=graphiql_assets_app(graphiql_assets)),
+            *transfer_routes(transfers),
         ],
         lifespan=lifespan,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from resolvers import accounts
 from resolvers.errors import DomainError
 from server import logs
 from server.database import apply_migrations, require_current_schema, resolve_database
-from server.settings import Settings, default_data_dir
+from server.settings import Settings, blob_store, default_data_dir
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +102,27 @@ def _parser() -> argparse.ArgumentParser:
         "--role", default="MEMBER", choices=("VIEWER", "MEMBER", "ADMIN"), help="with --org"
     )
     _add_data_dir(new_user)
+
+    push = commands.add_parser(
+        "push", help="log a folder's files as an artifact version (and link it)"
+    )
+    push.add_argument("directory", type=Path, help="the folder to send")
+    push.add_argument("project_path", help="organization/project/artifact-name")
+    push.add_argument("--type", required=True, help="the artifact type, e.g. model")
+    push.add_argument("--link", default=None, help="a registry collection path to link into")
+    push.add_argument(
+        "--alias", action="append", default=[], help="an alias for the link (repeatable)"
+    )
+    pull = commands.add_parser("pull", help="download an artifact version's files")
+    pull.add_argument(
+        "path", help="a version path, e.g. acme/wandb-registry-model/churn:production"
+    )
+    pull.add_argument("directory", nargs="?", type=Path, default=None, help="default: ./NAME")
+    for transfer in (push, pull):
+        transfer.add_argument("--url", default=None, help="the server (default: $CAIRN_URL)")
+        transfer.add_argument("--key", default=None, help="an API key (default: $CAIRN_API_KEY)")
+        transfer.add_argument("--jobs", type=int, default=8, help="parallel transfers")
+        transfer.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -124,7 +146,7 @@ def _seed_demo(url: str) -> str:
     from server.demo import demo_key, seed_demo
 
     async def work(pool: asyncpg.Pool) -> str:
-        created = await seed_demo(pool)
+        created = await seed_demo(pool, blob_store(Settings()))
         print(
             "Demo organization `acme` created." if created else "Demo organization `acme` exists.",
             file=sys.stderr,
@@ -289,6 +311,60 @@ def cmd_users(args: argparse.Namespace) -> None:
     print(f"created {kind} {user.name}{where}")
 
 
+def _server(args: argparse.Namespace) -> tuple[str, str]:
+    url = args.url or os.environ.get("CAIRN_URL") or "http://127.0.0.1:8000"
+    key = args.key or os.environ.get("CAIRN_API_KEY")
+    if not key:
+        sys.exit("cairn: give an API key with --key or CAIRN_API_KEY")
+    return url, key
+
+
+def cmd_push(args: argparse.Namespace) -> None:
+    from client.transfers import ClientError, push
+
+    url, key = _server(args)
+    if args.alias and not args.link:
+        sys.exit("cairn: --alias names aliases of the link; give --link too")
+    try:
+        version = asyncio.run(
+            push(
+                url,
+                key,
+                args.directory,
+                args.project_path,
+                args.type,
+                link=args.link,
+                aliases=args.alias,
+                jobs=args.jobs,
+                quiet=args.quiet,
+            )
+        )
+    except ClientError as error:
+        sys.exit(f"cairn push: {error}")
+    print(
+        f"logged {version['path']} ({version['uploaded']} files sent, "
+        f"{version['skipped']} already stored)"
+    )
+    if "linked" in version:
+        linked = version["linked"]
+        print(f"linked {linked['path']} [{', '.join(linked['aliases'])}]")
+
+
+def cmd_pull(args: argparse.Namespace) -> None:
+    from client.transfers import ClientError, pull
+
+    url, key = _server(args)
+    directory = args.directory or Path(args.path.rsplit("/", 1)[-1].replace(":", "-"))
+    try:
+        result = asyncio.run(pull(url, key, args.path, directory, jobs=args.jobs, quiet=args.quiet))
+    except ClientError as error:
+        sys.exit(f"cairn pull: {error}")
+    print(
+        f"pulled {result['path']} into {directory} ({result['downloaded']} files fetched, "
+        f"{result['skipped']} already there)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logs.configure()
@@ -310,6 +386,8 @@ def main(argv: list[str] | None = None) -> None:
         "users": cmd_users,
         "orgs": cmd_orgs,
         "worker": cmd_worker,
+        "push": cmd_push,
+        "pull": cmd_pull,
     }
     try:
         commands[args.command](args)

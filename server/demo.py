@@ -6,11 +6,14 @@ included."""
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import AsyncIterator
 
 import asyncpg
 
-from db import organizations
+from db import blobs, organizations
 from db import registries as registry_rows
+from db.blobs import BlobStore
 from db.pool import Connection, advisory_xact_lock
 from db.records import ArtifactVersion, Project, Registry, User
 from resolvers import accounts, collections, links, registries, runs, versions
@@ -20,18 +23,49 @@ from resolvers.versions import FileEntry
 ORGANIZATION = "acme"
 
 
-def _files(*names: str, seed: str) -> list[FileEntry]:
-    return [
-        FileEntry(
-            path=name,
-            digest=hashlib.sha256(f"{seed}/{name}".encode()).hexdigest(),
-            size=1024 * (len(name) + len(seed)),
-        )
-        for name in names
-    ]
+def demo_file(name: str, seed: str) -> bytes:
+    """A demo file's bytes: readable text where the name says text, seeded bytes otherwise."""
+    kind = name.rsplit(".", 1)[-1]
+    if kind == "csv":
+        rows = [f"customer_{n},{(n * 37) % 100},{seed}" for n in range(50)]
+        return ("customer,tenure_days,batch\n" + "\n".join(rows) + "\n").encode()
+    if kind == "json":
+        return (json.dumps({"file": name, "seed": seed, "rows": 120_000}, indent=2) + "\n").encode()
+    if kind in ("txt", "yaml", "html"):
+        return f"# {name} of {seed}\nxgboost==2.1.0\nscikit-learn==1.5.2\n".encode()
+    return hashlib.shake_256(f"{seed}/{name}".encode()).digest(1024 * (len(name) + len(seed)))
 
 
-async def seed_demo(pool: asyncpg.Pool) -> bool:
+def demo_entries(*names: str, seed: str) -> list[FileEntry]:
+    """The manifest of demo files `names` made from `seed`."""
+    entries = []
+    for name in names:
+        data = demo_file(name, seed)
+        entries.append(FileEntry(name, hashlib.sha256(data).hexdigest(), len(data)))
+    return entries
+
+
+class DemoFiles:
+    """Stores demo files' bytes as the demo logs them, so that every version can be downloaded."""
+
+    def __init__(self, conn: Connection, store: BlobStore) -> None:
+        self.conn = conn
+        self.store = store
+
+    async def __call__(self, *names: str, seed: str) -> list[FileEntry]:
+        entries = demo_entries(*names, seed=seed)
+        for entry in entries:
+            data = demo_file(entry.path, seed)
+            digests = await self.store.put(_once(data), sha256=entry.digest, size=entry.size)
+            await blobs.record_blob_txn(self.conn, digests)
+        return entries
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def seed_demo(pool: asyncpg.Pool, store: BlobStore) -> bool:
     """Fills `acme` unless it already exists; returns whether it did."""
     async with pool.acquire() as conn, conn.transaction():
         # One seeding at a time, even if two `cairn demo` run at once.
@@ -39,11 +73,11 @@ async def seed_demo(pool: asyncpg.Pool) -> bool:
         existing = await organizations.organizations_by_name(conn, [ORGANIZATION])
         if existing[0] is not None:
             return False
-        await _seed(conn)
+        await _seed(conn, DemoFiles(conn, store))
         return True
 
 
-async def _seed(conn: Connection) -> None:
+async def _seed(conn: Connection, files: DemoFiles) -> None:
     org = await create_organization_txn(conn, ORGANIZATION, "Acme Corp")
     ada = await accounts.create_user_txn(conn, "ada", "Ada Lovelace")
     bob = await accounts.create_user_txn(conn, "bob", "Bob Shannon")
@@ -68,12 +102,13 @@ async def _seed(conn: Connection) -> None:
         accepted_types=["report"],
         protected_aliases=["approved"],
     )
-    await _churn_project(conn, ada, bob, org.id, model, dataset, reports)
-    await _vision_project(conn, ada, bob, org.id, model, dataset)
+    await _churn_project(conn, files, ada, bob, org.id, model, dataset, reports)
+    await _vision_project(conn, files, ada, bob, org.id, model, dataset)
 
 
 async def _churn_project(
     conn: Connection,
+    files: DemoFiles,
     ada: User,
     bob: User,
     org_id: int,
@@ -92,7 +127,7 @@ async def _churn_project(
         name="customers-raw",
         artifact_type="dataset",
         run=ingest,
-        files=_files("customers.csv", "schema.json", seed="raw"),
+        files=await files("customers.csv", "schema.json", seed="raw"),
         metadata={"rows": 120_000, "source": "crm"},
         description="CRM export, unprocessed.",
     )
@@ -112,7 +147,7 @@ async def _churn_project(
             name="customers-clean",
             artifact_type="dataset",
             run=prep,
-            files=_files("train.parquet", "test.parquet", seed=f"clean-{i}"),
+            files=await files("train.parquet", "test.parquet", seed=f"clean-{i}"),
             metadata={"rows": 118_000 - i * 500, "features": 42 + i},
             description=f"Deduplicated, tenure ≥ {30 + i} days.",
         )
@@ -146,7 +181,7 @@ async def _churn_project(
             name="churn-model",
             artifact_type="model",
             run=train,
-            files=_files("model.pkl", "requirements.txt", seed=f"churn-{i}"),
+            files=await files("model.pkl", "requirements.txt", seed=f"churn-{i}"),
             metadata={"auc": round(0.80 + i * 0.01, 3), "framework": "xgboost"},
         )
         await runs.finish_run_txn(conn, train, summary={"auc": round(0.80 + i * 0.01, 3)})
@@ -169,7 +204,7 @@ async def _churn_project(
             name="churn-eval-report",
             artifact_type="report",
             run=evaluation,
-            files=_files("report.html", "metrics.json", seed=f"report-{i}"),
+            files=await files("report.html", "metrics.json", seed=f"report-{i}"),
             metadata={"model": f"churn-classifier:v{candidate.version_index}", "passed": i != 1},
         )
         await runs.finish_run_txn(conn, evaluation, summary={"passed": i != 1})
@@ -180,6 +215,7 @@ async def _churn_project(
 
 async def _vision_project(
     conn: Connection,
+    files: DemoFiles,
     ada: User,
     bob: User,
     org_id: int,
@@ -199,7 +235,7 @@ async def _vision_project(
             name="line-images",
             artifact_type="dataset",
             run=collect,
-            files=_files("images.tar", "labels.json", seed=f"images-{i}"),
+            files=await files("images.tar", "labels.json", seed=f"images-{i}"),
             metadata={"images": 10_000 * (i + 1)},
         )
         await runs.finish_run_txn(conn, collect)
@@ -231,7 +267,7 @@ async def _vision_project(
             name="defect-detector",
             artifact_type="model",
             run=train,
-            files=_files("weights.pt", "config.yaml", seed=f"detector-{i}"),
+            files=await files("weights.pt", "config.yaml", seed=f"detector-{i}"),
             metadata={"mAP": round(0.5 + i * 0.03, 3)},
         )
         await runs.finish_run_txn(

@@ -26,7 +26,7 @@ from graphql import (
     SelectionSetNode,
     parse,
 )
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -36,6 +36,7 @@ from db import json_values
 from db.loaders import Loaders
 from resolvers.accounts import authenticate
 from resolvers.context import Context, Principal
+from resolvers.files import Transfers
 from resolvers.live import EventHub
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
@@ -233,6 +234,13 @@ def document_problem(shape: DocumentShape, operation_name: str | None) -> str | 
     return None
 
 
+def base_url_of(connection: HTTPConnection) -> str:
+    """Where the caller reached this server, for the URLs handed back to it."""
+    url = connection.base_url
+    scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
+    return str(url.replace(scheme=scheme)).rstrip("/")
+
+
 def bearer_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -249,14 +257,18 @@ class GraphQLEndpoint:
         webhook_policy: WebhookPolicy | None = None,
         events: EventHub | None = None,
         throttle: Throttle | None = None,
+        transfers: Transfers | None = None,
+        public_url: str = "",
     ) -> None:
         self.pool = pool
         self.max_body_bytes = max_body_bytes
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.events = events
         self.throttle = throttle
+        self.transfers = transfers
+        self.public_url = public_url.rstrip("/")
 
-    def context(self, principal: Principal, request_id: str) -> Context:
+    def context(self, principal: Principal, request_id: str, connection: HTTPConnection) -> Context:
         return Context(
             pool=self.pool,
             loaders=Loaders(self.pool),
@@ -265,6 +277,8 @@ class GraphQLEndpoint:
             webhook_policy=self.webhook_policy,
             events=self.events,
             throttle=self.throttle,
+            transfers=self.transfers,
+            base_url=self.public_url or base_url_of(connection),
         )
 
     async def handle(self, request: Request, request_id: str) -> Response:
@@ -337,7 +351,7 @@ class GraphQLEndpoint:
                     problem,
                     "GRAPHQL_VALIDATION_FAILED",
                 )
-            context = self.context(principal, request_id)
+            context = self.context(principal, request_id, request)
             allowed = (
                 {OperationType.QUERY}
                 if request.method == "GET"

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.blobs import BlobStore
+from resolvers.files import DEFAULT_MAX_FILE_BYTES
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 
@@ -42,10 +44,28 @@ class Settings:
         default_factory=lambda: float(os.environ.get("CAIRN_RATE_LIMIT_RESTORE", 10_000))
     )
 
+    # Where file bytes are kept (see db.blobs.BlobStore.from_setting); empty for the local
+    # default beside the data directory.
+    storage: str = field(default_factory=lambda: os.environ.get("CAIRN_STORAGE", ""))
+    # The address clients reach this server at, for the transfer URLs it hands out; empty to
+    # take it from each request (its Host header, or the X-Forwarded ones from a proxy).
+    public_url: str = field(default_factory=lambda: os.environ.get("CAIRN_PUBLIC_URL", ""))
+    # How long upload and download URLs work.
+    transfer_url_seconds: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_TRANSFER_URL_SECONDS", 3600))
+    )
+    max_file_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
+    )
+
     def throttle(self) -> Throttle | None:
         if self.rate_limit_points <= 0:
             return None
         return Throttle(self.rate_limit_points, self.rate_limit_restore)
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    return BlobStore.from_setting(settings.storage, default_data_dir())
 
 
 def webhook_policy_from_env() -> WebhookPolicy:

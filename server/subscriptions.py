@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -40,6 +40,7 @@ class WebSocketSession:
 
     endpoint: GraphQLEndpoint
     request_id: str
+    connection: HTTPConnection
     handshake_authorization: str | None
     connection_params: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
@@ -62,7 +63,7 @@ class WebSocketSession:
     def for_operation(self) -> Context:
         """A context for one operation: the principal as last checked, loaders of its own."""
         assert self.principal is not None
-        return self.endpoint.context(self.principal, self.request_id)
+        return self.endpoint.context(self.principal, self.request_id, self.connection)
 
 
 class SubscriptionHandler(BaseGraphQLTransportWSHandler[Any, Any]):
@@ -91,6 +92,7 @@ class SubscriptionApp(GraphQL):
         return WebSocketSession(
             endpoint=self._endpoint(),
             request_id=uuid.uuid4().hex,
+            connection=request,
             handshake_authorization=request.headers.get("authorization"),
         )
 

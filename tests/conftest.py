@@ -14,17 +14,32 @@ import asyncpg
 import httpx
 import pytest
 
+from db.blobs import BlobStore
 from db.pool import create_pool
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.organizations import add_member_txn, create_organization_txn
 from server.app import create_app
 from server.demo import seed_demo
 from server.settings import Settings
+from server.settings import blob_store as blob_store_of
 from tests.support.app import asgi_client
 from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient
 from tests.support.statements import StatementCounter
 from tests.support.webhooks import Receiver
+
+
+@pytest.fixture(scope="session", autouse=True)
+def blob_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobStore]:
+    """The blob store of every app in the session (CAIRN_STORAGE), in a folder of its own."""
+    folder = tmp_path_factory.mktemp("blobs")
+    saved = os.environ.get("CAIRN_STORAGE")
+    os.environ["CAIRN_STORAGE"] = f"file://{folder}"
+    yield blob_store_of(Settings())
+    if saved is None:
+        os.environ.pop("CAIRN_STORAGE")
+    else:
+        os.environ["CAIRN_STORAGE"] = saved
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +92,10 @@ async def pool_reset(pool: asyncpg.Pool) -> str:
 
 
 @pytest.fixture(scope="session")
-async def demo(pool: asyncpg.Pool) -> dict[str, str]:
+async def demo(pool: asyncpg.Pool, blob_store: BlobStore) -> dict[str, str]:
     """The demo organization `acme`, with an API key per user: ada (admin), bob (member),
     cy (viewer), and dora, who belongs to another organization only."""
-    await seed_demo(pool)
+    await seed_demo(pool, blob_store)
     async with pool.acquire() as conn:
         other = await create_organization_txn(conn, "globex", "Globex")
         dora = await create_user_txn(conn, "dora", "Dora")

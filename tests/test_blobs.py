@@ -71,7 +71,7 @@ async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 
 async def read_all(blobs: BlobStore, sha256: str, start: int = 0, end: int | None = None) -> bytes:
-    return b"".join([chunk async for chunk in blobs.read(sha256, start, end)])
+    return b"".join([chunk async for chunk in await blobs.read(sha256, start, end)])
 
 
 async def leftovers(blobs: BlobStore) -> list[str]:

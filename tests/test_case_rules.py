@@ -13,7 +13,6 @@ import pytest
 
 from db.migrate import load_migrations, migrate
 from db.pool import Connection, create_pool
-from server.demo import seed_demo
 from tests.support.app import own_demo
 from tests.support.graphql import GraphQLClient
 
@@ -84,9 +83,7 @@ async def test_mixed_case_rows_from_before_are_folded_by_the_migration(empty_url
     try:
         async with pool.acquire() as conn:
             await migrate(conn, [m for m in shipped if m.version < case_rules.version])
-        await seed_demo(pool)
-        async with pool.acquire() as conn:
-            collection, v2, v3 = await _churn_versions(conn)
+            collection, v2, v3 = await _two_linked_versions(conn)
             await conn.execute(
                 "INSERT INTO aliases (collection_id, alias, version_id) VALUES ($1, 'Canary', $2)",
                 collection,
@@ -127,13 +124,35 @@ async def test_mixed_case_rows_from_before_are_folded_by_the_migration(empty_url
         await pool.close()
 
 
-async def _churn_versions(conn: Connection) -> tuple[Any, Any, Any]:
-    rows = await conn.fetch(
-        """SELECT c.id AS collection_id, v.id FROM collections c
-           JOIN artifact_versions v ON v.collection_id = c.id
-           WHERE c.name = 'churn-classifier' AND c.registry_id IS NOT NULL
-           AND v.version_index IN (2, 3) ORDER BY v.version_index"""
-    )
+# Rows as the schema before the rule holds them, written directly: the server's code of today
+# writes to a newer schema.
+TWO_LINKED_VERSIONS = """
+WITH org AS (
+    INSERT INTO organizations (name, display_name) VALUES ('acme', 'Acme') RETURNING id
+), project AS (
+    INSERT INTO projects (organization_id, name) SELECT id, 'churn' FROM org RETURNING id
+), registry AS (
+    INSERT INTO registries (organization_id, name) SELECT id, 'model' FROM org RETURNING id
+), sequence AS (
+    INSERT INTO collections (organization_id, project_id, name, artifact_type)
+    SELECT org.id, project.id, 'churn-model', 'model' FROM org, project RETURNING id
+), linked AS (
+    INSERT INTO collections (organization_id, registry_id, name, artifact_type)
+    SELECT org.id, registry.id, 'churn-classifier', 'model' FROM org, registry RETURNING id
+), contents AS (
+    INSERT INTO artifact_contents (sequence_id, digest, size)
+    SELECT sequence.id, repeat(n::text, 64), 1 FROM sequence, generate_series(2, 3) AS n
+    RETURNING id, digest
+)
+INSERT INTO artifact_versions (collection_id, content_id, version_index)
+SELECT linked.id, contents.id, left(contents.digest, 1)::integer FROM linked, contents
+RETURNING collection_id, id, version_index
+"""
+
+
+async def _two_linked_versions(conn: Connection) -> tuple[Any, Any, Any]:
+    """A registry collection with versions v2 and v3: (collection id, v2's id, v3's id)."""
+    rows = sorted(await conn.fetch(TWO_LINKED_VERSIONS), key=lambda r: r["version_index"])
     return rows[0]["collection_id"], rows[0]["id"], rows[1]["id"]
 
 

@@ -29,7 +29,7 @@ from db import history as history_rows
 from db import versions as version_rows
 from tests.support.graphql import mutate, mutation_document
 from tests.support.ids import row_id
-from tests.support.manifests import files
+from tests.support.manifests import files, upload
 from tests.support.workflow import (
     Api,
     Org,
@@ -248,6 +248,7 @@ async def test_concurrent_logs_of_one_manifest(org: Org, callers: int) -> None:
     admin = org.admin
     project_id = await new_project(admin, org)
     manifest = files("same", "a.bin", "b.bin")
+    await upload(admin.client, manifest, projectId=project_id)
     payloads = await gather_overlapping(
         org.pool,
         [
@@ -280,17 +281,16 @@ async def test_concurrent_logs_of_different_manifests(org: Org) -> None:
     """Ten different manifests logged at once to one new name: v0…v9, `latest` on v9."""
     admin = org.admin
     project_id = await new_project(admin, org)
+    manifests = [files(f"{i}", "w") for i in range(10)]
+    for manifest in manifests:
+        await upload(admin.client, manifest, projectId=project_id)
     payloads = await gather_overlapping(
         org.pool,
         [
             admin.payload(
-                "logArtifact",
-                projectId=project_id,
-                name="many",
-                type="model",
-                files=files(f"{i}", "w"),
+                "logArtifact", projectId=project_id, name="many", type="model", files=manifest
             )
-            for i in range(10)
+            for manifest in manifests
         ],
     )
     assert [p["errors"] for p in payloads] == [[]] * 10
@@ -569,6 +569,7 @@ async def test_failed_log_leaves_nothing(
     caplog.set_level(logging.ERROR)
     admin = org.admin
     project_id = await new_project(admin, org)
+    await upload(admin.client, files("d", "a", "b"), projectId=project_id)
     before = await snapshot(org.pool, org.id)
     original = version_rows.assign_alias
     calls: list[str] = []

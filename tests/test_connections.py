@@ -25,14 +25,15 @@ from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
 from resolvers.versions import FileEntry
 from tests.support.graphql import GraphQLClient
+from tests.support.manifests import stored_entries
 
 ITEMS = 23  # more than the default page of 20, not a multiple of the page sizes below
 REGISTRY_NAMES = [f"reg{i:02d}" if i % 3 else f"REG{i:02d}" for i in range(ITEMS - 3)]
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 
-def files(seed: str, count: int = 1) -> list[FileEntry]:
-    return [FileEntry(f"f{i:02d}.txt", f"{seed}-{i}", 10 + i) for i in range(count)]
+async def files(conn: Any, seed: str, count: int = 1) -> list[FileEntry]:
+    return await stored_entries(conn, seed, *(f"f{i:02d}.txt" for i in range(count)))
 
 
 async def new_user(conn: Any, tag: str, suffix: str) -> User:
@@ -88,16 +89,26 @@ async def world(pool: asyncpg.Pool) -> World:
                     name="seq",
                     artifact_type="model",
                     run=producer,
-                    files=files(f"seq-{i}"),
+                    files=await files(conn, f"seq-{i}"),
                 )
             )
         for version in logged:
             await link_artifact_txn(conn, viewer, version, many, "c00")
         await log_artifact_txn(
-            conn, viewer, project, name="wide", artifact_type="data", files=files("w", ITEMS)
+            conn,
+            viewer,
+            project,
+            name="wide",
+            artifact_type="data",
+            files=await files(conn, "w", ITEMS),
         )
         shared = await log_artifact_txn(
-            conn, viewer, project, name="shared", artifact_type="model", files=files("shared")
+            conn,
+            viewer,
+            project,
+            name="shared",
+            artifact_type="model",
+            files=await files(conn, "shared"),
         )
         # The shared content goes into ITEMS collections (c00 … c22) in that order.
         for coll in collections:
@@ -119,7 +130,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=f"s{i:02d}",
                 artifact_type="model",
-                files=files(f"s{i}"),
+                files=await files(conn, f"s{i}"),
             )
 
     world = World(org, tag, key, viewer, many, project)

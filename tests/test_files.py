@@ -1,6 +1,6 @@
 """Who sees an artifact's files. Files belong to content, which a version shares with its logged
 version and with its links in other registries: a RESTRICTED_VIEWER of a registry sees the
-metadata of what it holds but its files by no route at all."""
+names and sizes of what it holds, but downloads its bytes by no route at all."""
 
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ from tests.support.graphql import GraphQLClient
 from tests.support.workflow import new_org, new_project
 
 FILES = """query($path: String!) { artifactVersion(path: $path) { path
-  files { nodes { path } } source { path files { nodes { path } } } } }"""
+  files { nodes { path size downloadUrl } }
+  source { path files { nodes { path downloadUrl } } } } }"""
+NAMES = """query($path: String!) { artifactVersion(path: $path) { path
+  files { nodes { path size } } source { path files { nodes { path size } } } } }"""
 REPORT = "acme/wandb-registry-eval-reports/churn-evals:v0"  # a RESTRICTED registry
 SOURCE = "acme/churn/churn-eval-report:v0"  # the same content, logged in the project
 ELSEWHERE = "acme/churn/churn-model:v0"  # content in no restricted registry
 
 
 async def files_of(caller: GraphQLClient, path: str) -> tuple[Any, list[dict[str, Any]]]:
-    """The version's files (None when refused) and the errors."""
+    """The version's files with their download URLs, and the errors."""
     body = (await caller.post(FILES, {"path": path})).json()
     return body["data"]["artifactVersion"], body.get("errors", [])
 
@@ -41,35 +44,34 @@ async def cy_restricted(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterat
             await registries.remove_registry_members(conn, registry_id, [cy_id], [])
 
 
-async def test_a_restricted_viewer_sees_no_files_of_the_content_by_any_route(
+async def test_a_restricted_viewer_sees_names_and_sizes_but_downloads_by_no_route(
     cy_restricted: None, cy: GraphQLClient
 ) -> None:
     refusal = (
         "these files are in a registry where you are RESTRICTED_VIEWER, which shows their "
-        "metadata only; seeing them needs the VIEWER role there"
+        "names and sizes only; downloading them needs the VIEWER role there"
     )
-    # Through the registry: the version and its source show, their files do not.
-    report, errors = await files_of(cy, REPORT)
-    assert report["path"] == REPORT
-    assert report["files"] is None
-    assert report["source"]["path"] == SOURCE
-    assert report["source"]["files"] is None
-    assert [(e["path"], e["extensions"]["code"], e["message"]) for e in errors] == [
-        (["artifactVersion", "files"], "PERMISSION_DENIED", refusal),
-        (["artifactVersion", "source", "files"], "PERMISSION_DENIED", refusal),
-    ]
-    # Through the project where it was logged: the same content, the same answer.
-    logged, errors = await files_of(cy, SOURCE)
-    assert logged["path"] == SOURCE
-    assert logged["files"] is None
-    assert [e["path"] for e in errors] == [
-        ["artifactVersion", "files"],
-        ["artifactVersion", "source", "files"],
-    ]
-    # Content the restricted registry does not hold shows its files as before.
+    # Names and sizes show, through the registry and through the logged source alike.
+    names = await cy.data(NAMES, {"path": REPORT})
+    report = names["artifactVersion"]
+    assert {f["path"] for f in report["files"]["nodes"]} == {"metrics.json", "report.html"}
+    assert all(f["size"] > 0 for f in report["files"]["nodes"])
+    assert report["source"]["files"]["nodes"] == report["files"]["nodes"]
+    # Download URLs do not: the field is refused on every file, by every route.
+    for path in (REPORT, SOURCE):
+        found, errors = await files_of(cy, path)
+        assert found["path"] == path
+        assert {tuple(e["path"][:2]) for e in errors} == {("artifactVersion", "files")} | {
+            ("artifactVersion", "source")
+        }
+        assert {(e["extensions"]["code"], e["message"]) for e in errors} == {
+            ("PERMISSION_DENIED", refusal)
+        }
+        assert all(e["path"][-1] == "downloadUrl" for e in errors)
+    # Content the restricted registry does not hold downloads as before.
     other, errors = await files_of(cy, ELSEWHERE)
     assert errors == []
-    assert other["files"]["nodes"]
+    assert all(f["downloadUrl"] for f in other["files"]["nodes"])
 
 
 async def test_a_registry_one_has_no_role_in_restricts_nothing(
@@ -80,6 +82,7 @@ async def test_a_registry_one_has_no_role_in_restricts_nothing(
         logged, errors = await files_of(caller, SOURCE)
         assert errors == []
         assert {n["path"] for n in logged["files"]["nodes"]} == {"metrics.json", "report.html"}
+        assert all(n["downloadUrl"] for n in logged["files"]["nodes"])
     report, errors = await files_of(ada, REPORT)
     assert errors == []
     assert report["files"]["nodes"]
@@ -91,6 +94,14 @@ async def test_sizes_beyond_two_gibibytes_are_exact(pool: asyncpg.Pool, client: 
     org = await new_org(pool, client, prefix="big")
     project = await new_project(org.admin, org)
     three_gb = 3_000_000_000
+    # Rows standing for two 3 GB blobs: the sizes are what is tested, not six gigabytes of
+    # uploads (test_transfers.py sends real bytes).
+    await pool.execute(
+        "INSERT INTO blobs (sha256, md5, size) SELECT d, left(d, 32), $2 "
+        "FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING",
+        ["a" * 64, "b" * 64],
+        three_gb,
+    )
     logged = await org.admin.data(
         """mutation M($input: LogArtifactInput!) { logArtifact(input: $input) {
           artifactVersion { size files { nodes { path size } } } errors { code } } }""",

@@ -12,6 +12,7 @@ import asyncpg
 
 from schema.nodes import decode_id
 from tests.support.graphql import GraphQLClient
+from tests.support.manifests import file, upload
 
 LOG = """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
   artifactVersion { id metadata } errors { code message field } } }"""
@@ -40,12 +41,15 @@ async def new_project(caller: GraphQLClient) -> str:
 
 async def log(caller: GraphQLClient, metadata: Any) -> dict[str, Any]:
     name = f"json-{uuid.uuid4().hex[:8]}"
+    project_id = await new_project(caller)
+    manifest = [file("a.json", name.encode())]
+    await upload(caller, manifest, projectId=project_id)
     variables = {
         "input": {
-            "projectId": await new_project(caller),
+            "projectId": project_id,
             "name": name,
             "type": "dataset",
-            "files": [{"path": "a.json", "digest": uuid.uuid4().hex, "size": 1}],
+            "files": manifest,
             "metadata": metadata,
         }
     }

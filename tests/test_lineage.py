@@ -28,7 +28,7 @@ from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
 from schema.nodes import global_id
 from tests.support.graphql import GraphQLClient
-from tests.support.manifests import entries
+from tests.support.manifests import stored_entries
 from tests.support.statements import StatementCounter, count_request
 
 GRAPH = """
@@ -172,7 +172,9 @@ class Builder:
             self.org.project,
             name=name,
             artifact_type=artifact_type,
-            files=entries(f"{self.org.name}/{name}/{seed}", "data.bin", size=42),
+            files=await stored_entries(
+                self.conn, f"{self.org.name}/{name}/{seed}", "data.bin", size=42
+            ),
             run=run,
         )
         self.org.labels[version_id(version)] = f"{name}:v{version.version_index}"

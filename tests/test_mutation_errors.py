@@ -27,11 +27,11 @@ from resolvers.collections import create_collection_txn, delete_collection_txn
 from resolvers.links import link_into_txn, unlink_artifact_txn
 from resolvers.registries import create_registry_txn, delete_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, log_artifact_txn
-from resolvers.versions import FileEntry
 from schema.nodes import global_id
 from tests.support.databases import changed_tables, database_state
 from tests.support.graphql import GRAPHQL_RESPONSE_JSON, GraphQLClient
 from tests.support.ids import missing
+from tests.support.manifests import stored_entries
 from tests.support.mutations import (
     RESULTS,
     document,
@@ -98,7 +98,7 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
                 project,
                 name=name,
                 artifact_type=artifact_type,
-                files=[FileEntry("file.bin", seed * 64, 1)],
+                files=await stored_entries(conn, seed, "file.bin", size=1),
                 run=running,
             )
 
@@ -192,6 +192,7 @@ VALID_INPUTS: dict[str, Callable[[World], dict[str, Any]]] = {
         "type": "model",
         "files": FILES,
     },
+    "prepareArtifactFiles": lambda w: {"projectId": w.project, "files": FILES},
     "useArtifact": lambda w: {"runId": w.running_run, "versionId": w.data_v0},
     "createRegistry": lambda w: {"organization": "acme", "name": f"zz-new-{w.tag}"},
     "updateRegistry": lambda w: {"registryId": w.registry},
@@ -532,6 +533,56 @@ CASES = [
         "state",
         "run 'finished' has already ended as FINISHED",
     ),
+    # prepareArtifactFiles
+    case(
+        "neither-run-nor-project",
+        "prepareArtifactFiles",
+        {"projectId": DROP},
+        "INVALID_ARGUMENT",
+        "runId",
+        "exactly one of `runId` and `projectId`",
+    ),
+    *id_cases(
+        "prepareArtifactFiles",
+        "projectId",
+        "Project",
+        "Run",
+        "project not found",
+        "deleted_project",
+    ),
+    *id_cases(
+        "prepareArtifactFiles",
+        "runId",
+        "Run",
+        "Project",
+        "run not found",
+        "deleted_run",
+        extra={"projectId": DROP},
+    ),
+    case(
+        "no-files",
+        "prepareArtifactFiles",
+        {"files": []},
+        "INVALID_ARGUMENT",
+        "files",
+        "at least one file",
+    ),
+    case(
+        "path-leaving-the-artifact",
+        "prepareArtifactFiles",
+        {"files": [{"path": "../x.bin", "digest": "e" * 64, "size": 1}]},
+        "INVALID_ARGUMENT",
+        "files",
+        "files[0]: the path '../x.bin' must not have empty, `.` or `..` parts",
+    ),
+    case(
+        "file-larger-than-the-server-takes",
+        "prepareArtifactFiles",
+        {"files": [{"path": "x.bin", "digest": "e" * 64, "size": 2**62}]},
+        "INVALID_ARGUMENT",
+        "files",
+        "this server takes files of up to",
+    ),
     # logArtifact
     case(
         "neither-run-nor-project",
@@ -629,6 +680,23 @@ CASES = [
         "files",
         "files[0]",
         "digest",
+    ),
+    case(
+        "files-digest-not-a-sha256",
+        "logArtifact",
+        {"files": [{"path": "a.bin", "digest": "9f2c", "size": 1}]},
+        "INVALID_ARGUMENT",
+        "files",
+        "files[0]",
+        "must be the SHA-256 of its bytes",
+    ),
+    case(
+        "files-bytes-never-uploaded",
+        "logArtifact",
+        {"files": [{"path": "a.bin", "digest": "e" * 64, "size": 1}]},
+        "FILES_NOT_STORED",
+        "files",
+        "1 of 1 files have no stored bytes: 'a.bin'",
     ),
     case(
         "files-empty-digest",

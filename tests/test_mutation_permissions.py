@@ -26,12 +26,15 @@ from resolvers.collections import create_collection_txn
 from resolvers.links import link_into_txn
 from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn
-from resolvers.versions import FileEntry
 from schema.nodes import global_id
 from tests.support.databases import changed_tables, database_state
 from tests.support.graphql import GraphQLClient, mutate
 from tests.support.ids import missing, row_id
+from tests.support.manifests import file, stored_entries, upload
 from tests.support.mutations import RESULTS, document, refused
+
+# A file to ask upload URLs for.
+PREPARED = {"path": "m.bin", "digest": "e" * 64, "size": 1}
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
                 project,
                 name="perm-model",
                 artifact_type="model",
-                files=[FileEntry("model.bin", f"{i}" * 64, 1)],
+                files=await stored_entries(conn, f"perm-{i}", "model.bin", size=1),
                 run=running,
             )
             for i in range(3)
@@ -141,7 +144,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             project,
             name="perm-data",
             artifact_type="dataset",
-            files=[FileEntry("data.csv", "d" * 64, 1)],
+            files=await stored_entries(conn, "perm-data", "data.csv", size=1),
             run=running,
         )
         guarded_registry = await create_registry_txn(
@@ -169,7 +172,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             dora_project,
             name="globex-model",
             artifact_type="model",
-            files=[FileEntry("model.bin", "9" * 64, 1)],
+            files=await stored_entries(conn, "perm-dora", "model.bin", size=1),
             run=dora_run,
         )
         made = Acme(
@@ -290,6 +293,12 @@ VIEWER_REFUSALS = [
         },
         "logging an artifact " + ORG_MEMBER_NEEDED,
         id="logArtifact",
+    ),
+    pytest.param(
+        "prepareArtifactFiles",
+        lambda a: {"projectId": a.churn_project, "files": [PREPARED]},
+        "uploading files " + ORG_MEMBER_NEEDED,
+        id="prepareArtifactFiles",
     ),
     pytest.param(
         "useArtifact",
@@ -736,6 +745,8 @@ async def test_an_organization_admin_may_do_everything(ada: GraphQLClient, acme:
         "run { id } artifactVersion { id }",
     )
     assert used["artifactVersion"]["id"] == acme.logged_dataset
+    manifest = [file("m.bin", b"ada")]
+    await upload(ada, manifest, runId=run["id"])
     logged = (
         await success(
             ada,
@@ -744,7 +755,7 @@ async def test_an_organization_admin_may_do_everything(ada: GraphQLClient, acme:
                 "runId": run["id"],
                 "name": "ada-model",
                 "type": "model",
-                "files": [{"path": "m.bin", "digest": "a" * 64, "size": 3}],
+                "files": manifest,
                 "metadata": {"auc": 0.9},
                 "aliases": ["best"],
             },
@@ -935,13 +946,13 @@ FOREIGN = [
             "projectId": a.churn_project,
             "name": "m",
             "type": "model",
-            "files": [{"path": "m", "digest": "d", "size": 1}],
+            "files": [{"path": "m", "digest": "d" * 64, "size": 1}],
         },
         lambda a: {
             "projectId": missing("Project"),
             "name": "m",
             "type": "model",
-            "files": [{"path": "m", "digest": "d", "size": 1}],
+            "files": [{"path": "m", "digest": "d" * 64, "size": 1}],
         },
         id="logArtifact-project",
     ),
@@ -951,15 +962,27 @@ FOREIGN = [
             "runId": a.running_run,
             "name": "m",
             "type": "model",
-            "files": [{"path": "m", "digest": "d", "size": 1}],
+            "files": [{"path": "m", "digest": "d" * 64, "size": 1}],
         },
         lambda a: {
             "runId": missing("Run"),
             "name": "m",
             "type": "model",
-            "files": [{"path": "m", "digest": "d", "size": 1}],
+            "files": [{"path": "m", "digest": "d" * 64, "size": 1}],
         },
         id="logArtifact-run",
+    ),
+    pytest.param(
+        "prepareArtifactFiles",
+        lambda a: {"projectId": a.churn_project, "files": [PREPARED]},
+        lambda a: {"projectId": missing("Project"), "files": [PREPARED]},
+        id="prepareArtifactFiles-project",
+    ),
+    pytest.param(
+        "prepareArtifactFiles",
+        lambda a: {"runId": a.running_run, "files": [PREPARED]},
+        lambda a: {"runId": missing("Run"), "files": [PREPARED]},
+        id="prepareArtifactFiles-run",
     ),
     pytest.param(
         "useArtifact",

@@ -22,7 +22,7 @@ from asyncpg.introspection import INTRO_LOOKUP_TYPES, INTRO_LOOKUP_TYPES_13
 
 from db.accounts import TOUCH_API_KEY
 from tests.support.graphql import mutation_document
-from tests.support.manifests import files
+from tests.support.manifests import files, upload
 from tests.support.statements import StatementCounter, dump
 from tests.support.workflow import (
     Api,
@@ -46,10 +46,11 @@ EVENT = 1
 BUDGET_CREATE_RUN = AUTH + 1 + TRANSACTION + 2
 
 # logArtifact of a new manifest: the project (1); in the transaction: find the sequence,
-# create it and find it again (3), lock it, look the digest up (2), insert the content and its
-# files (2: the files go in one statement however many there are), take the index, insert the
-# version and read it back (3), give it `latest` (1).
-BUDGET_LOG_NEW = AUTH + 1 + TRANSACTION + 3 + 2 + 2 + 3 + 1
+# create it and find it again (3), lock it, look the digest up (2), check that the files' bytes
+# are stored, holding them (1: one statement however many files), insert the content and its
+# files (2, likewise), take the index, insert the version and read it back (3), give it
+# `latest` (1).
+BUDGET_LOG_NEW = AUTH + 1 + TRANSACTION + 3 + 2 + 1 + 2 + 3 + 1
 # The same manifest again: the sequence exists (1), lock and digest lookup (2), its version (1).
 BUDGET_LOG_DUPLICATE = AUTH + 1 + TRANSACTION + 1 + 2 + 1
 # Each alias given while logging: its upsert (1); logged versions write no audit events.
@@ -161,13 +162,24 @@ async def test_create_run(org: Org, meter: Meter) -> None:
 async def test_log_artifact(org: Org, meter: Meter) -> None:
     admin = org.admin
     project_id = await new_project(admin, org)
+    manifests = {
+        seed: files(seed, *names)
+        for seed, names in (
+            ("a", ["w"]),
+            ("b", [f"shard-{i}.bin" for i in range(50)]),
+            ("c", ["w"]),
+            ("d", ["w"]),
+        )
+    }
+    for manifest in manifests.values():
+        await upload(admin.client, manifest, projectId=project_id)
     new = await meter.mutation(
         admin,
         "logArtifact",
         projectId=project_id,
         name="m",
         type="model",
-        files=files("a", "w"),
+        files=manifests["a"],
     )
     within(new, BUDGET_LOG_NEW)
     duplicate = await meter.mutation(
@@ -176,7 +188,7 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
         projectId=project_id,
         name="m",
         type="model",
-        files=files("a", "w"),
+        files=manifests["a"],
     )
     assert duplicate.data["artifactVersion"] == new.data["artifactVersion"]
     within(duplicate, BUDGET_LOG_DUPLICATE)
@@ -189,7 +201,7 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
         projectId=project_id,
         name="m",
         type="model",
-        files=files("b", *(f"shard-{i}.bin" for i in range(50))),
+        files=manifests["b"],
     )
     # The sequence exists now: neither its insert nor its second lookup.
     assert many_files.count == new.count - 2, dump(many_files.statements)
@@ -200,7 +212,7 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
         projectId=project_id,
         name="m",
         type="model",
-        files=files("c", "w"),
+        files=manifests["c"],
     )
     assert later.count == many_files.count
 
@@ -210,7 +222,7 @@ async def test_log_artifact(org: Org, meter: Meter) -> None:
         projectId=project_id,
         name="m",
         type="model",
-        files=files("d", "w"),
+        files=manifests["d"],
         aliases=["a", "b", "c"],
     )
     assert with_aliases.count == later.count + 3 * LOG_PER_ALIAS

@@ -23,8 +23,9 @@ from resolvers.registries import create_registry_txn
 from resolvers.runs import create_project_txn, create_run_txn, finish_run_txn, log_artifact_txn
 from resolvers.versions import FileEntry, manifest_digest
 from schema.nodes import decode_id, global_id
-from server.demo import _files
+from server.demo import demo_entries, demo_file
 from tests.support.graphql import GraphQLClient
+from tests.support.manifests import entries, stored_entries
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -80,7 +81,7 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> World:
             project,
             name="orphan",
             artifact_type="model",
-            files=[FileEntry("weights.bin", "d" * 64, 7)],
+            files=await stored_entries(conn, "orphan", "weights.bin", size=7),
         )
     return World(org.name, owner, key, service, running.id, crashed.id)
 
@@ -544,7 +545,7 @@ async def version_at(client: GraphQLClient, path: str) -> dict[str, Any]:
 
 
 def demo_files(seed: str, *names: str) -> list[FileEntry]:
-    return _files(*names, seed=seed)
+    return demo_entries(*names, seed=seed)
 
 
 async def test_linked_version_fields(ada: GraphQLClient) -> None:
@@ -660,8 +661,9 @@ async def test_version_without_run_or_link(owner: GraphQLClient, world: World) -
     assert v["linkedVersions"] == {"totalCount": 0, "nodes": []}
     assert v["size"] == 7
     assert v["metadata"] == {}
-    assert v["files"]["nodes"] == [{"path": "weights.bin", "digest": "d" * 64, "size": 7}]
-    assert v["digest"] == manifest_digest([FileEntry("weights.bin", "d" * 64, 7)])
+    (orphan,) = entries("orphan", "weights.bin", size=7)
+    assert v["files"]["nodes"] == [{"path": "weights.bin", "digest": orphan.digest, "size": 7}]
+    assert v["digest"] == manifest_digest([orphan])
     assert v["linkedBy"] == {"name": world.owner.name}
 
 
@@ -1020,7 +1022,7 @@ async def test_digest_matches_a_recomputed_manifest(ada: GraphQLClient) -> None:
     assert v["files"]["nodes"] == [
         {
             "path": f.path,
-            "digest": hashlib.sha256(f"images-4/{f.path}".encode()).hexdigest(),
+            "digest": hashlib.sha256(demo_file(f.path, "images-4")).hexdigest(),
             "size": f.size,
         }
         for f in sorted(files, key=lambda f: f.path)

@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
@@ -38,10 +38,11 @@ from resolvers.collections import create_collection_txn
 from resolvers.links import link_artifact_txn
 from resolvers.organizations import create_organization_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
-from resolvers.versions import FileEntry, change_collection_tags_txn, change_version_tags_txn
+from resolvers.versions import change_collection_tags_txn, change_version_tags_txn
 from tests.support.databases import database_state
 from tests.support.graphql import GraphQLClient, input_types, mutate, mutation_document
 from tests.support.ids import gid, missing, row_id
+from tests.support.manifests import file, stored_entries
 from tests.support.registries import insert_registry
 
 RV, VIEWER, MEMBER, ADMIN = "RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN"
@@ -51,7 +52,7 @@ ALLOWED, HIDDEN = "ALLOWED", "NOT_FOUND"  # a refusal is its error code, e.g. PE
 KINDS = ("R", "O")
 REGISTRY_NAMES = {"R": "secret", "O": "shared"}
 VISIBILITY = {"R": "RESTRICTED", "O": "ORGANIZATION"}
-READ_FILES = {"weights.bin": 4096, "config.json": 128}
+READ_FILES = {"weights.bin": 128, "config.json": 256}
 NAMES = itertools.count(1)
 
 
@@ -203,7 +204,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=f"read-{kind.lower()}",
                 artifact_type="model",
-                files=[FileEntry(p, digest(f"{kind}/{p}"), s) for p, s in READ_FILES.items()],
+                files=await stored_entries(conn, f"read/{kind}", *READ_FILES, size=128),
                 run=trainer,
                 metadata={"accuracy": 0.9},
                 description="read me",
@@ -257,7 +258,7 @@ class Env:
                 self.world.project,
                 name="src",
                 artifact_type="model",
-                files=[FileEntry("w.bin", digest(fresh("content")), 10)],
+                files=await stored_entries(conn, fresh("content"), "w.bin"),
             )
 
     async def fresh_collection(self) -> Collection:
@@ -516,21 +517,27 @@ async def read_lineage(env: Env) -> str:
 
 
 async def read_files(env: Env) -> str:
+    """Downloading: everyone who sees the version sees its files' names and sizes; their
+    download URLs are the part the role decides."""
     query = """query($id: ID!) { node(id: $id) { id ... on ArtifactVersion {
-      files { totalCount nodes { path size } } } } }"""
+      files { totalCount nodes { path size downloadUrl } } } } }"""
     version_id = gid("ArtifactVersion", env.read.version.id)
     body = (await env.client.post(query, {"id": version_id})).json()
     if body["data"]["node"] is None:
         assert "errors" not in body, body
         return HIDDEN
-    if "errors" in body:
-        (error,) = body["errors"]
-        assert error["path"] == ["node", "files"], error
-        assert body["data"]["node"] == {"id": version_id, "files": None}
-        return str(error["extensions"]["code"])
     files = body["data"]["node"]["files"]
     assert files["totalCount"] == len(READ_FILES)
     assert {n["path"]: n["size"] for n in files["nodes"]} == READ_FILES
+    if "errors" in body:
+        codes = {e["extensions"]["code"] for e in body["errors"]}
+        assert len(codes) == 1, body
+        assert [e["path"][-1] for e in body["errors"]] == ["downloadUrl"] * len(READ_FILES)
+        assert all(n["downloadUrl"] is None for n in files["nodes"])
+        return str(codes.pop())
+    downloaded = await env.client.http.get(files["nodes"][0]["downloadUrl"])
+    assert downloaded.status_code == 200
+    assert len(downloaded.content) == files["nodes"][0]["size"]
     return ALLOWED
 
 
@@ -1144,6 +1151,27 @@ async def _org_setup(env: OrgEnv) -> State:
     return {"name": fresh("made")}
 
 
+def _prepare_input(project_id: str, s: State) -> dict[str, Any]:
+    return {"projectId": project_id, "files": [file(s["name"], s["name"].encode())]}
+
+
+async def _upload_granted(env: OrgEnv, s: State) -> bool:
+    payload = await mutate(
+        env.client,
+        "prepareArtifactFiles",
+        _prepare_input(gid("Project", env.world.project.id), s),
+        "uploads { uploadUrl }",
+    )
+    return payload["uploads"] is not None and payload["uploads"][0]["uploadUrl"] is not None
+
+
+async def _log_setup(env: OrgEnv) -> State:
+    """A name to log, and a file whose bytes are stored."""
+    async with env.world.pool.acquire() as conn, conn.transaction():
+        (entry,) = await stored_entries(conn, fresh("logged"), "a.bin")
+    return {"name": fresh("made"), "file": asdict(entry)}
+
+
 async def _run_setup(env: OrgEnv) -> State:
     return {"run": await env.fresh_run()}
 
@@ -1246,18 +1274,18 @@ ORG_OPERATIONS: tuple[OrgOperation, ...] = (
         "logArtifact",
         "logArtifact",
         MEMBER,
-        _org_setup,
+        _log_setup,
         lambda env, s: {
             "projectId": gid("Project", env.world.project.id),
             "name": s["name"],
             "type": "model",
-            "files": [{"path": "a.bin", "digest": digest(s["name"]), "size": 1}],
+            "files": [s["file"]],
         },
         lambda env, s: {
             "projectId": missing("Project"),
             "name": s["name"],
             "type": "model",
-            "files": [{"path": "a.bin", "digest": digest(s["name"]), "size": 1}],
+            "files": [s["file"]],
         },
         lambda env, s: _exists(
             env,
@@ -1265,6 +1293,16 @@ ORG_OPERATIONS: tuple[OrgOperation, ...] = (
             env.world.project.id,
             s["name"],
         ),
+    ),
+    OrgOperation(
+        "prepareArtifactFiles",
+        "prepareArtifactFiles",
+        MEMBER,
+        _org_setup,
+        lambda env, s: _prepare_input(gid("Project", env.world.project.id), s),
+        lambda env, s: _prepare_input(missing("Project"), s),
+        # It stores nothing: what it grants is an upload URL, which the caller got or not.
+        lambda env, s: _upload_granted(env, s),
     ),
     OrgOperation(
         "createRegistry",

@@ -12,7 +12,6 @@ goes back to it (once per loader batch); those are counted apart and must not ou
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from resolvers.runs import (
 from resolvers.versions import FileEntry, add_aliases_txn, change_version_tags_txn
 from tests.support.graphql import GraphQLClient
 from tests.support.ids import gid
+from tests.support.manifests import stored_entries
 from tests.support.statements import StatementCounter, count_request
 
 N = 5  # registries, collections per registry, versions per collection in the large org
@@ -115,15 +115,8 @@ class World:
     pool_reset: str
 
 
-def _files(count: int, seed: str) -> list[FileEntry]:
-    return [
-        FileEntry(
-            path=f"part-{i}.bin",
-            digest=hashlib.sha256(f"{seed}/{i}".encode()).hexdigest(),
-            size=100 + i,
-        )
-        for i in range(count)
-    ]
+async def _files(conn: Any, count: int, seed: str) -> list[FileEntry]:
+    return await stored_entries(conn, seed, *(f"part-{i}.bin" for i in range(count)), size=100)
 
 
 async def _build(conn: Any, name: str, n: int, member: User) -> Org:
@@ -162,7 +155,7 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
                     name=f"model-{r}-{c}",
                     artifact_type="model",
                     run=run,
-                    files=_files(n, f"{name}/{r}/{c}/{v}"),
+                    files=await _files(conn, n, f"{name}/{r}/{c}/{v}"),
                     metadata={"accuracy": 0.5 + v / 100},
                     aliases=[f"run-{v}"],
                 )

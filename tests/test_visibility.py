@@ -28,7 +28,7 @@ from resolvers.organizations import create_organization_txn
 from resolvers.runs import create_project_txn, create_run_txn, log_artifact_txn, use_artifact_txn
 from tests.support.graphql import GraphQLClient, answer, mutate
 from tests.support.ids import gid, missing
-from tests.support.manifests import entries
+from tests.support.manifests import stored_entries
 from tests.support.registries import insert_registry
 
 NAMES = itertools.count(1)
@@ -99,7 +99,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=content.lower(),
                 artifact_type="model",
-                files=entries(content, "model.bin", size=100),
+                files=await stored_entries(conn, content, "model.bin", size=100),
                 run=trainer,
             )
             for content in ("A", "B")

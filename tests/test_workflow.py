@@ -95,8 +95,7 @@ async def test_project_run_log_and_use(org: Org) -> None:
 
     # v0: files, metadata, aliases; the digest is the manifest's, the size the files' sum.
     manifest = files("v0", "weights.bin", "config.json", "tokenizer/vocab.txt")
-    logged = await member.ok(
-        "logArtifact",
+    logged = await member.log(
         runId=run["id"],
         name="churn-model",
         type="model",
@@ -142,8 +141,7 @@ async def test_project_run_log_and_use(org: Org) -> None:
     assert [f["path"] for f in rest["files"]["nodes"]] == [in_path_order[2]["path"]]
 
     # The same manifest (in another order) returns the same version, with the new alias added.
-    again = await member.ok(
-        "logArtifact",
+    again = await member.log(
         runId=run["id"],
         name="churn-model",
         type="model",
@@ -163,8 +161,7 @@ async def test_project_run_log_and_use(org: Org) -> None:
 
     # A different manifest is v1 and takes `latest`.
     v1 = (
-        await member.ok(
-            "logArtifact",
+        await member.log(
             projectId=project["id"],
             name="churn-model",
             type="model",
@@ -277,8 +274,7 @@ async def test_link_alias_unlink_workflow(org: Org) -> None:
     run = (await member.ok("createRun", projectId=project["id"], name="train"))["run"]
     logged = []
     for n in range(3):
-        payload = await member.ok(
-            "logArtifact",
+        payload = await member.log(
             runId=run["id"],
             name="churn-model",
             type="model",
@@ -579,8 +575,7 @@ async def test_tags_descriptions_and_collection_edits(org: Org) -> None:
     admin = org.admin
     project = (await admin.ok("createProject", organization=org.name, name="p"))["project"]
     logged = (
-        await admin.ok(
-            "logArtifact",
+        await admin.log(
             projectId=project["id"],
             name="m",
             type="model",
@@ -770,9 +765,7 @@ async def test_registry_settings_and_deletion(org: Org) -> None:
     project = (await admin.ok("createProject", organization=org.name, name="p"))["project"]
     run = (await admin.ok("createRun", projectId=project["id"], name="r"))["run"]
     logged = (
-        await admin.ok(
-            "logArtifact", runId=run["id"], name="report", type="report", files=files("r", "a")
-        )
+        await admin.log(runId=run["id"], name="report", type="report", files=files("r", "a"))
     )["artifactVersion"]
     link = (
         await admin.ok(

@@ -3,7 +3,6 @@ GraphQL selections of the automation mutations."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from db import registries
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.organizations import add_member_txn, create_organization_txn
 from tests.support.graphql import Api, GraphQLClient
+from tests.support.manifests import file, upload
 from tests.support.webhooks import Receiver
 
 AUTOMATION = """id name description enabled events filterRegex webhookUrl payloadTemplate
@@ -68,18 +68,14 @@ class World:
         """A newly logged model version in the world's project."""
         self._versions += 1
         seed = f"{self.org}-{self._versions}"
+        manifest = [file("model.pkl", seed.encode())]
+        await upload(self.admin.client, manifest, projectId=self.project)
         payload = await self.admin.ok(
             "logArtifact",
             projectId=self.project,
             name="churn-model",
             type="model",
-            files=[
-                {
-                    "path": "model.pkl",
-                    "digest": hashlib.sha256(seed.encode()).hexdigest(),
-                    "size": 1,
-                }
-            ],
+            files=manifest,
             metadata=metadata or {"auc": 0.91, "framework": "xgboost"},
         )
         version: dict[str, Any] = payload["artifactVersion"]

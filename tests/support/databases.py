@@ -13,6 +13,7 @@ import asyncpg
 from db.migrate import migrate
 from db.pool import create_pool
 from server.demo import seed_demo
+from server.settings import Settings, blob_store
 
 
 def with_database(url: str, name: str) -> str:
@@ -47,7 +48,7 @@ async def seed(url: str, *, demo: bool) -> None:
         async with pool.acquire() as conn:
             await migrate(conn)
         if demo:
-            await seed_demo(pool)
+            await seed_demo(pool, blob_store(Settings()))
     finally:
         await pool.close()
 

@@ -19,6 +19,7 @@ RESULTS: dict[str, dict[str, str]] = {
     "updateRun": {"run": "{ id }"},
     "finishRun": {"run": "{ id }"},
     "logArtifact": {"artifactVersion": "{ id }"},
+    "prepareArtifactFiles": {"uploads": "{ path }"},
     "useArtifact": {"run": "{ id }", "artifactVersion": "{ id }"},
     "createRegistry": {"registry": "{ id }"},
     "updateRegistry": {"registry": "{ id }"},

@@ -19,7 +19,7 @@ from resolvers.organizations import add_member_txn, create_organization_txn
 from schema.nodes import decode_id
 from tests.support import graphql
 from tests.support.graphql import GraphQLClient
-from tests.support.manifests import files
+from tests.support.manifests import files, upload
 
 VERSION = """id versionIndex version digest size type metadata description isLink aliases tags
 path createdAt linkedAt linkedBy { name } createdBy { id name } source { id }
@@ -78,6 +78,12 @@ class Api(graphql.Api):
 
     def __init__(self, client: GraphQLClient, name: str) -> None:
         super().__init__(client, name, SELECTIONS)
+
+    async def log(self, **input: Any) -> dict[str, Any]:
+        """logArtifact, after sending the manifest's bytes as a client does."""
+        where = {k: input[k] for k in ("projectId", "runId") if k in input}
+        await upload(self.client, input["files"], **where)
+        return await self.ok("logArtifact", **input)
 
     async def version(self, version_id: str) -> dict[str, Any]:
         found = await self.node(version_id, f"... on ArtifactVersion {{ {VERSION} }}")
@@ -155,8 +161,8 @@ async def log_versions(api: Api, project_id: str, name: str, n: int) -> list[dic
     """`n` model versions of `name` logged in the project, each with a manifest of its own."""
     versions = []
     for i in range(n):
-        payload = await api.ok(
-            "logArtifact", projectId=project_id, name=name, type="model", files=files(f"{i}", "w")
+        payload = await api.log(
+            projectId=project_id, name=name, type="model", files=files(f"{i}", "w")
         )
         versions.append(payload["artifactVersion"])
     return versions

@@ -1,0 +1,344 @@
+"""`cairn push` and `cairn pull`: files between a folder and a Cairn server, in parallel, with
+progress, digests checked on both ends, and nothing sent or fetched twice when a run is retried.
+
+Push hashes the folder, asks the server which bytes it lacks (prepareArtifactFiles), sends only
+those to the signed URLs it gets, then logs the version and links it if asked. Pull pages through
+the version's files and fetches each to `name.part`, resuming from what is there, then checks
+its SHA-256 before moving it into place."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+from tqdm import tqdm
+
+CHUNK_BYTES = 1 << 20
+ATTEMPTS = 4
+
+PROJECT = """query($o: String!, $p: String!) {
+  organization(name: $o) { project(name: $p) { id } } }"""
+CREATE_PROJECT = """mutation($input: CreateProjectInput!) { createProject(input: $input) {
+  project { id } errors { code message } } }"""
+PREPARE = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
+  uploads { path digest size stored uploadUrl } errors { code message } } }"""
+LOG = """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
+  artifactVersion { id path } errors { code message } } }"""
+LINK = """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
+  artifactVersion { path aliases } errors { code message } } }"""
+FILES = """query($path: String!, $after: String) { artifactVersion(path: $path) { path
+  files(first: 100, after: $after) { pageInfo { hasNextPage endCursor }
+    nodes { path size digest downloadUrl } } } }"""
+
+
+class ClientError(Exception):
+    """A failure the user can act on, in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    path: str  # inside the artifact, with `/`
+    source: Path
+    size: int
+    digest: str
+
+
+class Api:
+    """GraphQL calls with the key, turning every kind of failure into a ClientError."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, key: str) -> None:
+        self.http = http
+        self.endpoint = f"{url.rstrip('/')}/graphql"
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    async def call(self, query: str, **variables: Any) -> dict[str, Any]:
+        try:
+            response = await self.http.post(
+                self.endpoint,
+                json={"query": query, "variables": variables},
+                headers={**self.headers, "Accept": "application/json"},
+            )
+        except httpx.HTTPError as error:
+            raise ClientError(f"cannot reach Cairn at {self.endpoint}: {error}") from None
+        if response.status_code == 401:
+            raise ClientError("the API key was refused (unknown or revoked)")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ClientError(
+                f"{self.endpoint} answered {response.status_code}, not GraphQL"
+            ) from None
+        if body.get("errors"):
+            raise ClientError("; ".join(e["message"] for e in body["errors"]))
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def mutate(self, query: str, name: str, input: dict[str, Any]) -> dict[str, Any]:
+        payload: dict[str, Any] = (await self.call(query, input=input))[name]
+        if payload["errors"]:
+            raise ClientError("; ".join(e["message"] for e in payload["errors"]))
+        return payload
+
+
+def split_project_path(target: str) -> tuple[str, str, str]:
+    parts = target.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ClientError(
+            f"{target!r} is not a project path: give organization/project/artifact-name"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def local_files(directory: Path) -> list[tuple[str, Path]]:
+    """Every regular file under `directory`, by its path inside the artifact."""
+    if not directory.is_dir():
+        raise ClientError(f"{directory} is not a folder")
+    found = sorted(
+        (p.relative_to(directory).as_posix(), p)
+        for p in directory.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    )
+    if not found:
+        raise ClientError(f"{directory} holds no files to push")
+    return found
+
+
+def sha256_of(source: Path, progress: Callable[[int], object] | None = None) -> str:
+    hasher = hashlib.sha256()
+    with source.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            hasher.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return hasher.hexdigest()
+
+
+def hashed(directory: Path, jobs: int, quiet: bool) -> list[LocalFile]:
+    listed = local_files(directory)
+    sizes = [p.stat().st_size for _, p in listed]
+    with (
+        tqdm(total=sum(sizes), unit="B", unit_scale=True, desc="hash", disable=quiet) as bar,
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+    ):
+        digests = list(pool.map(lambda item: sha256_of(item[1], bar.update), listed))
+    return [
+        LocalFile(path, source, size, digest)
+        for (path, source), size, digest in zip(listed, sizes, digests, strict=True)
+    ]
+
+
+async def push(
+    url: str,
+    key: str,
+    directory: Path,
+    target: str,
+    artifact_type: str,
+    *,
+    link: str | None = None,
+    aliases: list[str] | None = None,
+    jobs: int = 8,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Logs `directory` as a version of `target` (organization/project/name) and links it to
+    `link` with `aliases` if asked. Returns the logged version (and `linked`, the link)."""
+    organization, project, name = split_project_path(target)
+    files = await asyncio.to_thread(hashed, directory, jobs, quiet)
+    manifest = [{"path": f.path, "digest": f.digest, "size": f.size} for f in files]
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as http:
+        api = Api(http, url, key)
+        project_id = await _project_id(api, organization, project)
+        prepared = await api.mutate(
+            PREPARE, "prepareArtifactFiles", {"projectId": project_id, "files": manifest}
+        )
+        by_path = {f.path: f for f in files}
+        wanted = [
+            (u["uploadUrl"], by_path[u["path"]]) for u in prepared["uploads"] if not u["stored"]
+        ]
+        total = sum(f.size for _, f in wanted)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="upload", disable=quiet) as bar:
+            limit = asyncio.Semaphore(jobs)
+
+            async def send(upload_url: str, local: LocalFile) -> None:
+                async with limit:
+                    await _send(http, upload_url, local, bar.update)
+
+            await asyncio.gather(*(send(u, f) for u, f in wanted))
+        logged = await api.mutate(
+            LOG,
+            "logArtifact",
+            {"projectId": project_id, "name": name, "type": artifact_type, "files": manifest},
+        )
+        version: dict[str, Any] = logged["artifactVersion"]
+        version["uploaded"] = len(wanted)
+        version["skipped"] = len(files) - len(wanted)
+        if link is not None:
+            linked = await api.mutate(
+                LINK,
+                "linkArtifact",
+                {"versionId": version["id"], "targetPath": link, "aliases": aliases or []},
+            )
+            version["linked"] = linked["artifactVersion"]
+        return version
+
+
+async def _project_id(api: Api, organization: str, project: str) -> str:
+    found = await api.call(PROJECT, o=organization, p=project)
+    if found["organization"] is None:
+        raise ClientError(f"organization {organization!r} not found")
+    if found["organization"]["project"] is not None:
+        project_id: str = found["organization"]["project"]["id"]
+        return project_id
+    created = await api.mutate(
+        CREATE_PROJECT, "createProject", {"organization": organization, "name": project}
+    )
+    new_id: str = created["project"]["id"]
+    return new_id
+
+
+async def _send(
+    http: httpx.AsyncClient, url: str, local: LocalFile, progress: Callable[[int], object]
+) -> None:
+    """PUTs a file's bytes, again from the start after a dropped connection or a server
+    error (the server keeps nothing of a cut-off upload)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        sent = 0
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal sent
+            with local.source.open("rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+                    sent += len(chunk)
+                    progress(len(chunk))
+                    yield chunk
+
+        try:
+            response = await http.put(
+                url, content=chunks(), headers={"Content-Length": str(local.size)}
+            )
+        except httpx.HTTPError as error:
+            progress(-sent)
+            if attempt == ATTEMPTS:
+                raise ClientError(f"uploading {local.path} failed: {error}") from None
+            await asyncio.sleep(2**attempt / 4)
+            continue
+        if response.status_code == 201:
+            return
+        progress(-sent)
+        if response.status_code < 500 or attempt == ATTEMPTS:
+            raise ClientError(f"uploading {local.path}: {_reason(response)}")
+        await asyncio.sleep(2**attempt / 4)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+async def pull(
+    url: str, key: str, path: str, directory: Path, *, jobs: int = 8, quiet: bool = False
+) -> dict[str, Any]:
+    """Fetches the version at `path` into `directory`. Returns what was fetched and skipped."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as http:
+        api = Api(http, url, key)
+        files, version_path = await _files(api, path)
+        for entry in files:
+            problem = _unsafe(entry["path"])
+            if problem:
+                raise ClientError(f"the server named a file {entry['path']!r}, which {problem}")
+        todo = await asyncio.to_thread(_not_there_yet, directory, files)
+        total = sum(f["size"] for f in todo)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=quiet) as bar:
+            limit = asyncio.Semaphore(jobs)
+
+            async def fetch(entry: dict[str, Any]) -> None:
+                async with limit:
+                    await _fetch(http, entry, directory / entry["path"], bar.update)
+
+            await asyncio.gather(*(fetch(f) for f in todo))
+    return {"path": version_path, "downloaded": len(todo), "skipped": len(files) - len(todo)}
+
+
+async def _files(api: Api, path: str) -> tuple[list[dict[str, Any]], str]:
+    files: list[dict[str, Any]] = []
+    after = None
+    while True:
+        data = await api.call(FILES, path=path, after=after)
+        version = data["artifactVersion"]
+        if version is None:
+            raise ClientError(f"no version at {path!r}")
+        page = version["files"]
+        files.extend(page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return files, version["path"]
+        after = page["pageInfo"]["endCursor"]
+
+
+def _unsafe(path: str) -> str | None:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in path or not path:
+        return "would land outside the folder"
+    return None
+
+
+def _not_there_yet(directory: Path, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The files that `directory` does not already hold, byte for byte."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [f for f in files if not _already_there(directory / f["path"], f)]
+
+
+def _already_there(target: Path, entry: dict[str, Any]) -> bool:
+    return (
+        target.is_file()
+        and target.stat().st_size == entry["size"]
+        and sha256_of(target) == entry["digest"]
+    )
+
+
+async def _fetch(
+    http: httpx.AsyncClient, entry: dict[str, Any], target: Path, progress: Callable[[int], object]
+) -> None:
+    """Downloads into `target.part`, resuming where an earlier try stopped, and moves it into
+    place only when its SHA-256 is the manifest's."""
+    if entry["downloadUrl"] is None:
+        raise ClientError(f"{entry['path']} has no stored bytes to download")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    for attempt in range(1, ATTEMPTS + 1):
+        have = partial.stat().st_size if partial.exists() else 0
+        if have > entry["size"]:
+            partial.unlink()
+            have = 0
+        headers = {"Range": f"bytes={have}-"} if 0 < have < entry["size"] else {}
+        try:
+            if have < entry["size"] or entry["size"] == 0:
+                async with http.stream("GET", entry["downloadUrl"], headers=headers) as response:
+                    if response.status_code not in (200, 206):
+                        await response.aread()
+                        raise ClientError(f"downloading {entry['path']}: {_reason(response)}")
+                    mode = "ab" if response.status_code == 206 else "wb"
+                    progress(have if mode == "ab" else 0)
+                    with partial.open(mode) as handle:
+                        async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                            handle.write(chunk)
+                            progress(len(chunk))
+        except httpx.HTTPError as error:
+            if attempt == ATTEMPTS:
+                raise ClientError(f"downloading {entry['path']} failed: {error}") from None
+            await asyncio.sleep(2**attempt / 4)
+            continue
+        if sha256_of(partial) != entry["digest"]:
+            partial.unlink()
+            if attempt == ATTEMPTS:
+                raise ClientError(f"{entry['path']} arrived with the wrong SHA-256")
+            continue
+        os.replace(partial, target)
+        return

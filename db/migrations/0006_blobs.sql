@@ -1,0 +1,24 @@
+-- File bytes, stored once under their SHA-256 in the blob store. A row means the bytes are in
+-- the store and were verified on arrival; `stored_at` is refreshed by every upload of the same
+-- bytes, so that the collector (which takes the row lock) never deletes bytes that an upload
+-- has just confirmed.
+CREATE TABLE blobs (
+    sha256    text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    md5       text NOT NULL CHECK (md5 ~ '^[0-9a-f]{32}$'),
+    size      bigint NOT NULL CHECK (size >= 0),
+    stored_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX blobs_stored_at_idx ON blobs (stored_at);
+
+-- The blob holding each file's bytes. Files logged before the store existed have none: their
+-- manifests were never backed by bytes, and nothing can be downloaded for them.
+ALTER TABLE artifact_files ADD COLUMN sha256 text REFERENCES blobs (sha256);
+CREATE INDEX artifact_files_sha256_idx ON artifact_files (sha256);
+
+-- Secrets every server process shares: the key that signs transfer URLs, made by the first
+-- process that needs it, so that a URL one process hands out works on every other.
+CREATE TABLE server_secrets (
+    name       text PRIMARY KEY,
+    secret     bytea NOT NULL CHECK (length(secret) >= 32),
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

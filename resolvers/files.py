@@ -1,0 +1,247 @@
+"""Files: signed URLs that move bytes in and out of the blob store around the GraphQL layer,
+receiving uploads, and the check that a manifest's bytes are all stored before a version refers
+to them.
+
+A URL's signature covers everything it grants (the method, the blob, the size or the name, and
+when it expires) under a key every server process shares, so a URL cannot be stretched to other
+bytes, another size or a later time, and works on whichever process answers it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+import asyncpg
+
+from db import blobs
+from db.blobs import BlobStore, Digests
+from db.pool import Connection
+from db.records import ArtifactFile, ArtifactVersion
+from resolvers import authorization, validation
+from resolvers.context import Context
+from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.versions import FileSpec
+
+SIGNING_SECRET = "transfer-urls"
+# The largest file one upload takes, unless the deployment says otherwise.
+DEFAULT_MAX_FILE_BYTES = 64 * 2**30
+
+
+class TransferRefused(Exception):
+    """A transfer the server will not make: an HTTP status and a message naming why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(slots=True)
+class Transfers:
+    """The blob store and the signing key of a process, shared by its requests."""
+
+    store: BlobStore
+    pool: asyncpg.Pool
+    url_seconds: int = 3600
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    _secret: bytes | None = field(default=None, repr=False)
+
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = await blobs.shared_secret(self.pool, SIGNING_SECRET)
+        return self._secret
+
+    def expiry(self) -> int:
+        return int(time.time()) + self.url_seconds
+
+    async def sign(self, *grant: str) -> str:
+        mac = hmac.new(await self.secret(), "\n".join(grant).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    async def check(self, grant: Sequence[str], expires: str, signature: str) -> None:
+        """Refuses a URL whose signature is not the one for `grant` and `expires`, or that
+        has expired."""
+        if not expires.isdigit():
+            raise TransferRefused(403, "this URL has no valid `expires`; ask for a new one")
+        expected = await self.sign(*grant, expires)
+        if not hmac.compare_digest(expected, signature):
+            raise TransferRefused(
+                403, "this URL's signature does not match it: it was changed or not issued here"
+            )
+        if int(expires) < time.time():
+            when = datetime.fromtimestamp(int(expires), UTC).isoformat()
+            raise TransferRefused(403, f"this URL expired at {when}; ask for a new one")
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpload:
+    """Where one file of a manifest goes: nowhere when its bytes are stored already."""
+
+    path: str
+    digest: str
+    size: int
+    stored: bool
+    url: str | None
+    expires_at: datetime | None
+
+
+def _transfers(ctx: Context) -> Transfers:
+    if ctx.transfers is None:
+        raise RuntimeError("this context has no blob store")
+    transfers: Transfers = ctx.transfers
+    return transfers
+
+
+# Uploading
+
+
+def upload_grant(sha256: str, size: int) -> tuple[str, ...]:
+    return ("PUT", sha256, str(size))
+
+
+async def prepare_artifact_files(
+    ctx: Context, run_id: int | None, project_id: int | None, files: Sequence[FileSpec]
+) -> list[FileUpload]:
+    """For each file of a manifest, a signed URL to upload its bytes to, or none when the
+    store holds them already (from any version, of any artifact)."""
+    validation.exactly_one(run_id, project_id, ("runId", "projectId"))
+    entries = [(f.path, f.digest, f.size) for f in files]
+    validation.manifest(entries)
+    transfers = _transfers(ctx)
+    for position, (path, _, size) in enumerate(entries):
+        if size > transfers.max_file_bytes:
+            raise validation.invalid(
+                f"files[{position}]: {path!r} is {size} bytes; this server takes files of up "
+                f"to {transfers.max_file_bytes} bytes",
+                "files",
+            )
+    if run_id is not None:
+        logging_run = await ctx.loaders.run_by_id.load(run_id)
+        if logging_run is None or not authorization.can_view_organization(
+            ctx, logging_run.organization_id
+        ):
+            raise not_found("run not found", ("runId",))
+        organization_id = logging_run.organization_id
+    else:
+        assert project_id is not None
+        found = await ctx.loaders.project_by_id.load(project_id)
+        if found is None or not authorization.can_view_organization(ctx, found.organization_id):
+            raise not_found("project not found", ("projectId",))
+        organization_id = found.organization_id
+    authorization.require_organization_role(ctx, organization_id, "MEMBER", "uploading files")
+    stored = await blobs.stored_blobs(ctx.pool, [digest for _, digest, _ in entries])
+    expires = transfers.expiry()
+    expires_at = datetime.fromtimestamp(expires, UTC)
+    uploads = []
+    for path, digest, size in entries:
+        if digest in stored and stored[digest].size == size:
+            uploads.append(FileUpload(path, digest, size, True, None, None))
+            continue
+        grant = upload_grant(digest, size)
+        query = {
+            "size": size,
+            "expires": expires,
+            "signature": await transfers.sign(*grant, str(expires)),
+        }
+        url = f"{ctx.base_url}/files/upload/{digest}?{urlencode(query)}"
+        uploads.append(FileUpload(path, digest, size, False, url, expires_at))
+    return uploads
+
+
+async def receive_upload(
+    transfers: Transfers, sha256: str, size: int, chunks: AsyncIterable[bytes]
+) -> Digests:
+    """Stores uploaded bytes when they are the ones declared, and records them as stored.
+
+    The row is written before the bytes move under their digest and in the same transaction,
+    so the collector, which deletes a row before its bytes, waits for the upload or goes first."""
+    store = transfers.store
+    staged = await store.stage(chunks, limit=size)
+    try:
+        received = staged.check(sha256, size)
+        async with transfers.pool.acquire() as conn, conn.transaction():
+            await blobs.record_blob_txn(conn, received)
+            await store.keep(staged)
+    except BaseException:
+        await store.discard(staged)
+        raise
+    return received
+
+
+async def require_stored_txn(conn: Connection, files: Sequence[FileSpec]) -> None:
+    """Refuses a manifest whose bytes are not all stored, naming the files that are missing.
+    The rows found stay locked until the transaction ends, so that the collector cannot take
+    the bytes between this check and the files that will refer to them."""
+    stored = await blobs.stored_blobs(conn, [f.digest for f in files], hold=True)
+    missing = [f.path for f in files if f.digest not in stored]
+    if missing:
+        shown = ", ".join(repr(p) for p in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise DomainError(
+            ErrorCode.FILES_NOT_STORED,
+            f"{len(missing)} of {len(files)} files have no stored bytes: {shown}{more}; upload "
+            "them through the URLs that prepareArtifactFiles gives, then log again",
+            ("files",),
+        )
+    for f in files:
+        if stored[f.digest].size != f.size:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{f.path!r} is declared as {f.size} bytes, but the bytes stored under its "
+                f"digest are {stored[f.digest].size} bytes",
+                ("files",),
+            )
+
+
+# Downloading
+
+
+def download_grant(sha256: str, name: str) -> tuple[str, ...]:
+    return ("GET", sha256, name)
+
+
+async def download_url(ctx: Context, file: ArtifactFile) -> str | None:
+    """A signed, expiring URL for the file's bytes (no auth header needed); None for files
+    logged before Cairn stored bytes. Refused to RESTRICTED_VIEWERs of a registry holding it."""
+    await authorization.require_download(ctx, file.content_id)
+    if file.sha256 is None:
+        return None
+    transfers = _transfers(ctx)
+    name = file.path.rsplit("/", 1)[-1]
+    expires = str(transfers.expiry())
+    signature = await transfers.sign(*download_grant(file.sha256, name), expires)
+    query = urlencode({"expires": expires, "signature": signature})
+    return f"{ctx.base_url}/files/{file.sha256}/{quote(name)}?{query}"
+
+
+# A whole version: its files in one tar archive, or its manifest as JSON.
+
+ARCHIVE = "tar"
+MANIFEST = "json"
+
+
+def content_grant(content_id: int, name: str) -> tuple[str, ...]:
+    return ("GET", "content", str(content_id), name)
+
+
+async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str | None:
+    """A signed URL for the version's whole content as `kind` (ARCHIVE, which needs the right
+    to download, or MANIFEST); None for an archive of files logged before Cairn stored bytes."""
+    if kind == ARCHIVE:
+        await authorization.require_download(ctx, version.content_id)
+        if not await ctx.loaders.content_fully_stored.load(version.content_id):
+            return None
+    transfers = _transfers(ctx)
+    collection = await ctx.loaders.collection_by_id.load(version.collection_id)
+    stem = "artifact" if collection is None else collection.name
+    name = f"{stem}-v{version.version_index}.{'tar' if kind == ARCHIVE else 'manifest.json'}"
+    expires = str(transfers.expiry())
+    signature = await transfers.sign(*content_grant(version.content_id, name), expires)
+    query = urlencode({"expires": expires, "signature": signature})
+    return f"{ctx.base_url}/files/contents/{version.content_id}/{quote(name)}?{query}"

@@ -1,0 +1,120 @@
+"""Files: a manifest's entries with their download URLs, and the mutation that hands out upload
+URLs for the bytes the store does not hold yet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from db import records
+from resolvers import files
+from schema.context import Ctx, arg
+from schema.errors import raise_domain_errors
+from schema.mutations import Errors, UserError, id_input, mutate
+from schema.scalars import Int64
+
+DIGEST = "SHA-256 of the file's bytes, in lower-case hex."
+
+
+@strawberry.type(description="One file in an artifact version's manifest.")
+class ArtifactFile:
+    path: str = strawberry.field(description="Path inside the artifact.")
+    digest: str = strawberry.field(description=DIGEST)
+    size: Int64 = strawberry.field(description="Size in bytes.")
+    md5: str | None = strawberry.field(
+        description="MD5 of the bytes in hex, computed by the server as they arrived; null for "
+        "files logged before Cairn stored bytes."
+    )
+    record: strawberry.Private[records.ArtifactFile]
+
+    @classmethod
+    def of(cls, r: records.ArtifactFile) -> ArtifactFile:
+        return cls(path=r.path, digest=r.digest, size=Int64(r.size), md5=r.md5, record=r)
+
+    @strawberry.field(
+        description="A signed URL that serves the bytes to a plain GET, without an auth header, "
+        "with range requests, until it expires (an hour by default). Null for files logged "
+        "before Cairn stored bytes. RESTRICTED_VIEWERs of a registry holding the file get "
+        "PERMISSION_DENIED."
+    )
+    async def download_url(self, info: Ctx) -> str | None:
+        with raise_domain_errors():
+            return await files.download_url(info.context, self.record)
+
+
+@strawberry.input(description="One file of an artifact version's manifest.")
+class ArtifactFileInput:
+    path: str = strawberry.field(
+        description="Path inside the artifact, relative, with `/` between parts; no `.` or `..` "
+        "parts."
+    )
+    digest: str = strawberry.field(description=DIGEST)
+    size: Int64 = strawberry.field(description="Size in bytes.")
+
+
+@strawberry.type(description="Where to send one file's bytes, unless the server holds them.")
+class FileUpload:
+    path: str = strawberry.field(description="The file's path in the manifest.")
+    digest: str = strawberry.field(description=DIGEST)
+    size: Int64 = strawberry.field(description="Size in bytes.")
+    stored: bool = strawberry.field(
+        description="True when the server already holds these bytes (from any version): "
+        "nothing to send."
+    )
+    upload_url: str | None = strawberry.field(
+        description="For bytes not stored yet: PUT the file's bytes, exactly `size` of them, "
+        "to this URL (no auth header). The server computes their digests and keeps them only "
+        "when they match."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When `uploadUrl` stops working; ask again for a new one."
+    )
+
+    @classmethod
+    def of(cls, r: files.FileUpload) -> FileUpload:
+        return cls(
+            path=r.path,
+            digest=r.digest,
+            size=Int64(r.size),
+            stored=r.stored,
+            upload_url=r.url,
+            expires_at=r.expires_at,
+        )
+
+
+@strawberry.input(description="A manifest whose bytes are about to be uploaded.")
+class PrepareArtifactFilesInput:
+    run_id: strawberry.ID | None = id_input(
+        "Run", default=None, description="The run that will log it (give this or projectId)."
+    )
+    project_id: strawberry.ID | None = id_input(
+        "Project", default=None, description="The project it will be logged in."
+    )
+    files: list[ArtifactFileInput] = strawberry.field(description="The manifest.")
+
+
+@strawberry.type(description="The result of `prepareArtifactFiles`.")
+class PrepareArtifactFilesPayload:
+    uploads: list[FileUpload] | None = strawberry.field(
+        default=None, description="One entry per file of the manifest, in its order."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, uploads: list[files.FileUpload]) -> PrepareArtifactFilesPayload:
+        return cls(uploads=[FileUpload.of(u) for u in uploads])
+
+
+@strawberry.type
+class FilesMutation:
+    @strawberry.mutation(
+        description="The first step of logging a version with files: for each file whose bytes "
+        "the server does not hold, a signed URL to PUT them to. Then `logArtifact` the same "
+        "manifest; it refuses files whose bytes have not arrived, naming them."
+    )
+    async def prepare_artifact_files(
+        self, info: Ctx, input: Annotated[PrepareArtifactFilesInput, arg("The manifest.")]
+    ) -> PrepareArtifactFilesPayload:
+        return await mutate(info, PrepareArtifactFilesPayload, files.prepare_artifact_files, input)

@@ -1,0 +1,257 @@
+"""The transfer routes: bytes in and out of the blob store on signed URLs, beside GraphQL.
+
+`PUT /files/upload/{sha256}` takes a file's bytes, exactly as many as its URL grants, and keeps
+them only when their digest matches. `GET /files/{sha256}/{name}` serves them, with ranges,
+length, type and an ETag that is the digest itself. Neither needs an auth header: the signature
+in the URL is the grant, made by a GraphQL field that checked the caller's role."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import mimetypes
+import re
+import tarfile
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import quote
+
+import orjson
+from obstore.exceptions import NotFoundError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from db import blobs
+from db.blobs import BlobMismatch, BlobTooLarge
+from db.records import ArtifactFile
+from resolvers.files import (
+    TransferRefused,
+    Transfers,
+    content_grant,
+    download_grant,
+    receive_upload,
+    upload_grant,
+)
+
+logger = logging.getLogger("cairn.transfers")
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def refusal(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def routes(transfers: Callable[[], Transfers]) -> list[Route]:
+    async def upload(request: Request) -> Response:
+        try:
+            return await _upload(transfers(), request)
+        except TransferRefused as refused:
+            return refusal(refused.status, refused.message)
+
+    async def download(request: Request) -> Response:
+        try:
+            return await _download(transfers(), request)
+        except TransferRefused as refused:
+            return refusal(refused.status, refused.message)
+
+    async def content(request: Request) -> Response:
+        try:
+            return await _content(transfers(), request)
+        except TransferRefused as refused:
+            return refusal(refused.status, refused.message)
+
+    return [
+        Route("/files/upload/{sha256}", upload, methods=["PUT"]),
+        Route("/files/contents/{content_id:int}/{name}", content, methods=["GET", "HEAD"]),
+        Route("/files/{sha256}/{name}", download, methods=["GET", "HEAD"]),
+    ]
+
+
+def _sha256(request: Request) -> str:
+    sha256: str = request.path_params["sha256"]
+    if _SHA256.fullmatch(sha256) is None:
+        raise TransferRefused(404, "no such file: the URL does not name a SHA-256")
+    return sha256
+
+
+async def _upload(transfers: Transfers, request: Request) -> Response:
+    sha256 = _sha256(request)
+    size_text = request.query_params.get("size", "")
+    if not size_text.isdigit():
+        raise TransferRefused(403, "this upload URL has no valid `size`; ask for a new one")
+    size = int(size_text)
+    await transfers.check(
+        upload_grant(sha256, size),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    length = request.headers.get("content-length")
+    if length is not None and length != size_text:
+        raise TransferRefused(
+            400, f"this URL takes exactly {size} bytes; the request says {length[:40]}"
+        )
+    try:
+        received = await receive_upload(transfers, sha256, size, request.stream())
+    except BlobTooLarge as error:
+        raise TransferRefused(413, f"{error}; nothing was kept") from None
+    except BlobMismatch as error:
+        raise TransferRefused(400, f"{error}; nothing was kept") from None
+    except ClientDisconnect:
+        raise TransferRefused(400, "the upload was cut off; nothing was kept") from None
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise TransferRefused(507, "the blob store is full; nothing was kept") from None
+        raise _store_unavailable(transfers, error) from None
+    except Exception as error:
+        raise _store_unavailable(transfers, error) from None
+    body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
+    return JSONResponse(body, status_code=201)
+
+
+def _store_unavailable(transfers: Transfers, error: Exception) -> TransferRefused:
+    logger.warning("blob store %s failed: %s", transfers.store.description, error)
+    return TransferRefused(503, "the blob store is unavailable; try again later")
+
+
+async def _download(transfers: Transfers, request: Request) -> Response:
+    sha256 = _sha256(request)
+    name: str = request.path_params["name"]
+    await transfers.check(
+        download_grant(sha256, name),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    stored = (await blobs.stored_blobs(transfers.pool, [sha256])).get(sha256)
+    if stored is None:
+        raise TransferRefused(404, "these bytes are no longer stored")
+    etag = f'"{sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        # The bytes under a digest never change.
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
+    if etag in _etags(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    start, end, status = 0, stored.size, 200
+    wanted = request.headers.get("range")
+    # Several ranges at once are answered with the whole file, as HTTP allows.
+    if (
+        wanted is not None
+        and "," not in wanted
+        and _if_range_holds(request.headers.get("if-range"), etag)
+    ):
+        span = _range(wanted, stored.size)
+        if span is None:
+            headers["Content-Range"] = f"bytes */{stored.size}"
+            message = f"the range {wanted[:80]!r} is not within the {stored.size} bytes"
+            return refusal(416, message, headers)
+        start, end, status = span[0], span[1], 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{stored.size}"
+    headers["Content-Length"] = str(end - start)
+    if request.method == "HEAD" or start == end:
+        return Response(status_code=status, headers=headers)
+    try:
+        chunks = await transfers.store.read(sha256, start, None if end == stored.size else end)
+    except (NotFoundError, FileNotFoundError):
+        logger.error("blob %s is recorded as stored but missing from the store", sha256)
+        raise TransferRefused(404, "these bytes are no longer stored") from None
+    except Exception as error:
+        raise _store_unavailable(transfers, error) from None
+    return StreamingResponse(chunks, status_code=status, headers=headers)
+
+
+def _etags(header: str | None) -> list[str]:
+    if header is None:
+        return []
+    return [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+def _if_range_holds(header: str | None, etag: str) -> bool:
+    """A range applies unless If-Range names other bytes than these."""
+    return header is None or header.strip() == etag
+
+
+def _range(header: str, size: int) -> tuple[int, int] | None:
+    """The byte range a Range header asks for, as [start, end); None when it cannot be
+    served."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match[1], match[2]
+    if first == "":
+        if last == "" or int(last) == 0:
+            return None
+        return max(size - int(last), 0), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or end <= start:
+        return None
+    return start, end
+
+
+async def _content(transfers: Transfers, request: Request) -> Response:
+    """A whole version: a tar archive of its files, or its manifest as JSON."""
+    content_id: int = request.path_params["content_id"]
+    name: str = request.path_params["name"]
+    await transfers.check(
+        content_grant(content_id, name),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    found = await blobs.content_files(transfers.pool, content_id)
+    if not found:
+        raise TransferRefused(404, "this version no longer exists")
+    disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    if name.endswith(".manifest.json"):
+        manifest = {
+            "files": [
+                {"path": f.path, "size": f.size, "sha256": f.sha256, "md5": f.md5} for f in found
+            ]
+        }
+        return Response(orjson.dumps(manifest), media_type="application/json", headers=disposition)
+    missing = [f.path for f in found if f.sha256 is None]
+    if missing:
+        raise TransferRefused(409, f"{len(missing)} files were logged without their bytes")
+    tar_headers = [_tar_header(f.path, f.size) for f in found]
+    length = TAR_END_BYTES + sum(
+        len(h) + f.size + _tar_padding(f.size) for h, f in zip(tar_headers, found, strict=True)
+    )
+    headers = {"Content-Length": str(length), "Content-Type": "application/x-tar", **disposition}
+    if request.method == "HEAD":
+        return Response(headers=headers)
+    return StreamingResponse(_tar(transfers, found, tar_headers), headers=headers)
+
+
+# A tar archive ends with two empty 512-byte blocks.
+TAR_END_BYTES = 1024
+
+
+def _tar_header(path: str, size: int) -> bytes:
+    info = tarfile.TarInfo(path)
+    info.size = size
+    info.mode = 0o644
+    # PAX headers carry long paths and sizes beyond what the old format holds.
+    return info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8")
+
+
+def _tar_padding(size: int) -> int:
+    return -size % 512
+
+
+async def _tar(
+    transfers: Transfers, files: list[ArtifactFile], headers: list[bytes]
+) -> AsyncIterator[bytes]:
+    """Streams the archive a file at a time, never holding more than a chunk of one."""
+    for entry, header in zip(files, headers, strict=True):
+        yield header
+        assert entry.sha256 is not None
+        async for chunk in await transfers.store.read(entry.sha256):
+            yield chunk
+        if padding := _tar_padding(entry.size):
+            yield b"\0" * padding
+    yield b"\0" * TAR_END_BYTES

@@ -1,0 +1,181 @@
+"""`cairn push` and `cairn pull` as a person or a CI job runs them, against a live server: files
+go up once, come back byte for byte, a retried pull resumes, the demo's production model can be
+pulled, and plain `curl` downloads with no auth header."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.demo import demo_entries, demo_file
+from tests.support.databases import new_database
+from tests.support.processes import Server, cairn, cairn_env, killed_at_exit, the_key
+
+
+@pytest.fixture(scope="module")
+async def demo_url(server_url: str) -> AsyncIterator[str]:
+    async with new_database(server_url, demo=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def live(
+    demo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server on a demo database, and the environment of a client with ada's key."""
+    env = cairn_env(tmp_path_factory.mktemp("xdg-runtime"), DATABASE_URL=demo_url)
+    key = the_key(cairn("keys", "create", "--user", "ada", "--org", "acme", env=env))
+    with killed_at_exit() as started:
+        server = Server([], env, tmp_path_factory.mktemp("logs"))
+        started.append(server)
+        server.wait_healthy()
+        client_env = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+        yield server, {**client_env, "CAIRN_URL": server.base_url, "CAIRN_API_KEY": key}
+        server.stop()
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def model_folder(root: Path) -> dict[str, bytes]:
+    contents = {
+        "weights.safetensors": os.urandom(3 * 1024 * 1024 + 17),
+        "config/model.json": b'{"layers": 12}\n',
+        "config/empty.txt": b"",
+        "tokenizer/vocab.txt": "\n".join(f"token-{i}" for i in range(2000)).encode(),
+    }
+    for path, data in contents.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return contents
+
+
+def test_push_then_pull_byte_for_byte_and_nothing_twice(
+    live: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    server, env = live
+    contents = model_folder(tmp_path / "model")
+    pushed = cairn(
+        "push",
+        str(tmp_path / "model"),
+        "acme/churn/pushed-model",
+        "--type",
+        "model",
+        "--link",
+        "acme/wandb-registry-model/pushed-model",
+        "--alias",
+        "candidate",
+        "--quiet",
+        env=env,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert "logged acme/churn/pushed-model:v0 (4 files sent, 0 already stored)" in pushed.stdout
+    assert "linked acme/wandb-registry-model/pushed-model:v0 [candidate, latest]" in pushed.stdout
+    # Again: the same version, and no bytes sent.
+    again = cairn(
+        "push", str(tmp_path / "model"), "acme/churn/pushed-model", "--type", "model", env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert "logged acme/churn/pushed-model:v0 (0 files sent, 4 already stored)" in again.stdout
+
+    out = tmp_path / "out"
+    pulled = cairn("pull", "acme/wandb-registry-model/pushed-model:candidate", str(out), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "4 files fetched, 0 already there" in pulled.stdout
+    assert tree(out) == contents
+    # A pull cut off halfway: the next one fetches only the rest of the broken file.
+    weights = out / "weights.safetensors"
+    weights.rename(out / "weights.safetensors.part")
+    with (out / "weights.safetensors.part").open("r+b") as handle:
+        handle.truncate(1_000_000)
+    resumed = cairn("pull", "acme/wandb-registry-model/pushed-model:v0", str(out), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 files fetched, 3 already there" in resumed.stdout
+    assert tree(out) == contents
+    assert server.process.poll() is None
+
+
+def test_the_demo_production_model_can_be_pulled(
+    live: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = live
+    pulled = cairn(
+        "pull", "acme/wandb-registry-model/churn-classifier:production", str(tmp_path), env=env
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    # The demo gives `production` to the eighth model (v7), logged from seed churn-7.
+    manifest = demo_entries("model.pkl", "requirements.txt", seed="churn-7")
+    assert tree(tmp_path) == {e.path: demo_file(e.path, "churn-7") for e in manifest}
+    assert all(hashlib.sha256(tree(tmp_path)[e.path]).hexdigest() == e.digest for e in manifest)
+
+
+def test_curl_downloads_with_no_auth_header(
+    live: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    server, env = live
+    files = httpx.post(
+        f"{server.base_url}/graphql",
+        json={
+            "query": """{ artifactVersion(path: "acme/wandb-registry-model/churn-classifier:v3") {
+              files { nodes { path downloadUrl } } } }"""
+        },
+        headers={"Authorization": f"Bearer {env['CAIRN_API_KEY']}"},
+        timeout=10,
+    ).json()["data"]["artifactVersion"]["files"]["nodes"]
+    pickle = next(f for f in files if f["path"] == "model.pkl")
+    target = tmp_path / "model.pkl"
+    subprocess.run(["curl", "-sSf", "-o", str(target), pickle["downloadUrl"]], check=True)
+    assert target.read_bytes() == demo_file("model.pkl", "churn-3")
+    piece = subprocess.run(
+        ["curl", "-sSf", "-r", "10-19", pickle["downloadUrl"]], check=True, capture_output=True
+    )
+    assert piece.stdout == demo_file("model.pkl", "churn-3")[10:20]
+
+
+def test_clear_errors(live: tuple[Server, dict[str, str]], tmp_path: Path) -> None:
+    _, env = live
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (
+            ("push", str(tmp_path / "empty"), "acme/churn/x", "--type", "model"),
+            env,
+            "holds no files",
+        ),
+        (
+            ("push", str(tmp_path / "nowhere"), "acme/churn/x", "--type", "model"),
+            env,
+            "is not a folder",
+        ),
+        (
+            ("push", str(tmp_path / "empty"), "acme/x", "--type", "model"),
+            env,
+            "is not a project path: give organization/project/artifact-name",
+        ),
+        (("pull", "acme/wandb-registry-model/no-such:v0", str(tmp_path)), env, "not found"),
+        (
+            ("pull", "acme/wandb-registry-model/churn-classifier:v0", str(tmp_path)),
+            {**env, "CAIRN_API_KEY": "cairn_" + "A" * 43},
+            "the API key was refused",
+        ),
+        (
+            ("pull", "acme/wandb-registry-model/churn-classifier:v0", str(tmp_path)),
+            {**env, "CAIRN_URL": "http://127.0.0.1:9"},
+            "cannot reach Cairn at http://127.0.0.1:9/graphql",
+        ),
+    ]
+    for args, case_env, says in cases:
+        result = cairn(*args, env=case_env)
+        assert result.returncode == 1, (args, result.stdout)
+        assert says in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr

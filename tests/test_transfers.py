@@ -1,0 +1,386 @@
+"""Files up and down: prepareArtifactFiles hands out signed upload URLs for the bytes the store
+lacks, the transfer route keeps only bytes that match what was declared, logArtifact refuses
+manifests whose bytes have not arrived, and each file's downloadUrl serves them back to a
+client without an auth header, with ranges, length, type and ETag."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import tarfile
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import asyncpg
+import httpx
+import obstore
+import pytest
+
+from db.blobs import BlobStore
+from server.settings import Settings
+from tests.support.app import app_client
+from tests.support.graphql import GraphQLClient
+from tests.support.manifests import PREPARE, bytes_of, file, upload
+from tests.support.mutations import refused
+from tests.support.workflow import Org, new_org, new_project
+
+FILES = """query($id: ID!) { node(id: $id) { ... on ArtifactVersion {
+  files { nodes { path digest size md5 downloadUrl } } } } }"""
+
+
+async def prepare(client: GraphQLClient, project: str, manifest: list[dict[str, Any]]) -> Any:
+    data = await client.data(PREPARE, {"input": {"projectId": project, "files": manifest}})
+    return data["prepareArtifactFiles"]
+
+
+async def files_of(client: GraphQLClient, version_id: str) -> list[dict[str, Any]]:
+    data = await client.data(FILES, {"id": version_id})
+    nodes: list[dict[str, Any]] = data["node"]["files"]["nodes"]
+    return nodes
+
+
+async def stored_rows(pool: asyncpg.Pool, digest: str) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM blobs WHERE sha256 = $1", digest)
+    return count
+
+
+async def staged_leftovers(blobs: BlobStore) -> list[str]:
+    found: list[str] = []
+    async for batch in obstore.list(blobs.store, prefix="incoming/"):
+        found.extend(str(entry["path"]) for entry in batch)
+    return found
+
+
+@pytest.fixture
+async def org(pool: asyncpg.Pool, client: httpx.AsyncClient) -> Org:
+    return await new_org(pool, client, prefix="files")
+
+
+async def test_files_go_up_are_checked_and_come_back_byte_for_byte(
+    org: Org, pool: asyncpg.Pool
+) -> None:
+    project = await new_project(org.member, org)
+    weights = os.urandom(300_000)
+    manifest = [file("model/weights.bin", weights), file("README.md", b"# Churn model\n")]
+    uploads = await prepare(org.member.client, project, manifest)
+    assert uploads["errors"] == []
+    assert [(u["path"], u["stored"]) for u in uploads["uploads"]] == [
+        ("model/weights.bin", False),
+        ("README.md", False),
+    ]
+    for sent in uploads["uploads"]:
+        assert sent["uploadUrl"].startswith("http://cairn.test/files/upload/")
+        assert sent["expiresAt"]
+        # No auth header: the URL is the grant.
+        response = await org.http.put(sent["uploadUrl"], content=bytes_of(sent["digest"]))
+        assert response.status_code == 201, response.text
+        assert response.json() == {
+            "sha256": sent["digest"],
+            "md5": hashlib.md5(bytes_of(sent["digest"])).hexdigest(),
+            "size": sent["size"],
+        }
+    logged = await org.member.ok(
+        "logArtifact", projectId=project, name="churn", type="model", files=manifest
+    )
+    found = await files_of(org.member.client, logged["artifactVersion"]["id"])
+    assert [(f["path"], f["size"], f["md5"]) for f in found] == [
+        ("README.md", 14, hashlib.md5(b"# Churn model\n").hexdigest()),
+        ("model/weights.bin", 300_000, hashlib.md5(weights).hexdigest()),
+    ]
+    download = found[1]["downloadUrl"]
+    response = await org.http.get(download)
+    assert response.status_code == 200
+    assert response.content == weights
+    assert response.headers["content-length"] == "300000"
+    assert response.headers["etag"] == f'"{hashlib.sha256(weights).hexdigest()}"'
+    assert response.headers["accept-ranges"] == "bytes"
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert "weights.bin" in response.headers["content-disposition"]
+    readme = await org.http.get(found[0]["downloadUrl"])
+    assert readme.content == b"# Churn model\n"
+    assert readme.headers["content-type"].startswith("text/markdown")
+
+
+async def test_range_requests_and_conditional_gets(org: Org) -> None:
+    project = await new_project(org.member, org)
+    data = os.urandom(10_000)
+    manifest = [file("data.bin", data)]
+    logged = await org.member.log(projectId=project, name="d", type="dataset", files=manifest)
+    (found,) = await files_of(org.member.client, logged["artifactVersion"]["id"])
+    url = found["downloadUrl"]
+    cases = {
+        "bytes=0-99": (206, data[:100], "bytes 0-99/10000"),
+        "bytes=9990-": (206, data[9990:], "bytes 9990-9999/10000"),
+        "bytes=-10": (206, data[-10:], "bytes 9990-9999/10000"),
+        "bytes=5000-99999": (206, data[5000:], "bytes 5000-9999/10000"),
+    }
+    for wanted, (status, body, content_range) in cases.items():
+        response = await org.http.get(url, headers={"Range": wanted})
+        assert response.status_code == status, wanted
+        assert response.content == body, wanted
+        assert response.headers["content-range"] == content_range, wanted
+        assert response.headers["content-length"] == str(len(body)), wanted
+    for unsatisfiable in ("bytes=10000-", "bytes=20-10", "bytes=-0", "items=0-1"):
+        response = await org.http.get(url, headers={"Range": unsatisfiable})
+        assert response.status_code == 416, unsatisfiable
+        assert response.headers["content-range"] == "bytes */10000"
+        assert unsatisfiable in response.json()["error"]
+    # Several ranges at once: the whole file, as HTTP allows.
+    whole = await org.http.get(url, headers={"Range": "bytes=0-1,5-6"})
+    assert (whole.status_code, whole.content) == (200, data)
+    # If-Range naming other bytes: the whole file, not a piece of something else.
+    stale = await org.http.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, data)
+    etag = whole.headers["etag"]
+    not_modified = await org.http.get(url, headers={"If-None-Match": etag})
+    assert (not_modified.status_code, not_modified.content) == (304, b"")
+    head = await org.http.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == "10000"
+
+
+async def test_bytes_already_stored_are_not_sent_again(org: Org, pool: asyncpg.Pool) -> None:
+    """Deduplication across versions, artifacts and projects: the second manifest needs only
+    the file that is new."""
+    first = await new_project(org.member, org, "first")
+    second = await new_project(org.member, org, "second")
+    shared = file("shared.bin", os.urandom(5_000))
+    await org.member.log(projectId=first, name="a", type="model", files=[shared])
+    fresh = file("fresh.bin", os.urandom(5_000))
+    payload = await prepare(org.member.client, second, [shared, fresh])
+    assert [(u["path"], u["stored"], u["uploadUrl"] is None) for u in payload["uploads"]] == [
+        ("shared.bin", True, True),
+        ("fresh.bin", False, False),
+    ]
+    assert await stored_rows(pool, shared["digest"]) == 1
+
+
+async def test_a_manifest_whose_bytes_have_not_arrived_is_refused_naming_them(
+    org: Org, pool: asyncpg.Pool
+) -> None:
+    project = await new_project(org.member, org)
+    sent = file("sent.bin", os.urandom(100))
+    await upload(org.member.client, [sent], projectId=project)
+    missing = [file(f"missing-{n}.bin", os.urandom(100)) for n in range(12)]
+    payload = await refused(
+        org.member.client,
+        pool,
+        "logArtifact",
+        {"projectId": project, "name": "m", "type": "model", "files": [sent, *missing]},
+    )
+    (error,) = payload["errors"]
+    assert error["code"] == "FILES_NOT_STORED"
+    assert error["field"] == ["input", "files"]
+    assert error["message"].startswith("12 of 13 files have no stored bytes: 'missing-0.bin'")
+    assert "and 2 more" in error["message"]
+    assert "sent.bin" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "status", "message"),
+    [
+        ("other bytes", 400, "declared 1000 bytes with SHA-256"),
+        ("truncated", 400, "this URL takes exactly 1000 bytes; the request says 500"),
+        ("too long", 400, "this URL takes exactly 1000 bytes; the request says 1001"),
+        ("streamed too long", 413, "more than the 1000 bytes declared arrived"),
+        ("streamed truncated", 400, "received 500 bytes"),
+    ],
+)
+async def test_bytes_that_are_not_the_declared_ones_are_refused_and_not_kept(
+    org: Org, pool: asyncpg.Pool, blob_store: BlobStore, wrong: str, status: int, message: str
+) -> None:
+    project = await new_project(org.member, org)
+    data = os.urandom(1000)
+    entry = file("f.bin", data)
+    (sent,) = (await prepare(org.member.client, project, [entry]))["uploads"]
+    body: Any = {
+        "other bytes": os.urandom(1000),
+        "truncated": data[:500],
+        "too long": data + b"x",
+    }.get(wrong)
+    if wrong.startswith("streamed"):
+        # Without a Content-Length, the server counts as the bytes arrive.
+        extra = data + b"x" if wrong == "streamed too long" else data[:500]
+
+        async def chunks() -> Any:
+            yield extra
+
+        body = chunks()
+    response = await org.http.put(sent["uploadUrl"], content=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+    assert await stored_rows(pool, entry["digest"]) == 0
+    assert not await blob_store.exists(entry["digest"])
+    assert await staged_leftovers(blob_store) == []
+
+
+async def test_signed_urls_cannot_be_forged_stretched_or_used_late(
+    org: Org, pool: asyncpg.Pool
+) -> None:
+    project = await new_project(org.member, org)
+    one, other = file("one.bin", os.urandom(64)), file("other.bin", os.urandom(64))
+    logged = await org.member.log(projectId=project, name="x", type="model", files=[one, other])
+    found = {
+        f["path"]: f for f in await files_of(org.member.client, logged["artifactVersion"]["id"])
+    }
+    url = urlsplit(found["one.bin"]["downloadUrl"])
+    query = dict(parse_qsl(url.query))
+
+    def changed(path: str = url.path, **params: str) -> str:
+        return f"{url.scheme}://{url.netloc}{path}?{urlencode({**query, **params})}"
+
+    other_digest = other["digest"]
+    forged = {
+        "another file's bytes": changed(url.path.replace(one["digest"], other_digest)),
+        "another name": changed(url.path.replace("one.bin", "evil.html")),
+        "a later expiry": changed(expires=str(int(query["expires"]) + 3600)),
+        "a made-up signature": changed(signature="A" * 43),
+        "no signature": changed(signature=""),
+    }
+    for what, forged_url in forged.items():
+        response = await org.http.get(forged_url)
+        assert response.status_code == 403, what
+        assert "signature does not match" in response.json()["error"], what
+    assert (await org.http.get(changed())).content == bytes_of(one["digest"])
+    # An upload URL grants one size of one blob: not another size.
+    entry = file("new.bin", os.urandom(10))
+    (sent,) = (await prepare(org.member.client, project, [entry]))["uploads"]
+    upload_url = urlsplit(sent["uploadUrl"])
+    bigger = dict(parse_qsl(upload_url.query), size="1000000")
+    response = await org.http.put(
+        f"{upload_url.scheme}://{upload_url.netloc}{upload_url.path}?{urlencode(bigger)}",
+        content=b"x" * 1_000_000,
+    )
+    assert response.status_code == 403
+    assert await stored_rows(pool, entry["digest"]) == 0
+
+
+async def test_urls_stop_working_when_they_expire(org: Org, pool: asyncpg.Pool) -> None:
+    project = await new_project(org.member, org)
+    entry = file("late.bin", os.urandom(10))
+    async with app_client(pool, Settings(transfer_url_seconds=-1)) as expired_http:
+        late = GraphQLClient(expired_http, org.member.client.key)
+        (sent,) = (await prepare(late, project, [entry]))["uploads"]
+        response = await expired_http.put(sent["uploadUrl"], content=bytes_of(entry["digest"]))
+        assert response.status_code == 403
+        assert "this URL expired at" in response.json()["error"]
+        assert await stored_rows(pool, entry["digest"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("../outside.bin", "must not have empty, `.` or `..` parts"),
+        ("a/../../b", "must not have empty, `.` or `..` parts"),
+        ("/etc/passwd", "must be relative, not start with /"),
+        ("a//b", "must not have empty, `.` or `..` parts"),
+        ("./a", "must not have empty, `.` or `..` parts"),
+        ("dir/", "must not have empty, `.` or `..` parts"),
+        ("a\\b", "must not hold NUL characters or backslashes"),
+    ],
+)
+async def test_paths_that_leave_the_artifact_are_refused(
+    org: Org, pool: asyncpg.Pool, path: str, problem: str
+) -> None:
+    project = await new_project(org.member, org)
+    entry = file(path, b"x")
+    for mutation in ("prepareArtifactFiles", "logArtifact"):
+        extra = {"name": "p", "type": "model"} if mutation == "logArtifact" else {}
+        payload = await refused(
+            org.member.client, pool, mutation, {"projectId": project, "files": [entry], **extra}
+        )
+        (error,) = payload["errors"]
+        assert error["code"] == "INVALID_ARGUMENT"
+        assert error["message"] == f"files[0]: the path {path!r} {problem}"
+
+
+async def test_duplicate_paths_and_bad_digests_are_refused(org: Org, pool: asyncpg.Pool) -> None:
+    project = await new_project(org.member, org)
+    a, b = file("same.bin", b"a"), file("same.bin", b"b")
+    payload = await refused(
+        org.member.client, pool, "prepareArtifactFiles", {"projectId": project, "files": [a, b]}
+    )
+    assert payload["errors"][0]["message"] == "files[1]: the path 'same.bin' appears twice"
+    bad = {"path": "x.bin", "digest": "9f2c", "size": 1}
+    payload = await refused(
+        org.member.client, pool, "prepareArtifactFiles", {"projectId": project, "files": [bad]}
+    )
+    assert "must be the SHA-256 of its bytes in lower-case hex" in payload["errors"][0]["message"]
+
+
+async def test_uploading_needs_the_member_role(org: Org, pool: asyncpg.Pool) -> None:
+    project = await new_project(org.member, org)
+    entry = file("v.bin", b"viewer")
+    payload = await refused(
+        org.viewer.client, pool, "prepareArtifactFiles", {"projectId": project, "files": [entry]}
+    )
+    assert [e["code"] for e in payload["errors"]] == ["PERMISSION_DENIED"]
+
+
+async def test_concurrent_uploads_of_the_same_bytes_keep_one_blob(
+    org: Org, pool: asyncpg.Pool, blob_store: BlobStore
+) -> None:
+    project = await new_project(org.member, org)
+    data = os.urandom(200_000)
+    entry = file("same.bin", data)
+    (sent,) = (await prepare(org.member.client, project, [entry]))["uploads"]
+    responses = await asyncio.gather(
+        *(org.http.put(sent["uploadUrl"], content=data) for _ in range(10))
+    )
+    assert [r.status_code for r in responses] == [201] * 10
+    assert await stored_rows(pool, entry["digest"]) == 1
+    assert await staged_leftovers(blob_store) == []
+    chunks = await blob_store.read(entry["digest"])
+    assert b"".join([c async for c in chunks]) == data
+
+
+async def test_downloads_need_the_url_only(org: Org, anonymous: GraphQLClient) -> None:
+    """No Authorization header, and none needed; but without the URL the files cannot be
+    listed."""
+    project = await new_project(org.member, org)
+    logged = await org.member.log(
+        projectId=project, name="n", type="model", files=[file("n.bin", b"no auth")]
+    )
+    (found,) = await files_of(org.member.client, logged["artifactVersion"]["id"])
+    response = await anonymous.http.get(found["downloadUrl"])
+    assert response.content == b"no auth"
+    listed = await anonymous.post(FILES, {"id": logged["artifactVersion"]["id"]})
+    assert listed.status_code == 401
+
+
+async def test_a_whole_version_as_one_archive_and_its_manifest_as_json(org: Org) -> None:
+    project = await new_project(org.member, org)
+    contents = {
+        "model/weights.bin": os.urandom(70_000),
+        "model/config.json": b'{"layers": 12}',
+        "empty.txt": b"",
+        "deep/" + "long-directory-name/" * 8 + "file.txt": b"a path longer than 100 bytes",
+    }
+    manifest = [file(path, data) for path, data in contents.items()]
+    logged = await org.member.log(projectId=project, name="whole", type="model", files=manifest)
+    data = await org.member.client.data(
+        "query($id: ID!) { node(id: $id) { ... on ArtifactVersion { archiveUrl manifestUrl } } }",
+        {"id": logged["artifactVersion"]["id"]},
+    )
+    archive = await org.http.get(data["node"]["archiveUrl"])
+    assert archive.status_code == 200, archive.text
+    assert archive.headers["content-type"] == "application/x-tar"
+    assert "whole-v0.tar" in archive.headers["content-disposition"]
+    assert int(archive.headers["content-length"]) == len(archive.content)
+    with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+        unpacked = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert unpacked == contents
+    described = (await org.http.get(data["node"]["manifestUrl"])).json()
+    assert described == {
+        "files": [
+            {
+                "path": path,
+                "size": len(contents[path]),
+                "sha256": hashlib.sha256(contents[path]).hexdigest(),
+                "md5": hashlib.md5(contents[path]).hexdigest(),
+            }
+            for path in sorted(contents)
+        ]
+    }

@@ -28,7 +28,7 @@ from server.graphql_http import (
     wants_graphiql,
 )
 from server.logs import REQUEST_ID
-from server.settings import Settings, blob_store
+from server.settings import Settings, blob_collector, blob_store
 from server.subscriptions import SubscriptionApp
 from server.transfers import routes as transfer_routes
 from server.worker import DeliveryWorker
@@ -105,11 +105,14 @@ def create_app(
             await hub.start()
             serve_on(active, hub)
             worker = DeliveryWorker(active, settings.webhook_policy)
+            collector = blob_collector(settings, active)
             if settings.run_worker:
                 worker.start()
+                collector.start()
             try:
                 yield
             finally:
+                await collector.stop()
                 await worker.stop()
                 await hub.stop()
         finally:

@@ -113,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument(
         "--alias", action="append", default=[], help="an alias for the link (repeatable)"
     )
+    gc = commands.add_parser(
+        "gc", help="delete file bytes no version refers to (the worker does it periodically)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        help="seconds bytes stay after nothing refers to them (default: $CAIRN_GC_GRACE_SECONDS "
+        "or one day)",
+    )
+    _add_data_dir(gc)
     pull = commands.add_parser("pull", help="download an artifact version's files")
     pull.add_argument(
         "path", help="a version path, e.g. acme/wandb-registry-model/churn:production"
@@ -193,7 +205,7 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from server.settings import webhook_policy_from_env
+    from server.settings import blob_collector, webhook_policy_from_env
     from server.worker import DeliveryWorker
 
     url = _database(args, migrate_embedded=True)
@@ -202,15 +214,18 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def work() -> None:
         pool = await create_pool(url, max_size=4)
         worker = DeliveryWorker(pool, webhook_policy_from_env())
+        collector = blob_collector(Settings(), pool)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         worker.start()
-        print("cairn worker: delivering webhooks", file=sys.stderr)
+        collector.start()
+        print("cairn worker: delivering webhooks, collecting unreferenced blobs", file=sys.stderr)
         try:
             await stop.wait()
         finally:
+            await collector.stop()
             await worker.stop()
             await pool.close()
 
@@ -319,6 +334,24 @@ def _server(args: argparse.Namespace) -> tuple[str, str]:
     return url, key
 
 
+def cmd_gc(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from resolvers.collector import collect
+
+    url = _database(args, migrate_embedded=True)
+    require_current_schema(url)
+    settings = Settings()
+    grace = timedelta(seconds=settings.gc_grace_seconds if args.grace is None else args.grace)
+
+    async def work(pool: asyncpg.Pool) -> str:
+        collected = await collect(pool, blob_store(settings), grace, dry_run=args.dry_run)
+        return collected.summary()
+
+    summary = asyncio.run(_with_pool(url, work))
+    print(f"would delete {summary}" if args.dry_run else f"deleted {summary}")
+
+
 def cmd_push(args: argparse.Namespace) -> None:
     from client.transfers import ClientError, push
 
@@ -386,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         "users": cmd_users,
         "orgs": cmd_orgs,
         "worker": cmd_worker,
+        "gc": cmd_gc,
         "push": cmd_push,
         "pull": cmd_pull,
     }

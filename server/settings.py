@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+import asyncpg
 
 from db.blobs import BlobStore
 from resolvers.files import DEFAULT_MAX_FILE_BYTES
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
+from server.worker import BlobCollector
 
 DEFAULT_DATA_DIR = Path.home() / ".cairn" / "pgdata"
 
@@ -58,6 +62,14 @@ class Settings:
         default_factory=lambda: int(os.environ.get("CAIRN_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
     )
 
+    # Unreferenced bytes are deleted once unreferenced this long, checked this often.
+    gc_grace_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("CAIRN_GC_GRACE_SECONDS", 86_400))
+    )
+    gc_interval_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("CAIRN_GC_INTERVAL_SECONDS", 3600))
+    )
+
     def throttle(self) -> Throttle | None:
         if self.rate_limit_points <= 0:
             return None
@@ -66,6 +78,15 @@ class Settings:
 
 def blob_store(settings: Settings) -> BlobStore:
     return BlobStore.from_setting(settings.storage, default_data_dir())
+
+
+def blob_collector(settings: Settings, pool: asyncpg.Pool) -> BlobCollector:
+    return BlobCollector(
+        pool,
+        blob_store(settings),
+        timedelta(seconds=settings.gc_grace_seconds),
+        settings.gc_interval_seconds,
+    )
 
 
 def webhook_policy_from_env() -> WebhookPolicy:

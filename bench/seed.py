@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from bench.database import count_rows
 from bench.invariants import RolledBack, assert_invariants, check_manifest_digest
 from db.accounts import user_by_name
-from db.blobs import Digests, record_blob_txn
+from db.blobs import Digests, record_blobs_txn
 from db.pool import Connection
 from db.registries import registries_by_organization_name
 from db.runs import projects_by_organization_name
@@ -469,7 +469,7 @@ async def _check_with_resolvers(conn: Connection, organization_id: int, shape: S
             assert project is not None
             # A row standing for the file's bytes: logging checks they are stored, and this
             # transaction is rolled back.
-            await record_blob_txn(conn, Digests("0" * 64, "0" * 32, 1))
+            await record_blobs_txn(conn, [Digests("0" * 64, "0" * 32, 1)])
             logged = await log_artifact_txn(
                 conn,
                 member,

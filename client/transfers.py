@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
-from collections.abc import AsyncIterator, Callable
+import tarfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,18 +24,21 @@ from tqdm import tqdm
 
 CHUNK_BYTES = 1 << 20
 ATTEMPTS = 4
+# Files up to this size travel many to a request, when there are at least BATCH_MIN of them.
+SMALL_BYTES = 1 << 20
+BATCH_MIN = 16
 
 PROJECT = """query($o: String!, $p: String!) {
   organization(name: $o) { project(name: $p) { id } } }"""
 CREATE_PROJECT = """mutation($input: CreateProjectInput!) { createProject(input: $input) {
   project { id } errors { code message } } }"""
 PREPARE = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
-  uploads { path digest size stored uploadUrl } errors { code message } } }"""
+  uploads { path digest size stored uploadUrl } batchUploadUrl errors { code message } } }"""
 LOG = """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
   artifactVersion { id path } errors { code message } } }"""
 LINK = """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
   artifactVersion { path aliases } errors { code message } } }"""
-FILES = """query($path: String!, $after: String) { artifactVersion(path: $path) { path
+FILES = """query($path: String!, $after: String) { artifactVersion(path: $path) { path archiveUrl
   files(first: 100, after: $after) { pageInfo { hasNextPage endCursor }
     nodes { path size digest downloadUrl } } } }"""
 
@@ -110,14 +115,20 @@ def local_files(directory: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def sha256_of(source: Path, progress: Callable[[int], object] | None = None) -> str:
+def _hasher_of(source: Path | None, progress: Callable[[int], object] | None = None) -> Any:
+    """A SHA-256 that has seen the bytes of `source` (none when None)."""
     hasher = hashlib.sha256()
-    with source.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            hasher.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    return hasher.hexdigest()
+    if source is not None:
+        with source.open("rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                hasher.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+    return hasher
+
+
+def sha256_of(source: Path, progress: Callable[[int], object] | None = None) -> str:
+    return str(_hasher_of(source, progress).hexdigest())
 
 
 def hashed(directory: Path, jobs: int, quiet: bool) -> list[LocalFile]:
@@ -162,6 +173,12 @@ async def push(
             (u["uploadUrl"], by_path[u["path"]]) for u in prepared["uploads"] if not u["stored"]
         ]
         total = sum(f.size for _, f in wanted)
+        # Small files go many to a request (tar archives to the batch URL), large ones alone.
+        small = [f for _, f in wanted if f.size <= SMALL_BYTES]
+        large = [(u, f) for u, f in wanted if f.size > SMALL_BYTES]
+        if len(small) < BATCH_MIN:
+            large, small = large + [(u, f) for u, f in wanted if f.size <= SMALL_BYTES], []
+        groups = [small[i::jobs] for i in range(jobs)] if small else []
         with tqdm(total=total, unit="B", unit_scale=True, desc="upload", disable=quiet) as bar:
             limit = asyncio.Semaphore(jobs)
 
@@ -169,7 +186,13 @@ async def push(
                 async with limit:
                     await _send(http, upload_url, local, bar.update)
 
-            await asyncio.gather(*(send(u, f) for u, f in wanted))
+            async def send_batch(group: list[LocalFile]) -> None:
+                async with limit:
+                    await _send_batch(http, prepared["batchUploadUrl"], group, bar.update)
+
+            await asyncio.gather(
+                *(send(u, f) for u, f in large), *(send_batch(g) for g in groups if g)
+            )
         logged = await api.mutate(
             LOG,
             "logArtifact",
@@ -236,6 +259,41 @@ async def _send(
         await asyncio.sleep(2**attempt / 4)
 
 
+async def _send_batch(
+    http: httpx.AsyncClient, url: str, group: list[LocalFile], progress: Callable[[int], object]
+) -> None:
+    """PUTs small files as one tar archive whose members are named by their SHA-256; again
+    from the start after a dropped connection or a server error."""
+    for attempt in range(1, ATTEMPTS + 1):
+        sent = 0
+
+        async def archive() -> AsyncIterator[bytes]:
+            nonlocal sent
+            for local in group:
+                info = tarfile.TarInfo(local.digest)
+                info.size = local.size
+                data = await asyncio.to_thread(local.source.read_bytes)
+                yield info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes(-local.size % 512)
+                sent += local.size
+                progress(local.size)
+            yield bytes(1024)
+
+        try:
+            response = await http.put(url, content=archive())
+        except httpx.HTTPError as error:
+            progress(-sent)
+            if attempt == ATTEMPTS:
+                raise ClientError(f"uploading {len(group)} files failed: {error}") from None
+            await asyncio.sleep(2**attempt / 4)
+            continue
+        if response.status_code == 201:
+            return
+        progress(-sent)
+        if response.status_code < 500 or attempt == ATTEMPTS:
+            raise ClientError(f"uploading {len(group)} files: {_reason(response)}")
+        await asyncio.sleep(2**attempt / 4)
+
+
 def _reason(response: httpx.Response) -> str:
     try:
         return str(response.json()["error"])
@@ -249,7 +307,7 @@ async def pull(
     """Fetches the version at `path` into `directory`. Returns what was fetched and skipped."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as http:
         api = Api(http, url, key)
-        files, version_path = await _files(api, path)
+        files, version_path, archive_url = await _files(api, path)
         for entry in files:
             problem = _unsafe(entry["path"])
             if problem:
@@ -257,17 +315,30 @@ async def pull(
         todo = await asyncio.to_thread(_not_there_yet, directory, files)
         total = sum(f["size"] for f in todo)
         with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=quiet) as bar:
+            rest = todo
+            # Many small files and none here yet: one archive of them all, then one request
+            # each for whatever it did not bring (it was cut off, or a member was wrong).
+            if (
+                archive_url is not None
+                and len(todo) == len(files) >= BATCH_MIN
+                and total <= SMALL_BYTES * len(todo)
+            ):
+                done = await asyncio.to_thread(
+                    _extract_archive, archive_url, directory, todo, bar.update
+                )
+                rest = [f for f in todo if f["path"] not in done]
             limit = asyncio.Semaphore(jobs)
 
             async def fetch(entry: dict[str, Any]) -> None:
                 async with limit:
                     await _fetch(http, entry, directory / entry["path"], bar.update)
 
-            await asyncio.gather(*(fetch(f) for f in todo))
+            await asyncio.gather(*(fetch(f) for f in rest))
     return {"path": version_path, "downloaded": len(todo), "skipped": len(files) - len(todo)}
 
 
-async def _files(api: Api, path: str) -> tuple[list[dict[str, Any]], str]:
+async def _files(api: Api, path: str) -> tuple[list[dict[str, Any]], str, str | None]:
+    """The version's files, its path, and the URL of its archive."""
     files: list[dict[str, Any]] = []
     after = None
     while True:
@@ -278,8 +349,67 @@ async def _files(api: Api, path: str) -> tuple[list[dict[str, Any]], str]:
         page = version["files"]
         files.extend(page["nodes"])
         if not page["pageInfo"]["hasNextPage"]:
-            return files, version["path"]
+            return files, version["path"], version["archiveUrl"]
         after = page["pageInfo"]["endCursor"]
+
+
+def _extract_archive(
+    url: str, directory: Path, wanted: list[dict[str, Any]], progress: Callable[[int], object]
+) -> set[str]:
+    """The paths of `wanted` that the version's archive brought, each checked against its
+    SHA-256 before it is moved into place. A broken stream ends it early, without an error."""
+    by_path = {f["path"]: f for f in wanted}
+    done: set[str] = set()
+    try:
+        with httpx.stream("GET", url, timeout=httpx.Timeout(60, connect=10)) as response:
+            if response.status_code != 200:
+                return done
+            readable = _Readable(response.iter_bytes(CHUNK_BYTES))
+            with tarfile.open(fileobj=readable, mode="r|") as archive:
+                for member in archive:
+                    entry = by_path.get(member.name)
+                    source = archive.extractfile(member) if member.isreg() else None
+                    if entry is None or source is None:
+                        continue
+                    target = directory / entry["path"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    partial = target.with_name(target.name + ".part")
+                    hasher = hashlib.sha256()
+                    with partial.open("wb") as handle:
+                        while chunk := source.read(CHUNK_BYTES):
+                            hasher.update(chunk)
+                            handle.write(chunk)
+                            progress(len(chunk))
+                    if hasher.hexdigest() == entry["digest"]:
+                        os.replace(partial, target)
+                        done.add(entry["path"])
+                    else:
+                        partial.unlink()
+    except (httpx.HTTPError, tarfile.TarError):
+        pass
+    return done
+
+
+class _Readable(io.RawIOBase):
+    """A file to read from an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                return 0
+            self._left = memoryview(chunk)
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
 
 
 def _unsafe(path: str) -> str | None:
@@ -318,16 +448,22 @@ async def _fetch(
             partial.unlink()
             have = 0
         headers = {"Range": f"bytes={have}-"} if 0 < have < entry["size"] else {}
+        # The digest grows with the file: what an earlier try left first, then what arrives.
+        hasher = await asyncio.to_thread(_hasher_of, partial if have else None)
         try:
             if have < entry["size"] or entry["size"] == 0:
                 async with http.stream("GET", entry["downloadUrl"], headers=headers) as response:
                     if response.status_code not in (200, 206):
                         await response.aread()
                         raise ClientError(f"downloading {entry['path']}: {_reason(response)}")
-                    mode = "ab" if response.status_code == 206 else "wb"
-                    progress(have if mode == "ab" else 0)
+                    if response.status_code == 200:
+                        mode, hasher = "wb", hashlib.sha256()
+                    else:
+                        mode = "ab"
+                        progress(have)
                     with partial.open(mode) as handle:
                         async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                            hasher.update(chunk)
                             handle.write(chunk)
                             progress(len(chunk))
         except httpx.HTTPError as error:
@@ -335,7 +471,7 @@ async def _fetch(
                 raise ClientError(f"downloading {entry['path']} failed: {error}") from None
             await asyncio.sleep(2**attempt / 4)
             continue
-        if sha256_of(partial) != entry["digest"]:
+        if hasher.hexdigest() != entry["digest"]:
             partial.unlink()
             if attempt == ATTEMPTS:
                 raise ClientError(f"{entry['path']} arrived with the wrong SHA-256")

@@ -9,6 +9,7 @@ half-written or wrong blob.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import secrets
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import obstore
@@ -81,6 +82,10 @@ class BlobStore:
     def __init__(self, store: LocalStore | S3Store, description: str) -> None:
         self.store = store
         self.description = description
+        # Local bytes stream through plain file reads and writes: measured on a 256 MiB file
+        # through the server, obstore's local streams moved about 130 MB/s down and 240 up,
+        # plain files on worker threads about 1,300 down.
+        self.folder = Path(str(store.prefix)) if isinstance(store, LocalStore) else None
 
     @classmethod
     def from_setting(cls, setting: str | None, data_dir: Path) -> BlobStore:
@@ -116,11 +121,27 @@ class BlobStore:
         staged = Staged(f"incoming/{uuid.uuid4().hex}")
         digests = _Digesting(chunks, limit)
         try:
-            await obstore.put_async(self.store, staged.key, digests)
+            if self.folder is None:
+                await obstore.put_async(self.store, staged.key, digests)
+            else:
+                await digests.write_to(self.folder / staged.key)
         except BaseException:
             await self.discard(staged)
             raise
         staged.digests = digests.result()
+        return staged
+
+    async def stage_bytes(self, data: bytes) -> Staged:
+        """Like `stage`, for bytes already in memory (small files): one write, no parts."""
+        staged = Staged(
+            f"incoming/{uuid.uuid4().hex}",
+            Digests(
+                hashlib.sha256(data).hexdigest(),
+                hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                len(data),
+            ),
+        )
+        await obstore.put_async(self.store, staged.key, data)
         return staged
 
     async def keep(self, staged: Staged) -> None:
@@ -150,6 +171,8 @@ class BlobStore:
         """The blob's bytes from `start` up to `end` (exclusive; the end when None), streamed.
         A missing blob raises here, before anything is streamed."""
         key = blob_key(sha256)
+        if self.folder is not None:
+            return await _read_file(self.folder / key, start, end)
         if start == 0 and end is None:
             result = await obstore.get_async(self.store, key)
         else:
@@ -175,6 +198,29 @@ class BlobStore:
             await obstore.delete_async(self.store, key)
 
 
+async def _read_file(path: Path, start: int, end: int | None) -> AsyncIterator[bytes]:
+    """The bytes of a file from `start` to `end`; opened here, so that a missing file raises
+    before anything is streamed."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    return _file_chunks(handle, start, end)
+
+
+async def _file_chunks(handle: BinaryIO, start: int, end: int | None) -> AsyncIterator[bytes]:
+    try:
+        handle.seek(start)
+        left = None if end is None else end - start
+        while left != 0:
+            want = CHUNK_BYTES if left is None else min(CHUNK_BYTES, left)
+            chunk = await asyncio.to_thread(handle.read, want)
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
 async def _chunks(stream: AsyncIterable[Any]) -> AsyncIterator[bytes]:
     async for chunk in stream:
         yield bytes(chunk)
@@ -190,29 +236,78 @@ class _Digesting:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._size = 0
 
+    def _count(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise BlobTooLarge(f"more than the {self._limit} bytes declared arrived")
+
+    def _digest(self, chunk: bytes) -> None:
+        self._sha256.update(chunk)
+        self._md5.update(chunk)
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
-            self._sha256.update(chunk)
-            self._md5.update(chunk)
-            self._size += len(chunk)
-            if self._size > self._limit:
-                raise BlobTooLarge(f"more than the {self._limit} bytes declared arrived")
+            self._count(chunk)
+            self._digest(chunk)
             yield chunk
+
+    async def write_to(self, path: Path) -> None:
+        """Writes the bytes to a new file, a megabyte at a time, hashed and written on a worker
+        thread while the event loop receives the next (hashlib lets go of the GIL)."""
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        handle = await asyncio.to_thread(path.open, "xb")
+
+        def digest_and_write(pieces: list[bytes]) -> None:
+            for piece in pieces:
+                self._digest(piece)
+            handle.writelines(pieces)
+
+        # One megabyte is hashed and written while the next one arrives.
+        writing: asyncio.Future[None] | None = None
+        try:
+            gathered: list[bytes] = []
+            size = 0
+            async for chunk in self._chunks:
+                self._count(chunk)
+                gathered.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK_BYTES:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(digest_and_write, gathered))
+                    gathered, size = [], 0
+            if writing is not None:
+                await writing
+            await asyncio.to_thread(digest_and_write, gathered)
+        finally:
+            # A write under way finishes before the file closes (a thread cannot be stopped).
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
+            await asyncio.to_thread(handle.close)
 
     def result(self) -> Digests:
         return Digests(self._sha256.hexdigest(), self._md5.hexdigest(), self._size)
 
 
-# Records verified bytes, or confirms them again: the upsert takes the row's lock, so an upload
-# and the collector never interleave between the row and the bytes.
-RECORD_BLOB = """
-INSERT INTO blobs (sha256, md5, size) VALUES ($1, $2, $3)
+# Records verified bytes, or confirms them again: the upsert takes the rows' locks, so an upload
+# and the collector never interleave between a row and its bytes.
+RECORD_BLOBS = """
+INSERT INTO blobs (sha256, md5, size)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
 ON CONFLICT (sha256) DO UPDATE SET stored_at = clock_timestamp()
 """
 
 
-async def record_blob_txn(conn: Connection, digests: Digests) -> None:
-    await conn.execute(RECORD_BLOB, digests.sha256, digests.md5, digests.size)
+async def record_blobs_txn(conn: Connection, received: Sequence[Digests]) -> None:
+    """Records verified blobs, in an order every transaction shares (by digest), so that two
+    batches with the same blobs never wait on each other in a circle."""
+    ordered = sorted({d.sha256: d for d in received}.values(), key=lambda d: d.sha256)
+    await conn.execute(
+        RECORD_BLOBS,
+        [d.sha256 for d in ordered],
+        [d.md5 for d in ordered],
+        [d.size for d in ordered],
+    )
 
 
 SELECT_STORED = "SELECT sha256, md5, size FROM blobs WHERE sha256 = ANY($1::text[])"

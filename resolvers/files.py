@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 import asyncpg
 
 from db import blobs
-from db.blobs import BlobStore, Digests
+from db.blobs import BlobStore, Digests, Staged
 from db.pool import Connection
 from db.records import ArtifactFile, ArtifactVersion
 from resolvers import authorization, validation
@@ -105,11 +105,23 @@ def upload_grant(sha256: str, size: int) -> tuple[str, ...]:
     return ("PUT", sha256, str(size))
 
 
+def batch_grant(total_bytes: int) -> tuple[str, ...]:
+    return ("PUT", "batch", str(total_bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFiles:
+    uploads: list[FileUpload]
+    # One URL for all the missing files at once, as a tar archive of members named by their
+    # SHA-256 and holding at most the missing files' bytes in all; None when nothing is missing.
+    batch_url: str | None
+
+
 async def prepare_artifact_files(
     ctx: Context, run_id: int | None, project_id: int | None, files: Sequence[FileSpec]
-) -> list[FileUpload]:
+) -> PreparedFiles:
     """For each file of a manifest, a signed URL to upload its bytes to, or none when the
-    store holds them already (from any version, of any artifact)."""
+    store holds them already (from any version, of any artifact); and one URL for them all."""
     validation.exactly_one(run_id, project_id, ("runId", "projectId"))
     entries = [(f.path, f.digest, f.size) for f in files]
     validation.manifest(entries)
@@ -151,27 +163,38 @@ async def prepare_artifact_files(
         }
         url = f"{ctx.base_url}/files/upload/{digest}?{urlencode(query)}"
         uploads.append(FileUpload(path, digest, size, False, url, expires_at))
-    return uploads
+    missing = sum(u.size for u in uploads if not u.stored)
+    if not any(not u.stored for u in uploads):
+        return PreparedFiles(uploads, None)
+    signature = await transfers.sign(*batch_grant(missing), str(expires))
+    query = {"bytes": missing, "expires": expires, "signature": signature}
+    return PreparedFiles(uploads, f"{ctx.base_url}/files/batch?{urlencode(query)}")
 
 
 async def receive_upload(
     transfers: Transfers, sha256: str, size: int, chunks: AsyncIterable[bytes]
 ) -> Digests:
-    """Stores uploaded bytes when they are the ones declared, and records them as stored.
-
-    The row is written before the bytes move under their digest and in the same transaction,
-    so the collector, which deletes a row before its bytes, waits for the upload or goes first."""
+    """Stores uploaded bytes when they are the ones declared, and records them as stored."""
     store = transfers.store
     staged = await store.stage(chunks, limit=size)
     try:
         received = staged.check(sha256, size)
-        async with transfers.pool.acquire() as conn, conn.transaction():
-            await blobs.record_blob_txn(conn, received)
-            await store.keep(staged)
+        await keep_verified(transfers, [staged])
     except BaseException:
         await store.discard(staged)
         raise
     return received
+
+
+async def keep_verified(transfers: Transfers, staged: Sequence[Staged]) -> None:
+    """Records staged bytes whose digests were checked, and moves them under their digests.
+
+    The rows are written before the bytes move and in the same transaction, so the collector,
+    which deletes a row before its bytes, waits for the upload or goes first."""
+    async with transfers.pool.acquire() as conn, conn.transaction():
+        await blobs.record_blobs_txn(conn, [s.digests for s in staged if s.digests is not None])
+        for each in staged:
+            await transfers.store.keep(each)
 
 
 async def require_stored_txn(conn: Connection, files: Sequence[FileSpec]) -> None:

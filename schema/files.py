@@ -100,11 +100,21 @@ class PrepareArtifactFilesPayload:
     uploads: list[FileUpload] | None = strawberry.field(
         default=None, description="One entry per file of the manifest, in its order."
     )
+    batch_upload_url: str | None = strawberry.field(
+        default=None,
+        description="For many small files, instead of a PUT each: PUT one tar archive (ustar) "
+        "whose members are the missing files, each named by its SHA-256 in lower-case hex. "
+        "The server checks and keeps each member as it arrives, up to the missing files' total "
+        "size. Null when nothing is missing; expires with the other URLs.",
+    )
     errors: list[UserError] = Errors
 
     @classmethod
-    def of(cls, uploads: list[files.FileUpload]) -> PrepareArtifactFilesPayload:
-        return cls(uploads=[FileUpload.of(u) for u in uploads])
+    def of(cls, prepared: files.PreparedFiles) -> PrepareArtifactFilesPayload:
+        return cls(
+            uploads=[FileUpload.of(u) for u in prepared.uploads],
+            batch_upload_url=prepared.batch_url,
+        )
 
 
 @strawberry.type

@@ -57,7 +57,7 @@ class DemoFiles:
         for entry in entries:
             data = demo_file(entry.path, seed)
             digests = await self.store.put(_once(data), sha256=entry.digest, size=entry.size)
-            await blobs.record_blob_txn(self.conn, digests)
+            await blobs.record_blobs_txn(self.conn, [digests])
         return entries
 
 

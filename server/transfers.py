@@ -22,13 +22,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from db import blobs
-from db.blobs import BlobMismatch, BlobTooLarge
+from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Staged
 from db.records import ArtifactFile
 from resolvers.files import (
     TransferRefused,
     Transfers,
+    batch_grant,
     content_grant,
     download_grant,
+    keep_verified,
     receive_upload,
     upload_grant,
 )
@@ -56,6 +58,12 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
         except TransferRefused as refused:
             return refusal(refused.status, refused.message)
 
+    async def batch(request: Request) -> Response:
+        try:
+            return await _batch(transfers(), request)
+        except TransferRefused as refused:
+            return refusal(refused.status, refused.message)
+
     async def content(request: Request) -> Response:
         try:
             return await _content(transfers(), request)
@@ -64,6 +72,7 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
 
     return [
         Route("/files/upload/{sha256}", upload, methods=["PUT"]),
+        Route("/files/batch", batch, methods=["PUT"]),
         Route("/files/contents/{content_id:int}/{name}", content, methods=["GET", "HEAD"]),
         Route("/files/{sha256}/{name}", download, methods=["GET", "HEAD"]),
     ]
@@ -108,6 +117,114 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
         raise _store_unavailable(transfers, error) from None
     body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
     return JSONResponse(body, status_code=201)
+
+
+# Members of a batch are kept this many at a time: one transaction records them all.
+BATCH_KEEP = 256
+
+
+async def _batch(transfers: Transfers, request: Request) -> Response:
+    """Many files in one request: a tar archive whose members are named by their SHA-256. Each
+    member is checked as it arrives; members checked so far are kept even if a later one is
+    refused."""
+    budget_text = request.query_params.get("bytes", "")
+    if not budget_text.isdigit():
+        raise TransferRefused(403, "this upload URL has no valid `bytes`; ask for a new one")
+    budget = int(budget_text)
+    await transfers.check(
+        batch_grant(budget),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    body = _Body(request.stream())
+    verified: list[Staged] = []
+    received = total = 0
+    try:
+        while (block := await body.exactly(512, "a member's header")) != _ZERO_BLOCK:
+            info = _member(block, received)
+            total += info.size
+            if total > budget:
+                raise TransferRefused(
+                    413, f"the members hold more than the {budget} bytes this URL takes"
+                )
+            verified.append(await _batch_member(transfers, body, info))
+            received += 1
+            if len(verified) == BATCH_KEEP:
+                await keep_verified(transfers, verified)
+                verified = []
+    except ClientDisconnect:
+        raise TransferRefused(400, f"the upload was cut off after {received} files") from None
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise TransferRefused(507, "the blob store is full") from None
+        raise _store_unavailable(transfers, error) from None
+    finally:
+        # Members checked before a refusal are kept: a retry need not send them again.
+        if verified:
+            await keep_verified(transfers, verified)
+    return JSONResponse({"stored": received}, status_code=201)
+
+
+async def _batch_member(transfers: Transfers, body: _Body, info: tarfile.TarInfo) -> Staged:
+    """One member of a batch, staged and checked against its name; nothing kept otherwise."""
+    if info.size <= CHUNK_BYTES:
+        staged = await transfers.store.stage_bytes(
+            await body.exactly(info.size, f"member {info.name}")
+        )
+    else:
+        staged = await transfers.store.stage(body.chunks(info.size), limit=info.size)
+    try:
+        staged.check(info.name, info.size)
+        await body.exactly(-info.size % 512, "padding")
+    except BlobMismatch as error:
+        await transfers.store.discard(staged)
+        raise TransferRefused(400, f"member {info.name}: {error}") from None
+    except BaseException:
+        await transfers.store.discard(staged)
+        raise
+    return staged
+
+
+_ZERO_BLOCK = bytes(512)
+
+
+def _member(block: bytes, position: int) -> tarfile.TarInfo:
+    try:
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+    except tarfile.HeaderError as error:
+        raise TransferRefused(400, f"member {position}: not a tar header ({error})") from None
+    if not info.isreg():
+        raise TransferRefused(400, f"member {info.name!r} is not a regular file")
+    if _SHA256.fullmatch(info.name) is None:
+        raise TransferRefused(
+            400, f"member {info.name[:80]!r}: members are named by their SHA-256 in hex"
+        )
+    return info
+
+
+class _Body:
+    """A request body read in exact amounts."""
+
+    def __init__(self, stream: AsyncIterator[bytes]) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def exactly(self, size: int, what: str) -> bytes:
+        while len(self._buffer) < size:
+            try:
+                self._buffer += await anext(self._stream)
+            except StopAsyncIteration:
+                raise TransferRefused(400, f"the archive ends inside {what}") from None
+        taken = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return taken
+
+    async def chunks(self, size: int) -> AsyncIterator[bytes]:
+        left = size
+        while left:
+            chunk = await self.exactly(min(left, CHUNK_BYTES), "a member")
+            left -= len(chunk)
+            yield chunk
 
 
 def _store_unavailable(transfers: Transfers, error: Exception) -> TransferRefused:

@@ -179,3 +179,23 @@ def test_clear_errors(live: tuple[Server, dict[str, str]], tmp_path: Path) -> No
         assert result.returncode == 1, (args, result.stdout)
         assert says in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_many_small_files_travel_in_archives(
+    live: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    """Past a few small files, push sends them as tar archives to the batch URL and a fresh
+    pull fetches the version's archive: the same bytes as one request per file."""
+    _, env = live
+    source = tmp_path / "shards"
+    contents = {f"shard-{i // 10}/part-{i:03d}.bin": os.urandom(1000 + i) for i in range(60)}
+    for path, data in contents.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_bytes(data)
+    pushed = cairn("push", str(source), "acme/churn/shards", "--type", "dataset", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "(60 files sent, 0 already stored)" in pushed.stdout
+    pulled = cairn("pull", "acme/churn/shards:v0", str(tmp_path / "out"), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "60 files fetched" in pulled.stdout
+    assert tree(tmp_path / "out") == contents

@@ -384,3 +384,90 @@ async def test_a_whole_version_as_one_archive_and_its_manifest_as_json(org: Org)
             for path in sorted(contents)
         ]
     }
+
+
+def tar_of(members: list[tuple[str, bytes]], *, end: bool = True) -> bytes:
+    """A ustar archive of (name, bytes) members."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    whole = out.getvalue()
+    return whole if end else whole.rstrip(b"\0")
+
+
+async def prepare_batch(org: Org, contents: list[bytes]) -> tuple[str, list[dict[str, Any]]]:
+    project = await new_project(org.member, org)
+    manifest = [file(f"f{i}.bin", data) for i, data in enumerate(contents)]
+    data = await org.member.client.data(
+        """mutation M($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
+          batchUploadUrl errors { code } } }""",
+        {"input": {"projectId": project, "files": manifest}},
+    )
+    return data["prepareArtifactFiles"]["batchUploadUrl"], manifest
+
+
+async def test_many_files_in_one_archive_to_the_batch_url(org: Org, pool: asyncpg.Pool) -> None:
+    contents = [os.urandom(n) for n in (0, 1, 511, 512, 3000, 2_000_000)]
+    url, manifest = await prepare_batch(org, contents)
+    body = tar_of([(f["digest"], bytes_of(f["digest"])) for f in manifest])
+    response = await org.http.put(url, content=body)
+    assert (response.status_code, response.json()) == (201, {"stored": 6})
+    for entry in manifest:
+        assert await stored_rows(pool, entry["digest"]) == 1
+    # All there: nothing left to send, and no batch URL.
+    again = await prepare(org.member.client, await new_project(org.member, org, "q"), manifest)
+    assert all(u["stored"] for u in again["uploads"])
+
+
+@pytest.mark.parametrize(
+    ("breakage", "status", "message"),
+    [
+        ("a member named otherwise", 400, "members are named by their SHA-256"),
+        ("bytes of another digest", 400, "declared 2000 bytes with SHA-256"),
+        ("more bytes than granted", 413, "more than the 4000 bytes this URL takes"),
+        ("cut off inside a member", 400, "the archive ends inside member"),
+        ("not a tar archive", 400, "not a tar header"),
+    ],
+)
+async def test_a_broken_batch_keeps_only_the_members_before_the_break(
+    org: Org,
+    pool: asyncpg.Pool,
+    blob_store: BlobStore,
+    breakage: str,
+    status: int,
+    message: str,
+) -> None:
+    first, second = os.urandom(2000), os.urandom(2000)
+    url, manifest = await prepare_batch(org, [first, second])
+    good = (manifest[0]["digest"], first)
+    second_member = {
+        "a member named otherwise": ("../../etc/passwd", second),
+        "bytes of another digest": (manifest[1]["digest"], os.urandom(2000)),
+        "more bytes than granted": (manifest[1]["digest"], second + b"x"),
+    }.get(breakage, (manifest[1]["digest"], second))
+    body = tar_of([good, second_member])
+    if breakage == "cut off inside a member":
+        body = body[: 512 + 2048 + 512 + 1000]
+    elif breakage == "not a tar archive":
+        body = b"PK\x03\x04" + bytes(1020)
+    response = await org.http.put(url, content=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+    kept_first = breakage != "not a tar archive"
+    assert await stored_rows(pool, manifest[0]["digest"]) == int(kept_first)
+    assert await stored_rows(pool, manifest[1]["digest"]) == 0
+    assert await staged_leftovers(blob_store) == []
+
+
+async def test_a_batch_url_cannot_be_stretched(org: Org) -> None:
+    url, manifest = await prepare_batch(org, [os.urandom(100)])
+    parts = urlsplit(url)
+    bigger = urlencode({**dict(parse_qsl(parts.query)), "bytes": "1000000000"})
+    body = tar_of([(manifest[0]["digest"], bytes_of(manifest[0]["digest"]))])
+    response = await org.http.put(
+        f"{parts.scheme}://{parts.netloc}{parts.path}?{bigger}", content=body
+    )
+    assert response.status_code == 403

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from db.blobs import BlobStore, record_blob_txn
+from db.blobs import BlobStore, record_blobs_txn
 from db.pool import Connection
 from resolvers.files import Transfers, receive_upload
 from resolvers.versions import FileEntry
@@ -91,7 +91,7 @@ async def stored_entries(
     blobs = blob_store(Settings())
     for entry in found:
         digests = await blobs.put(_once(_BYTES[entry.digest]), sha256=entry.digest, size=entry.size)
-        await record_blob_txn(conn, digests)
+        await record_blobs_txn(conn, [digests])
     return found
 
 

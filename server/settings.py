@@ -27,8 +27,11 @@ def default_data_dir() -> Path:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    # Requests larger than this are refused with 413 before they are parsed.
-    max_body_bytes: int = 1_000_000
+    # GraphQL requests larger than this are refused with 413 before they are parsed. The largest
+    # manifest (10,000 files with paths of up to 1,024 characters) must fit in one logArtifact.
+    max_body_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_MAX_BODY_BYTES", 12 * 2**20))
+    )
     statement_timeout_ms: int = field(
         default_factory=lambda: int(os.environ.get("CAIRN_STATEMENT_TIMEOUT_MS", 10_000))
     )

@@ -471,3 +471,19 @@ async def test_a_batch_url_cannot_be_stretched(org: Org) -> None:
         f"{parts.scheme}://{parts.netloc}{parts.path}?{bigger}", content=body
     )
     assert response.status_code == 403
+
+
+async def test_the_largest_manifest_fits_in_one_request(org: Org) -> None:
+    """10,000 files with 1,000-character paths: about 11 MB of JSON, within the body limit."""
+    project = await new_project(org.member, org)
+    manifest = [
+        {
+            "path": f"{i:05d}/" + "p" * 994,
+            "digest": hashlib.sha256(b"%d" % i).hexdigest(),
+            "size": 1,
+        }
+        for i in range(10_000)
+    ]
+    payload = await prepare(org.member.client, project, manifest)
+    assert payload["errors"] == []
+    assert len(payload["uploads"]) == 10_000

@@ -23,8 +23,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,6 +157,20 @@ def moto(env: dict[str, str], logs: Path) -> Iterator[dict[str, str]]:
             process.wait(timeout=30)
 
 
+@asynccontextmanager
+async def storage_for(
+    backend: str, work: Path, env: dict[str, str]
+) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """CAIRN_STORAGE for `backend`, and the environment its processes need."""
+    if backend == "local":
+        yield f"file://{work}/store", env
+        shutil.rmtree(work / "store", ignore_errors=True)
+        return
+    with moto(env, work) as aws:
+        os.environ.update(aws)
+        yield f"s3://{BUCKET}/bench", {**env, **aws}
+
+
 def timed(work: object) -> float:
     started = time.perf_counter()
     asyncio.run(work)  # type: ignore[arg-type]
@@ -207,7 +221,6 @@ def run_backend(
     key: str,
     storage: str,
     env: dict[str, str],
-    args: argparse.Namespace,
 ) -> list[Measured]:
     measured = []
     with serving(database_url, storage, env, work) as (base, process):
@@ -262,42 +275,23 @@ def main() -> None:
         for backend in args.backends.split(","):
 
             async def database_and_run(backend: str = backend) -> None:
-                async with benchmark_database(args.database_url, keep=False) as database:
-                    if backend == "local":
-                        storage = f"file://{work}/store"
-                        key = await prepared_database(database.url, storage)
-                        results.extend(
-                            await asyncio.to_thread(
-                                run_backend,
-                                backend,
-                                data,
-                                work,
-                                database.url,
-                                key,
-                                storage,
-                                env,
-                                args,
-                            )
+                async with (
+                    benchmark_database(args.database_url, keep=False) as database,
+                    storage_for(backend, work, env) as (storage, backend_env),
+                ):
+                    key = await prepared_database(database.url, storage)
+                    results.extend(
+                        await asyncio.to_thread(
+                            run_backend,
+                            backend,
+                            data,
+                            work,
+                            database.url,
+                            key,
+                            storage,
+                            backend_env,
                         )
-                        shutil.rmtree(work / "store")
-                    else:
-                        with moto(env, work) as aws:
-                            os.environ.update(aws)
-                            storage = f"s3://{BUCKET}/bench"
-                            key = await prepared_database(database.url, storage)
-                            results.extend(
-                                await asyncio.to_thread(
-                                    run_backend,
-                                    backend,
-                                    data,
-                                    work,
-                                    database.url,
-                                    key,
-                                    storage,
-                                    {**env, **aws},
-                                    args,
-                                )
-                            )
+                    )
 
             asyncio.run(database_and_run())
     args.results.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

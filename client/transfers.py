@@ -233,69 +233,66 @@ async def _project_id(api: Api, organization: str, project: str) -> str:
 async def _send(
     http: httpx.AsyncClient, url: str, local: LocalFile, progress: Callable[[int], object]
 ) -> None:
-    """PUTs a file's bytes, again from the start after a dropped connection or a server
-    error (the server keeps nothing of a cut-off upload)."""
-    for attempt in range(1, ATTEMPTS + 1):
-        sent = 0
+    """PUTs a file's bytes."""
 
-        async def chunks() -> AsyncIterator[bytes]:
-            nonlocal sent
-            with local.source.open("rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
-                    sent += len(chunk)
-                    progress(len(chunk))
-                    yield chunk
+    async def body(count: Callable[[int], None]) -> AsyncIterator[bytes]:
+        with local.source.open("rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+                count(len(chunk))
+                yield chunk
 
-        try:
-            response = await http.put(
-                url, content=chunks(), headers={"Content-Length": str(local.size)}
-            )
-        except httpx.HTTPError as error:
-            progress(-sent)
-            if attempt == ATTEMPTS:
-                raise ClientError(f"uploading {local.path} failed: {error}") from None
-            await asyncio.sleep(2**attempt / 4)
-            continue
-        if response.status_code == 201:
-            return
-        progress(-sent)
-        if response.status_code < 500 or attempt == ATTEMPTS:
-            raise ClientError(f"uploading {local.path}: {_reason(response)}")
-        await asyncio.sleep(2**attempt / 4)
+    headers = {"Content-Length": str(local.size)}
+    await _put(http, url, body, headers, local.path, progress)
 
 
 async def _send_batch(
     http: httpx.AsyncClient, url: str, group: list[LocalFile], progress: Callable[[int], object]
 ) -> None:
-    """PUTs small files as one tar archive whose members are named by their SHA-256; again
-    from the start after a dropped connection or a server error."""
+    """PUTs small files as one tar archive whose members are named by their SHA-256."""
+
+    async def body(count: Callable[[int], None]) -> AsyncIterator[bytes]:
+        for local in group:
+            info = tarfile.TarInfo(local.digest)
+            info.size = local.size
+            data = await asyncio.to_thread(local.source.read_bytes)
+            yield info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes(-local.size % 512)
+            count(local.size)
+        yield bytes(1024)
+
+    await _put(http, url, body, {}, f"{len(group)} files", progress)
+
+
+async def _put(
+    http: httpx.AsyncClient,
+    url: str,
+    body: Callable[[Callable[[int], None]], AsyncIterator[bytes]],
+    headers: dict[str, str],
+    what: str,
+    progress: Callable[[int], object],
+) -> None:
+    """PUTs the bytes `body` makes, again from the start after a dropped connection or a server
+    error (the server keeps nothing of a request cut off, but what it checked of a batch)."""
     for attempt in range(1, ATTEMPTS + 1):
         sent = 0
 
-        async def archive() -> AsyncIterator[bytes]:
+        def count(size: int) -> None:
             nonlocal sent
-            for local in group:
-                info = tarfile.TarInfo(local.digest)
-                info.size = local.size
-                data = await asyncio.to_thread(local.source.read_bytes)
-                yield info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes(-local.size % 512)
-                sent += local.size
-                progress(local.size)
-            yield bytes(1024)
+            sent += size
+            progress(size)
 
         try:
-            response = await http.put(url, content=archive())
+            response = await http.put(url, content=body(count), headers=headers)
         except httpx.HTTPError as error:
             progress(-sent)
             if attempt == ATTEMPTS:
-                raise ClientError(f"uploading {len(group)} files failed: {error}") from None
+                raise ClientError(f"uploading {what} failed: {error}") from None
             await asyncio.sleep(2**attempt / 4)
             continue
         if response.status_code == 201:
             return
         progress(-sent)
         if response.status_code < 500 or attempt == ATTEMPTS:
-            raise ClientError(f"uploading {len(group)} files: {_reason(response)}")
+            raise ClientError(f"uploading {what}: {_reason(response)}")
         await asyncio.sleep(2**attempt / 4)
 
 

@@ -54,10 +54,12 @@ class Digests:
 
 @dataclass(slots=True)
 class Staged:
-    """Bytes under a temporary name, with their digests once they have all arrived."""
+    """Bytes under a temporary name (or, small, held in memory: `data`), with their digests
+    once they have all arrived."""
 
-    key: str
+    key: str | None
     digests: Digests | None = None
+    data: bytes | None = None
 
     def check(self, sha256: str, size: int) -> Digests:
         """The digests, when the bytes are the ones declared; else BlobMismatch."""
@@ -118,39 +120,47 @@ class BlobStore:
     async def stage(self, chunks: AsyncIterable[bytes], *, limit: int) -> Staged:
         """Writes bytes under a temporary name, computing their SHA-256, MD5 and size as they
         stream past; more than `limit` bytes are refused (BlobTooLarge), keeping nothing."""
-        staged = Staged(f"incoming/{uuid.uuid4().hex}")
+        key = f"incoming/{uuid.uuid4().hex}"
+        staged = Staged(key)
         digests = _Digesting(chunks, limit)
         try:
             if self.folder is None:
-                await obstore.put_async(self.store, staged.key, digests)
+                await obstore.put_async(self.store, key, digests)
             else:
-                await digests.write_to(self.folder / staged.key)
+                await digests.write_to(self.folder / key)
         except BaseException:
             await self.discard(staged)
             raise
         staged.digests = digests.result()
         return staged
 
-    async def stage_bytes(self, data: bytes) -> Staged:
-        """Like `stage`, for bytes already in memory (small files): one write, no parts."""
-        staged = Staged(
-            f"incoming/{uuid.uuid4().hex}",
+    def stage_bytes(self, data: bytes) -> Staged:
+        """Like `stage`, for bytes already in memory (small files): kept in memory until they
+        are written once, under their digest (measured: with an S3 store, three requests a
+        small file became one)."""
+        return Staged(
+            None,
             Digests(
                 hashlib.sha256(data).hexdigest(),
                 hashlib.md5(data, usedforsecurity=False).hexdigest(),
                 len(data),
             ),
+            data,
         )
-        await obstore.put_async(self.store, staged.key, data)
-        return staged
 
     async def keep(self, staged: Staged) -> None:
-        """Moves staged bytes under their digest, where readers find them."""
+        """Puts staged bytes under their digest, where readers find them."""
         assert staged.digests is not None
-        await obstore.rename_async(self.store, staged.key, blob_key(staged.digests.sha256))
+        final = blob_key(staged.digests.sha256)
+        if staged.data is not None:
+            await obstore.put_async(self.store, final, staged.data)
+        else:
+            assert staged.key is not None
+            await obstore.rename_async(self.store, staged.key, final)
 
     async def discard(self, staged: Staged) -> None:
-        await self._discard(staged.key)
+        if staged.key is not None:
+            await self._discard(staged.key)
 
     async def put(self, chunks: AsyncIterable[bytes], *, sha256: str, size: int) -> Digests:
         """Stores bytes declared to have `sha256` and `size`; refuses them, keeping nothing,

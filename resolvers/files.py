@@ -8,6 +8,7 @@ bytes, another size or a later time, and works on whichever process answers it."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -29,6 +30,7 @@ from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.versions import FileSpec
 
 SIGNING_SECRET = "transfer-urls"
+KEEPING_AT_ONCE = 16
 # The largest file one upload takes, unless the deployment says otherwise.
 DEFAULT_MAX_FILE_BYTES = 64 * 2**30
 
@@ -193,8 +195,14 @@ async def keep_verified(transfers: Transfers, staged: Sequence[Staged]) -> None:
     which deletes a row before its bytes, waits for the upload or goes first."""
     async with transfers.pool.acquire() as conn, conn.transaction():
         await blobs.record_blobs_txn(conn, [s.digests for s in staged if s.digests is not None])
-        for each in staged:
-            await transfers.store.keep(each)
+        # Several at once: with an object store, each is a request of its own.
+        limit = asyncio.Semaphore(KEEPING_AT_ONCE)
+
+        async def keep(each: Staged) -> None:
+            async with limit:
+                await transfers.store.keep(each)
+
+        await asyncio.gather(*(keep(each) for each in staged))
 
 
 async def require_stored_txn(conn: Connection, files: Sequence[FileSpec]) -> None:

@@ -12,7 +12,7 @@ import logging
 import mimetypes
 import re
 import tarfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 import orjson
@@ -46,30 +46,18 @@ def refusal(status: int, message: str, headers: dict[str, str] | None = None) ->
 
 
 def routes(transfers: Callable[[], Transfers]) -> list[Route]:
-    async def upload(request: Request) -> Response:
-        try:
-            return await _upload(transfers(), request)
-        except TransferRefused as refused:
-            return refusal(refused.status, refused.message)
+    def answering(
+        handler: Callable[[Transfers, Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(transfers(), request)
+            except TransferRefused as refused:
+                return refusal(refused.status, refused.message)
 
-    async def download(request: Request) -> Response:
-        try:
-            return await _download(transfers(), request)
-        except TransferRefused as refused:
-            return refusal(refused.status, refused.message)
+        return endpoint
 
-    async def batch(request: Request) -> Response:
-        try:
-            return await _batch(transfers(), request)
-        except TransferRefused as refused:
-            return refusal(refused.status, refused.message)
-
-    async def content(request: Request) -> Response:
-        try:
-            return await _content(transfers(), request)
-        except TransferRefused as refused:
-            return refusal(refused.status, refused.message)
-
+    upload, download, batch, content = map(answering, (_upload, _download, _batch, _content))
     return [
         Route("/files/upload/{sha256}", upload, methods=["PUT"]),
         Route("/files/batch", batch, methods=["PUT"]),
@@ -168,9 +156,7 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
 async def _batch_member(transfers: Transfers, body: _Body, info: tarfile.TarInfo) -> Staged:
     """One member of a batch, staged and checked against its name; nothing kept otherwise."""
     if info.size <= CHUNK_BYTES:
-        staged = await transfers.store.stage_bytes(
-            await body.exactly(info.size, f"member {info.name}")
-        )
+        staged = transfers.store.stage_bytes(await body.exactly(info.size, f"member {info.name}"))
     else:
         staged = await transfers.store.stage(body.chunks(info.size), limit=info.size)
     try:

@@ -39,6 +39,8 @@ from server.demo import seed_demo
 from server.settings import Settings, blob_store
 
 MIB = 1024 * 1024
+# The server's and moto's output, kept after the run.
+LOGS = Path(tempfile.gettempdir()) / "cairn-bench-files-logs"
 BUCKET = "cairn-bench"
 
 
@@ -166,7 +168,7 @@ async def storage_for(
         yield f"file://{work}/store", env
         shutil.rmtree(work / "store", ignore_errors=True)
         return
-    with moto(env, work) as aws:
+    with moto(env, LOGS) as aws:
         os.environ.update(aws)
         yield f"s3://{BUCKET}/bench", {**env, **aws}
 
@@ -223,7 +225,7 @@ def run_backend(
     env: dict[str, str],
 ) -> list[Measured]:
     measured = []
-    with serving(database_url, storage, env, work) as (base, process):
+    with serving(database_url, storage, env, LOGS) as (base, process):
         for case, source in data.items():
             files = [p for p in source.rglob("*") if p.is_file()]
             total = sum(p.stat().st_size for p in files)
@@ -268,6 +270,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "files.json")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CAIRN_"))}
+    LOGS.mkdir(exist_ok=True)
+    print(f"server logs in {LOGS}", flush=True)
     results: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="cairn-bench-files-") as scratch:
         work = Path(scratch)

@@ -104,7 +104,16 @@ class BlobStore:
             return cls(LocalStore(folder, mkdir=True), f"local folder {folder}")
         if parts.scheme == "s3" and parts.netloc:
             prefix = parts.path.strip("/") or None
-            return cls(S3Store(parts.netloc, prefix=prefix), f"s3://{parts.netloc}/{prefix or ''}")
+            store = S3Store(
+                parts.netloc,
+                prefix=prefix,
+                # A store that is down fails a request within seconds (five quick retries), not
+                # the three minutes of obstore's defaults, so that clients hear of it and retry.
+                # (Client options are left to the environment: given here, they would replace
+                # AWS_ALLOW_HTTP and the like.)
+                retry_config={"max_retries": 5, "retry_timeout": timedelta(seconds=60)},
+            )
+            return cls(store, f"s3://{parts.netloc}/{prefix or ''}")
         raise StorageConfigError(
             f"CAIRN_STORAGE={setting[:200]!r} names no storage Cairn has: give file:///path or "
             "s3://bucket/prefix, or leave it empty for the local default"

@@ -24,6 +24,7 @@ from tests.support.app import app_client
 from tests.support.graphql import GraphQLClient
 from tests.support.manifests import PREPARE, bytes_of, file, upload
 from tests.support.mutations import refused
+from tests.support.processes import free_port
 from tests.support.workflow import Org, new_org, new_project
 
 FILES = """query($id: ID!) { node(id: $id) { ... on ArtifactVersion {
@@ -487,3 +488,35 @@ async def test_the_largest_manifest_fits_in_one_request(org: Org) -> None:
     payload = await prepare(org.member.client, project, manifest)
     assert payload["errors"] == []
     assert len(payload["uploads"]) == 10_000
+
+
+async def test_an_object_store_that_is_down_is_named_and_nothing_is_recorded(
+    org: Org, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 at an address where nothing listens: uploads and downloads answer 503 within seconds,
+    saying the store is unavailable; no blob is recorded."""
+    project = await new_project(org.member, org)
+    stored_entry = file("before.bin", os.urandom(100))
+    logged = await org.member.log(
+        projectId=project, name="down", type="model", files=[stored_entry]
+    )
+    (before,) = await files_of(org.member.client, logged["artifactVersion"]["id"])
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "down",
+        "AWS_SECRET_ACCESS_KEY": "down",
+    }.items():
+        monkeypatch.setenv(name, value)
+    entry = file("new.bin", os.urandom(100))
+    async with app_client(pool, Settings(storage="s3://nowhere/blobs")) as down_http:
+        down = GraphQLClient(down_http, org.member.client.key)
+        (sent,) = (await prepare(down, project, [entry]))["uploads"]
+        response = await down_http.put(sent["uploadUrl"], content=bytes_of(entry["digest"]))
+        assert response.status_code == 503
+        assert response.json() == {"error": "the blob store is unavailable; try again later"}
+        assert await stored_rows(pool, entry["digest"]) == 0
+        # A file recorded as stored, asked of the store that is down.
+        response = await down_http.get(before["downloadUrl"])
+        assert response.status_code == 503

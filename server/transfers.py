@@ -38,6 +38,8 @@ from resolvers.files import (
 logger = logging.getLogger("cairn.transfers")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# A full disk, a quota reached, a file-size limit: the store has no room for these bytes.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -98,8 +100,10 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
     except ClientDisconnect:
         raise TransferRefused(400, "the upload was cut off; nothing was kept") from None
     except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise TransferRefused(507, "the blob store is full; nothing was kept") from None
+        if error.errno in NO_ROOM:
+            raise TransferRefused(
+                507, "the blob store has no room for these bytes; nothing was kept"
+            ) from None
         raise _store_unavailable(transfers, error) from None
     except Exception as error:
         raise _store_unavailable(transfers, error) from None
@@ -143,8 +147,8 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
     except ClientDisconnect:
         raise TransferRefused(400, f"the upload was cut off after {received} files") from None
     except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise TransferRefused(507, "the blob store is full") from None
+        if error.errno in NO_ROOM:
+            raise TransferRefused(507, "the blob store has no room for these bytes") from None
         raise _store_unavailable(transfers, error) from None
     finally:
         # Members checked before a refusal are kept: a retry need not send them again.

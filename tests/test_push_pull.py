@@ -199,3 +199,36 @@ def test_many_small_files_travel_in_archives(
     assert pulled.returncode == 0, pulled.stderr
     assert "60 files fetched" in pulled.stdout
     assert tree(tmp_path / "out") == contents
+
+
+def test_a_store_without_room_refuses_the_bytes_and_keeps_serving(
+    live: tuple[Server, dict[str, str]], demo_url: str, tmp_path: Path
+) -> None:
+    """A server whose files may not grow past 4 MB (the kernel's RLIMIT_FSIZE: writes past it
+    fail as on a full disk): an 8 MB file is refused with 507, naming the cause, and nothing of
+    it stays; smaller files still go in."""
+    _, env = live
+    store = tmp_path / "store"
+    server_env = {**env, "DATABASE_URL": demo_url, "CAIRN_STORAGE": f"file://{store}"}
+    with killed_at_exit() as started:
+        full = Server(["--no-worker"], server_env, tmp_path / "logs", max_file_bytes=4_000_000)
+        started.append(full)
+        full.wait_healthy()
+        client_env = {**env, "CAIRN_URL": full.base_url}
+        (tmp_path / "big").mkdir()
+        (tmp_path / "big" / "weights.bin").write_bytes(os.urandom(8_000_000))
+        refused = cairn(
+            "push", str(tmp_path / "big"), "acme/churn/too-big", "--type", "model", env=client_env
+        )
+        assert refused.returncode == 1
+        assert "the blob store has no room for these bytes; nothing was kept" in refused.stderr
+        assert list((store / "incoming").iterdir()) == []
+        assert not (store / "sha256").exists()
+        (tmp_path / "small").mkdir()
+        (tmp_path / "small" / "config.json").write_bytes(b"{}")
+        fits = cairn(
+            "push", str(tmp_path / "small"), "acme/churn/fits", "--type", "model", env=client_env
+        )
+        assert fits.returncode == 0, fits.stderr
+        assert full.process.poll() is None
+        assert full.stop() == 0

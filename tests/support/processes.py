@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -82,12 +83,27 @@ class Process:
     """A long-running `cairn` process whose output goes to a file (a pipe nobody reads could fill
     and block it)."""
 
-    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], log: Path, max_file_bytes: int | None = None
+    ) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log
+
+        def limit_files() -> None:
+            # The kernel's own limit on the size of any file the process writes: writing past
+            # it fails with EFBIG, as a full disk fails with ENOSPC (SIGXFSZ would kill it).
+            if max_file_bytes is not None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
+                command,
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=limit_files,
             )
 
     @property
@@ -110,11 +126,17 @@ class Process:
 class Server(Process):
     """A `cairn serve` process on a free port."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        max_file_bytes: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), *args]
-        super().__init__(command, env, log_dir / f"serve-{self.port}.log")
+        super().__init__(command, env, log_dir / f"serve-{self.port}.log", max_file_bytes)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

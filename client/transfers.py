@@ -38,7 +38,8 @@ PROJECT = """query($o: String!, $p: String!) {
 CREATE_PROJECT = """mutation($input: CreateProjectInput!) { createProject(input: $input) {
   project { id } errors { code message } } }"""
 PREPARE = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
-  uploads { path digest size stored uploadUrl } batchUploadUrl errors { code message } } }"""
+  uploads { path digest size stored uploadUrl completeUrl } batchUploadUrl
+  errors { code message } } }"""
 LOG = """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
   artifactVersion { id path } errors { code message } } }"""
 LINK = """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
@@ -175,29 +176,31 @@ async def push(
         )
         by_path = {f.path: f for f in files}
         wanted = [
-            (u["uploadUrl"], by_path[u["path"]]) for u in prepared["uploads"] if not u["stored"]
+            (u["uploadUrl"], u["completeUrl"], by_path[u["path"]])
+            for u in prepared["uploads"]
+            if not u["stored"]
         ]
-        total = sum(f.size for _, f in wanted)
+        total = sum(f.size for _, _, f in wanted)
         # Small files go many to a request (tar archives to the batch URL), large ones alone.
-        small = [f for _, f in wanted if f.size <= SMALL_BYTES]
-        large = [(u, f) for u, f in wanted if f.size > SMALL_BYTES]
+        small = [f for _, _, f in wanted if f.size <= SMALL_BYTES]
+        large = [w for w in wanted if w[2].size > SMALL_BYTES]
         if len(small) < BATCH_MIN:
-            large, small = large + [(u, f) for u, f in wanted if f.size <= SMALL_BYTES], []
+            large, small = wanted, []
         groups = [small[i::jobs] for i in range(jobs)] if small else []
         with tqdm(total=total, unit="B", unit_scale=True, desc="upload", disable=quiet) as bar:
             limit = asyncio.Semaphore(jobs)
 
-            async def send(upload_url: str, local: LocalFile) -> None:
+            async def send(upload_url: str, complete_url: str | None, local: LocalFile) -> None:
                 async with limit:
                     await _send(http, upload_url, local, bar.update)
+                    if complete_url is not None:
+                        await _complete(http, complete_url, local)
 
             async def send_batch(group: list[LocalFile]) -> None:
                 async with limit:
                     await _send_batch(http, prepared["batchUploadUrl"], group, bar.update)
 
-            await asyncio.gather(
-                *(send(u, f) for u, f in large), *(send_batch(g) for g in groups if g)
-            )
+            await asyncio.gather(*(send(*w) for w in large), *(send_batch(g) for g in groups if g))
         logged = await api.mutate(
             LOG,
             "logArtifact",
@@ -288,11 +291,28 @@ async def _put(
                 raise ClientError(f"uploading {what} failed: {error}") from None
             await asyncio.sleep(2**attempt / 4)
             continue
-        if response.status_code == 201:
+        if response.status_code in (200, 201):
             return
         progress(-sent)
         if response.status_code < 500 or attempt == ATTEMPTS:
             raise ClientError(f"uploading {what}: {_reason(response)}")
+        await asyncio.sleep(2**attempt / 4)
+
+
+async def _complete(http: httpx.AsyncClient, url: str, local: LocalFile) -> None:
+    """Has the server read back and keep bytes sent straight to the object store."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = await http.post(url, timeout=httpx.Timeout(600, connect=10))
+        except httpx.HTTPError as error:
+            if attempt == ATTEMPTS:
+                raise ClientError(f"checking {local.path} failed: {error}") from None
+            await asyncio.sleep(2**attempt / 4)
+            continue
+        if response.status_code == 201:
+            return
+        if response.status_code < 500 or attempt == ATTEMPTS:
+            raise ClientError(f"checking {local.path}: {_reason(response)}")
         await asyncio.sleep(2**attempt / 4)
 
 

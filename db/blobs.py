@@ -157,6 +157,32 @@ class BlobStore:
             data,
         )
 
+    async def presigned_put(self, seconds: int) -> tuple[str, str] | None:
+        """For an object store: a new staging key and a presigned URL to PUT bytes to it.
+        None for a local folder, whose bytes come through the server."""
+        if not isinstance(self.store, S3Store):
+            return None
+        key = f"incoming/{uuid.uuid4().hex}"
+        url = await obstore.sign_async(self.store, "PUT", key, timedelta(seconds=seconds))
+        return key, url
+
+    async def adopt(self, key: str, *, limit: int) -> Staged:
+        """Bytes a client put under a staging key, read back to compute their digests; more
+        than `limit` bytes are refused (BlobTooLarge)."""
+        if not key.startswith("incoming/") or ".." in key:
+            raise ValueError(f"not a staging key: {key[:80]!r}")
+        staged = Staged(key)
+        result = await obstore.get_async(self.store, key)
+        digests = _Digesting(_chunks(result.stream(min_chunk_size=CHUNK_BYTES)), limit)
+        try:
+            async for _ in digests:
+                pass
+        except BlobMismatch:
+            await self.discard(staged)
+            raise
+        staged.digests = digests.result()
+        return staged
+
     async def keep(self, staged: Staged) -> None:
         """Puts staged bytes under their digest, where readers find them."""
         assert staged.digests is not None

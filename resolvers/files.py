@@ -91,6 +91,9 @@ class FileUpload:
     stored: bool
     url: str | None
     expires_at: datetime | None
+    # With an object store, the bytes go straight to it; this URL then has the server read
+    # them back and keep them if they match.
+    complete_url: str | None = None
 
 
 def _transfers(ctx: Context) -> Transfers:
@@ -105,6 +108,23 @@ def _transfers(ctx: Context) -> Transfers:
 
 def upload_grant(sha256: str, size: int) -> tuple[str, ...]:
     return ("PUT", sha256, str(size))
+
+
+def complete_grant(sha256: str, size: int, key: str) -> tuple[str, ...]:
+    return ("POST", "complete", sha256, str(size), key)
+
+
+async def complete_upload(transfers: Transfers, sha256: str, size: int, key: str) -> Digests:
+    """Reads back bytes a client put straight into the object store under `key`, and keeps
+    them when they are the ones declared; deletes them otherwise."""
+    staged = await transfers.store.adopt(key, limit=size)
+    try:
+        received = staged.check(sha256, size)
+        await keep_verified(transfers, [staged])
+    except BaseException:
+        await transfers.store.discard(staged)
+        raise
+    return received
 
 
 def batch_grant(total_bytes: int) -> tuple[str, ...]:
@@ -156,6 +176,15 @@ async def prepare_artifact_files(
     for path, digest, size in entries:
         if digest in stored and stored[digest].size == size:
             uploads.append(FileUpload(path, digest, size, True, None, None))
+            continue
+        direct = await transfers.store.presigned_put(transfers.url_seconds)
+        if direct is not None:
+            key, url = direct
+            grant = complete_grant(digest, size, key)
+            query = {"size": size, "key": key, "expires": expires}
+            query["signature"] = await transfers.sign(*grant, str(expires))
+            complete = f"{ctx.base_url}/files/complete/{digest}?{urlencode(query)}"
+            uploads.append(FileUpload(path, digest, size, False, url, expires_at, complete))
             continue
         grant = upload_grant(digest, size)
         query = {

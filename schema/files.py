@@ -71,6 +71,12 @@ class FileUpload:
     expires_at: datetime | None = strawberry.field(
         description="When `uploadUrl` stops working; ask again for a new one."
     )
+    complete_url: str | None = strawberry.field(
+        description="With an object store (S3), `uploadUrl` is the store's own presigned URL: "
+        "after the PUT there, POST to this URL (no body, no auth header) so that the server "
+        "reads the bytes back, checks their digest and keeps them. Null when the PUT itself "
+        "is checked."
+    )
 
     @classmethod
     def of(cls, r: files.FileUpload) -> FileUpload:
@@ -81,6 +87,7 @@ class FileUpload:
             stored=r.stored,
             upload_url=r.url,
             expires_at=r.expires_at,
+            complete_url=r.complete_url,
         )
 
 

@@ -7,6 +7,7 @@ in the URL is the grant, made by a GraphQL field that checked the caller's role.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import mimetypes
@@ -28,6 +29,8 @@ from resolvers.files import (
     TransferRefused,
     Transfers,
     batch_grant,
+    complete_grant,
+    complete_upload,
     content_grant,
     download_grant,
     keep_verified,
@@ -59,10 +62,13 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
 
         return endpoint
 
-    upload, download, batch, content = map(answering, (_upload, _download, _batch, _content))
+    upload, download, batch, content, complete = map(
+        answering, (_upload, _download, _batch, _content, _complete)
+    )
     return [
         Route("/files/upload/{sha256}", upload, methods=["PUT"]),
         Route("/files/batch", batch, methods=["PUT"]),
+        Route("/files/complete/{sha256}", complete, methods=["POST"]),
         Route("/files/contents/{content_id:int}/{name}", content, methods=["GET", "HEAD"]),
         Route("/files/{sha256}/{name}", download, methods=["GET", "HEAD"]),
     ]
@@ -144,17 +150,34 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
             if len(verified) == BATCH_KEEP:
                 await keep_verified(transfers, verified)
                 verified = []
+        if verified:
+            await keep_verified(transfers, verified)
+            verified = []
+    except TransferRefused:
+        raise
     except ClientDisconnect:
         raise TransferRefused(400, f"the upload was cut off after {received} files") from None
     except OSError as error:
         if error.errno in NO_ROOM:
             raise TransferRefused(507, "the blob store has no room for these bytes") from None
         raise _store_unavailable(transfers, error) from None
+    except Exception as error:
+        raise _store_unavailable(transfers, error) from None
     finally:
         # Members checked before a refusal are kept: a retry need not send them again.
         if verified:
-            await keep_verified(transfers, verified)
+            await _keep_if_possible(transfers, verified)
     return JSONResponse({"stored": received}, status_code=201)
+
+
+async def _keep_if_possible(transfers: Transfers, staged: list[Staged]) -> None:
+    try:
+        await keep_verified(transfers, staged)
+    except Exception as error:
+        logger.warning("could not keep %d checked files: %s", len(staged), error)
+        for each in staged:
+            with contextlib.suppress(Exception):
+                await transfers.store.discard(each)
 
 
 async def _batch_member(transfers: Transfers, body: _Body, info: tarfile.TarInfo) -> Staged:
@@ -215,6 +238,32 @@ class _Body:
             chunk = await self.exactly(min(left, CHUNK_BYTES), "a member")
             left -= len(chunk)
             yield chunk
+
+
+async def _complete(transfers: Transfers, request: Request) -> Response:
+    """After a PUT straight to the object store: the bytes read back, checked and kept."""
+    sha256 = _sha256(request)
+    size_text, key = request.query_params.get("size", ""), request.query_params.get("key", "")
+    if not size_text.isdigit():
+        raise TransferRefused(403, "this URL has no valid `size`; ask for a new one")
+    size = int(size_text)
+    await transfers.check(
+        complete_grant(sha256, size, key),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    try:
+        received = await complete_upload(transfers, sha256, size, key)
+    except (NotFoundError, FileNotFoundError):
+        raise TransferRefused(
+            409, "nothing was uploaded to this file's upload URL yet; PUT the bytes there first"
+        ) from None
+    except BlobMismatch as error:
+        raise TransferRefused(400, f"{error}; nothing was kept") from None
+    except Exception as error:
+        raise _store_unavailable(transfers, error) from None
+    body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
+    return JSONResponse(body, status_code=201)
 
 
 def _store_unavailable(transfers: Transfers, error: Exception) -> TransferRefused:

@@ -25,6 +25,7 @@ from server.settings import blob_store as blob_store_of
 from tests.support.app import asgi_client
 from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient
+from tests.support.s3 import moto_s3
 from tests.support.statements import StatementCounter
 from tests.support.webhooks import Receiver
 
@@ -40,6 +41,13 @@ def blob_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobStore]:
         os.environ.pop("CAIRN_STORAGE")
     else:
         os.environ["CAIRN_STORAGE"] = saved
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-protocol server (moto's) for the module, with AWS_* pointing at it."""
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

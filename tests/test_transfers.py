@@ -10,6 +10,8 @@ import hashlib
 import io
 import os
 import tarfile
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -25,6 +27,7 @@ from tests.support.graphql import GraphQLClient
 from tests.support.manifests import PREPARE, bytes_of, file, upload
 from tests.support.mutations import refused
 from tests.support.processes import free_port
+from tests.support.s3 import BUCKET
 from tests.support.workflow import Org, new_org, new_project
 
 FILES = """query($id: ID!) { node(id: $id) { ... on ArtifactVersion {
@@ -512,11 +515,76 @@ async def test_an_object_store_that_is_down_is_named_and_nothing_is_recorded(
     entry = file("new.bin", os.urandom(100))
     async with app_client(pool, Settings(storage="s3://nowhere/blobs")) as down_http:
         down = GraphQLClient(down_http, org.member.client.key)
-        (sent,) = (await prepare(down, project, [entry]))["uploads"]
-        response = await down_http.put(sent["uploadUrl"], content=bytes_of(entry["digest"]))
-        assert response.status_code == 503
-        assert response.json() == {"error": "the blob store is unavailable; try again later"}
+        prepared = await prepare(down, project, [entry])
+        (sent,) = prepared["uploads"]
+        # Bytes sent through the server (many small files in one archive), and bytes the client
+        # says it sent straight to the store: both need the store, and both say it is down.
+        body = tar_of([(entry["digest"], bytes_of(entry["digest"]))])
+        batch = await down_http.put(prepared["batchUploadUrl"], content=body)
+        completed = await down_http.post(sent["completeUrl"])
+        for response in (batch, completed):
+            assert response.status_code == 503
+            assert response.json() == {"error": "the blob store is unavailable; try again later"}
         assert await stored_rows(pool, entry["digest"]) == 0
         # A file recorded as stored, asked of the store that is down.
         response = await down_http.get(before["downloadUrl"])
         assert response.status_code == 503
+
+
+@pytest.fixture
+async def s3_app(
+    s3_endpoint: str, pool: asyncpg.Pool, org: Org
+) -> AsyncIterator[tuple[GraphQLClient, httpx.AsyncClient]]:
+    """The member's client of an app whose blob store is S3 (moto's server)."""
+    settings = Settings(storage=f"s3://{BUCKET}/t-{uuid.uuid4().hex[:8]}")
+    async with app_client(pool, settings) as http:
+        yield GraphQLClient(http, org.member.client.key), http
+
+
+async def test_with_s3_bytes_go_straight_to_the_store_and_are_read_back(
+    s3_app: tuple[GraphQLClient, httpx.AsyncClient], s3_endpoint: str, org: Org, pool: asyncpg.Pool
+) -> None:
+    member, http = s3_app
+    project = await new_project(org.member, org)
+    data = os.urandom(300_000)
+    entry = file("weights.bin", data)
+    (sent,) = (await prepare(member, project, [entry]))["uploads"]
+    assert sent["uploadUrl"].startswith(f"{s3_endpoint}/{BUCKET}/")
+    assert sent["completeUrl"].startswith("http://cairn.test/files/complete/")
+    # Completing before anything was sent says so.
+    early = await http.post(sent["completeUrl"])
+    assert early.status_code == 409
+    assert "PUT the bytes there first" in early.json()["error"]
+    async with httpx.AsyncClient() as outside:
+        assert (await outside.put(sent["uploadUrl"], content=data)).status_code == 200
+    done = await http.post(sent["completeUrl"])
+    assert (done.status_code, done.json()["md5"]) == (201, hashlib.md5(data).hexdigest())
+    logged = await member.data(
+        """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
+          artifactVersion { files { nodes { downloadUrl } } } errors { code } } }""",
+        {"input": {"projectId": project, "name": "s3", "type": "model", "files": [entry]}},
+    )
+    (found,) = logged["logArtifact"]["artifactVersion"]["files"]["nodes"]
+    assert (await http.get(found["downloadUrl"])).content == data
+
+
+async def test_with_s3_other_bytes_put_straight_to_the_store_are_refused_and_deleted(
+    s3_app: tuple[GraphQLClient, httpx.AsyncClient], org: Org, pool: asyncpg.Pool
+) -> None:
+    member, http = s3_app
+    project = await new_project(org.member, org)
+    entry = file("claimed.bin", os.urandom(1000))
+    (sent,) = (await prepare(member, project, [entry]))["uploads"]
+    async with httpx.AsyncClient() as outside:
+        assert (await outside.put(sent["uploadUrl"], content=os.urandom(1000))).status_code == 200
+    refused_completion = await http.post(sent["completeUrl"])
+    assert refused_completion.status_code == 400
+    assert "declared 1000 bytes with SHA-256" in refused_completion.json()["error"]
+    assert await stored_rows(pool, entry["digest"]) == 0
+    # The staged object is gone: completing again finds nothing.
+    assert (await http.post(sent["completeUrl"])).status_code == 409
+    # The completion URL grants that key and that digest only.
+    parts = urlsplit(sent["completeUrl"])
+    other_key = urlencode({**dict(parse_qsl(parts.query)), "key": "incoming/other"})
+    forged = await http.post(f"{parts.scheme}://{parts.netloc}{parts.path}?{other_key}")
+    assert forged.status_code == 403

@@ -46,7 +46,8 @@ def entries(seed: str, *names: str, size: int = 10) -> list[FileEntry]:
 
 
 PREPARE = """mutation M($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
-  uploads { path digest size stored uploadUrl expiresAt } errors { code message field } } }"""
+  uploads { path digest size stored uploadUrl completeUrl expiresAt }
+  batchUploadUrl errors { code message field } } }"""
 
 
 def bytes_of(digest: str) -> bytes:

@@ -469,7 +469,7 @@ async def _check_with_resolvers(conn: Connection, organization_id: int, shape: S
             assert project is not None
             # A row standing for the file's bytes: logging checks they are stored, and this
             # transaction is rolled back.
-            await record_blobs_txn(conn, [Digests("0" * 64, "0" * 32, 1)])
+            await record_blobs_txn(conn, [Digests("0" * 64, "0" * 32, 1)], organization_id)
             logged = await log_artifact_txn(
                 conn,
                 member,

@@ -337,35 +337,61 @@ class _Digesting:
 # Records verified bytes, or confirms them again: the upsert takes the rows' locks, so an upload
 # and the collector never interleave between a row and its bytes.
 RECORD_BLOBS = """
-INSERT INTO blobs (sha256, md5, size)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-ON CONFLICT (sha256) DO UPDATE SET stored_at = clock_timestamp()
+WITH recorded AS (
+    INSERT INTO blobs (sha256, md5, size)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    ON CONFLICT (sha256) DO UPDATE SET stored_at = clock_timestamp()
+    RETURNING sha256
+)
+INSERT INTO blob_holders (sha256, organization_id)
+SELECT sha256, $4 FROM recorded
+ON CONFLICT DO NOTHING
 """
 
 
-async def record_blobs_txn(conn: Connection, received: Sequence[Digests]) -> None:
-    """Records verified blobs, in an order every transaction shares (by digest), so that two
-    batches with the same blobs never wait on each other in a circle."""
+async def record_blobs_txn(
+    conn: Connection, received: Sequence[Digests], organization_id: int
+) -> None:
+    """Records verified blobs as uploaded by the organization, in an order every transaction
+    shares (by digest), so that two batches with the same blobs never wait on each other in a
+    circle."""
     ordered = sorted({d.sha256: d for d in received}.values(), key=lambda d: d.sha256)
     await conn.execute(
         RECORD_BLOBS,
         [d.sha256 for d in ordered],
         [d.md5 for d in ordered],
         [d.size for d in ordered],
+        organization_id,
     )
 
 
-SELECT_STORED = "SELECT sha256, md5, size FROM blobs WHERE sha256 = ANY($1::text[])"
-# Held until the logging transaction ends, so that the collector cannot take the bytes away
-# between the check and the files that refer to them.
-SELECT_STORED_FOR_SHARE = f"{SELECT_STORED} FOR KEY SHARE"
+# The blobs an organization holds. With `hold`, the blob rows stay locked until the logging
+# transaction ends, so that the collector cannot take the bytes between the check and the files
+# that will refer to them.
+SELECT_HELD = """
+SELECT b.sha256, b.md5, b.size FROM blobs b
+JOIN blob_holders h ON h.sha256 = b.sha256 AND h.organization_id = $2
+WHERE b.sha256 = ANY($1::text[])
+"""
+SELECT_HELD_FOR_SHARE = f"{SELECT_HELD} FOR KEY SHARE OF b"
 
 
-async def stored_blobs(
-    conn: Executor, sha256s: Sequence[str], *, hold: bool = False
+async def held_blobs(
+    conn: Executor, sha256s: Sequence[str], organization_id: int, *, hold: bool = False
 ) -> dict[str, Digests]:
-    """The digests of those of `sha256s` whose bytes are stored."""
-    rows = await conn.fetch(SELECT_STORED_FOR_SHARE if hold else SELECT_STORED, list(sha256s))
+    """The digests of those of `sha256s` whose bytes are stored and held by the organization."""
+    rows = await conn.fetch(
+        SELECT_HELD_FOR_SHARE if hold else SELECT_HELD, list(sha256s), organization_id
+    )
+    return {row["sha256"]: Digests(row["sha256"], row["md5"], row["size"]) for row in rows}
+
+
+SELECT_STORED = "SELECT sha256, md5, size FROM blobs WHERE sha256 = ANY($1::text[])"
+
+
+async def stored_blobs(conn: Executor, sha256s: Sequence[str]) -> dict[str, Digests]:
+    """The digests of those of `sha256s` whose bytes are stored, whoever holds them."""
+    rows = await conn.fetch(SELECT_STORED, list(sha256s))
     return {row["sha256"]: Digests(row["sha256"], row["md5"], row["size"]) for row in rows}
 
 

@@ -106,29 +106,34 @@ def _transfers(ctx: Context) -> Transfers:
 # Uploading
 
 
-def upload_grant(sha256: str, size: int) -> tuple[str, ...]:
-    return ("PUT", sha256, str(size))
+# Every upload grant names the organization the bytes are uploaded for: they become its own.
 
 
-def complete_grant(sha256: str, size: int, key: str) -> tuple[str, ...]:
-    return ("POST", "complete", sha256, str(size), key)
+def upload_grant(sha256: str, size: int, organization_id: int) -> tuple[str, ...]:
+    return ("PUT", sha256, str(size), str(organization_id))
 
 
-async def complete_upload(transfers: Transfers, sha256: str, size: int, key: str) -> Digests:
+def complete_grant(sha256: str, size: int, key: str, organization_id: int) -> tuple[str, ...]:
+    return ("POST", "complete", sha256, str(size), key, str(organization_id))
+
+
+def batch_grant(total_bytes: int, organization_id: int) -> tuple[str, ...]:
+    return ("PUT", "batch", str(total_bytes), str(organization_id))
+
+
+async def complete_upload(
+    transfers: Transfers, sha256: str, size: int, key: str, organization_id: int
+) -> Digests:
     """Reads back bytes a client put straight into the object store under `key`, and keeps
     them when they are the ones declared; deletes them otherwise."""
     staged = await transfers.store.adopt(key, limit=size)
     try:
         received = staged.check(sha256, size)
-        await keep_verified(transfers, [staged])
+        await keep_verified(transfers, [staged], organization_id)
     except BaseException:
         await transfers.store.discard(staged)
         raise
     return received
-
-
-def batch_grant(total_bytes: int) -> tuple[str, ...]:
-    return ("PUT", "batch", str(total_bytes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +174,8 @@ async def prepare_artifact_files(
             raise not_found("project not found", ("projectId",))
         organization_id = found.organization_id
     authorization.require_organization_role(ctx, organization_id, "MEMBER", "uploading files")
-    stored = await blobs.stored_blobs(ctx.pool, [digest for _, digest, _ in entries])
+    # Only the organization's own bytes count: knowing a digest reaches no one else's.
+    stored = await blobs.held_blobs(ctx.pool, [d for _, d, _ in entries], organization_id)
     expires = transfers.expiry()
     expires_at = datetime.fromtimestamp(expires, UTC)
     uploads = []
@@ -180,15 +186,16 @@ async def prepare_artifact_files(
         direct = await transfers.store.presigned_put(transfers.url_seconds)
         if direct is not None:
             key, url = direct
-            grant = complete_grant(digest, size, key)
-            query = {"size": size, "key": key, "expires": expires}
+            grant = complete_grant(digest, size, key, organization_id)
+            query = {"size": size, "key": key, "org": organization_id, "expires": expires}
             query["signature"] = await transfers.sign(*grant, str(expires))
             complete = f"{ctx.base_url}/files/complete/{digest}?{urlencode(query)}"
             uploads.append(FileUpload(path, digest, size, False, url, expires_at, complete))
             continue
-        grant = upload_grant(digest, size)
+        grant = upload_grant(digest, size, organization_id)
         query = {
             "size": size,
+            "org": organization_id,
             "expires": expires,
             "signature": await transfers.sign(*grant, str(expires)),
         }
@@ -197,33 +204,41 @@ async def prepare_artifact_files(
     missing = sum(u.size for u in uploads if not u.stored)
     if not any(not u.stored for u in uploads):
         return PreparedFiles(uploads, None)
-    signature = await transfers.sign(*batch_grant(missing), str(expires))
-    query = {"bytes": missing, "expires": expires, "signature": signature}
+    signature = await transfers.sign(*batch_grant(missing, organization_id), str(expires))
+    query = {"bytes": missing, "org": organization_id, "expires": expires, "signature": signature}
     return PreparedFiles(uploads, f"{ctx.base_url}/files/batch?{urlencode(query)}")
 
 
 async def receive_upload(
-    transfers: Transfers, sha256: str, size: int, chunks: AsyncIterable[bytes]
+    transfers: Transfers,
+    sha256: str,
+    size: int,
+    chunks: AsyncIterable[bytes],
+    organization_id: int,
 ) -> Digests:
-    """Stores uploaded bytes when they are the ones declared, and records them as stored."""
+    """Stores uploaded bytes when they are the ones declared, and records them as stored and
+    held by the organization."""
     store = transfers.store
     staged = await store.stage(chunks, limit=size)
     try:
         received = staged.check(sha256, size)
-        await keep_verified(transfers, [staged])
+        await keep_verified(transfers, [staged], organization_id)
     except BaseException:
         await store.discard(staged)
         raise
     return received
 
 
-async def keep_verified(transfers: Transfers, staged: Sequence[Staged]) -> None:
+async def keep_verified(
+    transfers: Transfers, staged: Sequence[Staged], organization_id: int
+) -> None:
     """Records staged bytes whose digests were checked, and moves them under their digests.
 
     The rows are written before the bytes move and in the same transaction, so the collector,
     which deletes a row before its bytes, waits for the upload or goes first."""
     async with transfers.pool.acquire() as conn, conn.transaction():
-        await blobs.record_blobs_txn(conn, [s.digests for s in staged if s.digests is not None])
+        received = [s.digests for s in staged if s.digests is not None]
+        await blobs.record_blobs_txn(conn, received, organization_id)
         # Several at once: with an object store, each is a request of its own.
         limit = asyncio.Semaphore(KEEPING_AT_ONCE)
 
@@ -234,11 +249,13 @@ async def keep_verified(transfers: Transfers, staged: Sequence[Staged]) -> None:
         await asyncio.gather(*(keep(each) for each in staged))
 
 
-async def require_stored_txn(conn: Connection, files: Sequence[FileSpec]) -> None:
-    """Refuses a manifest whose bytes are not all stored, naming the files that are missing.
-    The rows found stay locked until the transaction ends, so that the collector cannot take
-    the bytes between this check and the files that will refer to them."""
-    stored = await blobs.stored_blobs(conn, [f.digest for f in files], hold=True)
+async def require_stored_txn(
+    conn: Connection, files: Sequence[FileSpec], organization_id: int
+) -> None:
+    """Refuses a manifest whose bytes are not all stored and held by the organization, naming
+    the files that are missing. The rows found stay locked until the transaction ends, so that
+    the collector cannot take the bytes between this check and the files that refer to them."""
+    stored = await blobs.held_blobs(conn, [f.digest for f in files], organization_id, hold=True)
     missing = [f.path for f in files if f.digest not in stored]
     if missing:
         shown = ", ".join(repr(p) for p in missing[:10])

@@ -257,7 +257,7 @@ async def log_artifact_txn(
         assert logged is not None
         await assign_aliases_txn(conn, actor, logged, aliases)
         return logged
-    await require_stored_txn(conn, files)
+    await require_stored_txn(conn, files, found.organization_id)
     content_id = await versions.insert_content(
         conn,
         sequence_id=sequence.id,

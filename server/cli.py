@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from db.blobs import StorageConfigError
 from db.migrate import MigrationError
 from db.pool import create_pool
 from resolvers import accounts
@@ -427,6 +428,8 @@ def main(argv: list[str] | None = None) -> None:
         commands[args.command](args)
     except MigrationError as error:
         sys.exit(f"cairn: the database schema cannot be migrated: {error}")
+    except StorageConfigError as error:
+        sys.exit(f"cairn: {error}")
 
 
 if __name__ == "__main__":

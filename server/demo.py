@@ -48,16 +48,17 @@ def demo_entries(*names: str, seed: str) -> list[FileEntry]:
 class DemoFiles:
     """Stores demo files' bytes as the demo logs them, so that every version can be downloaded."""
 
-    def __init__(self, conn: Connection, store: BlobStore) -> None:
+    def __init__(self, conn: Connection, store: BlobStore, organization_id: int) -> None:
         self.conn = conn
         self.store = store
+        self.organization_id = organization_id
 
     async def __call__(self, *names: str, seed: str) -> list[FileEntry]:
         entries = demo_entries(*names, seed=seed)
         for entry in entries:
             data = demo_file(entry.path, seed)
             digests = await self.store.put(_once(data), sha256=entry.digest, size=entry.size)
-            await blobs.record_blobs_txn(self.conn, [digests])
+            await blobs.record_blobs_txn(self.conn, [digests], self.organization_id)
         return entries
 
 
@@ -73,12 +74,13 @@ async def seed_demo(pool: asyncpg.Pool, store: BlobStore) -> bool:
         existing = await organizations.organizations_by_name(conn, [ORGANIZATION])
         if existing[0] is not None:
             return False
-        await _seed(conn, DemoFiles(conn, store))
+        await _seed(conn, store)
         return True
 
 
-async def _seed(conn: Connection, files: DemoFiles) -> None:
+async def _seed(conn: Connection, store: BlobStore) -> None:
     org = await create_organization_txn(conn, ORGANIZATION, "Acme Corp")
+    files = DemoFiles(conn, store, org.id)
     ada = await accounts.create_user_txn(conn, "ada", "Ada Lovelace")
     bob = await accounts.create_user_txn(conn, "bob", "Bob Shannon")
     cy = await accounts.create_user_txn(conn, "cy", "Cy Hopper")

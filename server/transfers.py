@@ -74,6 +74,14 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
     ]
 
 
+def _organization(request: Request) -> int:
+    """The organization an upload URL was granted for (its signature covers it)."""
+    text = request.query_params.get("org", "")
+    if not text.isdigit():
+        raise TransferRefused(403, "this upload URL has no valid `org`; ask for a new one")
+    return int(text)
+
+
 def _sha256(request: Request) -> str:
     sha256: str = request.path_params["sha256"]
     if _SHA256.fullmatch(sha256) is None:
@@ -88,7 +96,7 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
         raise TransferRefused(403, "this upload URL has no valid `size`; ask for a new one")
     size = int(size_text)
     await transfers.check(
-        upload_grant(sha256, size),
+        upload_grant(sha256, size, organization := _organization(request)),
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),
     )
@@ -98,7 +106,7 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
             400, f"this URL takes exactly {size} bytes; the request says {length[:40]}"
         )
     try:
-        received = await receive_upload(transfers, sha256, size, request.stream())
+        received = await receive_upload(transfers, sha256, size, request.stream(), organization)
     except BlobTooLarge as error:
         raise TransferRefused(413, f"{error}; nothing was kept") from None
     except BlobMismatch as error:
@@ -130,7 +138,7 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
         raise TransferRefused(403, "this upload URL has no valid `bytes`; ask for a new one")
     budget = int(budget_text)
     await transfers.check(
-        batch_grant(budget),
+        batch_grant(budget, organization := _organization(request)),
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),
     )
@@ -148,10 +156,10 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
             verified.append(await _batch_member(transfers, body, info))
             received += 1
             if len(verified) == BATCH_KEEP:
-                await keep_verified(transfers, verified)
+                await keep_verified(transfers, verified, organization)
                 verified = []
         if verified:
-            await keep_verified(transfers, verified)
+            await keep_verified(transfers, verified, organization)
             verified = []
     except TransferRefused:
         raise
@@ -166,13 +174,15 @@ async def _batch(transfers: Transfers, request: Request) -> Response:
     finally:
         # Members checked before a refusal are kept: a retry need not send them again.
         if verified:
-            await _keep_if_possible(transfers, verified)
+            await _keep_if_possible(transfers, verified, organization)
     return JSONResponse({"stored": received}, status_code=201)
 
 
-async def _keep_if_possible(transfers: Transfers, staged: list[Staged]) -> None:
+async def _keep_if_possible(
+    transfers: Transfers, staged: list[Staged], organization_id: int
+) -> None:
     try:
-        await keep_verified(transfers, staged)
+        await keep_verified(transfers, staged, organization_id)
     except Exception as error:
         logger.warning("could not keep %d checked files: %s", len(staged), error)
         for each in staged:
@@ -248,12 +258,12 @@ async def _complete(transfers: Transfers, request: Request) -> Response:
         raise TransferRefused(403, "this URL has no valid `size`; ask for a new one")
     size = int(size_text)
     await transfers.check(
-        complete_grant(sha256, size, key),
+        complete_grant(sha256, size, key, organization := _organization(request)),
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),
     )
     try:
-        received = await complete_upload(transfers, sha256, size, key)
+        received = await complete_upload(transfers, sha256, size, key, organization)
     except (NotFoundError, FileNotFoundError):
         raise TransferRefused(
             409, "nothing was uploaded to this file's upload URL yet; PUT the bytes there first"

@@ -320,3 +320,11 @@ def test_an_operator_creates_an_organization_and_its_first_admin(
     assert access["message"].startswith("POST /graphql 200 ")
     assert access["message"].endswith(" Mine")
     assert {"time", "level"} <= set(access)
+
+
+def test_an_unknown_storage_backend_stops_the_server_naming_it(url_env: dict[str, str]) -> None:
+    assert cairn("migrate", env=url_env).returncode == 0
+    result = cairn("serve", "--port", "1", env={**url_env, "CAIRN_STORAGE": "gopher://blobs"})
+    assert result.returncode == 1
+    assert "CAIRN_STORAGE='gopher://blobs' names no storage Cairn has" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -32,8 +32,8 @@ REGISTRY_NAMES = [f"reg{i:02d}" if i % 3 else f"REG{i:02d}" for i in range(ITEMS
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 
-async def files(conn: Any, seed: str, count: int = 1) -> list[FileEntry]:
-    return await stored_entries(conn, seed, *(f"f{i:02d}.txt" for i in range(count)))
+async def files(conn: Any, project: Project, seed: str, count: int = 1) -> list[FileEntry]:
+    return await stored_entries(conn, project, seed, *(f"f{i:02d}.txt" for i in range(count)))
 
 
 async def new_user(conn: Any, tag: str, suffix: str) -> User:
@@ -89,7 +89,7 @@ async def world(pool: asyncpg.Pool) -> World:
                     name="seq",
                     artifact_type="model",
                     run=producer,
-                    files=await files(conn, f"seq-{i}"),
+                    files=await files(conn, project, f"seq-{i}"),
                 )
             )
         for version in logged:
@@ -100,7 +100,7 @@ async def world(pool: asyncpg.Pool) -> World:
             project,
             name="wide",
             artifact_type="data",
-            files=await files(conn, "w", ITEMS),
+            files=await files(conn, project, "w", ITEMS),
         )
         shared = await log_artifact_txn(
             conn,
@@ -108,7 +108,7 @@ async def world(pool: asyncpg.Pool) -> World:
             project,
             name="shared",
             artifact_type="model",
-            files=await files(conn, "shared"),
+            files=await files(conn, project, "shared"),
         )
         # The shared content goes into ITEMS collections (c00 … c22) in that order.
         for coll in collections:
@@ -130,7 +130,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=f"s{i:02d}",
                 artifact_type="model",
-                files=await files(conn, f"s{i}"),
+                files=await files(conn, project, f"s{i}"),
             )
 
     world = World(org, tag, key, viewer, many, project)

@@ -173,7 +173,7 @@ class Builder:
             name=name,
             artifact_type=artifact_type,
             files=await stored_entries(
-                self.conn, f"{self.org.name}/{name}/{seed}", "data.bin", size=42
+                self.conn, self.org.project, f"{self.org.name}/{name}/{seed}", "data.bin", size=42
             ),
             run=run,
         )

@@ -98,7 +98,7 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[World
                 project,
                 name=name,
                 artifact_type=artifact_type,
-                files=await stored_entries(conn, seed, "file.bin", size=1),
+                files=await stored_entries(conn, project, seed, "file.bin", size=1),
                 run=running,
             )
 

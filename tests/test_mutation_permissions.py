@@ -133,7 +133,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
                 project,
                 name="perm-model",
                 artifact_type="model",
-                files=await stored_entries(conn, f"perm-{i}", "model.bin", size=1),
+                files=await stored_entries(conn, project, f"perm-{i}", "model.bin", size=1),
                 run=running,
             )
             for i in range(3)
@@ -144,7 +144,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             project,
             name="perm-data",
             artifact_type="dataset",
-            files=await stored_entries(conn, "perm-data", "data.csv", size=1),
+            files=await stored_entries(conn, project, "perm-data", "data.csv", size=1),
             run=running,
         )
         guarded_registry = await create_registry_txn(
@@ -172,7 +172,7 @@ async def acme(pool: asyncpg.Pool, demo: dict[str, str]) -> AsyncIterator[Acme]:
             dora_project,
             name="globex-model",
             artifact_type="model",
-            files=await stored_entries(conn, "perm-dora", "model.bin", size=1),
+            files=await stored_entries(conn, dora_project, "perm-dora", "model.bin", size=1),
             run=dora_run,
         )
         made = Acme(

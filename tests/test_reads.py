@@ -81,7 +81,7 @@ async def world(pool: asyncpg.Pool, demo: dict[str, str]) -> World:
             project,
             name="orphan",
             artifact_type="model",
-            files=await stored_entries(conn, "orphan", "weights.bin", size=7),
+            files=await stored_entries(conn, project, "orphan", "weights.bin", size=7),
         )
     return World(org.name, owner, key, service, running.id, crashed.id)
 

@@ -204,7 +204,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=f"read-{kind.lower()}",
                 artifact_type="model",
-                files=await stored_entries(conn, f"read/{kind}", *READ_FILES, size=128),
+                files=await stored_entries(conn, project, f"read/{kind}", *READ_FILES, size=128),
                 run=trainer,
                 metadata={"accuracy": 0.9},
                 description="read me",
@@ -258,7 +258,7 @@ class Env:
                 self.world.project,
                 name="src",
                 artifact_type="model",
-                files=await stored_entries(conn, fresh("content"), "w.bin"),
+                files=await stored_entries(conn, self.world.project, fresh("content"), "w.bin"),
             )
 
     async def fresh_collection(self) -> Collection:
@@ -1168,7 +1168,7 @@ async def _upload_granted(env: OrgEnv, s: State) -> bool:
 async def _log_setup(env: OrgEnv) -> State:
     """A name to log, and a file whose bytes are stored."""
     async with env.world.pool.acquire() as conn, conn.transaction():
-        (entry,) = await stored_entries(conn, fresh("logged"), "a.bin")
+        (entry,) = await stored_entries(conn, env.world.project, fresh("logged"), "a.bin")
     return {"name": fresh("made"), "file": asdict(entry)}
 
 

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from db.records import ArtifactVersion, User
+from db.records import ArtifactVersion, Project, User
 from resolvers.accounts import create_api_key_txn, create_user_txn
 from resolvers.collections import create_collection_txn
 from resolvers.links import link_artifact_txn
@@ -115,8 +115,9 @@ class World:
     pool_reset: str
 
 
-async def _files(conn: Any, count: int, seed: str) -> list[FileEntry]:
-    return await stored_entries(conn, seed, *(f"part-{i}.bin" for i in range(count)), size=100)
+async def _files(conn: Any, project: Project, count: int, seed: str) -> list[FileEntry]:
+    names = (f"part-{i}.bin" for i in range(count))
+    return await stored_entries(conn, project, seed, *names, size=100)
 
 
 async def _build(conn: Any, name: str, n: int, member: User) -> Org:
@@ -155,7 +156,7 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
                     name=f"model-{r}-{c}",
                     artifact_type="model",
                     run=run,
-                    files=await _files(conn, n, f"{name}/{r}/{c}/{v}"),
+                    files=await _files(conn, project, n, f"{name}/{r}/{c}/{v}"),
                     metadata={"accuracy": 0.5 + v / 100},
                     aliases=[f"run-{v}"],
                 )

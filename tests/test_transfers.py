@@ -588,3 +588,32 @@ async def test_with_s3_other_bytes_put_straight_to_the_store_are_refused_and_del
     other_key = urlencode({**dict(parse_qsl(parts.query)), "key": "incoming/other"})
     forged = await http.post(f"{parts.scheme}://{parts.netloc}{parts.path}?{other_key}")
     assert forged.status_code == 403
+
+
+async def test_knowing_a_digest_reaches_no_other_organizations_bytes(
+    org: Org, pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    """Another organization's member who learns a file's SHA-256 cannot log it without sending
+    the bytes, nor learn that they are stored here; sending them makes the bytes theirs too,
+    still stored once."""
+    secret = file("weights.bin", os.urandom(4000))
+    await org.member.log(
+        projectId=await new_project(org.member, org), name="s", type="model", files=[secret]
+    )
+    other = await new_org(pool, client, prefix="other")
+    project = await new_project(other.member, other)
+    (sent,) = (await prepare(other.member.client, project, [secret]))["uploads"]
+    assert (sent["stored"], sent["uploadUrl"] is not None) == (False, True)
+    payload = await refused(
+        other.member.client,
+        pool,
+        "logArtifact",
+        {"projectId": project, "name": "stolen", "type": "model", "files": [secret]},
+    )
+    assert [e["code"] for e in payload["errors"]] == ["FILES_NOT_STORED"]
+    await upload(other.member.client, [secret], projectId=project)
+    logged = await other.member.ok(
+        "logArtifact", projectId=project, name="own", type="model", files=[secret]
+    )
+    assert logged["artifactVersion"]["id"]
+    assert await stored_rows(pool, secret["digest"]) == 1

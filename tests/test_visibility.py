@@ -99,7 +99,7 @@ async def world(pool: asyncpg.Pool) -> World:
                 project,
                 name=content.lower(),
                 artifact_type="model",
-                files=await stored_entries(conn, content, "model.bin", size=100),
+                files=await stored_entries(conn, project, content, "model.bin", size=100),
                 run=trainer,
             )
             for content in ("A", "B")

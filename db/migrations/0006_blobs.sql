@@ -10,6 +10,16 @@ CREATE TABLE blobs (
 );
 CREATE INDEX blobs_stored_at_idx ON blobs (stored_at);
 
+-- The organizations that have shown they hold a blob's bytes: by uploading them, or by logging
+-- files that refer to them. Deduplication and logging go by this, so that knowing a digest is
+-- never enough to reach another organization's bytes.
+CREATE TABLE blob_holders (
+    sha256          text NOT NULL REFERENCES blobs (sha256) ON DELETE CASCADE,
+    organization_id bigint NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    PRIMARY KEY (sha256, organization_id)
+);
+CREATE INDEX blob_holders_organization_idx ON blob_holders (organization_id);
+
 -- The blob holding each file's bytes. Files logged before the store existed have none: their
 -- manifests were never backed by bytes, and nothing can be downloaded for them.
 ALTER TABLE artifact_files ADD COLUMN sha256 text REFERENCES blobs (sha256);

@@ -8,11 +8,9 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-import asyncpg
-
-from db.blobs import BlobStore, record_blobs_txn
+from db.blobs import record_blobs_txn
 from db.pool import Connection
-from resolvers.files import Transfers, receive_upload
+from db.records import Project
 from resolvers.versions import FileEntry
 from server.settings import Settings, blob_store
 from tests.support.graphql import GraphQLClient
@@ -72,27 +70,17 @@ async def upload(
     return uploads
 
 
-async def store(
-    pool: asyncpg.Pool, blobs: BlobStore, manifest: Iterable[Mapping[str, Any] | FileEntry]
-) -> None:
-    """Keeps the bytes of a manifest made here, the way an upload does."""
-    transfers = Transfers(blobs, pool)
-    for entry in manifest:
-        digest = entry["digest"] if isinstance(entry, Mapping) else entry.digest
-        data = _BYTES[digest]
-        await receive_upload(transfers, digest, len(data), _once(data))
-
-
 async def stored_entries(
-    conn: Connection, seed: str, *names: str, size: int = 10
+    conn: Connection, project: Project, seed: str, *names: str, size: int = 10
 ) -> list[FileEntry]:
     """`entries`, with their bytes kept in the session's blob store and recorded in the
-    transaction of `conn`: for tests that log through the resolvers' `*_txn` functions."""
+    transaction of `conn` as uploaded for the project's organization: for tests that log
+    through the resolvers' `*_txn` functions."""
     found = entries(seed, *names, size=size)
     blobs = blob_store(Settings())
     for entry in found:
         digests = await blobs.put(_once(_BYTES[entry.digest]), sha256=entry.digest, size=entry.size)
-        await record_blobs_txn(conn, [digests])
+        await record_blobs_txn(conn, [digests], project.organization_id)
     return found
 
 

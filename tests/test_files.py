@@ -97,10 +97,13 @@ async def test_sizes_beyond_two_gibibytes_are_exact(pool: asyncpg.Pool, client: 
     # Rows standing for two 3 GB blobs: the sizes are what is tested, not six gigabytes of
     # uploads (test_transfers.py sends real bytes).
     await pool.execute(
-        "INSERT INTO blobs (sha256, md5, size) SELECT d, left(d, 32), $2 "
-        "FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING",
+        """WITH recorded AS (
+             INSERT INTO blobs (sha256, md5, size) SELECT d, left(d, 32), $2
+             FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING RETURNING sha256)
+           INSERT INTO blob_holders (sha256, organization_id) SELECT sha256, $3 FROM recorded""",
         ["a" * 64, "b" * 64],
         three_gb,
+        org.id,
     )
     logged = await org.admin.data(
         """mutation M($input: LogArtifactInput!) { logArtifact(input: $input) {

@@ -467,6 +467,39 @@ GARBAGE_IDS = {
 }
 
 
+def run_or_project_cases(mutation: str) -> list[Any]:
+    """A mutation that takes the run or the project something is for: neither, both, and bad
+    IDs of each."""
+    return [
+        case(
+            "neither-run-nor-project",
+            mutation,
+            {"projectId": DROP},
+            "INVALID_ARGUMENT",
+            "runId",
+            "exactly one of `runId` and `projectId`",
+        ),
+        case(
+            "both-run-and-project",
+            mutation,
+            lambda w: {"runId": w.running_run},
+            "INVALID_ARGUMENT",
+            "runId",
+            "exactly one of `runId` and `projectId`",
+        ),
+        *id_cases(mutation, "projectId", "Project", "Run", "project not found", "deleted_project"),
+        *id_cases(
+            mutation,
+            "runId",
+            "Run",
+            "Project",
+            "run not found",
+            "deleted_run",
+            extra={"projectId": DROP},
+        ),
+    ]
+
+
 CASES = [
     # createProject
     *name_cases("createProject", "name", "project name", BAD_PROJECT_NAMES),
@@ -534,31 +567,7 @@ CASES = [
         "run 'finished' has already ended as FINISHED",
     ),
     # prepareArtifactFiles
-    case(
-        "neither-run-nor-project",
-        "prepareArtifactFiles",
-        {"projectId": DROP},
-        "INVALID_ARGUMENT",
-        "runId",
-        "exactly one of `runId` and `projectId`",
-    ),
-    *id_cases(
-        "prepareArtifactFiles",
-        "projectId",
-        "Project",
-        "Run",
-        "project not found",
-        "deleted_project",
-    ),
-    *id_cases(
-        "prepareArtifactFiles",
-        "runId",
-        "Run",
-        "Project",
-        "run not found",
-        "deleted_run",
-        extra={"projectId": DROP},
-    ),
+    *run_or_project_cases("prepareArtifactFiles"),
     case(
         "no-files",
         "prepareArtifactFiles",
@@ -584,32 +593,7 @@ CASES = [
         "this server takes files of up to",
     ),
     # logArtifact
-    case(
-        "neither-run-nor-project",
-        "logArtifact",
-        {"projectId": DROP},
-        "INVALID_ARGUMENT",
-        "runId",
-        "exactly one of `runId` and `projectId`",
-    ),
-    case(
-        "both-run-and-project",
-        "logArtifact",
-        lambda w: {"runId": w.running_run},
-        "INVALID_ARGUMENT",
-        "runId",
-        "exactly one of `runId` and `projectId`",
-    ),
-    *id_cases("logArtifact", "projectId", "Project", "Run", "project not found", "deleted_project"),
-    *id_cases(
-        "logArtifact",
-        "runId",
-        "Run",
-        "Project",
-        "run not found",
-        "deleted_run",
-        extra={"projectId": DROP},
-    ),
+    *run_or_project_cases("logArtifact"),
     case(
         "finished-run",
         "logArtifact",

@@ -66,6 +66,15 @@ class Transfers:
         mac = hmac.new(await self.secret(), "\n".join(grant).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
+    async def signed_url(
+        self, base: str, path: str, grant: Sequence[str], expires: int, **params: str | int
+    ) -> str:
+        """`base` + `path` with `params`, `expires` and the signature of `grant` and `expires`
+        in its query."""
+        signature = await self.sign(*grant, str(expires))
+        query = urlencode({**params, "expires": expires, "signature": signature})
+        return f"{base}{path}?{query}"
+
     async def check(self, grant: Sequence[str], expires: str, signature: str) -> None:
         """Refuses a URL whose signature is not the one for `grant` and `expires`, or that
         has expired."""
@@ -103,10 +112,7 @@ def _transfers(ctx: Context) -> Transfers:
     return transfers
 
 
-# Uploading
-
-
-# Every upload grant names the organization the bytes are uploaded for: they become its own.
+# Uploading. Every upload grant names the organization the bytes are for: they become its own.
 
 
 def upload_grant(sha256: str, size: int, organization_id: int) -> tuple[str, ...]:
@@ -127,13 +133,7 @@ async def complete_upload(
     """Reads back bytes a client put straight into the object store under `key`, and keeps
     them when they are the ones declared; deletes them otherwise."""
     staged = await transfers.store.adopt(key, limit=size)
-    try:
-        received = staged.check(sha256, size)
-        await keep_verified(transfers, [staged], organization_id)
-    except BaseException:
-        await transfers.store.discard(staged)
-        raise
-    return received
+    return await _keep_if_declared(transfers, staged, sha256, size, organization_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,27 +186,38 @@ async def prepare_artifact_files(
         direct = await transfers.store.presigned_put(transfers.url_seconds)
         if direct is not None:
             key, url = direct
-            grant = complete_grant(digest, size, key, organization_id)
-            query = {"size": size, "key": key, "org": organization_id, "expires": expires}
-            query["signature"] = await transfers.sign(*grant, str(expires))
-            complete = f"{ctx.base_url}/files/complete/{digest}?{urlencode(query)}"
+            complete = await transfers.signed_url(
+                ctx.base_url,
+                f"/files/complete/{digest}",
+                complete_grant(digest, size, key, organization_id),
+                expires,
+                size=size,
+                key=key,
+                org=organization_id,
+            )
             uploads.append(FileUpload(path, digest, size, False, url, expires_at, complete))
             continue
-        grant = upload_grant(digest, size, organization_id)
-        query = {
-            "size": size,
-            "org": organization_id,
-            "expires": expires,
-            "signature": await transfers.sign(*grant, str(expires)),
-        }
-        url = f"{ctx.base_url}/files/upload/{digest}?{urlencode(query)}"
+        url = await transfers.signed_url(
+            ctx.base_url,
+            f"/files/upload/{digest}",
+            upload_grant(digest, size, organization_id),
+            expires,
+            size=size,
+            org=organization_id,
+        )
         uploads.append(FileUpload(path, digest, size, False, url, expires_at))
     missing = sum(u.size for u in uploads if not u.stored)
-    if not any(not u.stored for u in uploads):
+    if all(u.stored for u in uploads):
         return PreparedFiles(uploads, None)
-    signature = await transfers.sign(*batch_grant(missing, organization_id), str(expires))
-    query = {"bytes": missing, "org": organization_id, "expires": expires, "signature": signature}
-    return PreparedFiles(uploads, f"{ctx.base_url}/files/batch?{urlencode(query)}")
+    batch = await transfers.signed_url(
+        ctx.base_url,
+        "/files/batch",
+        batch_grant(missing, organization_id),
+        expires,
+        bytes=missing,
+        org=organization_id,
+    )
+    return PreparedFiles(uploads, batch)
 
 
 async def receive_upload(
@@ -218,13 +229,20 @@ async def receive_upload(
 ) -> Digests:
     """Stores uploaded bytes when they are the ones declared, and records them as stored and
     held by the organization."""
-    store = transfers.store
-    staged = await store.stage(chunks, limit=size)
+    staged = await transfers.store.stage(chunks, limit=size)
+    return await _keep_if_declared(transfers, staged, sha256, size, organization_id)
+
+
+async def _keep_if_declared(
+    transfers: Transfers, staged: Staged, sha256: str, size: int, organization_id: int
+) -> Digests:
+    """Keeps staged bytes that are the ones declared (BlobMismatch otherwise); staged bytes
+    that are not kept are deleted."""
     try:
         received = staged.check(sha256, size)
         await keep_verified(transfers, [staged], organization_id)
     except BaseException:
-        await store.discard(staged)
+        await transfers.store.discard(staged)
         raise
     return received
 
@@ -291,10 +309,12 @@ async def download_url(ctx: Context, file: ArtifactFile) -> str | None:
         return None
     transfers = _transfers(ctx)
     name = file.path.rsplit("/", 1)[-1]
-    expires = str(transfers.expiry())
-    signature = await transfers.sign(*download_grant(file.sha256, name), expires)
-    query = urlencode({"expires": expires, "signature": signature})
-    return f"{ctx.base_url}/files/{file.sha256}/{quote(name)}?{query}"
+    return await transfers.signed_url(
+        ctx.base_url,
+        f"/files/{file.sha256}/{quote(name)}",
+        download_grant(file.sha256, name),
+        transfers.expiry(),
+    )
 
 
 # A whole version: its files in one tar archive, or its manifest as JSON.
@@ -318,7 +338,9 @@ async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str 
     collection = await ctx.loaders.collection_by_id.load(version.collection_id)
     stem = "artifact" if collection is None else collection.name
     name = f"{stem}-v{version.version_index}.{'tar' if kind == ARCHIVE else 'manifest.json'}"
-    expires = str(transfers.expiry())
-    signature = await transfers.sign(*content_grant(version.content_id, name), expires)
-    query = urlencode({"expires": expires, "signature": signature})
-    return f"{ctx.base_url}/files/contents/{version.content_id}/{quote(name)}?{query}"
+    return await transfers.signed_url(
+        ctx.base_url,
+        f"/files/contents/{version.content_id}/{quote(name)}",
+        content_grant(version.content_id, name),
+        transfers.expiry(),
+    )

@@ -277,7 +277,8 @@ async def _complete(transfers: Transfers, request: Request) -> Response:
 
 
 def _store_unavailable(transfers: Transfers, error: Exception) -> TransferRefused:
-    logger.warning("blob store %s failed: %s", transfers.store.description, error)
+    # With the traceback: a fault here may be the store's or a bug of ours.
+    logger.warning("blob store %s failed: %s", transfers.store.description, error, exc_info=error)
     return TransferRefused(503, "the blob store is unavailable; try again later")
 
 

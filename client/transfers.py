@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import httpx
 from tqdm import tqdm
@@ -38,7 +39,9 @@ PROJECT = """query($o: String!, $p: String!) {
 CREATE_PROJECT = """mutation($input: CreateProjectInput!) { createProject(input: $input) {
   project { id } errors { code message } } }"""
 PREPARE = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input) {
-  uploads { path digest size stored uploadUrl completeUrl } batchUploadUrl
+  uploads { path digest size stored uploadUrl completeUrl
+    parts { number offset size stored uploadUrl } }
+  batchUploadUrl
   errors { code message } } }"""
 LOG = """mutation($input: LogArtifactInput!) { logArtifact(input: $input) {
   artifactVersion { id path } errors { code message } } }"""
@@ -175,26 +178,38 @@ async def push(
             PREPARE, "prepareArtifactFiles", {"projectId": project_id, "files": manifest}
         )
         by_path = {f.path: f for f in files}
-        wanted = [
-            (u["uploadUrl"], u["completeUrl"], by_path[u["path"]])
-            for u in prepared["uploads"]
-            if not u["stored"]
-        ]
-        total = sum(f.size for _, _, f in wanted)
-        # Small files go many to a request (tar archives to the batch URL), large ones alone.
-        small = [f for _, _, f in wanted if f.size <= SMALL_BYTES]
-        large = [w for w in wanted if w[2].size > SMALL_BYTES]
+        wanted = [(u, by_path[u["path"]]) for u in prepared["uploads"] if not u["stored"]]
+        # Small files go many to a request (tar archives to the batch URL), large ones alone,
+        # the largest in parts.
+        small = [f for u, f in wanted if f.size <= SMALL_BYTES]
+        large = [(u, f) for u, f in wanted if f.size > SMALL_BYTES]
         if len(small) < BATCH_MIN:
             large, small = wanted, []
         groups = [small[i::jobs] for i in range(jobs)] if small else []
-        with tqdm(total=total, unit="B", unit_scale=True, desc="upload", disable=quiet) as bar:
+        to_send = sum(f.size for _, f in wanted) - sum(
+            p["size"] for u, _ in wanted for p in u["parts"] or () if p["stored"]
+        )
+        with tqdm(total=to_send, unit="B", unit_scale=True, desc="upload", disable=quiet) as bar:
             limit = asyncio.Semaphore(jobs)
 
-            async def send(upload_url: str, complete_url: str | None, local: LocalFile) -> None:
+            async def send_range(url: str, local: LocalFile, offset: int, size: int) -> None:
                 async with limit:
-                    await _send(http, upload_url, local, bar.update)
-                    if complete_url is not None:
-                        await _complete(http, complete_url, local)
+                    await asyncio.to_thread(_put_range, url, local, offset, size, bar.update)
+
+            async def send(upload: dict[str, Any], local: LocalFile) -> None:
+                if upload["parts"] is None:
+                    await send_range(upload["uploadUrl"], local, 0, local.size)
+                else:
+                    await asyncio.gather(
+                        *(
+                            send_range(p["uploadUrl"], local, p["offset"], p["size"])
+                            for p in upload["parts"]
+                            if not p["stored"]
+                        )
+                    )
+                if upload["completeUrl"] is not None:
+                    async with limit:
+                        await _complete(http, upload["completeUrl"], local)
 
             async def send_batch(group: list[LocalFile]) -> None:
                 async with limit:
@@ -208,6 +223,7 @@ async def push(
         )
         version: dict[str, Any] = logged["artifactVersion"]
         version["uploaded"] = len(wanted)
+        version["sent_bytes"] = to_send
         version["skipped"] = len(files) - len(wanted)
         if link is not None:
             linked = await api.mutate(
@@ -233,19 +249,78 @@ async def _project_id(api: Api, organization: str, project: str) -> str:
     return new_id
 
 
-async def _send(
-    http: httpx.AsyncClient, url: str, local: LocalFile, progress: Callable[[int], object]
+class _Range(io.RawIOBase):
+    """`size` bytes of a file from `offset`, read as a request body, counting what is sent."""
+
+    def __init__(self, handle: BinaryIO, offset: int, size: int, count: Callable[[int], None]):
+        handle.seek(offset)
+        self._handle = handle
+        self._left = size
+        self._count = count
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._left if size < 0 else min(size, self._left)
+        chunk = self._handle.read(wanted)
+        self._left -= len(chunk)
+        self._count(len(chunk))
+        return chunk
+
+
+def _put_range(
+    url: str, local: LocalFile, offset: int, size: int, progress: Callable[[int], object]
 ) -> None:
-    """PUTs a file's bytes."""
+    """PUTs `size` bytes of a file from `offset`, again after a dropped connection or a server
+    error (neither the server nor an object store keeps a request cut off). On a worker thread
+    with the standard library's HTTP client: measured on a 1 GiB file through the server, it
+    sent about 3 times as fast as httpx's async client."""
+    target = urlsplit(url)
+    what = local.path if size == local.size else f"{local.path} (bytes {offset}-{offset + size})"
+    for attempt in range(1, ATTEMPTS + 1):
+        sent = 0
 
-    async def body(count: Callable[[int], None]) -> AsyncIterator[bytes]:
-        with local.source.open("rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
-                count(len(chunk))
-                yield chunk
+        def count(length: int) -> None:
+            nonlocal sent
+            sent += length
+            progress(length)
 
-    headers = {"Content-Length": str(local.size)}
-    await _put(http, url, body, headers, local.path, progress)
+        connection_type = (
+            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_type(target.netloc, timeout=60, blocksize=CHUNK_BYTES)
+        try:
+            with local.source.open("rb") as handle:
+                connection.request(
+                    "PUT",
+                    f"{target.path}?{target.query}",
+                    body=_Range(handle, offset, size, count),
+                    headers={"Content-Length": str(size)},
+                )
+                response = connection.getresponse()
+                answer = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            progress(-sent)
+            if attempt == ATTEMPTS:
+                raise ClientError(f"uploading {what} failed: {error}") from None
+            time.sleep(2**attempt / 4)
+            continue
+        finally:
+            connection.close()
+        if response.status in (200, 201):
+            return
+        progress(-sent)
+        if response.status < 500 or attempt == ATTEMPTS:
+            raise ClientError(f"uploading {what}: {_reason(response.status, answer)}")
+        time.sleep(2**attempt / 4)
+
+
+def _reason(status: int, answer: bytes) -> str:
+    try:
+        return str(json.loads(answer)["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {status} {answer[:200].decode(errors='replace')}".rstrip()
 
 
 async def _send_batch(
@@ -295,15 +370,19 @@ async def _put(
             return
         progress(-sent)
         if response.status_code < 500 or attempt == ATTEMPTS:
-            raise ClientError(f"uploading {what}: {_reason(response)}")
+            raise ClientError(
+                f"uploading {what}: {_reason(response.status_code, response.content)}"
+            )
         await asyncio.sleep(2**attempt / 4)
 
 
 async def _complete(http: httpx.AsyncClient, url: str, local: LocalFile) -> None:
-    """Has the server read back and keep bytes sent straight to the object store."""
+    """Has the server read back, check and keep bytes sent straight to the object store or in
+    parts; it reads them all, so the wait grows with the size."""
+    timeout = httpx.Timeout(600 + local.size / 20e6, connect=10)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            response = await http.post(url, timeout=httpx.Timeout(600, connect=10))
+            response = await http.post(url, timeout=timeout)
         except httpx.HTTPError as error:
             if attempt == ATTEMPTS:
                 raise ClientError(f"checking {local.path} failed: {error}") from None
@@ -312,15 +391,10 @@ async def _complete(http: httpx.AsyncClient, url: str, local: LocalFile) -> None
         if response.status_code == 201:
             return
         if response.status_code < 500 or attempt == ATTEMPTS:
-            raise ClientError(f"checking {local.path}: {_reason(response)}")
+            raise ClientError(
+                f"checking {local.path}: {_reason(response.status_code, response.content)}"
+            )
         await asyncio.sleep(2**attempt / 4)
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
 
 
 async def pull(
@@ -488,7 +562,9 @@ def _fetch(entry: dict[str, Any], target: Path, progress: Callable[[int], object
                             progress(len(chunk))
         except urllib.error.HTTPError as error:
             if error.code < 500 or attempt == ATTEMPTS:
-                raise ClientError(f"downloading {entry['path']}: {_refusal(error)}") from None
+                raise ClientError(
+                    f"downloading {entry['path']}: {_reason(error.code, error.read())}"
+                ) from None
             time.sleep(2**attempt / 4)
             continue
         except (OSError, http.client.HTTPException) as error:
@@ -503,10 +579,3 @@ def _fetch(entry: dict[str, Any], target: Path, progress: Callable[[int], object
             continue
         os.replace(partial, target)
         return
-
-
-def _refusal(error: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.loads(error.read())["error"])
-    except (ValueError, KeyError, TypeError, OSError):
-        return f"HTTP {error.code}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -25,12 +26,15 @@ import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import LocalStore, S3Store
 
+from db import parts as local_parts
 from db.pool import Connection, Executor
 from db.records import ArtifactFile, from_record
 
 _HEX64 = frozenset("0123456789abcdef")
 # Reads come in chunks of about this size: enough for speed, little enough to hold many at once.
 CHUNK_BYTES = 1 << 20
+STAGING_PREFIX = "incoming/"
+PARTS_PREFIX = f"{STAGING_PREFIX}parts/"
 
 
 class StorageConfigError(ValueError):
@@ -52,14 +56,35 @@ class Digests:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """A file sent in parts: `count` parts of `part_bytes` each (the last one shorter), under
+    staging keys named by the upload."""
+
+    upload_id: str
+    count: int
+    part_bytes: int
+
+    def key(self, number: int) -> str:
+        return part_key(self.upload_id, number)
+
+    def offset(self, number: int) -> int:
+        return (number - 1) * self.part_bytes
+
+    def size(self, number: int, total: int) -> int:
+        return min(self.part_bytes, total - (number - 1) * self.part_bytes)
+
+
 @dataclass(slots=True)
 class Staged:
-    """Bytes under a temporary name (or, small, held in memory: `data`), with their digests
-    once they have all arrived."""
+    """Bytes under a temporary name (or, small, held in memory: `data`; or, with an object
+    store, still in the `parts` they were sent in), with their digests once they have all
+    arrived."""
 
     key: str | None
     digests: Digests | None = None
     data: bytes | None = None
+    parts: Parts | None = None
 
     def check(self, sha256: str, size: int) -> Digests:
         """The digests, when the bytes are the ones declared; else BlobMismatch."""
@@ -71,6 +96,10 @@ class Staged:
                 f"declared {size} bytes with SHA-256 {sha256}"
             )
         return received
+
+
+def part_key(upload_id: str, number: int) -> str:
+    return f"{PARTS_PREFIX}{upload_id}/{number:05d}"
 
 
 def blob_key(sha256: str) -> str:
@@ -129,14 +158,14 @@ class BlobStore:
     async def stage(self, chunks: AsyncIterable[bytes], *, limit: int) -> Staged:
         """Writes bytes under a temporary name, computing their SHA-256, MD5 and size as they
         stream past; more than `limit` bytes are refused (BlobTooLarge), keeping nothing."""
-        key = f"incoming/{uuid.uuid4().hex}"
+        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         staged = Staged(key)
         digests = _Digesting(chunks, limit)
         try:
             if self.folder is None:
                 await obstore.put_async(self.store, key, digests)
             else:
-                await digests.write_to(self.folder / key)
+                await _write_file(self.folder / key, digests)
         except BaseException:
             await self.discard(staged)
             raise
@@ -162,14 +191,14 @@ class BlobStore:
         None for a local folder, whose bytes come through the server."""
         if not isinstance(self.store, S3Store):
             return None
-        key = f"incoming/{uuid.uuid4().hex}"
+        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         url = await obstore.sign_async(self.store, "PUT", key, timedelta(seconds=seconds))
         return key, url
 
     async def adopt(self, key: str, *, limit: int) -> Staged:
         """Bytes a client put under a staging key, read back to compute their digests; more
         than `limit` bytes are refused (BlobTooLarge)."""
-        if not key.startswith("incoming/") or ".." in key:
+        if not key.startswith(STAGING_PREFIX) or ".." in key:
             raise ValueError(f"not a staging key: {key[:80]!r}")
         staged = Staged(key)
         result = await obstore.get_async(self.store, key)
@@ -187,8 +216,21 @@ class BlobStore:
         """Puts staged bytes under their digest, where readers find them."""
         assert staged.digests is not None
         final = blob_key(staged.digests.sha256)
-        if staged.data is not None:
+        if staged.data is not None and self.folder is not None:
+            await asyncio.to_thread(_write_durably, self.folder, final, staged.data)
+        elif staged.data is not None:
             await obstore.put_async(self.store, final, staged.data)
+        elif staged.parts is not None:
+            # Written straight under the digest (the bytes were checked as the parts were
+            # read): an object store copies no more than 5 GiB in one request, and a multipart
+            # upload appears only once it is complete.
+            if not await self.exists(staged.digests.sha256):
+                # Parts of at least 8 MiB, and few enough for S3's 10,000.
+                chunk_size = max(CHUNK_BYTES * 8, -(-staged.digests.size // 9_000))
+                await obstore.put_async(
+                    self.store, final, self._part_chunks(staged.parts), chunk_size=chunk_size
+                )
+            await self.discard_parts(staged.parts)
         else:
             assert staged.key is not None
             await obstore.rename_async(self.store, staged.key, final)
@@ -196,6 +238,132 @@ class BlobStore:
     async def discard(self, staged: Staged) -> None:
         if staged.key is not None:
             await self._discard(staged.key)
+        if staged.parts is not None:
+            await self.discard_parts(staged.parts)
+
+    # Files sent in parts, so that a dropped connection costs one part, and a later try, from
+    # any process, finds the parts already sent. In a local folder the parts go straight into
+    # one file (db/parts.py); in an object store each is an object of its own, whole or absent.
+    # The file's digests are computed once every part is there.
+
+    def _parts_folder(self, upload_id: str) -> Path:
+        assert self.folder is not None
+        if len(upload_id) != 32 or not set(upload_id) <= _HEX64:
+            raise ValueError(f"not an upload: {upload_id[:80]!r}")
+        return self.folder / PARTS_PREFIX / upload_id
+
+    async def stored_parts(self, upload_id: str) -> dict[int, int]:
+        """The parts of an upload that are all there: their numbers and sizes."""
+        if self.folder is not None:
+            return await asyncio.to_thread(local_parts.stored_parts, self._parts_folder(upload_id))
+        found = {}
+        async for batch in obstore.list(self.store, prefix=f"{PARTS_PREFIX}{upload_id}/"):
+            for entry in batch:
+                number = str(entry["path"]).rsplit("/", 1)[-1]
+                if number.isdigit():
+                    found[int(number)] = int(entry["size"])
+        return found
+
+    async def put_part(
+        self,
+        upload_id: str,
+        number: int,
+        chunks: AsyncIterable[bytes],
+        *,
+        offset: int,
+        size: int,
+    ) -> None:
+        """Writes one part, of exactly `size` bytes (BlobMismatch otherwise), which counts as
+        there only once it is all there."""
+        counted = _Counting(chunks, size)
+        if self.folder is not None:
+            await self._put_local_part(upload_id, number, counted, offset)
+            return
+        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        try:
+            await obstore.put_async(self.store, key, counted)
+            counted.check()
+            await obstore.rename_async(self.store, key, part_key(upload_id, number))
+        except BaseException:
+            await self._discard(key)
+            raise
+
+    async def _put_local_part(
+        self, upload_id: str, number: int, counted: _Counting, offset: int
+    ) -> None:
+        folder = self._parts_folder(upload_id)
+        descriptor = await asyncio.to_thread(local_parts.open_for_part, folder)
+        writing: asyncio.Future[Any] | None = None
+        try:
+            position = offset
+            # Each piece is written on a worker thread while the next one arrives.
+            async for piece in _pieces(counted):
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(local_parts.write_at, descriptor, position, piece)
+                )
+                position += len(piece)
+            if writing is not None:
+                await writing
+            counted.check()
+            await asyncio.to_thread(local_parts.mark_part, folder, number, counted.size)
+        finally:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
+            os.close(descriptor)
+
+    async def presigned_part_puts(
+        self, parts: Parts, numbers: Sequence[int], seconds: int
+    ) -> list[str] | None:
+        """For an object store: presigned URLs to PUT the given parts straight to it. None for
+        a local folder, whose parts come through the server."""
+        if not isinstance(self.store, S3Store) or not numbers:
+            return None
+        keys = [parts.key(n) for n in numbers]
+        return list(await obstore.sign_async(self.store, "PUT", keys, timedelta(seconds=seconds)))
+
+    async def assemble(self, parts: Parts, *, limit: int) -> Staged:
+        """Computes the digests of a file whose parts are all there. A local file is moved out
+        of the upload first, to a staging key, so no late part can change it; an object store
+        keeps the parts until `keep` writes them under the digest."""
+        if self.folder is None:
+            digesting = _Digesting(self._part_chunks(parts), limit)
+            async for _ in digesting:
+                pass
+            return Staged(None, digesting.result(), parts=parts)
+        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        staged_path = self.folder / key
+        folder = self._parts_folder(parts.upload_id)
+        await asyncio.to_thread(local_parts.seal, folder, staged_path)
+        try:
+            # Three threads at once: the SHA-256, the MD5 (the slowest; measured about 1.5 s a
+            # GiB) and the flush to disk.
+            (sha256, size), md5, _ = await asyncio.gather(
+                asyncio.to_thread(local_parts.sha256_and_size, staged_path),
+                asyncio.to_thread(local_parts.md5_of, staged_path),
+                asyncio.to_thread(local_parts.flush, staged_path),
+            )
+            if size > limit:
+                raise BlobTooLarge(f"more than the {limit} bytes declared arrived")
+        except BaseException:
+            await self._discard(key)
+            raise
+        await asyncio.to_thread(local_parts.discard, folder)
+        return Staged(key, Digests(sha256, md5, size))
+
+    async def discard_parts(self, parts: Parts) -> None:
+        if self.folder is not None:
+            await asyncio.to_thread(local_parts.discard, self._parts_folder(parts.upload_id))
+            return
+        await asyncio.gather(*(self._discard(parts.key(n)) for n in range(1, parts.count + 1)))
+
+    async def _part_chunks(self, parts: Parts) -> AsyncIterator[bytes]:
+        """An object store's parts, in order, as one stream."""
+        for number in range(1, parts.count + 1):
+            result = await obstore.get_async(self.store, parts.key(number))
+            async for chunk in _chunks(result.stream(min_chunk_size=CHUNK_BYTES)):
+                yield chunk
 
     async def put(self, chunks: AsyncIterable[bytes], *, sha256: str, size: int) -> Digests:
         """Stores bytes declared to have `sha256` and `size`; refuses them, keeping nothing,
@@ -271,67 +439,132 @@ async def _chunks(stream: AsyncIterable[Any]) -> AsyncIterator[bytes]:
         yield bytes(chunk)
 
 
-class _Digesting:
-    """Passes chunks through while computing their SHA-256, MD5 and size."""
+async def _pieces(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The chunks joined into pieces of at least CHUNK_BYTES (the last may be shorter): a
+    request body arrives in chunks of a few kilobytes, too small to hand to a thread each."""
+    gathered: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        gathered.append(chunk)
+        size += len(chunk)
+        if size >= CHUNK_BYTES:
+            yield b"".join(gathered)
+            gathered, size = [], 0
+    if gathered:
+        yield b"".join(gathered)
+
+
+class _Counting:
+    """Passes chunks through while counting them against a declared size."""
 
     def __init__(self, chunks: AsyncIterable[bytes], limit: int) -> None:
         self._chunks = chunks
         self._limit = limit
-        self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._size = 0
+        self.size = 0
 
     def _count(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > self._limit:
+        self.size += len(chunk)
+        if self.size > self._limit:
             raise BlobTooLarge(f"more than the {self._limit} bytes declared arrived")
-
-    def _digest(self, chunk: bytes) -> None:
-        self._sha256.update(chunk)
-        self._md5.update(chunk)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
             self._count(chunk)
-            self._digest(chunk)
             yield chunk
 
-    async def write_to(self, path: Path) -> None:
-        """Writes the bytes to a new file, a megabyte at a time, hashed and written on a worker
-        thread while the event loop receives the next (hashlib lets go of the GIL)."""
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        handle = await asyncio.to_thread(path.open, "xb")
+    def check(self) -> None:
+        if self.size != self._limit:
+            raise BlobMismatch(f"received {self.size} bytes; declared {self._limit}")
 
-        def digest_and_write(pieces: list[bytes]) -> None:
-            for piece in pieces:
-                self._digest(piece)
-            handle.writelines(pieces)
 
-        # One megabyte is hashed and written while the next one arrives.
-        writing: asyncio.Future[None] | None = None
+class _Digesting(_Counting):
+    """Passes chunks through while computing their SHA-256, MD5 and size. Each megabyte is
+    hashed on two worker threads at once (hashlib lets go of the GIL), while the next one
+    arrives; MD5, the slower, sets the pace (measured: about 700 MB/s, against 500 for both
+    on one thread)."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int) -> None:
+        super().__init__(chunks, limit)
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def _digest(self, piece: bytes) -> asyncio.Future[Any]:
+        return asyncio.gather(
+            asyncio.to_thread(self._sha256.update, piece),
+            asyncio.to_thread(self._md5.update, piece),
+        )
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        hashing: asyncio.Future[Any] | None = None
+        previous: bytes | None = None
         try:
-            gathered: list[bytes] = []
-            size = 0
-            async for chunk in self._chunks:
-                self._count(chunk)
-                gathered.append(chunk)
-                size += len(chunk)
-                if size >= CHUNK_BYTES:
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.ensure_future(asyncio.to_thread(digest_and_write, gathered))
-                    gathered, size = [], 0
-            if writing is not None:
-                await writing
-            await asyncio.to_thread(digest_and_write, gathered)
+            async for piece in _pieces(self._chunks):
+                self._count(piece)
+                if hashing is not None:
+                    await hashing
+                hashing = self._digest(piece)
+                if previous is not None:
+                    yield previous
+                previous = piece
+            if hashing is not None:
+                await hashing
+            if previous is not None:
+                yield previous
         finally:
-            # A write under way finishes before the file closes (a thread cannot be stopped).
-            if writing is not None and not writing.done():
-                await asyncio.wait([writing])
-            await asyncio.to_thread(handle.close)
+            # A digest under way finishes first (a thread cannot be stopped).
+            if hashing is not None and not hashing.done():
+                await asyncio.wait([hashing])
 
     def result(self) -> Digests:
-        return Digests(self._sha256.hexdigest(), self._md5.hexdigest(), self._size)
+        return Digests(self._sha256.hexdigest(), self._md5.hexdigest(), self.size)
+
+
+def _write_all(handle: BinaryIO, data: memoryview | bytes) -> None:
+    """Writes everything to an unbuffered file (measured: a buffered one took 2.6 s to copy
+    1 GiB in 4 MiB slices, an unbuffered one 0.3 s)."""
+    view = memoryview(data)
+    while view:
+        view = view[handle.write(view) or 0 :]
+
+
+def _flush_to_disk(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _write_durably(folder: Path, key: str, data: bytes) -> None:
+    """Writes bytes under `key` in a local folder, whole or not at all, flushed to disk."""
+    staging = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with staging.open("xb", buffering=0) as handle:
+            _write_all(handle, data)
+            _flush_to_disk(handle)
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        staging.replace(folder / key)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+async def _write_file(path: Path, chunks: AsyncIterable[bytes]) -> None:
+    """Writes the bytes to a new file, each piece on a worker thread while the next one
+    arrives, and flushes them to disk before returning, so that a file recorded as stored
+    survives a crash."""
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    handle = await asyncio.to_thread(path.open, "xb", buffering=0)
+    writing: asyncio.Future[Any] | None = None
+    try:
+        async for piece in _pieces(chunks):
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(_write_all, handle, piece))
+        if writing is not None:
+            await writing
+        await asyncio.to_thread(_flush_to_disk, handle)
+    finally:
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])
+        await asyncio.to_thread(handle.close)
 
 
 # Records verified bytes, or confirms them again: the upsert takes the rows' locks, so an upload

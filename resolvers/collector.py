@@ -10,13 +10,14 @@ gone, then stores them again."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from db import blobs
-from db.blobs import BlobStore
+from db.blobs import PARTS_PREFIX, STAGING_PREFIX, BlobStore
 
 logger = logging.getLogger("cairn.collector")
 
@@ -25,7 +26,6 @@ BATCH = 500
 # they belong to an upload that died (whatever the grace period for unreferenced blobs).
 STAGED_IDLE = timedelta(hours=1)
 _BLOB_PREFIX = "sha256/"
-_STAGED_PREFIX = "incoming/"
 
 
 @dataclass(slots=True)
@@ -62,14 +62,31 @@ async def collect(
     else:
         await _unreferenced(pool, store, grace, result)
     now = datetime.now(UTC)
-    idle_since = now - staged_idle
-    staged = [key async for key, written in store.listed(_STAGED_PREFIX) if written < idle_since]
+    staged = await _idle_staged(store, now - staged_idle)
     result.staged = len(staged)
     if not dry_run:
         for key in staged:
             await store.delete_key(key)
     await _strays(pool, store, now - grace, result, dry_run)
     return result
+
+
+async def _idle_staged(store: BlobStore, idle_since: datetime) -> list[str]:
+    """Staged keys untouched since `idle_since`. The parts of one file go together, when the
+    last of them was written before then: a large file may take longer than that to send."""
+    lone: list[str] = []
+    uploads: dict[str, list[str]] = defaultdict(list)
+    last_written: dict[str, datetime] = {}
+    async for key, written in store.listed(STAGING_PREFIX):
+        if key.startswith(PARTS_PREFIX):
+            upload = key.removeprefix(PARTS_PREFIX).split("/", 1)[0]
+            uploads[upload].append(key)
+            last_written[upload] = max(written, last_written.get(upload, written))
+        elif written < idle_since:
+            lone.append(key)
+    return lone + [
+        key for upload, keys in uploads.items() if last_written[upload] < idle_since for key in keys
+    ]
 
 
 async def _unreferenced(

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 import asyncpg
 
 from db import blobs
-from db.blobs import BlobStore, Digests, Staged
+from db.blobs import BlobStore, Digests, Parts, Staged
 from db.pool import Connection
 from db.records import ArtifactFile, ArtifactVersion
 from resolvers import authorization, validation
@@ -33,6 +33,14 @@ SIGNING_SECRET = "transfer-urls"
 KEEPING_AT_ONCE = 16
 # The largest file one upload takes, unless the deployment says otherwise.
 DEFAULT_MAX_FILE_BYTES = 64 * 2**30
+# Files larger than this are sent in parts of this size (larger for files of more than
+# MAX_PARTS parts), so that a dropped connection costs one part and a retry, even from another
+# process, sends only the parts that are missing.
+PART_BYTES = 64 * 2**20
+MIN_PART_BYTES = 2**20
+MAX_PARTS = 10_000
+# Upload URLs for at most this many parts in one prepareArtifactFiles, all files together.
+MAX_PARTS_AT_ONCE = 10_000
 
 
 class TransferRefused(Exception):
@@ -52,12 +60,19 @@ class Transfers:
     pool: asyncpg.Pool
     url_seconds: int = 3600
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    part_bytes: int = PART_BYTES
     _secret: bytes | None = field(default=None, repr=False)
 
     async def secret(self) -> bytes:
         if self._secret is None:
             self._secret = await blobs.shared_secret(self.pool, SIGNING_SECRET)
         return self._secret
+
+    async def upload_id(self, organization_id: int, sha256: str, size: int, part_bytes: int) -> str:
+        """The name of the parts of one file sent by one organization: the same for every
+        prepare of it, so that a retry finds the parts already sent, and impossible to guess."""
+        grant = f"parts\n{organization_id}\n{sha256}\n{size}\n{part_bytes}".encode()
+        return hmac.new(await self.secret(), grant, hashlib.sha256).hexdigest()[:32]
 
     def expiry(self) -> int:
         return int(time.time()) + self.url_seconds
@@ -91,6 +106,17 @@ class Transfers:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadPart:
+    """One part of a file sent in parts: where it goes, unless it is there already."""
+
+    number: int
+    offset: int
+    size: int
+    stored: bool
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class FileUpload:
     """Where one file of a manifest goes: nowhere when its bytes are stored already."""
 
@@ -100,9 +126,17 @@ class FileUpload:
     stored: bool
     url: str | None
     expires_at: datetime | None
-    # With an object store, the bytes go straight to it; this URL then has the server read
-    # them back and keep them if they match.
+    # With an object store, or for a file sent in parts, the bytes are not checked as they
+    # arrive; this URL then has the server read them back and keep them if they match.
     complete_url: str | None = None
+    parts: list[UploadPart] | None = None
+
+
+def part_bytes_for(size: int, part_bytes: int) -> int:
+    """The size of each part of a file of `size` bytes: `part_bytes`, or whole mebibytes
+    enough to stay within MAX_PARTS."""
+    fewest = -(-size // MAX_PARTS)
+    return max(part_bytes, -(-fewest // 2**20) * 2**20)
 
 
 def _transfers(ctx: Context) -> Transfers:
@@ -123,6 +157,17 @@ def complete_grant(sha256: str, size: int, key: str, organization_id: int) -> tu
     return ("POST", "complete", sha256, str(size), key, str(organization_id))
 
 
+def parts_key(part_bytes: int) -> str:
+    """What a completion URL names instead of a staging key, for a file sent in parts."""
+    return f"parts/{part_bytes}"
+
+
+def part_grant(
+    upload_id: str, number: int, offset: int, size: int, organization_id: int
+) -> tuple[str, ...]:
+    return ("PUT", "part", upload_id, str(number), str(offset), str(size), str(organization_id))
+
+
 def batch_grant(total_bytes: int, organization_id: int) -> tuple[str, ...]:
     return ("PUT", "batch", str(total_bytes), str(organization_id))
 
@@ -134,6 +179,37 @@ async def complete_upload(
     them when they are the ones declared; deletes them otherwise."""
     staged = await transfers.store.adopt(key, limit=size)
     return await _keep_if_declared(transfers, staged, sha256, size, organization_id)
+
+
+class PartsMissing(Exception):
+    def __init__(self, missing: list[int], count: int) -> None:
+        shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
+        super().__init__(
+            f"{len(missing)} of the {count} parts are not uploaded whole yet (parts {shown}); "
+            "PUT them to their URLs, then POST here again"
+        )
+
+
+async def complete_parts(
+    transfers: Transfers, sha256: str, size: int, part_bytes: int, organization_id: int
+) -> Digests:
+    """Puts a file sent in parts together once every part is there, and keeps it when it is
+    the file declared; its parts are deleted either way. Completing a file the organization
+    already holds changes nothing."""
+    held = await blobs.held_blobs(transfers.pool, [sha256], organization_id)
+    if sha256 in held and held[sha256].size == size:
+        return held[sha256]
+    upload_id = await transfers.upload_id(organization_id, sha256, size, part_bytes)
+    parts = Parts(upload_id, -(-size // part_bytes), part_bytes)
+    stored = await transfers.store.stored_parts(upload_id)
+    missing = [n for n in range(1, parts.count + 1) if stored.get(n) != parts.size(n, size)]
+    if missing:
+        raise PartsMissing(missing, parts.count)
+    staged = await transfers.store.assemble(parts, limit=size)
+    try:
+        return await _keep_if_declared(transfers, staged, sha256, size, organization_id)
+    finally:
+        await transfers.store.discard_parts(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +252,28 @@ async def prepare_artifact_files(
     authorization.require_organization_role(ctx, organization_id, "MEMBER", "uploading files")
     # Only the organization's own bytes count: knowing a digest reaches no one else's.
     stored = await blobs.held_blobs(ctx.pool, [d for _, d, _ in entries], organization_id)
+    part_count = sum(
+        -(-size // part_bytes_for(size, transfers.part_bytes))
+        for _, digest, size in entries
+        if size > transfers.part_bytes and digest not in stored
+    )
+    if part_count > MAX_PARTS_AT_ONCE:
+        raise validation.invalid(
+            f"these files go in {part_count} parts; at most {MAX_PARTS_AT_ONCE} parts are "
+            "prepared at once: prepare the largest files in calls of their own",
+            "files",
+        )
     expires = transfers.expiry()
     expires_at = datetime.fromtimestamp(expires, UTC)
     uploads = []
     for path, digest, size in entries:
         if digest in stored and stored[digest].size == size:
             uploads.append(FileUpload(path, digest, size, True, None, None))
+            continue
+        if size > transfers.part_bytes:
+            uploads.append(
+                await _parted_upload(ctx, transfers, path, digest, size, organization_id, expires)
+            )
             continue
         direct = await transfers.store.presigned_put(transfers.url_seconds)
         if direct is not None:
@@ -206,8 +298,8 @@ async def prepare_artifact_files(
             org=organization_id,
         )
         uploads.append(FileUpload(path, digest, size, False, url, expires_at))
-    missing = sum(u.size for u in uploads if not u.stored)
-    if all(u.stored for u in uploads):
+    missing = sum(u.size for u in uploads if not u.stored and u.parts is None)
+    if missing == 0:
         return PreparedFiles(uploads, None)
     batch = await transfers.signed_url(
         ctx.base_url,
@@ -218,6 +310,61 @@ async def prepare_artifact_files(
         org=organization_id,
     )
     return PreparedFiles(uploads, batch)
+
+
+async def _parted_upload(
+    ctx: Context,
+    transfers: Transfers,
+    path: str,
+    digest: str,
+    size: int,
+    organization_id: int,
+    expires: int,
+) -> FileUpload:
+    """A file in parts: a URL for each part not yet there, and the URL that completes it."""
+    part_bytes = part_bytes_for(size, transfers.part_bytes)
+    upload_id = await transfers.upload_id(organization_id, digest, size, part_bytes)
+    parts = Parts(upload_id, -(-size // part_bytes), part_bytes)
+    there = await transfers.store.stored_parts(upload_id)
+    numbers = range(1, parts.count + 1)
+    wanted = [n for n in numbers if there.get(n) != parts.size(n, size)]
+    urls = await transfers.store.presigned_part_puts(parts, wanted, transfers.url_seconds)
+    if urls is None:
+        urls = [
+            await transfers.signed_url(
+                ctx.base_url,
+                f"/files/parts/{upload_id}/{n}",
+                part_grant(upload_id, n, parts.offset(n), parts.size(n, size), organization_id),
+                expires,
+                offset=parts.offset(n),
+                size=parts.size(n, size),
+                org=organization_id,
+            )
+            for n in wanted
+        ]
+    url_of = dict(zip(wanted, urls, strict=True))
+    complete = await transfers.signed_url(
+        ctx.base_url,
+        f"/files/complete/{digest}",
+        complete_grant(digest, size, parts_key(part_bytes), organization_id),
+        expires,
+        size=size,
+        parts=part_bytes,
+        org=organization_id,
+    )
+    return FileUpload(
+        path,
+        digest,
+        size,
+        False,
+        None,
+        datetime.fromtimestamp(expires, UTC),
+        complete,
+        [
+            UploadPart(n, (n - 1) * part_bytes, parts.size(n, size), n not in url_of, url_of.get(n))
+            for n in numbers
+        ],
+    )
 
 
 async def receive_upload(

@@ -54,6 +54,29 @@ class ArtifactFileInput:
     size: Int64 = strawberry.field(description="Size in bytes.")
 
 
+@strawberry.type(description="One part of a file sent in parts.")
+class UploadPart:
+    number: int = strawberry.field(description="The part's number, from 1.")
+    offset: Int64 = strawberry.field(description="Where the part starts in the file.")
+    size: Int64 = strawberry.field(description="How many bytes it holds.")
+    stored: bool = strawberry.field(
+        description="True when the server holds this part already (from an earlier try)."
+    )
+    upload_url: str | None = strawberry.field(
+        description="For a part not stored yet: PUT exactly its bytes here (no auth header)."
+    )
+
+    @classmethod
+    def of(cls, r: files.UploadPart) -> UploadPart:
+        return cls(
+            number=r.number,
+            offset=Int64(r.offset),
+            size=Int64(r.size),
+            stored=r.stored,
+            upload_url=r.url,
+        )
+
+
 @strawberry.type(description="Where to send one file's bytes, unless the server holds them.")
 class FileUpload:
     path: str = strawberry.field(description="The file's path in the manifest.")
@@ -72,10 +95,16 @@ class FileUpload:
         description="When `uploadUrl` stops working; ask again for a new one."
     )
     complete_url: str | None = strawberry.field(
-        description="With an object store (S3), `uploadUrl` is the store's own presigned URL: "
-        "after the PUT there, POST to this URL (no body, no auth header) so that the server "
-        "reads the bytes back, checks their digest and keeps them. Null when the PUT itself "
-        "is checked."
+        description="After the PUT to `uploadUrl` when it is an object store's own presigned "
+        "URL (S3), or after every part is in: POST to this URL (no body, no auth header) so "
+        "that the server reads the bytes back, checks their digests and keeps them. A part "
+        "that is missing gets 409 naming it. Null when the PUT itself is checked."
+    )
+    parts: list[UploadPart] | None = strawberry.field(
+        description="For a large file not stored yet (over 64 MiB): it goes in these parts, "
+        "each PUT to its own URL, in any order and at once if you like; `uploadUrl` is null. "
+        "A part cut off is not kept; PUT it again. Preparing the same file again (from any "
+        "machine of the organization) marks the parts already sent as stored."
     )
 
     @classmethod
@@ -88,6 +117,7 @@ class FileUpload:
             upload_url=r.url,
             expires_at=r.expires_at,
             complete_url=r.complete_url,
+            parts=None if r.parts is None else [UploadPart.of(p) for p in r.parts],
         )
 
 

@@ -63,6 +63,7 @@ def create_app(
             active,
             url_seconds=settings.transfer_url_seconds,
             max_file_bytes=settings.max_file_bytes,
+            part_bytes=settings.part_bytes,
         )
         endpoints["graphql"] = GraphQLEndpoint(
             active,

@@ -377,7 +377,7 @@ def cmd_push(args: argparse.Namespace) -> None:
         sys.exit(f"cairn push: {error}")
     print(
         f"logged {version['path']} ({version['uploaded']} files sent, "
-        f"{version['skipped']} already stored)"
+        f"{version['skipped']} already stored; {version['sent_bytes']} bytes sent)"
     )
     if "linked" in version:
         linked = version["linked"]

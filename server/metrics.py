@@ -1,6 +1,7 @@
 """Prometheus metrics at /metrics: GraphQL requests by operation and outcome, their latency,
-the database pool, the webhook outbox and delivery outcomes, and the live-event listener. Each
-process reports its own; a scrape reads the pool, the outbox and the listener as they are then.
+file transfers by route and status, the database pool, the webhook outbox and delivery
+outcomes, and the live-event listener. Each process reports its own; a scrape reads the pool,
+the outbox and the listener as they are then.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ LATENCY = Histogram(
     "Time to answer a GraphQL request over HTTP, by outcome.",
     ["outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TRANSFERS = Counter(
+    "cairn_transfer_requests_total",
+    "Requests to the file transfer routes (uploads, parts, batches, completions, downloads), "
+    "by route and HTTP status.",
+    ["route", "status"],
 )
 POOL = Gauge("cairn_db_pool_connections", "Database pool connections, by state.", ["state"])
 OUTBOX = Gauge("cairn_webhook_outbox_depth", "Webhook deliveries waiting to be sent or retried.")

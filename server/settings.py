@@ -9,8 +9,8 @@ from pathlib import Path
 
 import asyncpg
 
-from db.blobs import BlobStore
-from resolvers.files import DEFAULT_MAX_FILE_BYTES
+from db.blobs import BlobStore, StorageConfigError
+from resolvers.files import DEFAULT_MAX_FILE_BYTES, MIN_PART_BYTES, PART_BYTES
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 from server.worker import BlobCollector
@@ -64,6 +64,10 @@ class Settings:
     max_file_bytes: int = field(
         default_factory=lambda: int(os.environ.get("CAIRN_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
     )
+    # Files larger than this go up in parts of this size.
+    part_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_UPLOAD_PART_BYTES", PART_BYTES))
+    )
 
     # Unreferenced bytes are deleted once unreferenced this long, checked this often.
     gc_grace_seconds: float = field(
@@ -80,6 +84,11 @@ class Settings:
 
 
 def blob_store(settings: Settings) -> BlobStore:
+    if settings.part_bytes < MIN_PART_BYTES:
+        raise StorageConfigError(
+            f"CAIRN_UPLOAD_PART_BYTES={settings.part_bytes} is too small: parts hold at least "
+            f"{MIN_PART_BYTES} bytes"
+        )
     return BlobStore.from_setting(settings.storage, default_data_dir())
 
 

@@ -1,9 +1,11 @@
 """The transfer routes: bytes in and out of the blob store on signed URLs, beside GraphQL.
 
 `PUT /files/upload/{sha256}` takes a file's bytes, exactly as many as its URL grants, and keeps
-them only when their digest matches. `GET /files/{sha256}/{name}` serves them, with ranges,
-length, type and an ETag that is the digest itself. Neither needs an auth header: the signature
-in the URL is the grant, made by a GraphQL field that checked the caller's role."""
+them only when their digest matches; a large file comes in parts (`PUT /files/parts/…`), put
+together and checked by `POST /files/complete/{sha256}`. `GET /files/{sha256}/{name}` serves
+them, with ranges, length, type and an ETag that is the digest itself. None needs an auth
+header: the signature in the URL is the grant, made by a GraphQL field that checked the
+caller's role."""
 
 from __future__ import annotations
 
@@ -24,23 +26,30 @@ from starlette.routing import Route
 
 from db import blobs
 from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Staged
+from db.parts import UploadClosed
 from db.records import ArtifactFile
 from resolvers.files import (
+    PartsMissing,
     TransferRefused,
     Transfers,
     batch_grant,
     complete_grant,
+    complete_parts,
     complete_upload,
     content_grant,
     download_grant,
     keep_verified,
+    part_grant,
+    parts_key,
     receive_upload,
     upload_grant,
 )
+from server.metrics import TRANSFERS
 
 logger = logging.getLogger("cairn.transfers")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 # A full disk, a quota reached, a file-size limit: the store has no room for these bytes.
 NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -54,19 +63,24 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
     def answering(
         handler: Callable[[Transfers, Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
+        route = handler.__name__.lstrip("_")
+
         async def endpoint(request: Request) -> Response:
             try:
-                return await handler(transfers(), request)
+                response = await handler(transfers(), request)
             except TransferRefused as refused:
-                return refusal(refused.status, refused.message)
+                response = refusal(refused.status, refused.message)
+            TRANSFERS.labels(route, str(response.status_code)).inc()
+            return response
 
         return endpoint
 
-    upload, download, batch, content, complete = map(
-        answering, (_upload, _download, _batch, _content, _complete)
+    upload, part, download, batch, content, complete = map(
+        answering, (_upload, _part, _download, _batch, _content, _complete)
     )
     return [
         Route("/files/upload/{sha256}", upload, methods=["PUT"]),
+        Route("/files/parts/{upload_id}/{number:int}", part, methods=["PUT"]),
         Route("/files/batch", batch, methods=["PUT"]),
         Route("/files/complete/{sha256}", complete, methods=["POST"]),
         Route("/files/contents/{content_id:int}/{name}", content, methods=["GET", "HEAD"]),
@@ -89,24 +103,30 @@ def _sha256(request: Request) -> str:
     return sha256
 
 
-async def _upload(transfers: Transfers, request: Request) -> Response:
-    sha256 = _sha256(request)
+def _size(request: Request) -> int:
+    """The exact size an upload URL grants."""
     size_text = request.query_params.get("size", "")
     if not size_text.isdigit():
         raise TransferRefused(403, "this upload URL has no valid `size`; ask for a new one")
-    size = int(size_text)
-    await transfers.check(
-        upload_grant(sha256, size, organization := _organization(request)),
-        request.query_params.get("expires", ""),
-        request.query_params.get("signature", ""),
-    )
+    return int(size_text)
+
+
+def _require_length(request: Request, size: int) -> None:
+    """Refuses a request that says it holds other than the `size` bytes its URL takes."""
     length = request.headers.get("content-length")
-    if length is not None and length != size_text:
+    if length is not None and length != str(size):
         raise TransferRefused(
             400, f"this URL takes exactly {size} bytes; the request says {length[:40]}"
         )
+
+
+@contextlib.asynccontextmanager
+async def _receiving(transfers: Transfers) -> AsyncIterator[None]:
+    """Turns what can go wrong while bytes arrive into a refusal naming it."""
     try:
-        received = await receive_upload(transfers, sha256, size, request.stream(), organization)
+        yield
+    except TransferRefused:
+        raise
     except BlobTooLarge as error:
         raise TransferRefused(413, f"{error}; nothing was kept") from None
     except BlobMismatch as error:
@@ -121,8 +141,46 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
         raise _store_unavailable(transfers, error) from None
     except Exception as error:
         raise _store_unavailable(transfers, error) from None
+
+
+async def _upload(transfers: Transfers, request: Request) -> Response:
+    sha256, size = _sha256(request), _size(request)
+    await transfers.check(
+        upload_grant(sha256, size, organization := _organization(request)),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    _require_length(request, size)
+    async with _receiving(transfers):
+        received = await receive_upload(transfers, sha256, size, request.stream(), organization)
     body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
     return JSONResponse(body, status_code=201)
+
+
+async def _part(transfers: Transfers, request: Request) -> Response:
+    """One part of a file sent in parts, kept whole or not at all."""
+    upload_id: str = request.path_params["upload_id"]
+    number: int = request.path_params["number"]
+    if _UPLOAD_ID.fullmatch(upload_id) is None:
+        raise TransferRefused(404, "no such upload: the URL does not name one")
+    size, offset_text = _size(request), request.query_params.get("offset", "")
+    if not offset_text.isdigit():
+        raise TransferRefused(403, "this upload URL has no valid `offset`; ask for a new one")
+    offset = int(offset_text)
+    await transfers.check(
+        part_grant(upload_id, number, offset, size, _organization(request)),
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+    )
+    _require_length(request, size)
+    async with _receiving(transfers):
+        try:
+            await transfers.store.put_part(
+                upload_id, number, request.stream(), offset=offset, size=size
+            )
+        except UploadClosed as error:
+            raise TransferRefused(409, f"{error}; nothing was written") from None
+    return JSONResponse({"part": number, "size": size}, status_code=201)
 
 
 # Members of a batch are kept this many at a time: one transaction records them all.
@@ -254,24 +312,36 @@ async def _complete(transfers: Transfers, request: Request) -> Response:
     """After a PUT straight to the object store: the bytes read back, checked and kept."""
     sha256 = _sha256(request)
     size_text, key = request.query_params.get("size", ""), request.query_params.get("key", "")
-    if not size_text.isdigit():
+    part_text = request.query_params.get("parts", "")
+    if not size_text.isdigit() or (part_text and not part_text.isdigit()):
         raise TransferRefused(403, "this URL has no valid `size`; ask for a new one")
-    size = int(size_text)
+    size, part_bytes = int(size_text), int(part_text or 0)
     await transfers.check(
-        complete_grant(sha256, size, key, organization := _organization(request)),
+        complete_grant(
+            sha256,
+            size,
+            parts_key(part_bytes) if part_bytes else key,
+            organization := _organization(request),
+        ),
         request.query_params.get("expires", ""),
         request.query_params.get("signature", ""),
     )
-    try:
-        received = await complete_upload(transfers, sha256, size, key, organization)
-    except (NotFoundError, FileNotFoundError):
-        raise TransferRefused(
-            409, "nothing was uploaded to this file's upload URL yet; PUT the bytes there first"
-        ) from None
-    except BlobMismatch as error:
-        raise TransferRefused(400, f"{error}; nothing was kept") from None
-    except Exception as error:
-        raise _store_unavailable(transfers, error) from None
+    async with _receiving(transfers):
+        try:
+            if part_bytes:
+                received = await complete_parts(transfers, sha256, size, part_bytes, organization)
+            else:
+                received = await complete_upload(transfers, sha256, size, key, organization)
+        except PartsMissing as error:
+            raise TransferRefused(409, str(error)) from None
+        except (NotFoundError, FileNotFoundError):
+            raise TransferRefused(
+                409,
+                "a part went missing while the file was put together; prepare it again"
+                if part_bytes
+                else "nothing was uploaded to this file's upload URL yet; PUT the bytes there "
+                "first",
+            ) from None
     body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
     return JSONResponse(body, status_code=201)
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -32,12 +36,18 @@ def live(
     env = cairn_env(tmp_path_factory.mktemp("xdg-runtime"), DATABASE_URL=demo_url)
     key = the_key(cairn("keys", "create", "--user", "ada", "--org", "acme", env=env))
     with killed_at_exit() as started:
-        server = Server([], env, tmp_path_factory.mktemp("logs"))
+        # Files over 1 MiB go up in parts of 1 MiB.
+        server = Server(
+            [], {**env, "CAIRN_UPLOAD_PART_BYTES": str(MIB)}, tmp_path_factory.mktemp("logs")
+        )
         started.append(server)
         server.wait_healthy()
         client_env = {k: v for k, v in env.items() if k != "DATABASE_URL"}
         yield server, {**client_env, "CAIRN_URL": server.base_url, "CAIRN_API_KEY": key}
         server.stop()
+
+
+MIB = 2**20
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -80,14 +90,21 @@ def test_push_then_pull_byte_for_byte_and_nothing_twice(
         env=env,
     )
     assert pushed.returncode == 0, pushed.stderr
-    assert "logged acme/churn/pushed-model:v0 (4 files sent, 0 already stored)" in pushed.stdout
+    sent = sum(len(data) for data in contents.values())
+    assert (
+        f"logged acme/churn/pushed-model:v0 (4 files sent, 0 already stored; {sent} bytes sent)"
+        in pushed.stdout
+    )
     assert "linked acme/wandb-registry-model/pushed-model:v0 [candidate, latest]" in pushed.stdout
     # Again: the same version, and no bytes sent.
     again = cairn(
         "push", str(tmp_path / "model"), "acme/churn/pushed-model", "--type", "model", env=env
     )
     assert again.returncode == 0, again.stderr
-    assert "logged acme/churn/pushed-model:v0 (0 files sent, 4 already stored)" in again.stdout
+    assert (
+        "logged acme/churn/pushed-model:v0 (0 files sent, 4 already stored; 0 bytes sent)"
+        in again.stdout
+    )
 
     out = tmp_path / "out"
     pulled = cairn("pull", "acme/wandb-registry-model/pushed-model:candidate", str(out), env=env)
@@ -192,13 +209,22 @@ def test_many_small_files_travel_in_archives(
     for path, data in contents.items():
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         (source / path).write_bytes(data)
+    server, _ = live
+    before = transfer_counts(server)
     pushed = cairn("push", str(source), "acme/churn/shards", "--type", "dataset", env=env)
     assert pushed.returncode == 0, pushed.stderr
-    assert "(60 files sent, 0 already stored)" in pushed.stdout
+    sent = sum(map(len, contents.values()))
+    assert f"(60 files sent, 0 already stored; {sent} bytes sent)" in pushed.stdout
     pulled = cairn("pull", "acme/churn/shards:v0", str(tmp_path / "out"), env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert "60 files fetched" in pulled.stdout
     assert tree(tmp_path / "out") == contents
+    after = transfer_counts(server)
+    # One archive per job up (8), one archive down; no request per file either way.
+    assert after["batch", "201"] - before.get(("batch", "201"), 0) == 8
+    assert after["content", "200"] - before.get(("content", "200"), 0) == 1
+    for unused in (("upload", "201"), ("download", "200")):
+        assert after.get(unused, 0) == before.get(unused, 0)
 
 
 def test_a_store_without_room_refuses_the_bytes_and_keeps_serving(
@@ -210,6 +236,7 @@ def test_a_store_without_room_refuses_the_bytes_and_keeps_serving(
     _, env = live
     store = tmp_path / "store"
     server_env = {**env, "DATABASE_URL": demo_url, "CAIRN_STORAGE": f"file://{store}"}
+    server_env.pop("CAIRN_UPLOAD_PART_BYTES", None)
     with killed_at_exit() as started:
         full = Server(["--no-worker"], server_env, tmp_path / "logs", max_file_bytes=4_000_000)
         started.append(full)
@@ -232,3 +259,74 @@ def test_a_store_without_room_refuses_the_bytes_and_keeps_serving(
         assert fits.returncode == 0, fits.stderr
         assert full.process.poll() is None
         assert full.stop() == 0
+
+
+def transfer_counts(server: Server) -> dict[tuple[str, str], float]:
+    """The server's transfer requests so far, by route and status, from /metrics."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    counts = {}
+    for line in text.splitlines():
+        match = re.fullmatch(
+            r'cairn_transfer_requests_total\{route="(\w+)",status="(\d+)"\} (\S+)', line
+        )
+        if match:
+            counts[match[1], match[2]] = float(match[3])
+    return counts
+
+
+def test_a_push_cut_off_sends_only_the_parts_still_missing(
+    live: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    """A first push died after three of six parts arrived, and with a fourth cut off halfway:
+    the cut part is not kept, and the next push sends the other three only."""
+    server, env = live
+    data = os.urandom(5 * MIB + 3)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(data)
+    entry = {"path": "weights.bin", "digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    graphql = httpx.Client(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {env['CAIRN_API_KEY']}"},
+        timeout=30,
+    )
+    project = graphql.post(
+        "/graphql",
+        json={"query": '{ organization(name: "acme") { project(name: "churn") { id } } }'},
+    ).json()["data"]["organization"]["project"]["id"]
+    prepare = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input)
+      { uploads { parts { offset size stored uploadUrl } } } }"""
+
+    def parts() -> list[dict[str, Any]]:
+        answer = graphql.post(
+            "/graphql",
+            json={
+                "query": prepare,
+                "variables": {"input": {"projectId": project, "files": [entry]}},
+            },
+        ).json()
+        found: list[dict[str, Any]] = answer["data"]["prepareArtifactFiles"]["uploads"][0]["parts"]
+        return found
+
+    first = parts()
+    assert len(first) == 6
+    for part in first[:3]:
+        body = data[part["offset"] : part["offset"] + part["size"]]
+        assert httpx.put(part["uploadUrl"], content=body, timeout=30).status_code == 201
+    # Part 4: the headers promise a whole part, half of it arrives, the connection drops.
+    cut = urlsplit(first[3]["uploadUrl"])
+    with socket.create_connection((cut.hostname, cut.port), timeout=10) as raw:
+        raw.sendall(
+            f"PUT {cut.path}?{cut.query} HTTP/1.1\r\nHost: {cut.netloc}\r\n"
+            f"Content-Length: {MIB}\r\n\r\n".encode()
+            + data[3 * MIB : 3 * MIB + MIB // 2]
+        )
+    assert [p["stored"] for p in parts()] == [True, True, True, False, False, False]
+
+    pushed = cairn(
+        "push", str(tmp_path / "model"), "acme/churn/resumed", "--type", "model", env=env
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"(1 files sent, 0 already stored; {2 * MIB + 3} bytes sent)" in pushed.stdout
+    pulled = cairn("pull", "acme/churn/resumed:v0", str(tmp_path / "out"), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == data

@@ -156,6 +156,10 @@ class ArtifactVersion:
     description: str
     created_by_run_id: int | None
     created_at: datetime
+    # The content's time to live, when it ends, and when its files' bytes were let go for it.
+    ttl_seconds: int | None
+    expires_at: datetime | None
+    files_deleted_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -13,7 +14,8 @@ from db.registries import VISIBLE_REGISTRY
 
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
 v.version_index, v.linked_by, v.linked_at, c.sequence_id, col.artifact_type, c.digest, c.size,
-c.metadata, v.description, c.created_by_run_id, c.created_at"""
+c.metadata, v.description, c.created_by_run_id, c.created_at, c.ttl_seconds, c.expires_at,
+c.files_deleted_at"""
 
 VERSION_SOURCE = """FROM artifact_versions v
 JOIN artifact_contents c ON c.id = v.content_id
@@ -241,6 +243,91 @@ async def content_by_digest(conn: Connection, sequence_id: int, digest: str) -> 
     return content_id
 
 
+# A time to live counts from when the content was logged; NULL removes it.
+SET_CONTENT_TTL = """
+UPDATE artifact_contents
+SET ttl_seconds = $2, expires_at = created_at + $2::bigint * interval '1 second'
+WHERE id = $1
+"""
+
+
+async def set_content_ttl(conn: Connection, content_id: int, ttl_seconds: int | None) -> None:
+    await conn.execute(SET_CONTENT_TTL, content_id, ttl_seconds)
+
+
+# Logged again after its files were let go: the files refer to their bytes again (which the
+# caller has checked are stored), and the time to live that let them go is gone.
+RESTORE_CONTENT_FILES = """
+WITH restored AS (UPDATE artifact_files SET sha256 = digest WHERE content_id = $1)
+UPDATE artifact_contents SET files_deleted_at = NULL, ttl_seconds = NULL, expires_at = NULL
+WHERE id = $1
+"""
+
+
+async def restore_content_files(conn: Connection, content_id: int) -> None:
+    await conn.execute(RESTORE_CONTENT_FILES, content_id)
+
+
+# Contents whose time to live has passed and that no protected alias holds.
+_EXPIRED = """
+SELECT c.id FROM artifact_contents c
+WHERE c.expires_at <= clock_timestamp() AND c.files_deleted_at IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM artifact_versions v
+    JOIN aliases a ON a.version_id = v.id
+    JOIN collections col ON col.id = v.collection_id
+    JOIN registry_protected_aliases p ON p.registry_id = col.registry_id AND p.alias = a.alias
+    WHERE v.content_id = c.id)
+"""
+SELECT_EXPIRED = f"{_EXPIRED} ORDER BY c.expires_at LIMIT $1"
+# Locked, skipping those a transaction giving one of their versions an alias holds.
+LOCK_EXPIRED = f"{SELECT_EXPIRED} FOR UPDATE OF c SKIP LOCKED"
+# The registries holding versions of them, so that no alias becomes protected meanwhile (a
+# change of protected aliases updates its registry's row).
+LOCK_HOLDING_REGISTRIES = """
+SELECT r.id FROM registries r WHERE r.id IN (
+    SELECT col.registry_id FROM artifact_versions v
+    JOIN collections col ON col.id = v.collection_id
+    WHERE v.content_id = ANY($1::bigint[]) AND col.registry_id IS NOT NULL)
+ORDER BY r.id FOR SHARE OF r
+"""
+# Checked again after the locks, in a statement of its own (which sees everything committed
+# before them): the files let go of their bytes, the contents marked.
+LET_GO_OF_FILES = f"""
+WITH expiring AS ({_EXPIRED} AND c.id = ANY($1::bigint[])),
+cleared AS (UPDATE artifact_files f SET sha256 = NULL FROM expiring e WHERE f.content_id = e.id)
+UPDATE artifact_contents c SET files_deleted_at = clock_timestamp()
+FROM expiring e WHERE c.id = e.id
+RETURNING c.id
+"""
+SELECT_REGISTRY_VERSIONS_OF = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE}
+WHERE v.content_id = ANY($1::bigint[]) AND col.registry_id IS NOT NULL ORDER BY v.id
+"""
+
+
+async def expired_contents(conn: Executor, limit: int) -> list[int]:
+    return [row["id"] for row in await conn.fetch(SELECT_EXPIRED, limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    candidates: int  # contents considered (`limit` of them when there may be more)
+    contents: list[int]  # those whose files were let go
+    registry_versions: list[ArtifactVersion]  # their versions in registries, for the histories
+
+
+async def expire_contents_txn(conn: Connection, limit: int) -> Expired:
+    """Lets go of the files of up to `limit` contents whose time to live has passed."""
+    candidates = [row["id"] for row in await conn.fetch(LOCK_EXPIRED, limit)]
+    if not candidates:
+        return Expired(0, [], [])
+    await conn.execute(LOCK_HOLDING_REGISTRIES, candidates)
+    expired = [row["id"] for row in await conn.fetch(LET_GO_OF_FILES, candidates)]
+    rows = await conn.fetch(SELECT_REGISTRY_VERSIONS_OF, expired)
+    return Expired(len(candidates), expired, [_version(row) for row in rows])
+
+
 INSERT_VERSION = """
 INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by, description)
 VALUES ($1, $2, $3, $4, $5) RETURNING id
@@ -301,9 +388,15 @@ WITH previous AS (
     INSERT INTO alias_history (collection_id, alias, version_id, version_index, assigned_at)
     SELECT $1, $2, $3, (SELECT version_index FROM artifact_versions WHERE id = $3), assigned_at
     FROM upsert
+), content AS (
+    -- Held until the transaction ends, so that the content's files are not let go at the end
+    -- of a time to live while a protected alias arrives.
+    SELECT c.id FROM artifact_contents c JOIN artifact_versions v ON v.content_id = c.id
+    WHERE v.id = $3 FOR KEY SHARE OF c
 )
 SELECT (SELECT version_index FROM previous) AS previous_index,
-       EXISTS (SELECT 1 FROM upsert) AS changed
+       EXISTS (SELECT 1 FROM upsert) AS changed,
+       EXISTS (SELECT 1 FROM content) AS held
 """
 
 

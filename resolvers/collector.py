@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from db import blobs
+from db import blobs, versions
 from db.blobs import PARTS_PREFIX, STAGING_PREFIX, BlobStore
+from resolvers.history import AuditTarget, audit_txn
 
 logger = logging.getLogger("cairn.collector")
 
@@ -32,6 +33,7 @@ _BLOB_PREFIX = "sha256/"
 class Collected:
     """What a pass deleted (or, dry, would delete)."""
 
+    expired: int = 0
     blobs: int = 0
     bytes: int = 0
     staged: int = 0
@@ -41,7 +43,8 @@ class Collected:
     def summary(self) -> str:
         return (
             f"{self.blobs} unreferenced blobs ({self.bytes} bytes), {self.staged} staged "
-            f"uploads left behind, {self.strays} stored objects with no record"
+            f"uploads left behind, {self.strays} stored objects with no record, and the files "
+            f"of {self.expired} contents past their time to live"
         )
 
 
@@ -53,8 +56,10 @@ async def collect(
     dry_run: bool = False,
     staged_idle: timedelta = STAGED_IDLE,
 ) -> Collected:
-    """One pass over the blobs and the store."""
+    """One pass: contents at the end of their time to live first (their bytes then count as
+    unreferenced once their grace period has passed too), then the blobs and the store."""
     result = Collected()
+    await _expire(pool, result, dry_run)
     if dry_run:
         for row in await blobs.unreferenced_blobs(pool, grace, 2**31 - 1):
             result.blobs += 1
@@ -69,6 +74,20 @@ async def collect(
             await store.delete_key(key)
     await _strays(pool, store, now - grace, result, dry_run)
     return result
+
+
+async def _expire(pool: asyncpg.Pool, result: Collected, dry_run: bool) -> None:
+    if dry_run:
+        result.expired = len(await versions.expired_contents(pool, 2**31 - 1))
+        return
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            expired = await versions.expire_contents_txn(conn, BATCH)
+            for version in expired.registry_versions:
+                await audit_txn(conn, None, "EXPIRE_ARTIFACT_FILES", AuditTarget.version(version))
+        result.expired += len(expired.contents)
+        if expired.candidates < BATCH:
+            return
 
 
 async def _idle_staged(store: BlobStore, idle_since: datetime) -> list[str]:

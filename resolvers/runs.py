@@ -25,6 +25,7 @@ from resolvers.versions import (
     manifest_digest,
     require_version,
     set_latest_txn,
+    ttl,
 )
 
 # Reading
@@ -173,8 +174,10 @@ async def log_artifact(
     metadata: Any,
     description: str | None,
     aliases: Sequence[str],
+    ttl_seconds: int | None = None,
 ) -> ArtifactVersion:
     validation.exactly_one(run_id, project_id, ("runId", "projectId"))
+    ttl(ttl_seconds)
     validation.collection_name(name)
     validation.artifact_type(artifact_type)
     entries = [FileEntry(f.path, f.digest, f.size) for f in files]
@@ -211,6 +214,7 @@ async def log_artifact(
             metadata=metadata,
             description=description or "",
             aliases=aliases,
+            ttl_seconds=ttl_seconds,
         )
 
 
@@ -226,9 +230,11 @@ async def log_artifact_txn(
     metadata: dict[str, Any] | None = None,
     description: str = "",
     aliases: Sequence[str] = (),
+    ttl_seconds: int | None = None,
 ) -> ArtifactVersion:
     """Logs a version of `name` in the project. The same manifest again returns the existing
-    version, with `aliases` added to it."""
+    version, with `aliases` added to it, and `ttl_seconds` when given; if its files were let go
+    at the end of a time to live, they refer to their bytes again."""
     sequence = await collections.sequence_in_project(conn, found.id, name)
     if sequence is None:
         await collections.insert_collection(
@@ -255,8 +261,15 @@ async def log_artifact_txn(
     if existing is not None:
         logged = await versions.version_of_content(conn, sequence.id, existing)
         assert logged is not None
+        if logged.files_deleted_at is not None:
+            await require_stored_txn(conn, files, found.organization_id)
+            await versions.restore_content_files(conn, existing)
+        if ttl_seconds is not None:
+            await versions.set_content_ttl(conn, existing, ttl_seconds)
         await assign_aliases_txn(conn, actor, logged, aliases)
-        return logged
+        refreshed = await versions.version_of_content(conn, sequence.id, existing)
+        assert refreshed is not None
+        return refreshed
     await require_stored_txn(conn, files, found.organization_id)
     content_id = await versions.insert_content(
         conn,
@@ -268,6 +281,8 @@ async def log_artifact_txn(
         created_by_run_id=None if run is None else run.id,
     )
     assert content_id is not None
+    if ttl_seconds is not None:
+        await versions.set_content_ttl(conn, content_id, ttl_seconds)
     index = await collections.take_next_index(conn, sequence.id)
     logged = await versions.insert_version(
         conn, sequence.id, content_id, index, actor.id, description

@@ -399,6 +399,50 @@ async def _record_tag_change_txn(
     return tags if add else []
 
 
+# The longest time to live a version may carry: a hundred years.
+MAX_TTL_SECONDS = 100 * 365 * 86_400
+
+
+def ttl(seconds: int | None, field: str = "ttlSeconds") -> int | None:
+    if seconds is not None and not 0 < seconds <= MAX_TTL_SECONDS:
+        raise validation.invalid(
+            f"a time to live is from 1 to {MAX_TTL_SECONDS} seconds, not {seconds}", field
+        )
+    return seconds
+
+
+async def set_artifact_ttl(
+    ctx: Context, *, version_id: int, ttl_seconds: int | None
+) -> ArtifactVersion:
+    """Gives the version's content a time to live, counted from when it was logged (None
+    removes it): once it has passed, the files' bytes are let go, for every version of the
+    content, unless a protected alias holds one of them."""
+    ttl(ttl_seconds)
+    found = await require_version(ctx, version_id, None, ("versionId", "path"))
+    await authorization.require_version_change(ctx, found, "setting a time to live")
+    if found.files_deleted_at is not None:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            "this version's files were let go at the end of its time to live; log them again "
+            "to bring the version back",
+            ("versionId",),
+        )
+    async with ctx.transaction() as conn:
+        await versions.set_content_ttl(conn, found.content_id, ttl_seconds)
+        if found.registry_id is not None and found.ttl_seconds != ttl_seconds:
+            await audit_txn(
+                conn,
+                ctx.principal.user.id,
+                "UPDATE_ARTIFACT_VERSION",
+                AuditTarget.version(found),
+                before={"ttlSeconds": found.ttl_seconds},
+                after={"ttlSeconds": ttl_seconds},
+            )
+    refreshed = await version(ctx, found.id)
+    assert refreshed is not None
+    return refreshed
+
+
 async def update_artifact_version(
     ctx: Context, *, version_id: int, description: str
 ) -> ArtifactVersion:

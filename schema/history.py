@@ -52,7 +52,11 @@ class AuditAction(Enum):
     ADD_TAG = strawberry.enum_value("ADD_TAG", description="Tags were added.")
     REMOVE_TAG = strawberry.enum_value("REMOVE_TAG", description="Tags were removed.")
     UPDATE_ARTIFACT_VERSION = strawberry.enum_value(
-        "UPDATE_ARTIFACT_VERSION", description="A version's description changed."
+        "UPDATE_ARTIFACT_VERSION", description="A version's description or time to live changed."
+    )
+    EXPIRE_ARTIFACT_FILES = strawberry.enum_value(
+        "EXPIRE_ARTIFACT_FILES",
+        description="A version's files were let go at the end of its time to live.",
     )
     ADD_REGISTRY_MEMBER = strawberry.enum_value(
         "ADD_REGISTRY_MEMBER", description="A user or team was given a registry role."

@@ -29,6 +29,7 @@ from schema.lineage import (
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.organizations import Organization
+from schema.scalars import Int64
 from schema.versions import ArtifactVersion, ArtifactVersionPayload
 
 RunType = Annotated["Run", strawberry.lazy("schema.runs")]
@@ -220,6 +221,11 @@ class LogArtifactInput:
     description: str | None = strawberry.field(default=None, description="Description.")
     aliases: list[str] = strawberry.field(
         default_factory=list, description="Aliases to give the version in its sequence."
+    )
+    ttl_seconds: Int64 | None = strawberry.field(
+        default=None,
+        description="A time to live for the content, in seconds from when it was logged (see "
+        "`setArtifactTtl`); logging the same files again with one sets it.",
     )
 
 

@@ -63,6 +63,18 @@ class ArtifactVersion(Node):
     is_link: bool = strawberry.field(
         description="True for a version in a registry collection, false for a logged version."
     )
+    ttl_seconds: Int64 | None = strawberry.field(
+        description="The content's time to live in seconds, counted from `createdAt`; null "
+        "for none. Every version of the content shows the same."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the time to live ends: the collector then lets go of the files' "
+        "bytes, unless a protected alias holds a version of the content."
+    )
+    files_deleted_at: datetime | None = strawberry.field(
+        description="When the files' bytes were let go at the end of the time to live; the "
+        "manifest stays, with no `downloadUrl`. Logging the same files again brings them back."
+    )
 
     @classmethod
     def of(cls, r: records.ArtifactVersion) -> ArtifactVersion:
@@ -79,6 +91,9 @@ class ArtifactVersion(Node):
             description=r.description,
             created_at=r.created_at,
             is_link=r.registry_id is not None,
+            ttl_seconds=None if r.ttl_seconds is None else Int64(r.ttl_seconds),
+            expires_at=r.expires_at,
+            files_deleted_at=r.files_deleted_at,
         )
 
     @strawberry.field(description="Aliases this version holds in its collection, sorted.")
@@ -290,6 +305,17 @@ class UpdateArtifactVersionInput:
     )
 
 
+@strawberry.input(description="A time to live for a version's content.")
+class SetArtifactTtlInput:
+    version_id: strawberry.ID = id_input(
+        "ArtifactVersion", description="The version (any version of the content)."
+    )
+    ttl_seconds: Int64 | None = strawberry.field(
+        description="Seconds from when the content was logged, from 1 to 100 years; null "
+        "removes the time to live."
+    )
+
+
 @strawberry.type
 class VersionsMutation:
     @strawberry.mutation(
@@ -317,6 +343,16 @@ class VersionsMutation:
         self, info: Ctx, input: Annotated[TagsInput, arg("The tags.")]
     ) -> TagsPayload:
         return await mutate(info, TagsPayload, versions.remove_tags, input)
+
+    @strawberry.mutation(
+        description="Gives a version's content a time to live: when it ends, the bytes of its "
+        "files are let go for every version of the content (the manifest stays), unless a "
+        "protected alias holds one of them. Needs what editing the version needs."
+    )
+    async def set_artifact_ttl(
+        self, info: Ctx, input: Annotated[SetArtifactTtlInput, arg("The time to live.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, versions.set_artifact_ttl, input)
 
     @strawberry.mutation(description="Changes a version's description.")
     async def update_artifact_version(

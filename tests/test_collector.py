@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from db import versions
 from db.blobs import BlobStore
 from db.pool import create_pool
 from resolvers.accounts import create_api_key_txn
@@ -21,7 +22,8 @@ from resolvers.collector import collect
 from server.settings import Settings, blob_store
 from tests.support.app import app_client
 from tests.support.databases import new_database
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import GraphQLClient, mutate
+from tests.support.ids import row_id
 from tests.support.manifests import PREPARE, bytes_of, file, upload
 from tests.support.processes import cairn, cairn_env
 
@@ -184,3 +186,184 @@ async def test_cairn_gc_dry_run_then_for_real(place: Place, tmp_path: Path) -> N
     done = cairn("gc", "--grace", "0", env=env)
     assert done.returncode == 0, done.stderr
     assert "deleted 1 unreferenced blobs (1234 bytes)" in done.stdout
+
+
+# Time to live
+
+TTL_FIELDS = """id ttlSeconds expiresAt createdAt filesDeletedAt archiveUrl
+  files { nodes { path downloadUrl } }"""
+LOG_WITH_TTL = f"""mutation($input: LogArtifactInput!) {{ logArtifact(input: $input) {{
+  artifactVersion {{ {TTL_FIELDS} }} errors {{ code message field }} }} }}"""
+SET_TTL = f"""mutation($input: SetArtifactTtlInput!) {{ setArtifactTtl(input: $input) {{
+  artifactVersion {{ {TTL_FIELDS} }} errors {{ code message field }} }} }}"""
+VERSION_TTL = (
+    f"""query($id: ID!) {{ node(id: $id) {{ ... on ArtifactVersion {{ {TTL_FIELDS} }} }} }}"""
+)
+DAY = 86_400
+
+
+async def log_with_ttl(
+    place: Place, project: str, name: str, files: list[dict[str, Any]], ttl: int | None = None
+) -> dict[str, Any]:
+    data = await place.ada.data(
+        LOG_WITH_TTL,
+        {
+            "input": {
+                "projectId": project,
+                "name": name,
+                "type": "model",
+                "files": files,
+                "ttlSeconds": ttl,
+            }
+        },
+    )
+    payload: dict[str, Any] = data["logArtifact"]
+    return payload
+
+
+async def version_ttl(place: Place, version_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = (await place.ada.data(VERSION_TTL, {"id": version_id}))["node"]
+    return found
+
+
+async def set_ttl(place: Place, version_id: str, ttl: int | None) -> dict[str, Any]:
+    data = await place.ada.data(SET_TTL, {"input": {"versionId": version_id, "ttlSeconds": ttl}})
+    payload: dict[str, Any] = data["setArtifactTtl"]
+    return payload
+
+
+async def link(place: Place, version_id: str, aliases: list[str]) -> str:
+    data = await place.ada.data(
+        """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
+          artifactVersion { id } errors { code message } } }""",
+        {
+            "input": {
+                "versionId": version_id,
+                "targetPath": "acme/wandb-registry-model/ttl-models",
+                "aliases": aliases,
+            }
+        },
+    )
+    assert data["linkArtifact"]["errors"] == []
+    linked: str = data["linkArtifact"]["artifactVersion"]["id"]
+    return linked
+
+
+async def pass_time(place: Place, version_id: str, seconds: int) -> None:
+    """Moves the version's content back in time, as if logged `seconds` earlier."""
+    await place.pool.execute(
+        """UPDATE artifact_contents SET created_at = created_at - $2 * interval '1 second',
+             expires_at = expires_at - $2 * interval '1 second'
+           WHERE id = (SELECT content_id FROM artifact_versions WHERE id = $1)""",
+        row_id(version_id),
+        seconds,
+    )
+
+
+async def test_a_time_to_live_lets_go_of_the_files_then_of_their_bytes(place: Place) -> None:
+    project = await place.project()
+    own, shared = file("own.bin", os.urandom(700)), file("shared.bin", os.urandom(900))
+    await upload(place.ada, [own, shared], projectId=project)
+    assert (await log_with_ttl(place, project, "keeper", [shared]))["errors"] == []
+    logged = await log_with_ttl(place, project, "short-lived", [own, shared], ttl=DAY)
+    assert logged["errors"] == []
+    version = logged["artifactVersion"]
+    created = datetime.fromisoformat(version["createdAt"])
+    assert version["ttlSeconds"] == DAY
+    assert datetime.fromisoformat(version["expiresAt"]) == created + timedelta(days=1)
+    linked = await link(place, version["id"], [])
+    assert (await version_ttl(place, linked))["expiresAt"] == version["expiresAt"]
+
+    assert (await collect(place.pool, place.store, NOW)).expired == 0
+    await pass_time(place, version["id"], 2 * DAY)
+    dry = await collect(place.pool, place.store, NOW, dry_run=True)
+    assert (dry.expired, dry.blobs) == (1, 0)
+    assert (await version_ttl(place, version["id"]))["filesDeletedAt"] is None
+
+    # The files let go of their bytes; the bytes wait for the grace period.
+    expired = await collect(place.pool, place.store, timedelta(hours=1))
+    assert (expired.expired, expired.blobs) == (1, 0)
+    for each in (version["id"], linked):
+        after = await version_ttl(place, each)
+        assert after["filesDeletedAt"] is not None
+        assert after["archiveUrl"] is None
+        assert [(f["path"], f["downloadUrl"]) for f in after["files"]["nodes"]] == [
+            ("own.bin", None),
+            ("shared.bin", None),
+        ]
+    events = await place.ada.data(
+        """{ registry(organization: "acme", name: "model") {
+          history(first: 1) { nodes { action actor { name } } } } }"""
+    )
+    assert events["registry"]["history"]["nodes"] == [
+        {"action": "EXPIRE_ARTIFACT_FILES", "actor": None}
+    ]
+    gone = await collect(place.pool, place.store, NOW)
+    # The bytes another version still refers to stay.
+    assert (gone.expired, gone.blobs, gone.bytes) == (0, 1, 700)
+    assert own["digest"] not in await place.stored()
+    assert shared["digest"] in await place.stored()
+
+    refused = await set_ttl(place, version["id"], DAY)
+    assert refused["errors"][0]["code"] == "INVALID_ARGUMENT"
+    assert "let go at the end of its time to live" in refused["errors"][0]["message"]
+    # Logged again: its bytes must be sent again, and then the same version is back whole.
+    again = await log_with_ttl(place, project, "short-lived", [own, shared])
+    assert again["errors"][0]["code"] == "FILES_NOT_STORED"
+    assert "'own.bin'" in again["errors"][0]["message"]
+    await upload(place.ada, [own], projectId=project)
+    back = await log_with_ttl(place, project, "short-lived", [own, shared])
+    assert back["errors"] == []
+    restored = back["artifactVersion"]
+    assert restored["id"] == version["id"]
+    assert (restored["filesDeletedAt"], restored["ttlSeconds"], restored["expiresAt"]) == (
+        None,
+        None,
+        None,
+    )
+    (own_file, _) = restored["files"]["nodes"]
+    assert (await place.ada.http.get(own_file["downloadUrl"])).content == bytes_of(own["digest"])
+
+
+async def test_a_protected_alias_keeps_the_files_past_their_time_to_live(place: Place) -> None:
+    project = await place.project()
+    entry = file("protected.bin", os.urandom(500))
+    await upload(place.ada, [entry], projectId=project)
+    version = (await log_with_ttl(place, project, "guarded", [entry], ttl=DAY))["artifactVersion"]
+    linked = await link(place, version["id"], [])
+    model = await place.ada.data('{ registry(organization: "acme", name: "model") { id } }')
+    protect = {"registryId": model["registry"]["id"], "protectedAliases": ["production"]}
+    assert (await mutate(place.ada, "updateRegistry", protect))["errors"] == []
+    await pass_time(place, version["id"], 2 * DAY)
+    linked_row = row_id(linked)
+    collection_id = await place.pool.fetchval(
+        "SELECT collection_id FROM artifact_versions WHERE id = $1", linked_row
+    )
+    # An alias arriving while the collector runs: the collector passes the content by, and
+    # once the alias is there, the alias protects it.
+    async with place.pool.acquire() as conn, conn.transaction():
+        await versions.assign_alias(conn, collection_id, "production", linked_row)
+        assert (await collect(place.pool, place.store, NOW)).expired == 0
+    assert (await collect(place.pool, place.store, NOW)).expired == 0
+    files = (await version_ttl(place, linked))["files"]["nodes"]
+    assert (await place.ada.http.get(files[0]["downloadUrl"])).content == bytes_of(entry["digest"])
+
+    unprotected = {"versionId": linked, "aliases": ["production"]}
+    assert (await mutate(place.ada, "removeAliases", unprotected))["errors"] == []
+    assert (await collect(place.pool, place.store, timedelta(hours=1))).expired == 1
+    assert (await version_ttl(place, linked))["files"]["nodes"][0]["downloadUrl"] is None
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 100 * 365 * DAY + 1])
+async def test_a_time_to_live_out_of_range_is_refused(place: Place, ttl: int) -> None:
+    project = await place.project()
+    entry = file("range.bin", os.urandom(100))
+    await upload(place.ada, [entry], projectId=project)
+    refused = await log_with_ttl(place, project, "ranged", [entry], ttl=ttl)
+    assert refused["errors"][0]["code"] == "INVALID_ARGUMENT"
+    assert refused["errors"][0]["field"] == ["input", "ttlSeconds"]
+    assert f"not {ttl}" in refused["errors"][0]["message"]
+    version = (await log_with_ttl(place, project, "ranged", [entry]))["artifactVersion"]
+    also = await set_ttl(place, version["id"], ttl)
+    assert also["errors"][0]["field"] == ["input", "ttlSeconds"]
+    assert (await version_ttl(place, version["id"]))["ttlSeconds"] is None

@@ -778,6 +778,13 @@ MUTATION_CELLS: dict[str, MutationCell] = {
             _field(version_field(env, s, "description"), "description"), "changed"
         ),
     ),
+    "setArtifactTtl": MutationCell(
+        "setArtifactTtl",
+        link_setup,
+        lambda env, s: {"versionId": vid(s), "ttlSeconds": 86_400},
+        lambda env, s: {"versionId": missing("ArtifactVersion"), "ttlSeconds": 86_400},
+        lambda env, s: _equals(_field(version_field(env, s, "ttlSeconds"), "ttlSeconds"), 86_400),
+    ),
     "createCollection": MutationCell(
         "createCollection",
         _named_setup,
@@ -951,6 +958,7 @@ OPERATIONS = (
     _mutation_op("addTags (collection)", MEMBER),
     _mutation_op("removeTags (version)", MEMBER),
     _mutation_op("updateArtifactVersion", MEMBER),
+    _mutation_op("setArtifactTtl", MEMBER),
     _mutation_op("createCollection", MEMBER),
     _mutation_op("updateCollection", MEMBER),
     _mutation_op("deleteCollection", MEMBER),

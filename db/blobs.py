@@ -98,6 +98,73 @@ class Staged:
         return received
 
 
+# At most this many uploads in parts are hashed as their parts arrive, in each process.
+MAX_FOLLOWED = 64
+READ_BYTES = 4 << 20
+
+
+class _Follower:
+    """The digests of a local upload's leading parts, computed as the parts arrive, so that
+    completing the file hashes only what came last (measured on 1 GiB in 16 parts: about 1 s
+    saved of 1.6). Only marked parts are read, and a marked part is never written again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.offset = 0
+        self.wanted = False
+        self.broken = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def catch_up(self) -> None:
+        data = self.folder / local_parts.DATA
+        try:
+            while self.wanted:
+                self.wanted = False
+                marked = dict(
+                    (await asyncio.to_thread(local_parts.marked_parts, self.folder)).values()
+                )
+                while (size := marked.get(self.offset)) is not None:
+                    await self.hash(data, size)
+        except Exception:
+            # Hashed from the start at completion instead.
+            self.broken = True
+
+    async def hash(self, path: Path, size: int | None) -> None:
+        """Hashes `size` bytes of the file from `offset` (all the rest when None), reading
+        each piece once and computing both digests on two threads at once."""
+        handle = await asyncio.to_thread(path.open, "rb", buffering=0)
+        try:
+            handle.seek(self.offset)
+            buffer = memoryview(bytearray(READ_BYTES))
+            while size is None or size > 0:
+                want = READ_BYTES if size is None else min(READ_BYTES, size)
+                read = await asyncio.to_thread(handle.readinto, buffer[:want])
+                if not read:
+                    return
+                piece = buffer[:read]
+                await asyncio.gather(
+                    asyncio.to_thread(self.sha256.update, piece),
+                    asyncio.to_thread(self.md5.update, piece),
+                )
+                self.offset += read
+                if size is not None:
+                    size -= read
+        finally:
+            handle.close()
+
+    async def stop(self) -> _Follower | None:
+        """This, once done, when its digests can be carried on; None otherwise."""
+        self.wanted = False
+        try:
+            if self.task is not None:
+                await self.task
+        except Exception:
+            return None
+        return None if self.broken else self
+
+
 def part_key(upload_id: str, number: int) -> str:
     return f"{PARTS_PREFIX}{upload_id}/{number:05d}"
 
@@ -117,6 +184,8 @@ class BlobStore:
         # through the server, obstore's local streams moved about 130 MB/s down and 240 up,
         # plain files on worker threads about 1,300 down.
         self.folder = Path(str(store.prefix)) if isinstance(store, LocalStore) else None
+        # Local uploads in parts whose leading parts this process is hashing, by upload.
+        self._followers: dict[str, _Follower] = {}
 
     @classmethod
     def from_setting(cls, setting: str | None, data_dir: Path) -> BlobStore:
@@ -292,26 +361,45 @@ class BlobStore:
         self, upload_id: str, number: int, counted: _Counting, offset: int
     ) -> None:
         folder = self._parts_folder(upload_id)
-        descriptor = await asyncio.to_thread(local_parts.open_for_part, folder)
+        claim = await asyncio.to_thread(local_parts.claim_part, folder, number)
+        if claim is None:
+            return  # there already, and never written again
         writing: asyncio.Future[Any] | None = None
         try:
-            position = offset
-            # Each piece is written on a worker thread while the next one arrives.
-            async for piece in _pieces(counted):
+            descriptor = await asyncio.to_thread(local_parts.open_for_part, folder)
+            try:
+                position = offset
+                # Each piece is written on a worker thread while the next one arrives.
+                async for piece in _pieces(counted):
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(
+                        asyncio.to_thread(local_parts.write_at, descriptor, position, piece)
+                    )
+                    position += len(piece)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(
-                    asyncio.to_thread(local_parts.write_at, descriptor, position, piece)
-                )
-                position += len(piece)
-            if writing is not None:
-                await writing
-            counted.check()
-            await asyncio.to_thread(local_parts.mark_part, folder, number, counted.size)
+                counted.check()
+                await asyncio.to_thread(local_parts.mark_part, folder, number, offset, counted.size)
+            finally:
+                if writing is not None and not writing.done():
+                    await asyncio.wait([writing])
+                os.close(descriptor)
         finally:
-            if writing is not None and not writing.done():
-                await asyncio.wait([writing])
-            os.close(descriptor)
+            os.close(claim)
+        self._follow(upload_id, folder)
+
+    def _follow(self, upload_id: str, folder: Path) -> None:
+        """Hashes the upload's parts that are there, in order, while the others arrive."""
+        follower = self._followers.get(upload_id)
+        if follower is None:
+            if len(self._followers) >= MAX_FOLLOWED:
+                # The oldest upload, likely abandoned, is hashed whole if it ever completes.
+                self._followers.pop(next(iter(self._followers)))
+            follower = self._followers[upload_id] = _Follower(folder)
+        follower.wanted = True
+        if follower.task is None or follower.task.done():
+            follower.task = asyncio.create_task(follower.catch_up())
 
     async def presigned_part_puts(
         self, parts: Parts, numbers: Sequence[int], seconds: int
@@ -335,22 +423,24 @@ class BlobStore:
         key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         staged_path = self.folder / key
         folder = self._parts_folder(parts.upload_id)
+        follower = self._followers.pop(parts.upload_id, None)
+        hashed = await follower.stop() if follower is not None else None
+        if hashed is None:
+            hashed = _Follower(folder)
         await asyncio.to_thread(local_parts.seal, folder, staged_path)
         try:
-            # Three threads at once: the SHA-256, the MD5 (the slowest; measured about 1.5 s a
-            # GiB) and the flush to disk.
-            (sha256, size), md5, _ = await asyncio.gather(
-                asyncio.to_thread(local_parts.sha256_and_size, staged_path),
-                asyncio.to_thread(local_parts.md5_of, staged_path),
-                asyncio.to_thread(local_parts.flush, staged_path),
+            # What the parts' hashing left, while the file is flushed to disk.
+            await asyncio.gather(
+                hashed.hash(staged_path, None), asyncio.to_thread(local_parts.flush, staged_path)
             )
+            size = hashed.offset
             if size > limit:
                 raise BlobTooLarge(f"more than the {limit} bytes declared arrived")
         except BaseException:
             await self._discard(key)
             raise
         await asyncio.to_thread(local_parts.discard, folder)
-        return Staged(key, Digests(sha256, md5, size))
+        return Staged(key, Digests(hashed.sha256.hexdigest(), hashed.md5.hexdigest(), size))
 
     async def discard_parts(self, parts: Parts) -> None:
         if self.folder is not None:

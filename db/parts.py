@@ -4,36 +4,61 @@ completing the file reads it once and moves it into place, with no second copy.
 
 Writers take a shared lock on the data file and completion an exclusive one, which it holds
 while moving the file away from the upload's folder: a part still arriving finishes first, and
-a writer that opened the file before it moved sees so and writes nothing. Bytes never change
-under a digest once kept."""
+a writer that opened the file before it moved sees so and writes nothing. One request at a time
+writes a part (it holds the part's own lock), and a part once marked is never written again, so
+that its bytes may be hashed before the file is complete. Bytes never change under a digest
+once kept."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 DATA = "data"
-READ_BYTES = 4 << 20
 
 
 class UploadClosed(Exception):
     """The upload was completed or discarded while a part arrived; nothing was written."""
 
 
-def stored_parts(folder: Path) -> dict[int, int]:
-    """The parts whose bytes are all there, by number, with their sizes."""
+class PartBusy(Exception):
+    """Another request is writing this part."""
+
+
+def marked_parts(folder: Path) -> dict[int, tuple[int, int]]:
+    """The parts whose bytes are all there: their offsets and sizes, by number."""
     found = {}
     with contextlib.suppress(FileNotFoundError):
         for marker in folder.iterdir():
             if marker.name.isdigit():
                 with contextlib.suppress(FileNotFoundError, ValueError):
-                    found[int(marker.name)] = int(marker.read_text())
+                    offset, size = map(int, marker.read_text().split())
+                    found[int(marker.name)] = (offset, size)
     return found
+
+
+def stored_parts(folder: Path) -> dict[int, int]:
+    """The parts whose bytes are all there, by number, with their sizes."""
+    return {number: size for number, (_, size) in marked_parts(folder).items()}
+
+
+def claim_part(folder: Path, number: int) -> int | None:
+    """The part's lock (closing the descriptor lets go), or None when the part is marked
+    already; PartBusy when another request holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / f"{number:05d}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise PartBusy(f"part {number} is being sent by another request") from None
+    if (folder / f"{number:05d}").exists():
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def open_for_part(folder: Path) -> int:
@@ -63,11 +88,11 @@ def write_at(descriptor: int, offset: int, piece: bytes) -> None:
         view, offset = view[written:], offset + written
 
 
-def mark_part(folder: Path, number: int, size: int) -> None:
-    """Records that part `number` is all there, `size` bytes (written whole or not at all)."""
+def mark_part(folder: Path, number: int, offset: int, size: int) -> None:
+    """Records that part `number` is all there (written whole or not at all)."""
     marker = folder / f"{number:05d}"
     draft = folder / f"{number:05d}.{uuid.uuid4().hex}"
-    draft.write_text(str(size))
+    draft.write_text(f"{offset} {size}")
     draft.replace(marker)
 
 
@@ -90,30 +115,6 @@ def flush(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def sha256_and_size(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    for piece in _read(path):
-        digest.update(piece)
-        size += len(piece)
-    return digest.hexdigest(), size
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    for piece in _read(path):
-        digest.update(piece)
-    return digest.hexdigest()
-
-
-def _read(path: Path) -> Iterator[memoryview]:
-    buffer = bytearray(READ_BYTES)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as handle:
-        while read := handle.readinto(buffer):
-            yield view[:read]
 
 
 def discard(folder: Path) -> None:

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from db import blobs
 from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Staged
-from db.parts import UploadClosed
+from db.parts import PartBusy, UploadClosed
 from db.records import ArtifactFile
 from resolvers.files import (
     PartsMissing,
@@ -178,7 +178,7 @@ async def _part(transfers: Transfers, request: Request) -> Response:
             await transfers.store.put_part(
                 upload_id, number, request.stream(), offset=offset, size=size
             )
-        except UploadClosed as error:
+        except (UploadClosed, PartBusy) as error:
             raise TransferRefused(409, f"{error}; nothing was written") from None
     return JSONResponse({"part": number, "size": size}, status_code=201)
 

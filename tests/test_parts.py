@@ -19,6 +19,7 @@ import httpx
 import obstore
 import pytest
 
+from db import parts as local_parts
 from db.blobs import BlobStore
 from resolvers.collector import collect
 from server.settings import Settings
@@ -261,5 +262,36 @@ async def test_parts_of_an_upload_under_way_are_kept_by_the_collector(
     after = await prepare(member, project, file("slow.bin", data))
     assert [p["stored"] for p in after["parts"]] == [True, False, False]
     gone = await collect(pool, blob_store, timedelta(days=1), staged_idle=timedelta(0))
-    assert gone.staged == 2  # the upload's data file and its one part's marker
+    assert gone.staged == 3  # the upload's data file, and its one part's marker and lock
     assert await leftovers(blob_store) == []
+
+
+async def test_a_part_is_written_by_one_request_at_a_time_and_never_again(
+    member: GraphQLClient, org: Org, blob_store: BlobStore
+) -> None:
+    """Its bytes may be hashed as soon as it is there: a part once there is never written again,
+    even by a request with other bytes, and the file still comes out as declared."""
+    project = await new_project(org.member, org)
+    data = os.urandom(2 * MIB + 5)
+    entry = file("once.bin", data)
+    upload = await prepare(member, project, entry)
+    first, second, third = upload["parts"]
+    upload_id = urlsplit(first["uploadUrl"]).path.split("/")[3]
+    assert blob_store.folder is not None
+    folder = blob_store.folder / "incoming" / "parts" / upload_id
+    held = local_parts.claim_part(folder, 2)
+    assert held is not None
+    try:
+        busy = await member.http.put(second["uploadUrl"], content=data[MIB : 2 * MIB])
+        assert busy.status_code == 409
+        assert "part 2 is being sent by another request" in busy.json()["error"]
+    finally:
+        os.close(held)
+    for part in (first, second, third):
+        assert await put_part(member.http, part, data) == 201
+    other = os.urandom(MIB)
+    assert (await member.http.put(first["uploadUrl"], content=other)).status_code == 201
+    done = await member.http.post(upload["completeUrl"])
+    assert done.status_code == 201, done.text
+    _, download = await log_and_download(member, project, entry)
+    assert download.content == data

@@ -274,8 +274,8 @@ def _put_range(
 ) -> None:
     """PUTs `size` bytes of a file from `offset`, again after a dropped connection or a server
     error (neither the server nor an object store keeps a request cut off). On a worker thread
-    with the standard library's HTTP client: measured on a 1 GiB file through the server, it
-    sent about 3 times as fast as httpx's async client."""
+    with the standard library's HTTP client, as downloads are (for uploads, measured on 512 MiB
+    through the server, as fast as httpx's async client: 220-260 MB/s either way)."""
     target = urlsplit(url)
     what = local.path if size == local.size else f"{local.path} (bytes {offset}-{offset + size})"
     for attempt in range(1, ATTEMPTS + 1):

@@ -267,6 +267,8 @@ async def log_artifact_txn(
         if ttl_seconds is not None:
             await versions.set_content_ttl(conn, existing, ttl_seconds)
         await assign_aliases_txn(conn, actor, logged, aliases)
+        if logged.files_deleted_at is None and ttl_seconds is None:
+            return logged
         refreshed = await versions.version_of_content(conn, sequence.id, existing)
         assert refreshed is not None
         return refreshed

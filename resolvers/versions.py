@@ -4,9 +4,9 @@ changes to a version once it exists: aliases, tags and its description."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from db import collections, versions
 from db.pool import Connection
@@ -427,20 +427,13 @@ async def set_artifact_ttl(
             "to bring the version back",
             ("versionId",),
         )
-    async with ctx.transaction() as conn:
-        await versions.set_content_ttl(conn, found.content_id, ttl_seconds)
-        if found.registry_id is not None and found.ttl_seconds != ttl_seconds:
-            await audit_txn(
-                conn,
-                ctx.principal.user.id,
-                "UPDATE_ARTIFACT_VERSION",
-                AuditTarget.version(found),
-                before={"ttlSeconds": found.ttl_seconds},
-                after={"ttlSeconds": ttl_seconds},
-            )
-    refreshed = await version(ctx, found.id)
-    assert refreshed is not None
-    return refreshed
+    return await _change_version(
+        ctx,
+        found,
+        lambda conn: versions.set_content_ttl(conn, found.content_id, ttl_seconds),
+        before={"ttlSeconds": found.ttl_seconds},
+        after={"ttlSeconds": ttl_seconds},
+    )
 
 
 async def update_artifact_version(
@@ -450,16 +443,34 @@ async def update_artifact_version(
     validation.description(description)
     found = await require_version(ctx, version_id, None, ("versionId", "path"))
     await authorization.require_version_change(ctx, found, "editing a version")
+    return await _change_version(
+        ctx,
+        found,
+        lambda conn: versions.update_version_description(conn, found.id, description),
+        before={"description": found.description},
+        after={"description": description},
+    )
+
+
+async def _change_version(
+    ctx: Context,
+    found: ArtifactVersion,
+    change: Callable[[Connection], Awaitable[None]],
+    *,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> ArtifactVersion:
+    """Makes a change to a version, recorded in its registry's history when it is in one."""
     async with ctx.transaction() as conn:
-        await versions.update_version_description(conn, found.id, description)
+        await change(conn)
         if found.registry_id is not None:
             await audit_txn(
                 conn,
                 ctx.principal.user.id,
                 "UPDATE_ARTIFACT_VERSION",
                 AuditTarget.version(found),
-                before={"description": found.description},
-                after={"description": description},
+                before=before,
+                after=after,
             )
     refreshed = await version(ctx, found.id)
     assert refreshed is not None

@@ -4,12 +4,15 @@ pulled, and plain `curl` downloads with no auth header."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from db.blobs import BlobStore
+from db.pool import create_pool
+from resolvers.collector import collect
 from server.demo import demo_entries, demo_file
 from tests.support.databases import new_database
 from tests.support.processes import Server, cairn, cairn_env, killed_at_exit, the_key
@@ -330,3 +336,99 @@ def test_a_push_cut_off_sends_only_the_parts_still_missing(
     pulled = cairn("pull", "acme/churn/resumed:v0", str(tmp_path / "out"), env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert (tmp_path / "out" / "weights.bin").read_bytes() == data
+
+
+def test_a_server_killed_mid_upload_leaves_nothing_a_client_can_see(
+    live: tuple[Server, dict[str, str]], demo_url: str, tmp_path: Path
+) -> None:
+    """The server dies (SIGKILL) while a part is arriving: after a restart the part is not
+    there, the version cannot be logged, what was written is collected, and a push then
+    sends the file whole."""
+    _, env = live
+    store = tmp_path / "store"
+    server_env = {
+        **env,
+        "DATABASE_URL": demo_url,
+        "CAIRN_STORAGE": f"file://{store}",
+        "CAIRN_UPLOAD_PART_BYTES": str(2 * MIB),
+    }
+    data = os.urandom(6 * MIB)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(data)
+    entry = {"path": "weights.bin", "digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    headers = {"Authorization": f"Bearer {env['CAIRN_API_KEY']}"}
+
+    def graphql(server: Server, query: str, **variables: Any) -> Any:
+        answer = httpx.post(
+            f"{server.base_url}/graphql",
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=30,
+        ).json()
+        return answer["data"]
+
+    project_query = '{ organization(name: "acme") { project(name: "churn") { id } } }'
+    prepare = """mutation($input: PrepareArtifactFilesInput!) { prepareArtifactFiles(input: $input)
+      { uploads { parts { stored uploadUrl } } } }"""
+    log = """mutation($input: LogArtifactInput!) { logArtifact(input: $input)
+      { errors { code message } } }"""
+    with killed_at_exit() as started:
+        first = Server(["--no-worker"], server_env, tmp_path / "logs-first")
+        started.append(first)
+        first.wait_healthy()
+        project = graphql(first, project_query)["organization"]["project"]["id"]
+        files = {"projectId": project, "files": [entry]}
+        parts = graphql(first, prepare, input=files)["prepareArtifactFiles"]["uploads"][0]["parts"]
+        target = urlsplit(parts[0]["uploadUrl"])
+        upload_id = target.path.split("/")[3]
+        written = store / "incoming" / "parts" / upload_id / "data"
+        with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+            raw.sendall(
+                f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                f"Content-Length: {2 * MIB}\r\n\r\n".encode()
+                + data[: 3 * MIB // 2]
+            )
+            deadline = time.monotonic() + 10
+            while not (written.exists() and written.stat().st_size > 0):
+                assert time.monotonic() < deadline, "the server never wrote any of the part"
+                time.sleep(0.02)
+            first.process.kill()
+            first.process.wait(timeout=10)
+
+        second = Server(["--no-worker"], server_env, tmp_path / "logs-second")
+        started.append(second)
+        second.wait_healthy()
+        again = graphql(second, prepare, input=files)["prepareArtifactFiles"]["uploads"][0]
+        assert [p["stored"] for p in again["parts"]] == [False, False, False]
+        refused = graphql(second, log, input={**files, "name": "killed", "type": "model"})[
+            "logArtifact"
+        ]["errors"]
+        assert [e["code"] for e in refused] == ["FILES_NOT_STORED"]
+        assert "'weights.bin'" in refused[0]["message"]
+        assert not (store / "sha256").exists()
+
+        # What the killed server wrote is an upload left behind, collected once idle.
+        collected = asyncio.run(collect_staged(demo_url, store))
+        assert collected >= 1
+        assert [p for p in (store / "incoming").rglob("*") if p.is_file()] == []
+
+        client_env = {**env, "CAIRN_URL": second.base_url}
+        pushed = cairn(
+            "push", str(tmp_path / "model"), "acme/churn/killed", "--type", "model", env=client_env
+        )
+        assert pushed.returncode == 0, pushed.stderr
+        assert f"(1 files sent, 0 already stored; {6 * MIB} bytes sent)" in pushed.stdout
+        pulled = cairn("pull", "acme/churn/killed:v0", str(tmp_path / "out"), env=client_env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert (tmp_path / "out" / "weights.bin").read_bytes() == data
+        assert second.stop() == 0
+
+
+async def collect_staged(database_url: str, store: Path) -> int:
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        blobs = BlobStore.from_setting(f"file://{store}", store)
+        found = await collect(pool, blobs, timedelta(days=1), staged_idle=timedelta(0))
+        return found.staged
+    finally:
+        await pool.close()

@@ -51,6 +51,8 @@ class Measured:
     files: int
     bytes: int
     cp_seconds: float
+    # `cp -r` and then `sync`: the copy on disk, as Cairn's store has it before it answers.
+    cp_sync_seconds: float
     push_seconds: float
     pull_seconds: float
     server_rss_mib: list[float] = field(default_factory=list)
@@ -66,7 +68,8 @@ class Measured:
             low, high = min(self.server_rss_mib), max(self.server_rss_mib)
             memory = f"  server RSS {low:.0f}-{high:.0f} MiB"
         return (
-            f"{self.backend:5} {self.case:28} cp {rate(self.cp_seconds)} | push "
+            f"{self.backend:5} {self.case:28} cp {rate(self.cp_seconds)} | cp+sync "
+            f"{rate(self.cp_sync_seconds)} | push "
             f"{rate(self.push_seconds)} | pull {rate(self.pull_seconds)}{memory}"
         )
 
@@ -179,10 +182,14 @@ def timed(work: object) -> float:
     return time.perf_counter() - started
 
 
-def cp_seconds(source: Path, target: Path) -> float:
+def cp_seconds(source: Path, target: Path) -> tuple[float, float]:
+    """How long `cp -r` takes, and `cp -r` then `sync`, starting with nothing left to write."""
+    os.sync()
     started = time.perf_counter()
     subprocess.run(["cp", "-r", str(source), str(target)], check=True)
-    return time.perf_counter() - started
+    copied = time.perf_counter()
+    os.sync()
+    return copied - started, time.perf_counter() - started
 
 
 def make_data(root: Path, large_mib: int, small_files: int, small_kib: int) -> dict[str, Path]:
@@ -229,10 +236,13 @@ def run_backend(
         for case, source in data.items():
             files = [p for p in source.rglob("*") if p.is_file()]
             total = sum(p.stat().st_size for p in files)
-            copy = cp_seconds(source, work / f"cp-{backend}-{case}")
+            copy, durable_copy = cp_seconds(source, work / f"cp-{backend}-{case}")
+            # Each step starts with nothing left to write from the one before.
+            os.sync()
             name = f"acme/bench/{backend}-{case}"
             with Sampler(process.pid) as sampler:
                 push_s = timed(push(base, key, source, name, "dataset", jobs=8, quiet=True))
+                os.sync()
                 pull_s = timed(
                     pull(base, key, f"{name}:latest", work / f"pulled-{backend}-{case}", quiet=True)
                 )
@@ -247,6 +257,7 @@ def run_backend(
                 len(files),
                 total,
                 copy,
+                durable_copy,
                 push_s,
                 pull_s,
                 sampler.samples if case == "large" else [],

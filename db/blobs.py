@@ -72,7 +72,7 @@ class Parts:
         return (number - 1) * self.part_bytes
 
     def size(self, number: int, total: int) -> int:
-        return min(self.part_bytes, total - (number - 1) * self.part_bytes)
+        return min(self.part_bytes, total - self.offset(number))
 
 
 @dataclass(slots=True)

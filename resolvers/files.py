@@ -38,6 +38,8 @@ DEFAULT_MAX_FILE_BYTES = 64 * 2**30
 # process, sends only the parts that are missing.
 PART_BYTES = 64 * 2**20
 MIN_PART_BYTES = 2**20
+# An object store takes at most 5 GiB in one PUT.
+MAX_PART_BYTES = 5 * 2**30
 MAX_PARTS = 10_000
 # Upload URLs for at most this many parts in one prepareArtifactFiles, all files together.
 MAX_PARTS_AT_ONCE = 10_000

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from db.blobs import BlobStore, StorageConfigError
-from resolvers.files import DEFAULT_MAX_FILE_BYTES, MIN_PART_BYTES, PART_BYTES
+from resolvers.files import DEFAULT_MAX_FILE_BYTES, MAX_PART_BYTES, MIN_PART_BYTES, PART_BYTES
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
 from server.worker import BlobCollector
@@ -84,10 +84,10 @@ class Settings:
 
 
 def blob_store(settings: Settings) -> BlobStore:
-    if settings.part_bytes < MIN_PART_BYTES:
+    if not MIN_PART_BYTES <= settings.part_bytes <= MAX_PART_BYTES:
         raise StorageConfigError(
-            f"CAIRN_UPLOAD_PART_BYTES={settings.part_bytes} is too small: parts hold at least "
-            f"{MIN_PART_BYTES} bytes"
+            f"CAIRN_UPLOAD_PART_BYTES={settings.part_bytes} is out of range: parts hold from "
+            f"{MIN_PART_BYTES} to {MAX_PART_BYTES} bytes"
         )
     return BlobStore.from_setting(settings.storage, default_data_dir())
 

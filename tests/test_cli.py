@@ -322,6 +322,17 @@ def test_an_operator_creates_an_organization_and_its_first_admin(
     assert {"time", "level"} <= set(access)
 
 
+@pytest.mark.parametrize("part_bytes", ["100", str(6 * 2**30)])
+def test_a_part_size_out_of_range_stops_the_server_naming_it(
+    url_env: dict[str, str], part_bytes: str
+) -> None:
+    assert cairn("migrate", env=url_env).returncode == 0
+    result = cairn("serve", "--port", "1", env={**url_env, "CAIRN_UPLOAD_PART_BYTES": part_bytes})
+    assert result.returncode == 1
+    assert f"CAIRN_UPLOAD_PART_BYTES={part_bytes} is out of range" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unknown_storage_backend_stops_the_server_naming_it(url_env: dict[str, str]) -> None:
     assert cairn("migrate", env=url_env).returncode == 0
     result = cairn("serve", "--port", "1", env={**url_env, "CAIRN_STORAGE": "gopher://blobs"})

@@ -184,6 +184,8 @@ async def complete_upload(
 
 
 class PartsMissing(Exception):
+    """Parts of a file are not all there yet, when its completion is asked for."""
+
     def __init__(self, missing: list[int], count: int) -> None:
         shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
         super().__init__(

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -319,23 +320,11 @@ def test_a_push_cut_off_sends_only_the_parts_still_missing(
         body = data[part["offset"] : part["offset"] + part["size"]]
         assert httpx.put(part["uploadUrl"], content=body, timeout=30).status_code == 201
     # Part 4: the headers promise a whole part, half of it arrives, the connection drops.
-    cut = urlsplit(first[3]["uploadUrl"])
-    with socket.create_connection((cut.hostname, cut.port), timeout=10) as raw:
-        raw.sendall(
-            f"PUT {cut.path}?{cut.query} HTTP/1.1\r\nHost: {cut.netloc}\r\n"
-            f"Content-Length: {MIB}\r\n\r\n".encode()
-            + data[3 * MIB : 3 * MIB + MIB // 2]
-        )
+    with cut_off_put(first[3]["uploadUrl"], MIB, data[3 * MIB : 3 * MIB + MIB // 2]):
+        pass
     assert [p["stored"] for p in parts()] == [True, True, True, False, False, False]
 
-    pushed = cairn(
-        "push", str(tmp_path / "model"), "acme/churn/resumed", "--type", "model", env=env
-    )
-    assert pushed.returncode == 0, pushed.stderr
-    assert f"(1 files sent, 0 already stored; {2 * MIB + 3} bytes sent)" in pushed.stdout
-    pulled = cairn("pull", "acme/churn/resumed:v0", str(tmp_path / "out"), env=env)
-    assert pulled.returncode == 0, pulled.stderr
-    assert (tmp_path / "out" / "weights.bin").read_bytes() == data
+    push_and_pull_back(tmp_path, "acme/churn/resumed", env, sent=2 * MIB + 3)
 
 
 def test_a_server_killed_mid_upload_leaves_nothing_a_client_can_see(
@@ -379,15 +368,9 @@ def test_a_server_killed_mid_upload_leaves_nothing_a_client_can_see(
         project = graphql(first, project_query)["organization"]["project"]["id"]
         files = {"projectId": project, "files": [entry]}
         parts = graphql(first, prepare, input=files)["prepareArtifactFiles"]["uploads"][0]["parts"]
-        target = urlsplit(parts[0]["uploadUrl"])
-        upload_id = target.path.split("/")[3]
+        upload_id = urlsplit(parts[0]["uploadUrl"]).path.split("/")[3]
         written = store / "incoming" / "parts" / upload_id / "data"
-        with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
-            raw.sendall(
-                f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
-                f"Content-Length: {2 * MIB}\r\n\r\n".encode()
-                + data[: 3 * MIB // 2]
-            )
+        with cut_off_put(parts[0]["uploadUrl"], 2 * MIB, data[: 3 * MIB // 2]):
             deadline = time.monotonic() + 10
             while not (written.exists() and written.stat().st_size > 0):
                 assert time.monotonic() < deadline, "the server never wrote any of the part"
@@ -413,14 +396,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_a_client_can_see(
         assert [p for p in (store / "incoming").rglob("*") if p.is_file()] == []
 
         client_env = {**env, "CAIRN_URL": second.base_url}
-        pushed = cairn(
-            "push", str(tmp_path / "model"), "acme/churn/killed", "--type", "model", env=client_env
-        )
-        assert pushed.returncode == 0, pushed.stderr
-        assert f"(1 files sent, 0 already stored; {6 * MIB} bytes sent)" in pushed.stdout
-        pulled = cairn("pull", "acme/churn/killed:v0", str(tmp_path / "out"), env=client_env)
-        assert pulled.returncode == 0, pulled.stderr
-        assert (tmp_path / "out" / "weights.bin").read_bytes() == data
+        push_and_pull_back(tmp_path, "acme/churn/killed", client_env, sent=6 * MIB)
         assert second.stop() == 0
 
 
@@ -432,3 +408,29 @@ async def collect_staged(database_url: str, store: Path) -> int:
         return found.staged
     finally:
         await pool.close()
+
+
+@contextmanager
+def cut_off_put(url: str, length: int, sent: bytes) -> Iterator[None]:
+    """A PUT whose headers promise `length` bytes, of which only `sent` arrive before the
+    connection drops (at the end of the block)."""
+    target = urlsplit(url)
+    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+        raw.sendall(
+            f"PUT {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+            f"Content-Length: {length}\r\n\r\n".encode()
+            + sent
+        )
+        yield
+
+
+def push_and_pull_back(tmp_path: Path, target: str, env: dict[str, str], *, sent: int) -> None:
+    """`cairn push` of tmp_path/model (one file, weights.bin) sends `sent` bytes, and `cairn
+    pull` brings the same bytes back."""
+    pushed = cairn("push", str(tmp_path / "model"), target, "--type", "model", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"(1 files sent, 0 already stored; {sent} bytes sent)" in pushed.stdout
+    pulled = cairn("pull", f"{target}:v0", str(tmp_path / "out"), env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    data = (tmp_path / "model" / "weights.bin").read_bytes()
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == data

@@ -200,13 +200,19 @@ async def push(
                 if upload["parts"] is None:
                     await send_range(upload["uploadUrl"], local, 0, local.size)
                 else:
-                    await asyncio.gather(
-                        *(
-                            send_range(p["uploadUrl"], local, p["offset"], p["size"])
-                            for p in upload["parts"]
-                            if not p["stored"]
+                    try:
+                        await asyncio.gather(
+                            *(
+                                send_range(p["uploadUrl"], local, p["offset"], p["size"])
+                                for p in upload["parts"]
+                                if not p["stored"]
+                            )
                         )
-                    )
+                    except ClientError as error:
+                        raise ClientError(
+                            f"{error} (the parts that arrived are kept: the same push again "
+                            "sends only the others)"
+                        ) from None
                 if upload["completeUrl"] is not None:
                     async with limit:
                         await _complete(http, upload["completeUrl"], local)

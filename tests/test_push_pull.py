@@ -434,3 +434,39 @@ def push_and_pull_back(tmp_path: Path, target: str, env: dict[str, str], *, sent
     assert pulled.returncode == 0, pulled.stderr
     data = (tmp_path / "model" / "weights.bin").read_bytes()
     assert (tmp_path / "out" / "weights.bin").read_bytes() == data
+
+
+def test_a_push_in_parts_that_fails_says_that_trying_again_resumes(
+    live: tuple[Server, dict[str, str]], demo_url: str, tmp_path: Path
+) -> None:
+    """A store that takes files of up to 4 MB: a 6 MiB file in 1 MiB parts gets its first
+    parts in, the rest refused for want of room, and the push says what a retry will do."""
+    _, env = live
+    store = tmp_path / "store"
+    server_env = {
+        **env,
+        "DATABASE_URL": demo_url,
+        "CAIRN_STORAGE": f"file://{store}",
+        "CAIRN_UPLOAD_PART_BYTES": str(MIB),
+    }
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(os.urandom(6 * MIB))
+    with killed_at_exit() as started:
+        full = Server(["--no-worker"], server_env, tmp_path / "logs", max_file_bytes=4_000_000)
+        started.append(full)
+        full.wait_healthy()
+        client_env = {**env, "CAIRN_URL": full.base_url}
+        refused = cairn(
+            "push",
+            str(tmp_path / "model"),
+            "acme/churn/no-room",
+            "--type",
+            "model",
+            env=client_env,
+        )
+        assert refused.returncode == 1
+        assert "the blob store has no room for these bytes" in refused.stderr
+        assert "the same push again sends only the others" in refused.stderr
+        markers = [p.name for p in (store / "incoming" / "parts").rglob("0000[0-9]")]
+        assert markers, "no part was kept"
+        assert full.stop() == 0

@@ -22,8 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
 from tqdm import tqdm
@@ -194,7 +193,7 @@ async def push(
 
             async def send_range(url: str, local: LocalFile, offset: int, size: int) -> None:
                 async with limit:
-                    await asyncio.to_thread(_put_range, url, local, offset, size, bar.update)
+                    await _send(http, url, local, offset, size, bar.update)
 
             async def send(upload: dict[str, Any], local: LocalFile) -> None:
                 if upload["parts"] is None:
@@ -255,71 +254,27 @@ async def _project_id(api: Api, organization: str, project: str) -> str:
     return new_id
 
 
-class _Range(io.RawIOBase):
-    """`size` bytes of a file from `offset`, read as a request body, counting what is sent."""
-
-    def __init__(self, handle: BinaryIO, offset: int, size: int, count: Callable[[int], None]):
-        handle.seek(offset)
-        self._handle = handle
-        self._left = size
-        self._count = count
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        wanted = self._left if size < 0 else min(size, self._left)
-        chunk = self._handle.read(wanted)
-        self._left -= len(chunk)
-        self._count(len(chunk))
-        return chunk
-
-
-def _put_range(
-    url: str, local: LocalFile, offset: int, size: int, progress: Callable[[int], object]
+async def _send(
+    http: httpx.AsyncClient,
+    url: str,
+    local: LocalFile,
+    offset: int,
+    size: int,
+    progress: Callable[[int], object],
 ) -> None:
-    """PUTs `size` bytes of a file from `offset`, again after a dropped connection or a server
-    error (neither the server nor an object store keeps a request cut off). On a worker thread
-    with the standard library's HTTP client, as downloads are (for uploads, measured on 512 MiB
-    through the server, as fast as httpx's async client: 220-260 MB/s either way)."""
-    target = urlsplit(url)
+    """PUTs `size` bytes of a file from `offset`: the whole file, or one of its parts."""
+
+    async def body(count: Callable[[int], None]) -> AsyncIterator[bytes]:
+        with local.source.open("rb") as handle:
+            handle.seek(offset)
+            left = size
+            while left and (chunk := await asyncio.to_thread(handle.read, min(left, CHUNK_BYTES))):
+                left -= len(chunk)
+                count(len(chunk))
+                yield chunk
+
     what = local.path if size == local.size else f"{local.path} (bytes {offset}-{offset + size})"
-    for attempt in range(1, ATTEMPTS + 1):
-        sent = 0
-
-        def count(length: int) -> None:
-            nonlocal sent
-            sent += length
-            progress(length)
-
-        connection_type = (
-            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-        )
-        connection = connection_type(target.netloc, timeout=60, blocksize=CHUNK_BYTES)
-        try:
-            with local.source.open("rb") as handle:
-                connection.request(
-                    "PUT",
-                    f"{target.path}?{target.query}",
-                    body=_Range(handle, offset, size, count),
-                    headers={"Content-Length": str(size)},
-                )
-                response = connection.getresponse()
-                answer = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            progress(-sent)
-            if attempt == ATTEMPTS:
-                raise ClientError(f"uploading {what} failed: {error}") from None
-            time.sleep(2**attempt / 4)
-            continue
-        finally:
-            connection.close()
-        if response.status in (200, 201):
-            return
-        progress(-sent)
-        if response.status < 500 or attempt == ATTEMPTS:
-            raise ClientError(f"uploading {what}: {_reason(response.status, answer)}")
-        time.sleep(2**attempt / 4)
+    await _put(http, url, body, {"Content-Length": str(size)}, what, progress)
 
 
 def _reason(status: int, answer: bytes) -> str:

@@ -15,7 +15,7 @@ import hashlib
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,7 +66,7 @@ class Parts:
     part_bytes: int
 
     def key(self, number: int) -> str:
-        return part_key(self.upload_id, number)
+        return f"{PARTS_PREFIX}{self.upload_id}/{number:05d}"
 
     def offset(self, number: int) -> int:
         return (number - 1) * self.part_bytes
@@ -163,10 +163,6 @@ class _Follower:
         except Exception:
             return None
         return None if self.broken else self
-
-
-def part_key(upload_id: str, number: int) -> str:
-    return f"{PARTS_PREFIX}{upload_id}/{number:05d}"
 
 
 def blob_key(sha256: str) -> str:
@@ -348,48 +344,25 @@ class BlobStore:
         offset: int,
         size: int,
     ) -> None:
-        """Writes one part, of exactly `size` bytes (BlobMismatch otherwise), which counts as
-        there only once it is all there."""
+        """Writes one part of a file into a local folder (an object store takes its parts on
+        presigned URLs), of exactly `size` bytes (BlobMismatch otherwise); it counts as there
+        only once it is all there, and is never written again."""
         counted = _Counting(chunks, size)
-        if self.folder is not None:
-            await self._put_local_part(upload_id, number, counted, offset)
-            return
-        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-        try:
-            await obstore.put_async(self.store, key, counted)
-            counted.check()
-            await obstore.rename_async(self.store, key, part_key(upload_id, number))
-        except BaseException:
-            await self._discard(key)
-            raise
-
-    async def _put_local_part(
-        self, upload_id: str, number: int, counted: _Counting, offset: int
-    ) -> None:
         folder = self._parts_folder(upload_id)
         claim = await asyncio.to_thread(local_parts.claim_part, folder, number)
         if claim is None:
-            return  # there already, and never written again
-        writing: asyncio.Future[Any] | None = None
+            return
         try:
             descriptor = await asyncio.to_thread(local_parts.open_for_part, folder)
             try:
-                position = offset
-                # Each piece is written on a worker thread while the next one arrives.
-                async for piece in _pieces(counted):
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.ensure_future(
-                        asyncio.to_thread(local_parts.write_at, descriptor, position, piece)
-                    )
-                    position += len(piece)
-                if writing is not None:
-                    await writing
+                await _write_pieces(
+                    counted,
+                    lambda position, piece: local_parts.write_at(descriptor, position, piece),
+                    offset,
+                )
                 counted.check()
                 await asyncio.to_thread(local_parts.mark_part, folder, number, offset, counted.size)
             finally:
-                if writing is not None and not writing.done():
-                    await asyncio.wait([writing])
                 os.close(descriptor)
         finally:
             os.close(claim)
@@ -642,24 +615,36 @@ def _write_durably(folder: Path, key: str, data: bytes) -> None:
         staging.unlink(missing_ok=True)
 
 
-async def _write_file(path: Path, chunks: AsyncIterable[bytes]) -> None:
-    """Writes the bytes to a new file, each piece on a worker thread while the next one
-    arrives, and flushes them to disk before returning, so that a file recorded as stored
-    survives a crash."""
-    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-    handle = await asyncio.to_thread(path.open, "xb", buffering=0)
+async def _write_pieces(
+    chunks: AsyncIterable[bytes], write: Callable[[int, bytes], None], start: int = 0
+) -> None:
+    """Calls `write(position, piece)` for each piece on a worker thread while the next one
+    arrives, positions counting from `start`."""
     writing: asyncio.Future[Any] | None = None
+    position = start
     try:
         async for piece in _pieces(chunks):
             if writing is not None:
                 await writing
-            writing = asyncio.ensure_future(asyncio.to_thread(_write_all, handle, piece))
+            writing = asyncio.ensure_future(asyncio.to_thread(write, position, piece))
+            position += len(piece)
         if writing is not None:
             await writing
-        await asyncio.to_thread(_flush_to_disk, handle)
     finally:
+        # A write under way finishes first (a thread cannot be stopped).
         if writing is not None and not writing.done():
             await asyncio.wait([writing])
+
+
+async def _write_file(path: Path, chunks: AsyncIterable[bytes]) -> None:
+    """Writes the bytes to a new file and flushes them to disk before returning, so that a
+    file recorded as stored survives a crash."""
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    handle = await asyncio.to_thread(path.open, "xb", buffering=0)
+    try:
+        await _write_pieces(chunks, lambda _, piece: _write_all(handle, piece))
+        await asyncio.to_thread(_flush_to_disk, handle)
+    finally:
         await asyncio.to_thread(handle.close)
 
 

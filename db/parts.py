@@ -1,6 +1,6 @@
 """Files sent in parts, on the local folder: every part is written straight into one data file
-at its offset, and a marker holding its size is written once the whole part is there, so that
-completing the file reads it once and moves it into place, with no second copy.
+at its offset, and a marker holding its offset and size is written once the whole part is
+there, so that completing the file reads it once and moves it into place, with no second copy.
 
 Writers take a shared lock on the data file and completion an exclusive one, which it holds
 while moving the file away from the upload's folder: a part still arriving finishes first, and

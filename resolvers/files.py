@@ -198,8 +198,8 @@ async def complete_parts(
     transfers: Transfers, sha256: str, size: int, part_bytes: int, organization_id: int
 ) -> Digests:
     """Puts a file sent in parts together once every part is there, and keeps it when it is
-    the file declared; its parts are deleted either way. Completing a file the organization
-    already holds changes nothing."""
+    the file declared; its parts are deleted either way (once put together, or here on a
+    failure). Completing a file the organization already holds changes nothing."""
     held = await blobs.held_blobs(transfers.pool, [sha256], organization_id)
     if sha256 in held and held[sha256].size == size:
         return held[sha256]
@@ -209,11 +209,12 @@ async def complete_parts(
     missing = [n for n in range(1, parts.count + 1) if stored.get(n) != parts.size(n, size)]
     if missing:
         raise PartsMissing(missing, parts.count)
-    staged = await transfers.store.assemble(parts, limit=size)
     try:
+        staged = await transfers.store.assemble(parts, limit=size)
         return await _keep_if_declared(transfers, staged, sha256, size, organization_id)
-    finally:
+    except BaseException:
         await transfers.store.discard_parts(parts)
+        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,7 +161,8 @@ async def _part(transfers: Transfers, request: Request) -> Response:
     """One part of a file sent in parts, kept whole or not at all."""
     upload_id: str = request.path_params["upload_id"]
     number: int = request.path_params["number"]
-    if _UPLOAD_ID.fullmatch(upload_id) is None:
+    if _UPLOAD_ID.fullmatch(upload_id) is None or transfers.store.folder is None:
+        # An object store takes its parts itself, on the URLs prepareArtifactFiles gives.
         raise TransferRefused(404, "no such upload: the URL does not name one")
     size, offset_text = _size(request), request.query_params.get("offset", "")
     if not offset_text.isdigit():

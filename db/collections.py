@@ -74,6 +74,17 @@ COLLECTIONS_BY_REGISTRY: ListSpec[Collection] = ListSpec(
     record=lambda row: from_record(Collection, row),
 )
 
+# Collections across registries (a search scopes them to the registries the caller may see).
+REGISTRY_COLLECTIONS: ListSpec[Collection] = ListSpec(
+    name="collections",
+    columns=COLLECTION_COLUMNS,
+    source="FROM collections col JOIN registries r ON r.id = col.registry_id "
+    "WHERE col.registry_id IS NOT NULL",
+    keys=(SortKey("col.created_at", "timestamptz"), SortKey("col.id", "bigint")),
+    descending=True,
+    record=lambda row: from_record(Collection, row),
+)
+
 SEQUENCES_BY_PROJECT: ListSpec[Collection] = ListSpec(
     name="project.artifactSequences",
     columns=COLLECTION_COLUMNS,

@@ -35,13 +35,14 @@ from db.records import (
     Team,
     User,
 )
+from db.search import Search
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 # (list, parent id, page, filter value or None)
-PageKey = tuple[ListSpec[Any], int, PageRequest, Any]
-CountKey = tuple[ListSpec[Any], int, Any]
+PageKey = tuple[ListSpec[Any], int, PageRequest, Any, Search | None]
+CountKey = tuple[ListSpec[Any], int, Any, Search | None]
 
 
 def _loader(
@@ -144,27 +145,27 @@ class Loaders:
 
     async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Any]]:
         # Siblings in one query share their page arguments, so this is one statement per level.
-        groups: dict[tuple[ListSpec[Any], PageRequest, Any], list[int]] = {}
-        for spec, parent_id, request, filter_value in keys:
-            groups.setdefault((spec, request, filter_value), []).append(parent_id)
+        groups: dict[tuple[ListSpec[Any], PageRequest, Any, Search | None], list[int]] = {}
+        for spec, parent_id, request, filter_value, search in keys:
+            groups.setdefault((spec, request, filter_value, search), []).append(parent_id)
         results: dict[PageKey, Page[Any]] = {}
-        for (spec, request, filter_value), parent_ids in groups.items():
+        for (spec, request, filter_value, search), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            pages = await fetch_pages(self.pool, spec, unique_ids, request, filter_value)
+            pages = await fetch_pages(self.pool, spec, unique_ids, request, filter_value, search)
             for parent_id, page in zip(unique_ids, pages, strict=True):
-                results[(spec, parent_id, request, filter_value)] = page
+                results[(spec, parent_id, request, filter_value, search)] = page
         return [results[key] for key in keys]
 
     async def _load_counts(self, keys: Sequence[CountKey]) -> list[int]:
-        groups: dict[tuple[ListSpec[Any], Any], list[int]] = {}
-        for spec, parent_id, filter_value in keys:
-            groups.setdefault((spec, filter_value), []).append(parent_id)
+        groups: dict[tuple[ListSpec[Any], Any, Search | None], list[int]] = {}
+        for spec, parent_id, filter_value, search in keys:
+            groups.setdefault((spec, filter_value, search), []).append(parent_id)
         results: dict[CountKey, int] = {}
-        for (spec, filter_value), parent_ids in groups.items():
+        for (spec, filter_value, search), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            counts = await fetch_counts(self.pool, spec, unique_ids, filter_value)
+            counts = await fetch_counts(self.pool, spec, unique_ids, filter_value, search)
             for parent_id, count in zip(unique_ids, counts, strict=True):
-                results[(spec, parent_id, filter_value)] = count
+                results[(spec, parent_id, filter_value, search)] = count
         return [results[key] for key in keys]
 
     def clear_all(self) -> None:

@@ -13,12 +13,16 @@ import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
 import orjson
 
+from db import json_values
 from db.pool import Executor
+
+if TYPE_CHECKING:
+    from db.search import Search
 
 T = TypeVar("T")
 
@@ -34,10 +38,28 @@ class InvalidPageRequest(ValueError):
         self.argument = argument
 
 
+class SearchFailed(InvalidPageRequest):
+    """A search the database refused or cut off; the message says what to change."""
+
+
 @dataclass(frozen=True, slots=True)
 class SortKey:
     expression: str
-    sql_type: str  # "integer", "bigint", "text" or "timestamptz"
+    sql_type: str  # "integer", "bigint", "text", "timestamptz", "real" or "jsonb"
+
+
+class Parameters:
+    """The bound values of one statement, numbered from `first`: `add` returns the placeholder
+    of the next one."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.values: list[Any] = []
+
+    def add(self, value: Any, sql_type: str | None = None) -> str:
+        self.values.append(value)
+        placeholder = f"${self.first + len(self.values) - 1}"
+        return placeholder if sql_type is None else f"{placeholder}::{sql_type}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,7 +111,17 @@ def encode_cursor(spec_name: str, values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def _decode_cursor(spec: ListSpec[Any], argument: str, cursor: str) -> CursorValues:
+def _ordering(spec: ListSpec[Any], search: Search | None) -> tuple[str, tuple[SortKey, ...], bool]:
+    """The cursor name, sort keys and direction of a list as a search orders it."""
+    keys = None if search is None else search.keys(Parameters(1))
+    if search is None or keys is None or search.order is None:
+        return spec.name, spec.keys, spec.descending
+    return search.cursor_name(spec.name), keys, search.order.descending
+
+
+def _decode_cursor(
+    name: str, keys: tuple[SortKey, ...], argument: str, cursor: str
+) -> CursorValues:
     invalid = InvalidPageRequest(
         argument, f"`{argument}` is not a cursor of this connection: {cursor[:80]!r}"
     )
@@ -98,14 +130,10 @@ def _decode_cursor(spec: ListSpec[Any], argument: str, cursor: str) -> CursorVal
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError):
         raise invalid from None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != len(spec.keys) + 1
-        or payload[0] != spec.name
-    ):
+    if not isinstance(payload, list) or len(payload) != len(keys) + 1 or payload[0] != name:
         raise invalid
     values: list[Any] = []
-    for key, value in zip(spec.keys, payload[1:], strict=True):
+    for key, value in zip(keys, payload[1:], strict=True):
         if key.sql_type in ("integer", "bigint"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise invalid
@@ -114,6 +142,10 @@ def _decode_cursor(spec: ListSpec[Any], argument: str, cursor: str) -> CursorVal
             if not -bound <= value < bound:
                 raise invalid
             values.append(value)
+        elif key.sql_type == "real":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise invalid
+            values.append(float(value))
         elif key.sql_type == "timestamptz":
             try:
                 moment = datetime.fromisoformat(value)
@@ -125,9 +157,14 @@ def _decode_cursor(spec: ListSpec[Any], argument: str, cursor: str) -> CursorVal
                 raise invalid from None
             values.append(moment)
         else:
-            # PostgreSQL text cannot hold NUL.
+            # PostgreSQL text cannot hold NUL; a JSON key is JSON text.
             if not isinstance(value, str) or "\x00" in value:
                 raise invalid
+            if key.sql_type == "jsonb":
+                try:
+                    json_values.loads(value)
+                except ValueError:
+                    raise invalid from None
             values.append(value)
     return tuple(values)
 
@@ -139,8 +176,10 @@ def page_request(
     last: int | None,
     after: str | None,
     before: str | None,
+    search: Search | None = None,
 ) -> PageRequest:
-    """Validates connection arguments against `spec` (cursor kind, sizes, their combination)."""
+    """Validates connection arguments against the list as `search` orders it (cursor kind,
+    sizes, their combination)."""
     if first is not None and last is not None:
         raise InvalidPageRequest("first", "pass `first` or `last`, not both")
     if first is None and last is None:
@@ -150,54 +189,92 @@ def page_request(
             raise InvalidPageRequest(
                 argument, f"`{argument}` must be between 0 and {MAX_PAGE_SIZE}, got {value}"
             )
+    name, keys, _ = _ordering(spec, search)
     return PageRequest(
         first=first,
         last=last,
-        after=None if after is None else _decode_cursor(spec, "after", after),
-        before=None if before is None else _decode_cursor(spec, "before", before),
+        after=None if after is None else _decode_cursor(name, keys, "after", after),
+        before=None if before is None else _decode_cursor(name, keys, "before", before),
     )
 
 
-def _row_comparison(spec: ListSpec[Any], operator: str, first_param: int) -> str:
-    keys = ", ".join(k.expression for k in spec.keys)
-    params = ", ".join(f"${first_param + i}::{k.sql_type}" for i, k in enumerate(spec.keys))
-    return f"({keys}) {operator} ({params})"
+def _key_parameter(key: SortKey, value: Any, params: Parameters) -> str:
+    if key.sql_type == "jsonb":
+        return params.add(value, "text") + "::jsonb"
+    return params.add(value, key.sql_type)
 
 
-def _filter(spec: ListSpec[Any], filter_value: Any) -> tuple[list[str], list[Any]]:
-    """The filter condition (as `$2`) and its parameter, when the list is filtered."""
-    if spec.filter is None or filter_value is None:
-        return [], []
-    return [spec.filter.replace("$filter", "$2")], [filter_value]
+def _row_comparison(
+    keys: tuple[SortKey, ...], operator: str, values: CursorValues, params: Parameters
+) -> str:
+    """Rows beyond a cursor. The first key's bound is also stated on its own, which lets an
+    index on it start at the cursor rather than scan from the top of the list."""
+    placeholders = [_key_parameter(k, v, params) for k, v in zip(keys, values, strict=True)]
+    expressions = ", ".join(k.expression for k in keys)
+    comparison = f"({expressions}) {operator} ({', '.join(placeholders)})"
+    if len(keys) == 1:
+        return comparison
+    return f"{keys[0].expression} {operator}= {placeholders[0]} AND {comparison}"
+
+
+def _conditions(
+    spec: ListSpec[Any], filter_value: Any, search: Search | None, params: Parameters
+) -> list[str]:
+    conditions = []
+    if spec.filter is not None and filter_value is not None:
+        conditions.append(spec.filter.replace("$filter", params.add(filter_value)))
+    if search is not None:
+        conditions.extend(search.conditions(params))
+    return conditions
 
 
 def _page_sql(
-    spec: ListSpec[Any], request: PageRequest, filter_value: Any
+    spec: ListSpec[Any], request: PageRequest, filter_value: Any, search: Search | None
 ) -> tuple[str, list[Any]]:
+    params = Parameters(2)  # $1 holds the parents
+    conditions = _conditions(spec, filter_value, search, params)
+    keys = spec.keys if search is None else search.keys(params) or spec.keys
+    list_descending = _ordering(spec, search)[2]
     # Walking backwards (`last`) reads the list in reverse order and flips the result after.
-    backwards = request.last is not None
-    descending = spec.descending != backwards
-    conditions, params = _filter(spec, filter_value)
+    descending = list_descending != (request.last is not None)
     # "after" means further along the list's order; in a descending list that is smaller keys.
-    after_op, before_op = ("<", ">") if spec.descending else (">", "<")
+    after_op, before_op = ("<", ">") if list_descending else (">", "<")
     if request.after is not None:
-        conditions.append(_row_comparison(spec, after_op, len(params) + 2))
-        params.extend(request.after)
+        conditions.append(_row_comparison(keys, after_op, request.after, params))
     if request.before is not None:
-        conditions.append(_row_comparison(spec, before_op, len(params) + 2))
-        params.extend(request.before)
+        conditions.append(_row_comparison(keys, before_op, request.before, params))
     direction = "DESC" if descending else "ASC"
-    order = ", ".join(f"{k.expression} {direction}" for k in spec.keys)
-    sort_columns = ", ".join(f"{k.expression} AS sort_{i}" for i, k in enumerate(spec.keys))
+    order = ", ".join(f"{k.expression} {direction}" for k in keys)
+    sort_columns = ", ".join(
+        f"({k.expression}){'::text' if k.sql_type == 'jsonb' else ''} AS sort_{i}"
+        for i, k in enumerate(keys)
+    )
     where = "".join(f" AND {c}" for c in conditions)
-    limit_param = len(params) + 2
-    params.append(request.size + 1)
+    limit = params.add(request.size + 1)
     sql = (
         "SELECT p.parent_id, x.* FROM unnest($1::bigint[]) AS p(parent_id) "
         f"CROSS JOIN LATERAL (SELECT {spec.columns}, {sort_columns} {spec.source}{where} "
-        f"ORDER BY {order} LIMIT ${limit_param}) AS x"
+        f"ORDER BY {order} LIMIT {limit}) AS x"
     )
-    return sql, params
+    return sql, params.values
+
+
+async def _fetch(conn: Executor, searched: bool, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Runs a list's statement; a search's own faults become a `SearchFailed` naming them."""
+    if not searched:
+        return await conn.fetch(sql, *args)
+    try:
+        return await conn.fetch(sql, *args)
+    except asyncpg.InvalidRegularExpressionError as error:
+        raise SearchFailed(
+            "filter", f"a regular expression of the filter is not one PostgreSQL runs: {error}"
+        ) from None
+    except asyncpg.QueryCanceledError:
+        raise SearchFailed(
+            "filter",
+            "the search ran past the server's time limit for one statement; narrow it (fewer "
+            "regular expressions or `contains` over descriptions, a more selective condition)",
+        ) from None
 
 
 async def fetch_pages(
@@ -206,15 +283,16 @@ async def fetch_pages(
     parent_ids: Sequence[int],
     request: PageRequest,
     filter_value: Any = None,
+    search: Search | None = None,
 ) -> list[Page[T]]:
     """One page per parent, aligned with `parent_ids`, in one statement."""
-    sql, params = _page_sql(spec, request, filter_value)
-    rows = await conn.fetch(sql, list(parent_ids), *params)
+    sql, params = _page_sql(spec, request, filter_value, search)
+    rows = await _fetch(conn, search is not None, sql, list(parent_ids), *params)
     by_parent: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
         by_parent.setdefault(row["parent_id"], []).append(row)
     pages = []
-    key_count = len(spec.keys)
+    name, keys, _ = _ordering(spec, search)
     for parent_id in parent_ids:
         parent_rows = by_parent.get(parent_id, [])
         has_more = len(parent_rows) > request.size
@@ -223,7 +301,7 @@ async def fetch_pages(
             parent_rows.reverse()
         items = [
             (
-                encode_cursor(spec.name, [row[f"sort_{i}"] for i in range(key_count)]),
+                encode_cursor(name, [row[f"sort_{i}"] for i in range(len(keys))]),
                 spec.record(row),
             )
             for row in parent_rows
@@ -237,15 +315,19 @@ async def fetch_pages(
 
 
 async def fetch_counts(
-    conn: Executor, spec: ListSpec[Any], parent_ids: Sequence[int], filter_value: Any = None
+    conn: Executor,
+    spec: ListSpec[Any],
+    parent_ids: Sequence[int],
+    filter_value: Any = None,
+    search: Search | None = None,
 ) -> list[int]:
     """The number of rows in the list of each parent, aligned with `parent_ids`."""
-    conditions, params = _filter(spec, filter_value)
-    where = "".join(f" AND {c}" for c in conditions)
+    params = Parameters(2)
+    where = "".join(f" AND {c}" for c in _conditions(spec, filter_value, search, params))
     sql = (
         "SELECT p.parent_id, (SELECT count(*) "
         f"{spec.source}{where}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
     )
-    rows = await conn.fetch(sql, list(parent_ids), *params)
+    rows = await _fetch(conn, search is not None, sql, list(parent_ids), *params.values)
     totals = {row["parent_id"]: row["total"] for row in rows}
     return [totals[parent_id] for parent_id in parent_ids]

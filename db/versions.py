@@ -146,6 +146,17 @@ VERSIONS_BY_COLLECTION: ListSpec[ArtifactVersion] = ListSpec(
     record=_version,
 )
 
+# Versions across registries (a search scopes them to the registries the caller may see).
+REGISTRY_VERSIONS: ListSpec[ArtifactVersion] = ListSpec(
+    name="artifactVersions",
+    columns=VERSION_COLUMNS,
+    source=f"{VERSION_SOURCE} JOIN registries r ON r.id = col.registry_id "
+    "WHERE col.registry_id IS NOT NULL",
+    keys=(SortKey("c.created_at", "timestamptz"), SortKey("v.id", "bigint")),
+    descending=True,
+    record=_version,
+)
+
 # The same content in every other collection: registry links and the logged version alike.
 VERSIONS_BY_CONTENT: ListSpec[ArtifactVersion] = ListSpec(
     name="artifactVersion.linkedVersions",

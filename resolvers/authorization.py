@@ -139,6 +139,11 @@ async def registry_filter(ctx: Context, organization_id: int) -> tuple[int, ...]
     the ids of the registries they hold a role in, which they see besides ORGANIZATION ones."""
     if ctx.principal.organization_roles.get(organization_id) == "ADMIN":
         return None
+    return await registries_with_role(ctx)
+
+
+async def registries_with_role(ctx: Context) -> tuple[int, ...]:
+    """The registries where the caller holds a role, directly or through a team."""
     return tuple(await ctx.loaders.registry_ids_with_role.load(ctx.principal.user.id))
 
 

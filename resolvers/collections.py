@@ -10,6 +10,7 @@ from db import collections, versions
 from db.collections import COLLECTIONS_BY_REGISTRY, SEQUENCES_BY_PROJECT
 from db.pool import Connection
 from db.records import Collection, Project, Registry, User
+from db.search import Search
 from resolvers import authorization, events, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
@@ -60,8 +61,8 @@ async def collection_tags(ctx: Context, collection_id: int) -> list[str]:
     return await ctx.loaders.tags_by_collection.load(collection_id)
 
 
-def collections_of(registry: Registry) -> ListQuery[Collection]:
-    return ListQuery(COLLECTIONS_BY_REGISTRY, registry.id)
+def collections_of(registry: Registry, search: Search | None = None) -> ListQuery[Collection]:
+    return ListQuery(COLLECTIONS_BY_REGISTRY, registry.id, search=search)
 
 
 def sequences_of(project: Project) -> ListQuery[Collection]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from db.pagination import InvalidPageRequest, ListSpec, Page, page_request
+from db.search import Search
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode
 
@@ -16,11 +17,12 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class ListQuery(Generic[T]):
     """One parent's list, as the caller may see it: `filter_value` feeds the list's filter (the
-    registries the caller may see), and None applies none."""
+    registries the caller may see), and None applies none; `search` narrows and orders it."""
 
     spec: ListSpec[T]
     parent_id: int
     filter_value: Any = None
+    search: Search | None = None
 
 
 async def page(
@@ -33,13 +35,19 @@ async def page(
     before: str | None,
 ) -> Page[T]:
     try:
-        request = page_request(query.spec, first=first, last=last, after=after, before=before)
+        request = page_request(
+            query.spec, first=first, last=last, after=after, before=before, search=query.search
+        )
+        key = (query.spec, query.parent_id, request, query.filter_value, query.search)
+        result: Page[T] = await ctx.loaders.page.load(key)
     except InvalidPageRequest as error:
         raise DomainError(ErrorCode.INVALID_ARGUMENT, str(error), (error.argument,)) from None
-    key = (query.spec, query.parent_id, request, query.filter_value)
-    result: Page[T] = await ctx.loaders.page.load(key)
     return result
 
 
 async def total_count(ctx: Context, query: ListQuery[Any]) -> int:
-    return await ctx.loaders.count.load((query.spec, query.parent_id, query.filter_value))
+    key = (query.spec, query.parent_id, query.filter_value, query.search)
+    try:
+        return await ctx.loaders.count.load(key)
+    except InvalidPageRequest as error:
+        raise DomainError(ErrorCode.INVALID_ARGUMENT, str(error), (error.argument,)) from None

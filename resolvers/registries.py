@@ -9,6 +9,7 @@ from db import registries
 from db.pool import Connection
 from db.records import Organization, Registry, RegistryMember, User
 from db.registries import MEMBERS_BY_REGISTRY, REGISTRIES_BY_ORGANIZATION
+from db.search import Search
 from resolvers import authorization, validation
 from resolvers.authorization import REGISTRY_ROLES
 from resolvers.context import Context
@@ -60,10 +61,12 @@ async def require_registry(ctx: Context, registry_id: int, field: str = "registr
     return found
 
 
-async def registries_of(ctx: Context, organization: Organization) -> ListQuery[Registry]:
+async def registries_of(
+    ctx: Context, organization: Organization, search: Search | None = None
+) -> ListQuery[Registry]:
     """The organization's registries the caller may see."""
     visible = await authorization.registry_filter(ctx, organization.id)
-    return ListQuery(REGISTRIES_BY_ORGANIZATION, organization.id, visible)
+    return ListQuery(REGISTRIES_BY_ORGANIZATION, organization.id, visible, search)
 
 
 async def viewer_role(ctx: Context, found: Registry) -> str | None:

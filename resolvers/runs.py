@@ -10,6 +10,7 @@ from db import collections, runs, versions
 from db.pool import Connection
 from db.records import ArtifactVersion, Project, Run, User
 from db.runs import RUNS_BY_PROJECT, RUNS_USING_CONTENT
+from db.search import Search
 from db.versions import INPUTS_BY_RUN, OUTPUTS_BY_RUN
 from resolvers import authorization, validation
 from resolvers.context import Context
@@ -41,8 +42,8 @@ async def runs_by_id(ctx: Context, ids: Sequence[int]) -> list[Run | None]:
     return await authorization.visible_many(ctx, await ctx.loaders.run_by_id.load_many(ids))
 
 
-def runs_of(found: Project) -> ListQuery[Run]:
-    return ListQuery(RUNS_BY_PROJECT, found.id)
+def runs_of(found: Project, search: Search | None = None) -> ListQuery[Run]:
+    return ListQuery(RUNS_BY_PROJECT, found.id, search=search)
 
 
 def runs_using(version: ArtifactVersion) -> ListQuery[Run]:

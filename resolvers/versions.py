@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from db import collections, versions
 from db.pool import Connection
 from db.records import ArtifactFile, ArtifactVersion, Collection, Organization, User
+from db.search import Search
 from db.versions import FILES_BY_CONTENT, VERSIONS_BY_COLLECTION, VERSIONS_BY_CONTENT
 from resolvers import authorization, events, validation
 from resolvers.collections import project_sequence, registry_collection, require_collection
@@ -119,8 +120,8 @@ async def aliases_in_collection(
     return [(alias, v) for (alias, _), v in zip(pairs, held, strict=True) if v is not None]
 
 
-def versions_of(collection: Collection) -> ListQuery[ArtifactVersion]:
-    return ListQuery(VERSIONS_BY_COLLECTION, collection.id)
+def versions_of(collection: Collection, search: Search | None = None) -> ListQuery[ArtifactVersion]:
+    return ListQuery(VERSIONS_BY_COLLECTION, collection.id, search=search)
 
 
 async def linked_versions(ctx: Context, found: ArtifactVersion) -> ListQuery[ArtifactVersion]:

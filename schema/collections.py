@@ -18,6 +18,7 @@ from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.registries import Registry
+from schema.search import Query, VersionFilterArgument, VersionOrderArgument, versions_search
 
 if TYPE_CHECKING:
     from schema.automations import Automation
@@ -43,9 +44,17 @@ class ArtifactCollection(Node):
     description: str = strawberry.field(description="Markdown description (the card).")
     created_at: datetime = strawberry.field(description="When it was created.")
 
-    @connection_field(VersionType, "Its versions, newest (highest index) first.")
-    async def versions(self, info: Ctx) -> ListQuery[records.ArtifactVersion]:
-        return versions.versions_of(self.record)
+    @connection_field(
+        VersionType, "Its versions, newest (highest index) first unless `orderBy` says otherwise."
+    )
+    async def versions(
+        self,
+        info: Ctx,
+        filter: VersionFilterArgument = None,
+        query: Query = None,
+        order_by: VersionOrderArgument = None,
+    ) -> ListQuery[records.ArtifactVersion]:
+        return versions.versions_of(self.record, versions_search(filter, query, order_by))
 
     @strawberry.field(
         description="One version, by alias or by index (give exactly one). With `asOf`, the "

@@ -51,7 +51,8 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="The number of items in the whole list, across all pages.")
     async def total_count(self) -> int:
-        return await self.count_total()
+        with raise_domain_errors():
+            return await self.count_total()
 
 
 First = Annotated[

@@ -17,6 +17,7 @@ from schema.context import Ctx, arg, maybe
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
+from schema.search import Query, RegistryFilterArgument, RegistryOrderArgument, registries_search
 
 if TYPE_CHECKING:
     from schema.registries import Registry
@@ -122,9 +123,19 @@ class Organization(Node):
         role = organizations.viewer_role(info.context, self.record.id)
         return None if role is None else OrganizationRole(role)
 
-    @connection_field(RegistryType, "The organization's registries, by name.")
-    async def registries(self, info: Ctx) -> ListQuery[records.Registry]:
-        return await registries.registries_of(info.context, self.record)
+    @connection_field(
+        RegistryType,
+        "The organization's registries you may see, by name unless `orderBy` says otherwise.",
+    )
+    async def registries(
+        self,
+        info: Ctx,
+        filter: RegistryFilterArgument = None,
+        query: Query = None,
+        order_by: RegistryOrderArgument = None,
+    ) -> ListQuery[records.Registry]:
+        search = registries_search(filter, query, order_by)
+        return await registries.registries_of(info.context, self.record, search)
 
     @strawberry.field(description="One registry by name (case-insensitive), without the prefix.")
     async def registry(

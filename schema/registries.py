@@ -19,6 +19,12 @@ from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.organizations import Organization, Team
+from schema.search import (
+    CollectionFilterArgument,
+    CollectionOrderArgument,
+    Query,
+    collections_search,
+)
 
 if TYPE_CHECKING:
     from schema.automations import Automation
@@ -125,9 +131,18 @@ class Registry(Node):
         found = await organizations.organization(info.context, self.record.organization_id)
         return Organization.of(still_there(found, "organization"))
 
-    @connection_field(CollectionType, "The registry's collections, newest first.")
-    async def collections(self, info: Ctx) -> ListQuery[records.Collection]:
-        return collections.collections_of(self.record)
+    @connection_field(
+        CollectionType, "The registry's collections, newest first unless `orderBy` says otherwise."
+    )
+    async def collections(
+        self,
+        info: Ctx,
+        filter: CollectionFilterArgument = None,
+        query: Query = None,
+        order_by: CollectionOrderArgument = None,
+    ) -> ListQuery[records.Collection]:
+        search = collections_search(filter, query, order_by)
+        return collections.collections_of(self.record, search)
 
     @connection_field(
         AuditEvent, "Changes to the registry, its collections and their versions, newest first."

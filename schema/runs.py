@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records
-from resolvers import accounts, collections, lineage, organizations, runs
+from resolvers import accounts, collections, lineage, organizations, runs, search
 from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.collections import ArtifactSequence
@@ -30,6 +30,15 @@ from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.organizations import Organization
 from schema.scalars import Int64
+from schema.search import (
+    Direction,
+    JsonFilter,
+    OrderPath,
+    StringFilter,
+    TimeFilter,
+    filter_tree,
+    order_tree,
+)
 from schema.versions import ArtifactVersion, ArtifactVersionPayload
 
 RunType = Annotated["Run", strawberry.lazy("schema.runs")]
@@ -41,6 +50,65 @@ class RunState(Enum):
     FINISHED = strawberry.enum_value("FINISHED", description="Finished successfully.")
     FAILED = strawberry.enum_value("FAILED", description="Finished with an error.")
     CRASHED = strawberry.enum_value("CRASHED", description="Stopped reporting without finishing.")
+
+
+@strawberry.input(description="Runs matching all the conditions given.")
+class RunFilter:
+    and_: list[RunFilter] | None = strawberry.field(
+        default=None, name="and", description="Every one of these holds."
+    )
+    or_: list[RunFilter] | None = strawberry.field(
+        default=None, name="or", description="At least one of these holds."
+    )
+    not_: RunFilter | None = strawberry.field(
+        default=None, name="not", description="This does not hold."
+    )
+    name: StringFilter | None = strawberry.field(default=None, description="Its name.")
+    state: list[RunState] | None = strawberry.field(
+        default=None, description="Any of these states."
+    )
+    user: StringFilter | None = strawberry.field(
+        default=None, description="The user who started it (case-insensitive)."
+    )
+    created_at: TimeFilter | None = strawberry.field(default=None, description="When it started.")
+    finished_at: TimeFilter | None = strawberry.field(
+        default=None, description="When it finished (a running run matches no range)."
+    )
+    config: list[JsonFilter] | None = strawberry.field(
+        default=None, description="Values inside its config; all hold."
+    )
+    summary: list[JsonFilter] | None = strawberry.field(
+        default=None, description="Values inside its summary; all hold."
+    )
+
+
+@strawberry.enum(description="What runs can be ordered by.")
+class RunOrderField(Enum):
+    CREATED_AT = strawberry.enum_value(
+        "CREATED_AT", description="When it was created (a version: when its content was logged)."
+    )
+    NAME = strawberry.enum_value(
+        "NAME",
+        description="Its name, by code point (a version: its collection's name, then its index).",
+    )
+    CONFIG = strawberry.enum_value("CONFIG", description="The value at `path` inside its config.")
+    SUMMARY = strawberry.enum_value(
+        "SUMMARY", description="The value at `path` inside its summary."
+    )
+
+
+@strawberry.input(
+    description="An ordering of runs; ties are broken by id. CONFIG and SUMMARY order by the "
+    "value at `path`, as METADATA does for versions."
+)
+class RunOrder:
+    field: RunOrderField = strawberry.field(description="What to order by.")
+    direction: Direction = None
+    path: OrderPath = None
+
+
+RunFilterArgument = Annotated[RunFilter | None, arg("Only runs matching this.")]
+RunOrderArgument = Annotated[RunOrder | None, arg("The order (default: newest first).")]
 
 
 @node(load=organizations.projects_by_id)
@@ -69,9 +137,14 @@ class Project(Node):
         )
         return Organization.of(found)
 
-    @connection_field(RunType, "The project's runs, newest first.")
-    async def runs(self, info: Ctx) -> ListQuery[records.Run]:
-        return runs.runs_of(self.record)
+    @connection_field(RunType, "The project's runs, newest first unless `orderBy` says otherwise.")
+    async def runs(
+        self, info: Ctx, filter: RunFilterArgument = None, order_by: RunOrderArgument = None
+    ) -> ListQuery[records.Run]:
+        found = search.search(
+            search.engine.RUNS, filter=filter_tree(filter), order_by=order_tree(order_by)
+        )
+        return runs.runs_of(self.record, found)
 
     @connection_field(ArtifactSequence, "Artifacts logged in the project, by name.")
     async def artifact_sequences(self, info: Ctx) -> ListQuery[records.Collection]:

@@ -35,6 +35,7 @@ from schema.organizations import OrganizationsMutation, OrganizationsQuery
 from schema.registries import RegistriesMutation, RegistriesQuery, RegistryMembersMutation
 from schema.runs import RunsMutation
 from schema.scalars import DateTime, Int64, Int64Definition
+from schema.search import SearchQuery
 from schema.versions import VersionsMutation, VersionsQuery
 
 logger = logging.getLogger("cairn.graphql")
@@ -125,7 +126,9 @@ class CairnSchema(strawberry.Schema):
 
 
 @strawberry.type(description="Entry points for reading the registry graph.")
-class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, NodesQuery):
+class Query(
+    AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, SearchQuery, NodesQuery
+):
     pass
 
 

@@ -1,0 +1,228 @@
+"""The W&B SDK's filters: Mongo-style JSON, translated onto the search engine's tree.
+
+The SDK sends a filter per level of a registry search (registries, collections, versions) as a
+JSON string: `{"$or": [{"tag": "x"}, {"alias": "production"}], "metadata.acc": {"$gt": 0.5},
+"created_at": {"$gte": "2024-01-08"}}`. Each level's field names map onto fields of the subject
+being listed, and every leaf goes through `resolvers/search.py`'s `Builder`: the same checks, the
+same limits and the same SQL as Cairn's own filter inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from db import search as engine
+from db.search import AllOf, AnyOf, Filter, Negation, Subject
+from resolvers.search import Builder, Where, all_of
+
+REGISTRY_PREFIX = "wandb-registry-"
+
+# W&B's field names (with the SDK's accepted aliases) → the subject's field. A name starting
+# with "registry:" names a registry and loses the prefix the SDK adds to it.
+VERSION_FIELDS = {
+    "tag": "tags",
+    "tags": "tags",
+    "alias": "aliases",
+    "aliases": "aliases",
+    "version": "versionIndex",
+    "version_index": "versionIndex",
+    "created_at": "createdAt",
+    "artifact_created_at": "createdAt",
+    "linked_at": "linkedAt",
+    "acm_created_at": "linkedAt",
+    "artifact_size": "size",
+    "description": "description",
+}
+COLLECTION_FIELDS_OF_VERSIONS = {
+    "name": "collection",
+    "collection_name": "collection",
+    "artifact_collection_name": "collection",
+    "tag": "collectionTags",
+    "tags": "collectionTags",
+}
+REGISTRY_FIELDS_OF_VERSIONS = {"name": "registry:registry"}
+COLLECTION_FIELDS = {
+    "name": "name",
+    "tag": "tags",
+    "tags": "tags",
+    "description": "description",
+    "created_at": "createdAt",
+}
+REGISTRY_FIELDS_OF_COLLECTIONS = {"name": "registry:registry"}
+REGISTRY_FIELDS = {"name": "registry:name", "description": "description", "created_at": "createdAt"}
+
+# Each level's fields, by the subject listed.
+LEVELS: dict[tuple[str, str], Mapping[str, str]] = {
+    ("versions", "versions"): VERSION_FIELDS,
+    ("versions", "collections"): COLLECTION_FIELDS_OF_VERSIONS,
+    ("versions", "registries"): REGISTRY_FIELDS_OF_VERSIONS,
+    ("collections", "collections"): COLLECTION_FIELDS,
+    ("collections", "registries"): REGISTRY_FIELDS_OF_COLLECTIONS,
+    ("registries", "registries"): REGISTRY_FIELDS,
+}
+
+_COMPARISONS = {"$eq": "eq", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+
+
+class Translation:
+    """One level's filter onto one subject."""
+
+    def __init__(self, subject: Subject, fields: Mapping[str, str], where: Where) -> None:
+        self.builder = Builder(subject)
+        self.fields = fields
+        self.root = where
+
+    def expression(self, given: Any, where: Where, depth: int = 1) -> Filter:
+        """A filter document: every key holds (field conditions, `$and`, `$or`, `$nor`, `$not`)."""
+        self.builder.nested(where, depth)
+        if not isinstance(given, Mapping):
+            raise where.error("a filter is a JSON object")
+        parts: list[Filter] = []
+        for key, value in given.items():
+            here = where / key
+            if key in ("$and", "$or", "$nor"):
+                if not isinstance(value, list):
+                    raise here.error(f"`{key}` takes a list of filters")
+                children = tuple(
+                    self.expression(child, here / i, depth + 1) for i, child in enumerate(value)
+                )
+                node: Filter = AllOf(children) if key == "$and" else AnyOf(children)
+                parts.append(Negation(node) if key == "$nor" else node)
+            elif key == "$not":
+                parts.append(Negation(self.expression(value, here, depth + 1)))
+            elif key.startswith("$"):
+                raise here.error(f"unknown operator {key!r} at the top of a filter")
+            else:
+                parts.append(self.field(key, value, here, depth))
+        return all_of(parts)
+
+    def field(self, key: str, value: Any, where: Where, depth: int) -> Filter:
+        if key.startswith("metadata.") and "metadata" in self.builder.subject.documents:
+            path = tuple(key.split(".")[1:])
+            if not all(path):
+                raise where.error(f"the path {key!r} has an empty key")
+            return self._json(path, value, where, depth)
+        target = self.fields.get(key)
+        if target is None:
+            known = ", ".join(sorted(self.fields))
+            raise where.error(f"unknown field {key!r}; this filter takes {known}")
+        return self._conditions(target, value, where, depth)
+
+    def _conditions(self, target: str, value: Any, where: Where, depth: int) -> Filter:
+        if not isinstance(value, Mapping) or not any(k.startswith("$") for k in value):
+            return self._leaf(target, "$eq", value, where)
+        parts: list[Filter] = []
+        for op, operand in value.items():
+            here = where / op
+            if op == "$not":
+                self.builder.nested(here, depth + 1)
+                parts.append(Negation(self._conditions(target, operand, here, depth + 1)))
+            elif op in ("$ne", "$nin"):
+                parts.append(
+                    Negation(self._leaf(target, "$eq" if op == "$ne" else "$in", operand, here))
+                )
+            else:
+                parts.append(self._leaf(target, op, operand, here))
+        return all_of(parts)
+
+    def _leaf(self, target: str, op: str, operand: Any, where: Where) -> Filter:
+        registry_name = target.startswith("registry:")
+        field = target.removeprefix("registry:")
+        spec = self.builder.subject.fields[field]
+        if registry_name and op in ("$eq", "$in"):
+            operand = _without_prefix(operand)
+        if spec.kind == "time":
+            operand = _moment(operand, where)
+        if field == "versionIndex":
+            operand = _version_index(operand, where)
+        if spec.kind == "labels":
+            ops = {"$eq": "any", "$in": "any", "$all": "all", "$contains": "any"}
+            values = operand if isinstance(operand, list) else [operand]
+            if op not in ops:
+                raise where.error(f"{op!r} does not apply to {field}")
+            return self.builder.leaf(field, ops[op], values, where)
+        ops = {**_COMPARISONS, "$in": "in", "$regex": "regex", "$contains": "contains"}
+        if op not in ops:
+            raise where.error(f"unknown operator {op!r}")
+        return self.builder.leaf(field, ops[op], operand, where)
+
+    def _json(self, path: tuple[str, ...], value: Any, where: Where, depth: int) -> Filter:
+        if not isinstance(value, Mapping) or not any(k.startswith("$") for k in value):
+            return self.builder.json_leaf("metadata", path, "eq", value, where)
+        ops = {**_COMPARISONS, "$ne": "ne", "$in": "in", "$exists": "exists"}
+        parts: list[Filter] = []
+        for op, operand in value.items():
+            here = where / op
+            if op == "$not":
+                self.builder.nested(here, depth + 1)
+                parts.append(Negation(self._json(path, operand, here, depth + 1)))
+            elif op == "$nin":
+                parts.append(
+                    Negation(self.builder.json_leaf("metadata", path, "in", operand, here))
+                )
+            elif op in ops:
+                parts.append(self.builder.json_leaf("metadata", path, ops[op], operand, here))
+            else:
+                raise here.error(f"{op!r} does not apply to values inside metadata")
+        return all_of(parts)
+
+
+def _without_prefix(operand: Any) -> Any:
+    if isinstance(operand, str):
+        return operand.removeprefix(REGISTRY_PREFIX)
+    if isinstance(operand, list):
+        return [_without_prefix(item) for item in operand]
+    return operand
+
+
+def _moment(operand: Any, where: Where) -> Any:
+    if isinstance(operand, list):
+        return [_moment(item, where) for item in operand]
+    if not isinstance(operand, str):
+        raise where.error("give a date and time as text, e.g. 2024-01-08 or 2025-03-04 13:10:00")
+    try:
+        moment = datetime.fromisoformat(operand)
+    except ValueError:
+        raise where.error(f"{operand[:40]!r} is not a date and time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _version_index(operand: Any, where: Where) -> Any:
+    if isinstance(operand, list):
+        return [_version_index(item, where) for item in operand]
+    if isinstance(operand, str) and operand[:1] == "v" and operand[1:].isdigit():
+        return int(operand[1:])
+    return operand
+
+
+def parse(text: str | Mapping[str, Any] | None, where: Where) -> Mapping[str, Any] | None:
+    """A filter as the SDK sends it: a JSON string (a `JSONString` variable) or already decoded."""
+    if text is None or isinstance(text, Mapping):
+        return text
+    try:
+        decoded = json.loads(text)
+    except ValueError as error:
+        raise where.error(f"the filter is not JSON: {error}") from None
+    if decoded is not None and not isinstance(decoded, dict):
+        raise where.error("a filter is a JSON object")
+    return decoded
+
+
+def translate(
+    listed: str, level: str, given: str | Mapping[str, Any] | None, argument: str = "filters"
+) -> Filter | None:
+    """The filter of one level (`registries`, `collections` or `versions`) of a search listing
+    `listed`, as a tree of the listed subject; None for no filter."""
+    where = Where((argument,))
+    decoded = parse(given, where)
+    if not decoded:
+        return None
+    subject = {
+        "versions": engine.VERSIONS,
+        "collections": engine.COLLECTIONS,
+        "registries": engine.REGISTRIES,
+    }[listed]
+    return Translation(subject, LEVELS[(listed, level)], where).expression(decoded, where)

@@ -1,0 +1,517 @@
+"""Search through GraphQL: every growing list takes a filter and an ordering, free text finds and
+ranks by relevance, restricted registries never leak into results or counts, bad input gets an
+error naming the part at fault, and the statements per search do not depend on the matches."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support.app import asgi_client
+from tests.support.graphql import GraphQLClient, answer, mutate
+from tests.support.ids import gid
+from tests.support.search_world import SearchWorld, build_world, fetch_versions, matches
+from tests.support.statements import StatementCounter, count_request
+
+
+@pytest.fixture(scope="module")
+async def world(pool: asyncpg.Pool) -> SearchWorld:
+    return await build_world(pool)
+
+
+@pytest.fixture(scope="module")
+async def everything(world: SearchWorld, app: Any) -> list[dict[str, Any]]:
+    async with asgi_client(app) as http:
+        return await fetch_versions(GraphQLClient(http, world.keys["admin"]), world.org.name)
+
+
+def as_(world: SearchWorld, http: httpx.AsyncClient, who: str) -> GraphQLClient:
+    return GraphQLClient(http, world.keys[who])
+
+
+SEARCH = """query($org: String, $filter: ArtifactVersionFilter, $query: String,
+  $order: ArtifactVersionOrder, $first: Int, $after: String) {
+  artifactVersions(organization: $org, filter: $filter, query: $query, orderBy: $order,
+    first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { id versionIndex collection { name } } } }"""
+
+
+async def search_ids(client: GraphQLClient, world: SearchWorld, **variables: Any) -> list[str]:
+    data = await client.data(SEARCH, {"org": world.org.name, "first": 100, **variables})
+    return [node["id"] for node in data["artifactVersions"]["nodes"]]
+
+
+async def test_the_daily_question(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+) -> None:
+    """Which models have eval.auc above 0.5, are tagged nlp or gpu, and are not in production?"""
+    question = {
+        "type": {"eq": "model"},
+        "metadata": [{"path": "eval.auc", "gt": 0.5}],
+        "tags": {"any": ["nlp", "gpu"]},
+        "not": {"aliases": {"any": ["production"]}},
+    }
+    expected = [v["id"] for v in everything if matches(v, question)]
+    assert 0 < len(expected) < len(everything)
+    found = await search_ids(as_(world, client, "admin"), world, filter=question)
+    assert sorted(found) == sorted(expected)
+    # Each answer really has what was asked.
+    by_id = {v["id"]: v for v in everything}
+    for version_id in found:
+        version = by_id[version_id]
+        assert version["metadata"]["eval"]["auc"] > 0.5
+        assert {"nlp", "gpu"} & set(version["tags"])
+        assert "production" not in version["aliases"]
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[^\W_]+", text)]
+
+
+def _text_matches(version: dict[str, Any], cards: dict[str, str], query: str) -> bool:
+    collection = version["collection"]["name"]
+    words = (
+        _words(collection)
+        + [w for tag in version["tags"] for w in _words(tag)]
+        + _words(version["description"])
+        + _words(cards[collection])
+    )
+    return all(any(w.startswith(q) for w in words) for q in _words(query))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["churn", "fraud", "predicts", "gpu", "GPU build", "tab", "march data", "crm", "zzz", "v1"],
+)
+async def test_free_text_finds_words_in_names_tags_descriptions_and_cards(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient, query: str
+) -> None:
+    from tests.support.search_world import COLLECTIONS
+
+    cards = {name: card for _, name, _, _, card in COLLECTIONS}
+    expected = {v["id"] for v in everything if _text_matches(v, cards, query)}
+    found = await search_ids(as_(world, client, "admin"), world, query=query)
+    assert set(found) == expected
+    assert len(found) == len(set(found))
+
+
+async def test_relevance_puts_names_before_cards_and_pages_by_cursor(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    registry = gid("Registry", world.registries["datasets"].id)
+    for name, card in (
+        ("speech-corpus", "Recordings"),
+        ("noise-corpus", "Background sounds to mix into speech"),
+        ("unrelated-corpus", "Nothing to see"),
+    ):
+        payload = await mutate(
+            admin,
+            "createCollection",
+            {"registryId": registry, "name": name, "type": "dataset", "description": card},
+            "collection { name }",
+        )
+        assert not payload["errors"]
+    query = """query($org: String, $after: String) {
+      collections(organization: $org, query: "speech", first: 1, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { name } } }"""
+    first = (await admin.data(query, {"org": world.org.name}))["collections"]
+    assert first["totalCount"] == 2
+    assert [n["name"] for n in first["nodes"]] == ["speech-corpus"]
+    assert first["pageInfo"]["hasNextPage"]
+    second = (
+        await admin.data(query, {"org": world.org.name, "after": first["pageInfo"]["endCursor"]})
+    )["collections"]
+    assert [n["name"] for n in second["nodes"]] == ["noise-corpus"]
+    assert not second["pageInfo"]["hasNextPage"]
+
+
+# --- visibility ----------------------------------------------------------------------------------
+
+
+async def test_restricted_registries_are_never_searched_or_counted(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+) -> None:
+    in_vault = {v["id"] for v in everything if v["collection"]["registry"]["name"] == "vault"}
+    assert len(in_vault) == world.vault_versions > 0
+    count = """query($org: String, $query: String) {
+      artifactVersions(organization: $org, query: $query) { totalCount nodes { id } }
+      collections(organization: $org) { totalCount nodes { name } } }"""
+    for who, sees_vault in (("admin", True), ("holder", True), ("member", False)):
+        viewer = as_(world, client, who)
+        data = await viewer.data(count, {"org": world.org.name})
+        expected = len(everything) if sees_vault else len(everything) - len(in_vault)
+        assert data["artifactVersions"]["totalCount"] == expected, who
+        names = {n["name"] for n in data["collections"]["nodes"]}
+        assert ("churn-secret" in names) == sees_vault, who
+        # Free text over the restricted registry's card and name.
+        secret = await viewer.data(count, {"org": world.org.name, "query": "secret"})
+        found = {n["id"] for n in secret["artifactVersions"]["nodes"]}
+        assert found == (in_vault if sees_vault else set()), who
+        assert secret["artifactVersions"]["totalCount"] == len(found), who
+        # Without naming the organization: every organization of the caller's, the same rules.
+        mine = await viewer.data(
+            '{ artifactVersions(filter: {registry: {eq: "vault"}}) { totalCount } }'
+        )
+        assert mine["artifactVersions"]["totalCount"] >= (len(in_vault) if sees_vault else 0)
+        if not sees_vault:
+            assert mine["artifactVersions"]["totalCount"] == 0
+
+
+async def test_an_outsider_finds_nothing_and_cannot_name_the_organization(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    outsider = as_(world, client, "outsider")
+    data = await outsider.data(
+        '{ artifactVersions(filter: {registry: {in: ["models", "vault"]}}) { totalCount } }'
+    )
+    assert data["artifactVersions"]["totalCount"] == 0
+    response = answer(await outsider.post(SEARCH, {"org": world.org.name}))
+    assert response["data"] is None
+    (error,) = response["errors"]
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert error["extensions"]["field"] == ["organization"]
+
+
+async def test_registry_lists_filter_within_what_the_caller_sees(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    query = """query($org: String!, $filter: RegistryFilter, $query: String) {
+      organization(name: $org) {
+        registries(filter: $filter, query: $query) { totalCount nodes { name } } } }"""
+    for who, expected in (("member", []), ("holder", ["vault"])):
+        viewer = as_(world, client, who)
+        restricted = await viewer.data(
+            query, {"org": world.org.name, "filter": {"visibility": ["RESTRICTED"]}}
+        )
+        registries = restricted["organization"]["registries"]
+        assert [n["name"] for n in registries["nodes"]] == expected, who
+        assert registries["totalCount"] == len(expected), who
+    admin = as_(world, client, "admin")
+    data = await admin.data(
+        query,
+        {
+            "org": world.org.name,
+            "filter": {"or": [{"name": {"eq": "MODELS"}}, {"name": {"prefix": "dat"}}]},
+        },
+    )
+    # The organization's own `dataset` and `model` registries are there too.
+    assert [n["name"] for n in data["organization"]["registries"]["nodes"]] == [
+        "dataset",
+        "datasets",
+        "models",
+    ]
+
+
+# --- every list ----------------------------------------------------------------------------------
+
+
+async def test_registry_collections_and_collection_versions_take_filters_and_orders(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    data = await admin.data(
+        """query($org: String!) { registry(organization: $org, name: "models") {
+          tagged: collections(filter: {tags: {all: ["tabular"]}}, orderBy: {field: NAME}) {
+            nodes { name } }
+          notTagged: collections(filter: {not: {tags: {any: ["tabular"]}}}) { nodes { name } }
+          byName: collections(filter: {name: {regex: "-(detector|tagger)$"}}) {
+            totalCount } } }""",
+        {"org": world.org.name},
+    )
+    registry = data["registry"]
+    assert [n["name"] for n in registry["tagged"]["nodes"]] == [
+        "churn-classifier",
+        "fraud-detector",
+    ]
+    assert [n["name"] for n in registry["notTagged"]["nodes"]] == ["image-tagger"]
+    assert registry["byName"]["totalCount"] == 2
+
+    condition = {"metadata": [{"path": "epochs", "gte": 10}]}
+    versions = await admin.data(
+        """query($org: String!, $filter: ArtifactVersionFilter) {
+          registry(organization: $org, name: "models") {
+            collection(name: "churn-classifier") {
+              versions(filter: $filter, orderBy: {field: METADATA, path: "epochs"}) {
+                totalCount nodes { id metadata } } } } }""",
+        {"org": world.org.name, "filter": condition},
+    )
+    found = versions["registry"]["collection"]["versions"]
+    expected = [
+        v
+        for v in everything
+        if v["collection"]["name"] == "churn-classifier" and matches(v, condition)
+    ]
+    assert found["totalCount"] == len(expected) > 0
+    assert {n["id"] for n in found["nodes"]} == {v["id"] for v in expected}
+    epochs = [n["metadata"]["epochs"] for n in found["nodes"]]
+    assert epochs == sorted(epochs, reverse=True)
+
+
+async def test_project_runs_filter_by_state_user_and_summary(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    project = (
+        await admin.data(
+            'query($org: String!) { organization(name: $org) { project(name: "lab") { id } } }',
+            {"org": world.org.name},
+        )
+    )["organization"]["project"]["id"]
+    for name, loss, state in (
+        ("sweep-a", 0.4, "FINISHED"),
+        ("sweep-b", 0.2, "FAILED"),
+        ("sweep-c", None, None),
+    ):
+        created = await mutate(
+            admin,
+            "createRun",
+            {"projectId": project, "name": name, "config": {"lr": 0.01, "opt": {"name": "adam"}}},
+            "run { id }",
+        )
+        if state is not None:
+            updated = await mutate(
+                admin,
+                "updateRun",
+                {"runId": created["run"]["id"], "state": state, "summary": {"loss": loss}},
+                "run { id }",
+            )
+            assert not updated["errors"]
+    query = """query($org: String!, $filter: RunFilter, $order: RunOrder) {
+      organization(name: $org) { project(name: "lab") {
+        runs(filter: $filter, orderBy: $order) { totalCount nodes { name } } } } }"""
+
+    async def names(filter: dict[str, Any], order: dict[str, Any] | None = None) -> list[str]:
+        data = await admin.data(query, {"org": world.org.name, "filter": filter, "order": order})
+        runs = data["organization"]["project"]["runs"]
+        assert runs["totalCount"] == len(runs["nodes"])
+        return [n["name"] for n in runs["nodes"]]
+
+    assert await names(
+        {"summary": [{"path": "loss", "exists": True}]},
+        {"field": "SUMMARY", "path": "loss", "direction": "ASC"},
+    ) == ["sweep-b", "sweep-a"]
+    assert await names({"state": ["RUNNING"], "name": {"prefix": "sweep"}}) == ["sweep-c"]
+    assert await names(
+        {"config": [{"path": "opt.name", "eq": "adam"}], "not": {"state": ["FAILED"]}},
+        {"field": "NAME"},
+    ) == ["sweep-a", "sweep-c"]
+    assert await names({"user": {"eq": world.users["member"].name.upper()}}) == ["tuner"]
+
+
+# --- statements ----------------------------------------------------------------------------------
+
+
+async def test_statements_do_not_depend_on_how_many_versions_match(
+    world: SearchWorld,
+    client: httpx.AsyncClient,
+    statement_counter: StatementCounter,
+    pool_reset: str,
+) -> None:
+    admin = as_(world, client, "admin")
+    query = """query($org: String, $first: Int, $filter: ArtifactVersionFilter) {
+      artifactVersions(organization: $org, first: $first, filter: $filter, query: "churn",
+        orderBy: {field: CREATED_AT}) {
+        totalCount
+        nodes { id aliases tags collection { name ... on Collection { registry { name } } } } } }"""
+    broad = {
+        "metadata": [{"path": "eval.auc", "gte": 0}],
+        "tags": {"any": ["nlp", "gpu", "baseline"]},
+    }
+    counts = []
+    for first in (1, 20):
+        count, data = await count_request(
+            admin,
+            statement_counter,
+            pool_reset,
+            query,
+            {"org": world.org.name, "first": first, "filter": broad},
+        )
+        assert len(data["artifactVersions"]["nodes"]) == min(
+            first, data["artifactVersions"]["totalCount"]
+        )
+        counts.append(count)
+    assert data["artifactVersions"]["totalCount"] > 1
+    assert counts[0] == counts[1]
+    # The key, the organization, the caller's registry roles, the page, the count, then one each
+    # for aliases, tags, collections and registries.
+    assert counts[0] <= 9
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+BAD_INPUT = [
+    ({"filter": {"name": {"regex": "("}}}, "not a valid regex", ["filter", "name", "regex"]),
+    ({"filter": {"name": {"regex": "(a)\\1"}}}, "not a valid regex", ["filter", "name", "regex"]),
+    (
+        {"filter": {"name": {"regex": "a" * 300}}},
+        "at most 256 characters",
+        ["filter", "name", "regex"],
+    ),
+    (
+        {"filter": {"and": [{"name": {"regex": f"^{i}"}} for i in range(5)]}},
+        "at most 4 regular expressions",
+        ["filter", "and", "4", "name", "regex"],
+    ),
+    ({"filter": {"name": {"regex": "(?P<x>a)"}}}, "not one PostgreSQL runs", ["filter"]),
+    (
+        {"filter": {"or": [{"versionIndex": {"eq": i}} for i in range(65)]}},
+        "at most 64 conditions",
+        ["filter", "or", "64", "versionIndex", "eq"],
+    ),
+    (
+        {
+            "filter": {
+                "not": {
+                    "not": {"not": {"not": {"not": {"not": {"not": {"not": {"hasAlias": True}}}}}}}
+                }
+            }
+        },
+        "nest at most 8 levels",
+        ["filter", "not", "not", "not", "not", "not", "not", "not", "not"],
+    ),
+    (
+        {"filter": {"tags": {"any": [f"t{i}" for i in range(101)]}}},
+        "at most 100 values",
+        ["filter", "tags", "any"],
+    ),
+    ({"filter": {"tags": {"any": []}}}, "at least one value", ["filter", "tags", "any"]),
+    (
+        {"filter": {"metadata": [{"path": "eval..auc", "gt": 1}]}},
+        "empty key",
+        ["filter", "metadata", "0", "path"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.", "gt": 1}]}},
+        "ends with a dot",
+        ["filter", "metadata", "0", "path"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": '"eval', "gt": 1}]}},
+        "never closes",
+        ["filter", "metadata", "0", "path"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": ".".join("k" * 17), "gt": 1}]}},
+        "at most 16 keys",
+        ["filter", "metadata", "0", "path"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.auc", "gt": True}]}},
+        "compares numbers or strings, got a boolean",
+        ["filter", "metadata", "0", "gt"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.auc", "lte": None}]}},
+        "got null",
+        ["filter", "metadata", "0", "lte"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.auc", "eq": {"a": 1}}]}},
+        "not a list or object",
+        ["filter", "metadata", "0", "eq"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.auc", "eq": "x" * 300}]}},
+        "at most 256 characters",
+        ["filter", "metadata", "0", "eq"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "eval.auc"}]}},
+        "give an operator besides `path`",
+        ["filter", "metadata", "0"],
+    ),
+    ({"query": "!!! ???"}, "no words", ["query"]),
+    ({"query": "x" * 300}, "at most 256 characters", ["query"]),
+    ({"query": " ".join(f"w{i}" for i in range(17))}, "at most 16 words", ["query"]),
+    ({"order": {"field": "RELEVANCE"}}, "give one", ["orderBy", "field"]),
+    ({"order": {"field": "METADATA"}}, "needs the `path`", ["orderBy", "path"]),
+    ({"order": {"field": "NAME", "path": "x"}}, "goes with a JSON field", ["orderBy", "path"]),
+]
+
+
+@pytest.mark.parametrize(("variables", "message", "field"), BAD_INPUT)
+async def test_bad_input_is_refused_naming_the_part(
+    world: SearchWorld,
+    client: httpx.AsyncClient,
+    variables: dict[str, Any],
+    message: str,
+    field: list[str],
+) -> None:
+    admin = as_(world, client, "admin")
+    response = await admin.post(SEARCH, {"org": world.org.name, **variables})
+    # A field error, not a fault (a 500) nor a refused request.
+    assert response.status_code == 294
+    body = answer(response)
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "INVALID_ARGUMENT", error
+    assert message in error["message"], error
+    assert error["extensions"]["field"] == field
+
+
+async def test_numbers_beyond_what_json_comparisons_take_are_refused(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    infinite = (
+        "query($org: String) { artifactVersions(organization: $org, filter: {metadata: "
+        '[{path: "eval.auc", gt: 1e5000}]}) { totalCount } }'
+    )
+    long = {"metadata": [{"path": "eval.auc", "gt": 10**120}]}
+    for document, variables, message in (
+        (infinite, {}, "finite number"),
+        (SEARCH, {"filter": long}, "at most 100 digits"),
+    ):
+        body = answer(await admin.post(document, {"org": world.org.name, **variables}))
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "INVALID_ARGUMENT", error
+        assert message in error["message"]
+        assert error["extensions"]["field"] == ["filter", "metadata", "0", "gt"]
+
+
+async def test_unknown_fields_and_wrong_types_are_refused_by_the_schema(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    for variables, named in (
+        ({"filter": {"colour": {"eq": "red"}}}, "colour"),
+        ({"filter": {"versionIndex": {"gt": "three"}}}, "gt"),
+        ({"filter": {"name": {"near": "x"}}}, "near"),
+        ({"filter": {"tags": ["nlp"]}}, "tags"),
+        ({"order": {"field": "COLOUR"}}, "COLOUR"),
+    ):
+        body = answer(await admin.post(SEARCH, {"org": world.org.name, **variables}))
+        (error,) = body["errors"]
+        assert named in error["message"], error
+
+
+async def test_empty_filters_and_empty_operator_lists_match_everything(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    for filter in ({}, {"name": {}}, {"and": []}, {"and": [{}], "or": [{}]}):
+        assert len(await search_ids(admin, world, filter=filter)) == len(everything), filter
+    # An empty `or` holds for nothing, as an empty disjunction does.
+    assert await search_ids(admin, world, filter={"or": []}) == []
+
+
+async def test_a_cursor_of_one_ordering_is_refused_by_another(
+    world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    data = await admin.data(SEARCH, {"org": world.org.name, "first": 2, "order": {"field": "SIZE"}})
+    cursor = data["artifactVersions"]["pageInfo"]["endCursor"]
+    for order in ({"field": "SIZE", "direction": "ASC"}, {"field": "NAME"}, None):
+        body = answer(
+            await admin.post(SEARCH, {"org": world.org.name, "order": order, "after": cursor})
+        )
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "INVALID_ARGUMENT"
+        assert "not a cursor of this connection" in error["message"]

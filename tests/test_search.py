@@ -496,7 +496,8 @@ async def test_empty_filters_and_empty_operator_lists_match_everything(
     world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
     admin = as_(world, client, "admin")
-    for filter in ({}, {"name": {}}, {"and": []}, {"and": [{}], "or": [{}]}):
+    filters: list[dict[str, Any]] = [{}, {"name": {}}, {"and": []}, {"and": [{}], "or": [{}]}]
+    for filter in filters:
         assert len(await search_ids(admin, world, filter=filter)) == len(everything), filter
     # An empty `or` holds for nothing, as an empty disjunction does.
     assert await search_ids(admin, world, filter={"or": []}) == []

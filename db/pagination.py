@@ -228,9 +228,10 @@ def _conditions(
     return conditions
 
 
-def _page_sql(
+def page_statement(
     spec: ListSpec[Any], request: PageRequest, filter_value: Any, search: Search | None
 ) -> tuple[str, list[Any]]:
+    """The statement of one page (its parents go in as `$1`) and its other parameters."""
     params = Parameters(2)  # $1 holds the parents
     conditions = _conditions(spec, filter_value, search, params)
     keys = spec.keys if search is None else search.keys(params) or spec.keys
@@ -286,7 +287,7 @@ async def fetch_pages(
     search: Search | None = None,
 ) -> list[Page[T]]:
     """One page per parent, aligned with `parent_ids`, in one statement."""
-    sql, params = _page_sql(spec, request, filter_value, search)
+    sql, params = page_statement(spec, request, filter_value, search)
     rows = await _fetch(conn, search is not None, sql, list(parent_ids), *params)
     by_parent: dict[int, list[asyncpg.Record]] = {}
     for row in rows:

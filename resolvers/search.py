@@ -335,7 +335,7 @@ def search(
     filter: Mapping[str, Any] | None = None,
     query: str | None = None,
     order_by: Mapping[str, Any] | None = None,
-    scope: Sequence[tuple[str, tuple[tuple[Any, str], ...]]] = (),
+    scope: Sequence[Scope] = (),
 ) -> Search | None:
     """The search a list's arguments ask for, None when they ask for none."""
     if filter is None and query is None and order_by is None and not scope:
@@ -359,17 +359,14 @@ def search(
 _VISIBLE = """(r.organization_id = ANY($?) AND (r.visibility = 'ORGANIZATION'
 OR r.organization_id = ANY($?) OR r.id = ANY($?)))"""
 
+Scope = tuple[str, tuple[tuple[Any, str], ...]]
 
-async def visible_scope(
-    ctx: Context, organization: Organization | None
-) -> tuple[str, tuple[tuple[Any, str], ...]]:
-    """The registries a search across registries may look into: ORGANIZATION ones in the
-    caller's organizations (or the one named), every one where they are organization admin, and
-    restricted ones where they hold a role."""
-    roles = ctx.principal.organization_roles
-    organization_ids = sorted(roles) if organization is None else [organization.id]
-    admin_of = sorted(o for o in organization_ids if roles.get(o) == "ADMIN")
-    with_role = await authorization.registries_with_role(ctx)
+
+def registries_scope(
+    organization_ids: Sequence[int], admin_of: Sequence[int], with_role: Sequence[int]
+) -> Scope:
+    """Registries of `organization_ids` that are ORGANIZATION-wide, every one of those in
+    `admin_of`, and those in `with_role`."""
     values = (
         (tuple(organization_ids), "bigint[]"),
         (tuple(admin_of), "bigint[]"),
@@ -378,9 +375,19 @@ async def visible_scope(
     return _VISIBLE, values
 
 
-async def _across_registries(
-    ctx: Context, organization_name: str | None
-) -> tuple[str, tuple[tuple[Any, str], ...]]:
+async def visible_scope(ctx: Context, organization: Organization | None) -> Scope:
+    """The registries a search across registries may look into: ORGANIZATION ones in the
+    caller's organizations (or the one named), every one where they are organization admin, and
+    restricted ones where they hold a role."""
+    roles = ctx.principal.organization_roles
+    organization_ids = sorted(roles) if organization is None else [organization.id]
+    admin_of = [o for o in organization_ids if roles.get(o) == "ADMIN"]
+    return registries_scope(
+        organization_ids, admin_of, await authorization.registries_with_role(ctx)
+    )
+
+
+async def _across_registries(ctx: Context, organization_name: str | None) -> Scope:
     organization = None
     if organization_name is not None:
         organization = await organizations.organization_by_name(ctx, organization_name)

@@ -91,14 +91,17 @@ class Field:
     case_insensitive: bool = False
     # A field that may be NULL answers false, not NULL, so that `not` inverts it exactly.
     nullable: bool = False
+    # Labels: a condition on `{values}` for `any` when a list of the holders is short enough
+    # to compute once per statement (an alias has at most one holder per collection).
+    any_sql: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TextSearch:
-    """How free text finds and ranks rows of a subject. `candidates` is a `{query}` condition that
-    indexes answer (any word in any part); `document` the weighted text every word must match."""
+    """How free text finds and ranks rows of a subject: `matches` is a condition on `{query}`
+    that an index answers, `document` the weighted text that ranks the matches."""
 
-    candidates: str
+    matches: str
     document: str
 
 
@@ -155,7 +158,7 @@ class Search:
         if order.name == "RELEVANCE":
             assert self.text is not None
             assert subject.text is not None
-            every_word = params.add(tsquery_text(self.text.words, "&"), "tsquery")
+            every_word = params.add(tsquery_text(self.text.words), "tsquery")
             rank = SortKey(f"ts_rank({subject.text.document}, {every_word})", "real")
             return (rank, subject.tiebreaker)
         if order.path:
@@ -195,6 +198,8 @@ def _field_sql(spec: Field, match: Match, params: Parameters) -> str:
     if spec.kind == "labels":
         values = params.add(list(value), "text[]")
         if op == "any":
+            if spec.any_sql is not None:
+                return spec.any_sql.replace("{values}", values)
             return f"EXISTS ({spec.sql.replace('{values}', values)})"
         # Every one of the labels: as many distinct matches as labels asked for.
         count = params.add(len(value), "integer")
@@ -252,17 +257,15 @@ def _json_sql(subject: Subject, match: JsonMatch, params: Parameters) -> str:
     return f"NOT ({condition})" if match.op == "ne" else condition
 
 
-def tsquery_text(words: tuple[str, ...], joiner: str) -> str:
-    """Words (letters and digits only) as a tsquery where each word matches as a prefix."""
-    return f" {joiner} ".join(f"{word}:*" for word in words)
+def tsquery_text(words: tuple[str, ...]) -> str:
+    """Words (letters and digits only) as a tsquery where every word matches, as a prefix."""
+    return " & ".join(f"{word}:*" for word in words)
 
 
 def _text_sql(subject: Subject, query: TextQuery, params: Parameters) -> str:
     assert subject.text is not None
-    any_word = params.add(tsquery_text(query.words, "|"), "tsquery")
-    every_word = params.add(tsquery_text(query.words, "&"), "tsquery")
-    candidates = subject.text.candidates.replace("{query}", any_word)
-    return f"({candidates} AND {subject.text.document} @@ {every_word})"
+    every_word = params.add(tsquery_text(query.words), "tsquery")
+    return subject.text.matches.replace("{query}", every_word)
 
 
 def condition_sql(subject: Subject, node: Filter, params: Parameters) -> str:
@@ -282,16 +285,8 @@ def condition_sql(subject: Subject, node: Filter, params: Parameters) -> str:
 
 # Subjects
 
-_COLLECTION_DOCUMENT = """(setweight(to_tsvector('simple', {c}.name), 'A')
- || setweight(to_tsvector('simple', coalesce((SELECT string_agg(t.tag, ' ')
-    FROM collection_tags t WHERE t.collection_id = {c}.id), '')), 'B')
- || setweight(to_tsvector('simple', {c}.description), 'C'))"""
-
-# The text indexes of migration 0008: these expressions must stay as they are written there.
-COLLECTION_TEXT = "to_tsvector('simple', {c}.name || ' ' || {c}.description)"
-VERSION_TEXT = "to_tsvector('simple', {v}.description)"
-TAG_TEXT = "to_tsvector('simple', {t}.tag)"
-REGISTRY_TEXT = "to_tsvector('simple', {r}.name || ' ' || {r}.description)"
+# The registries' text index of migration 0008: the expression must stay as it is written there.
+REGISTRY_TEXT = "to_tsvector('simple', r.name || ' ' || r.description)"
 
 VERSIONS = Subject(
     name="versions",
@@ -332,6 +327,8 @@ VERSIONS = Subject(
         "aliases": Field(
             "labels",
             "SELECT 1 FROM aliases a WHERE a.version_id = v.id AND a.alias = ANY({values})",
+            any_sql="v.id = ANY(ARRAY(SELECT a.version_id FROM aliases a "
+            "WHERE a.alias = ANY({values})))",
         ),
         "hasAlias": Field("flag", "EXISTS (SELECT 1 FROM aliases a WHERE a.version_id = v.id)"),
         "collectionTags": Field(
@@ -341,19 +338,8 @@ VERSIONS = Subject(
         ),
     },
     documents={"metadata": "c.metadata"},
-    text=TextSearch(
-        candidates=f"""v.id IN (
-SELECT v2.id FROM collections k JOIN artifact_versions v2 ON v2.collection_id = k.id
-WHERE {COLLECTION_TEXT.format(c="k")} @@ {{query}}
-UNION SELECT v2.id FROM artifact_versions v2 WHERE {VERSION_TEXT.format(v="v2")} @@ {{query}}
-UNION SELECT t.version_id FROM version_tags t WHERE {TAG_TEXT.format(t="t")} @@ {{query}}
-UNION SELECT v2.id FROM collection_tags t JOIN artifact_versions v2
-    ON v2.collection_id = t.collection_id WHERE {TAG_TEXT.format(t="t")} @@ {{query}})""",
-        document="""(setweight(to_tsvector('simple', col.name), 'A')
- || setweight(to_tsvector('simple', coalesce((SELECT string_agg(t.tag, ' ')
-    FROM version_tags t WHERE t.version_id = v.id), '')), 'B')
- || setweight(to_tsvector('simple', v.description || ' ' || col.description), 'C'))""",
-    ),
+    # Versions and collections keep their weighted documents (migration 0008).
+    text=TextSearch(matches="v.search_document @@ {query}", document="v.search_document"),
     orders={
         "CREATED_AT": (SortKey("c.created_at", "timestamptz"), SortKey("v.id", "bigint")),
         "LINKED_AT": (SortKey("v.linked_at", "timestamptz"), SortKey("v.id", "bigint")),
@@ -387,12 +373,7 @@ COLLECTIONS = Subject(
         ),
     },
     documents={},
-    text=TextSearch(
-        candidates=f"""col.id IN (
-SELECT k.id FROM collections k WHERE {COLLECTION_TEXT.format(c="k")} @@ {{query}}
-UNION SELECT t.collection_id FROM collection_tags t WHERE {TAG_TEXT.format(t="t")} @@ {{query}})""",
-        document=_COLLECTION_DOCUMENT.format(c="col"),
-    ),
+    text=TextSearch(matches="col.search_document @@ {query}", document="col.search_document"),
     orders={
         "CREATED_AT": (SortKey("col.created_at", "timestamptz"), SortKey("col.id", "bigint")),
         "NAME": (SortKey('col.name COLLATE "C"', "text"), SortKey("col.id", "bigint")),
@@ -410,7 +391,7 @@ REGISTRIES = Subject(
     },
     documents={},
     text=TextSearch(
-        candidates=f"{REGISTRY_TEXT.format(r='r')} @@ {{query}}",
+        matches=f"{REGISTRY_TEXT} @@ {{query}}",
         document="""(setweight(to_tsvector('simple', r.name), 'A')
  || setweight(to_tsvector('simple', r.description), 'C'))""",
     ),

@@ -131,6 +131,113 @@ async def test_relevance_puts_names_before_cards_and_pages_by_cursor(
     assert not second["pageInfo"]["hasNextPage"]
 
 
+async def test_relevance_ranks_tags_above_descriptions_and_both_above_either(
+    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+) -> None:
+    admin = as_(world, client, "admin")
+    data = await admin.data(
+        """query($org: String) { artifactVersions(organization: $org, query: "gpu", first: 100) {
+          nodes { id tags description } } }""",
+        {"org": world.org.name},
+    )
+    nodes = data["artifactVersions"]["nodes"]
+
+    def category(node: dict[str, Any]) -> int:
+        tagged = "gpu" in node["tags"]
+        described = "gpu" in node["description"].lower()
+        return 2 * tagged + described
+
+    categories = [category(n) for n in nodes]
+    assert set(categories) == {1, 2, 3}, categories
+    assert categories == sorted(categories, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "direction"), [("NAME", "ASC"), ("NAME", "DESC"), ("CREATED_AT", "DESC")]
+)
+async def test_collections_across_registries_page_in_order(
+    world: SearchWorld, client: httpx.AsyncClient, field: str, direction: str
+) -> None:
+    admin = as_(world, client, "admin")
+    query = """query($org: String, $order: CollectionOrder, $after: String) {
+      collections(organization: $org, orderBy: $order, first: 2, after: $after) {
+        pageInfo { hasNextPage endCursor } nodes { id name createdAt } } }"""
+    walked: list[dict[str, Any]] = []
+    after = None
+    while True:
+        order = {"field": field, "direction": direction}
+        data = await admin.data(query, {"org": world.org.name, "order": order, "after": after})
+        walked += data["collections"]["nodes"]
+        if not data["collections"]["pageInfo"]["hasNextPage"]:
+            break
+        after = data["collections"]["pageInfo"]["endCursor"]
+    key = "name" if field == "NAME" else "createdAt"
+    assert [n[key] for n in walked] == sorted((n[key] for n in walked), reverse=direction == "DESC")
+    assert len({n["id"] for n in walked}) == len(walked) >= 5
+
+
+async def test_free_text_follows_every_change_to_what_it_reads(
+    pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    """Names, tags, descriptions and cards change; a search finds what they say now. (A world
+    of its own: this one changes.)"""
+    world = await build_world(pool)
+    admin = as_(world, client, "admin")
+    everything = await fetch_versions(admin, world.org.name)
+    registry = gid("Registry", world.registries["models"].id)
+    created = await mutate(
+        admin,
+        "createCollection",
+        {"registryId": registry, "name": "walrus-model", "type": "model", "tags": ["arctic"]},
+        "collection { id }",
+    )
+    collection = created["collection"]["id"]
+    source = next(v for v in everything if v["collection"]["type"] == "model")
+    linked = await mutate(
+        admin,
+        "linkArtifact",
+        {"versionId": source["id"], "collectionId": collection},
+        "artifactVersion { id }",
+    )
+    version = linked["artifactVersion"]["id"]
+    count = """query($org: String, $q: String) {
+      artifactVersions(organization: $org, query: $q) { nodes { id } }
+      collections(organization: $org, query: $q) { nodes { name } } }"""
+
+    async def found(query: str) -> tuple[list[str], list[str]]:
+        data = await admin.data(count, {"org": world.org.name, "q": query})
+        ids = [n["id"] for n in data["artifactVersions"]["nodes"]]
+        return ids, [n["name"] for n in data["collections"]["nodes"]]
+
+    assert await found("walrus") == ([version], ["walrus-model"])
+    assert await found("arctic") == ([], ["walrus-model"])  # a collection's tag, not a version's
+    await mutate(admin, "addTags", {"id": version, "tags": ["narwhal"]}, "artifactVersion { id }")
+    assert await found("narwhal") == ([version], [])
+    await mutate(
+        admin, "removeTags", {"id": version, "tags": ["narwhal"]}, "artifactVersion { id }"
+    )
+    assert await found("narwhal") == ([], [])
+    await mutate(
+        admin,
+        "updateArtifactVersion",
+        {"versionId": version, "description": "Seen by the beluga team"},
+        "artifactVersion { id }",
+    )
+    assert await found("beluga") == ([version], [])
+    await mutate(admin, "removeTags", {"id": collection, "tags": ["arctic"]}, "collection { id }")
+    assert await found("arctic") == ([], [])
+    renamed = await mutate(
+        admin,
+        "updateCollection",
+        {"collectionId": collection, "name": "orca-finder", "description": "Finds sea lions"},
+        "collection { name }",
+    )
+    assert not renamed["errors"]
+    assert await found("walrus") == ([], [])
+    assert await found("orca") == ([version], ["orca-finder"])
+    assert await found("sea lions") == ([version], ["orca-finder"])
+
+
 # --- visibility ----------------------------------------------------------------------------------
 
 

@@ -260,7 +260,7 @@ def page_statement(
     return sql, params.values
 
 
-async def _fetch(conn: Executor, searched: bool, sql: str, *args: Any) -> list[asyncpg.Record]:
+async def fetch_rows(conn: Executor, searched: bool, sql: str, *args: Any) -> list[asyncpg.Record]:
     """Runs a list's statement; a search's own faults become a `SearchFailed` naming them."""
     if not searched:
         return await conn.fetch(sql, *args)
@@ -288,7 +288,7 @@ async def fetch_pages(
 ) -> list[Page[T]]:
     """One page per parent, aligned with `parent_ids`, in one statement."""
     sql, params = page_statement(spec, request, filter_value, search)
-    rows = await _fetch(conn, search is not None, sql, list(parent_ids), *params)
+    rows = await fetch_rows(conn, search is not None, sql, list(parent_ids), *params)
     by_parent: dict[int, list[asyncpg.Record]] = {}
     for row in rows:
         by_parent.setdefault(row["parent_id"], []).append(row)
@@ -329,6 +329,6 @@ async def fetch_counts(
         "SELECT p.parent_id, (SELECT count(*) "
         f"{spec.source}{where}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
     )
-    rows = await _fetch(conn, search is not None, sql, list(parent_ids), *params.values)
+    rows = await fetch_rows(conn, search is not None, sql, list(parent_ids), *params.values)
     totals = {row["parent_id"]: row["total"] for row in rows}
     return [totals[parent_id] for parent_id in parent_ids]

@@ -186,19 +186,21 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _match_sql(subject: Subject, match: Match, params: Parameters) -> str:
+def _match_sql(subject: Subject, match: Match, params: Parameters, negated: bool) -> str:
     spec = subject.fields[match.field]
-    condition = _field_sql(spec, match, params)
+    condition = _field_sql(spec, match, params, negated)
     return f"coalesce({condition}, false)" if spec.nullable else condition
 
 
-def _field_sql(spec: Field, match: Match, params: Parameters) -> str:
+def _field_sql(spec: Field, match: Match, params: Parameters, negated: bool) -> str:
     expression = spec.sql
     op, value = match.op, match.value
     if spec.kind == "labels":
         values = params.add(list(value), "text[]")
         if op == "any":
-            if spec.any_sql is not None:
+            # The holders' list is worth computing where it narrows; under a `not`, the check
+            # per row is cheaper than looking through the list.
+            if spec.any_sql is not None and not negated:
                 return spec.any_sql.replace("{values}", values)
             return f"EXISTS ({spec.sql.replace('{values}', values)})"
         # Every one of the labels: as many distinct matches as labels asked for.
@@ -268,19 +270,21 @@ def _text_sql(subject: Subject, query: TextQuery, params: Parameters) -> str:
     return subject.text.matches.replace("{query}", every_word)
 
 
-def condition_sql(subject: Subject, node: Filter, params: Parameters) -> str:
+def condition_sql(subject: Subject, node: Filter, params: Parameters, negated: bool = False) -> str:
+    """The SQL of a filter tree; `negated` says whether an odd number of `not`s enclose it."""
     if isinstance(node, Match):
-        return _match_sql(subject, node, params)
+        return _match_sql(subject, node, params, negated)
     if isinstance(node, JsonMatch):
         return _json_sql(subject, node, params)
     if isinstance(node, TextQuery):
         return _text_sql(subject, node, params)
     if isinstance(node, Negation):
-        return f"NOT ({condition_sql(subject, node.part, params)})"
+        return f"NOT ({condition_sql(subject, node.part, params, not negated)})"
     if not node.parts:
         return "true" if isinstance(node, AllOf) else "false"
     joiner = " AND " if isinstance(node, AllOf) else " OR "
-    return "(" + joiner.join(condition_sql(subject, part, params) for part in node.parts) + ")"
+    parts = (condition_sql(subject, part, params, negated) for part in node.parts)
+    return "(" + joiner.join(parts) + ")"
 
 
 # Subjects

@@ -12,10 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from db import search as engine
 from db.collections import REGISTRY_COLLECTIONS
+from db.pagination import ListSpec
 from db.records import ArtifactVersion, Collection, Organization
 from db.search import AllOf, AnyOf, Filter, JsonMatch, Match, Negation, Order, Search, Subject
 from db.versions import REGISTRY_VERSIONS
@@ -36,6 +37,8 @@ MAX_QUERY_WORDS = 16
 # Numbers compared inside JSON: PostgreSQL's numeric holds far more, but no metadata needs it.
 MAX_NUMBER_DIGITS = 100
 MAX_EXPONENT = 1000
+
+T = TypeVar("T")
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -387,13 +390,20 @@ async def visible_scope(ctx: Context, organization: Organization | None) -> Scop
     )
 
 
-async def _across_registries(ctx: Context, organization_name: str | None) -> Scope:
+async def _search_registries(
+    ctx: Context,
+    spec: ListSpec[T],
+    subject: Subject,
+    organization_name: str | None,
+    given: Mapping[str, Any],
+) -> ListQuery[T]:
     organization = None
     if organization_name is not None:
         organization = await organizations.organization_by_name(ctx, organization_name)
         if organization is None:
             raise not_found(f"no organization named {organization_name!r}", ("organization",))
-    return await visible_scope(ctx, organization)
+    scope = await visible_scope(ctx, organization)
+    return ListQuery(spec, 0, search=search(subject, **given, scope=[scope]))
 
 
 async def registry_versions(
@@ -405,9 +415,10 @@ async def registry_versions(
     order_by: Mapping[str, Any] | None,
 ) -> ListQuery[ArtifactVersion]:
     """Versions in every registry the caller may see (of one organization, if named)."""
-    scope = await _across_registries(ctx, organization_name)
-    found = search(engine.VERSIONS, filter=filter, query=query, order_by=order_by, scope=[scope])
-    return ListQuery(REGISTRY_VERSIONS, 0, search=found)
+    given = {"filter": filter, "query": query, "order_by": order_by}
+    return await _search_registries(
+        ctx, REGISTRY_VERSIONS, engine.VERSIONS, organization_name, given
+    )
 
 
 async def registry_collections(
@@ -419,6 +430,7 @@ async def registry_collections(
     order_by: Mapping[str, Any] | None,
 ) -> ListQuery[Collection]:
     """Collections in every registry the caller may see (of one organization, if named)."""
-    scope = await _across_registries(ctx, organization_name)
-    found = search(engine.COLLECTIONS, filter=filter, query=query, order_by=order_by, scope=[scope])
-    return ListQuery(REGISTRY_COLLECTIONS, 0, search=found)
+    given = {"filter": filter, "query": query, "order_by": order_by}
+    return await _search_registries(
+        ctx, REGISTRY_COLLECTIONS, engine.COLLECTIONS, organization_name, given
+    )

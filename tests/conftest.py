@@ -26,6 +26,7 @@ from tests.support.app import asgi_client
 from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient
 from tests.support.s3 import moto_s3
+from tests.support.search_world import SearchWorld, build_world, fetch_versions
 from tests.support.statements import StatementCounter
 from tests.support.webhooks import Receiver
 
@@ -159,3 +160,17 @@ def receiver() -> Iterator[Receiver]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+async def search_world(pool: asyncpg.Pool) -> SearchWorld:
+    """A search test module's registry world (tests/support/search_world.py)."""
+    return await build_world(pool)
+
+
+@pytest.fixture(scope="module")
+async def everything(search_world: SearchWorld, app: Any) -> list[dict[str, Any]]:
+    """Every version of `search_world`, as its admin reads them."""
+    async with asgi_client(app) as http:
+        client = GraphQLClient(http, search_world.keys["admin"])
+        return await fetch_versions(client, search_world.org.name)

@@ -22,7 +22,7 @@ from resolvers.search import Builder, Where
 from tests.support.app import asgi_client
 from tests.support.graphql import GraphQLClient
 from tests.support.ids import row_id
-from tests.support.search_world import SearchWorld, build_world, fetch_versions, matches
+from tests.support.search_world import SearchWorld, fetch_versions, matches
 
 # (W&B's filter as the SDK sends it, the same filter in Cairn's typed form)
 EQUIVALENTS: list[tuple[dict[str, Any], dict[str, Any]]] = [
@@ -171,17 +171,14 @@ def test_deep_nesting_is_bounded() -> None:
     assert "nest at most 8 levels" in refused.value.message
 
 
-@pytest.fixture(scope="module")
-async def world(pool: asyncpg.Pool) -> SearchWorld:
-    return await build_world(pool)
-
-
 async def test_translated_filters_return_what_python_picks(
-    world: SearchWorld, pool: asyncpg.Pool, app: Any
+    search_world: SearchWorld, pool: asyncpg.Pool, app: Any
 ) -> None:
     async with asgi_client(app) as http:
-        everything = await fetch_versions(GraphQLClient(http, world.keys["admin"]), world.org.name)
-    in_organization = (("r.organization_id = $?", ((world.org.id, "bigint"),)),)
+        everything = await fetch_versions(
+            GraphQLClient(http, search_world.keys["admin"]), search_world.org.name
+        )
+    in_organization = (("r.organization_id = $?", ((search_world.org.id, "bigint"),)),)
     request = page_request(REGISTRY_VERSIONS, first=100, last=None, after=None, before=None)
     sizes = set()
     for mongo, typed in EQUIVALENTS:
@@ -197,9 +194,9 @@ async def test_translated_filters_return_what_python_picks(
 
 
 async def test_a_collections_search_runs_a_translated_filter(
-    world: SearchWorld, pool: asyncpg.Pool
+    search_world: SearchWorld, pool: asyncpg.Pool
 ) -> None:
-    in_organization = (("r.organization_id = $?", ((world.org.id, "bigint"),)),)
+    in_organization = (("r.organization_id = $?", ((search_world.org.id, "bigint"),)),)
     request = page_request(REGISTRY_COLLECTIONS, first=100, last=None, after=None, before=None)
     filter = engine.AllOf(
         tuple(

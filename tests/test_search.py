@@ -11,26 +11,15 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support.app import asgi_client
+from db.pagination import SearchFailed, fetch_rows
 from tests.support.graphql import GraphQLClient, answer, mutate
 from tests.support.ids import gid
 from tests.support.search_world import SearchWorld, build_world, fetch_versions, matches
 from tests.support.statements import StatementCounter, count_request
 
 
-@pytest.fixture(scope="module")
-async def world(pool: asyncpg.Pool) -> SearchWorld:
-    return await build_world(pool)
-
-
-@pytest.fixture(scope="module")
-async def everything(world: SearchWorld, app: Any) -> list[dict[str, Any]]:
-    async with asgi_client(app) as http:
-        return await fetch_versions(GraphQLClient(http, world.keys["admin"]), world.org.name)
-
-
-def as_(world: SearchWorld, http: httpx.AsyncClient, who: str) -> GraphQLClient:
-    return GraphQLClient(http, world.keys[who])
+def as_(search_world: SearchWorld, http: httpx.AsyncClient, who: str) -> GraphQLClient:
+    return GraphQLClient(http, search_world.keys[who])
 
 
 SEARCH = """query($org: String, $filter: ArtifactVersionFilter, $query: String,
@@ -41,13 +30,15 @@ SEARCH = """query($org: String, $filter: ArtifactVersionFilter, $query: String,
     nodes { id versionIndex collection { name } } } }"""
 
 
-async def search_ids(client: GraphQLClient, world: SearchWorld, **variables: Any) -> list[str]:
-    data = await client.data(SEARCH, {"org": world.org.name, "first": 100, **variables})
+async def search_ids(
+    client: GraphQLClient, search_world: SearchWorld, **variables: Any
+) -> list[str]:
+    data = await client.data(SEARCH, {"org": search_world.org.name, "first": 100, **variables})
     return [node["id"] for node in data["artifactVersions"]["nodes"]]
 
 
 async def test_the_daily_question(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+    search_world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
     """Which models have eval.auc above 0.5, are tagged nlp or gpu, and are not in production?"""
     question = {
@@ -58,7 +49,7 @@ async def test_the_daily_question(
     }
     expected = [v["id"] for v in everything if matches(v, question)]
     assert 0 < len(expected) < len(everything)
-    found = await search_ids(as_(world, client, "admin"), world, filter=question)
+    found = await search_ids(as_(search_world, client, "admin"), search_world, filter=question)
     assert sorted(found) == sorted(expected)
     # Each answer really has what was asked.
     by_id = {v["id"]: v for v in everything}
@@ -89,22 +80,25 @@ def _text_matches(version: dict[str, Any], cards: dict[str, str], query: str) ->
     ["churn", "fraud", "predicts", "gpu", "GPU build", "tab", "march data", "crm", "zzz", "v1"],
 )
 async def test_free_text_finds_words_in_names_tags_descriptions_and_cards(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient, query: str
+    search_world: SearchWorld,
+    everything: list[dict[str, Any]],
+    client: httpx.AsyncClient,
+    query: str,
 ) -> None:
     from tests.support.search_world import COLLECTIONS
 
     cards = {name: card for _, name, _, _, card in COLLECTIONS}
     expected = {v["id"] for v in everything if _text_matches(v, cards, query)}
-    found = await search_ids(as_(world, client, "admin"), world, query=query)
+    found = await search_ids(as_(search_world, client, "admin"), search_world, query=query)
     assert set(found) == expected
     assert len(found) == len(set(found))
 
 
 async def test_relevance_puts_names_before_cards_and_pages_by_cursor(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
-    registry = gid("Registry", world.registries["datasets"].id)
+    admin = as_(search_world, client, "admin")
+    registry = gid("Registry", search_world.registries["datasets"].id)
     for name, card in (
         ("speech-corpus", "Recordings"),
         ("noise-corpus", "Background sounds to mix into speech"),
@@ -120,25 +114,27 @@ async def test_relevance_puts_names_before_cards_and_pages_by_cursor(
     query = """query($org: String, $after: String) {
       collections(organization: $org, query: "speech", first: 1, after: $after) {
         totalCount pageInfo { hasNextPage endCursor } nodes { name } } }"""
-    first = (await admin.data(query, {"org": world.org.name}))["collections"]
+    first = (await admin.data(query, {"org": search_world.org.name}))["collections"]
     assert first["totalCount"] == 2
     assert [n["name"] for n in first["nodes"]] == ["speech-corpus"]
     assert first["pageInfo"]["hasNextPage"]
     second = (
-        await admin.data(query, {"org": world.org.name, "after": first["pageInfo"]["endCursor"]})
+        await admin.data(
+            query, {"org": search_world.org.name, "after": first["pageInfo"]["endCursor"]}
+        )
     )["collections"]
     assert [n["name"] for n in second["nodes"]] == ["noise-corpus"]
     assert not second["pageInfo"]["hasNextPage"]
 
 
 async def test_relevance_ranks_tags_above_descriptions_and_both_above_either(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+    search_world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     data = await admin.data(
         """query($org: String) { artifactVersions(organization: $org, query: "gpu", first: 100) {
           nodes { id tags description } } }""",
-        {"org": world.org.name},
+        {"org": search_world.org.name},
     )
     nodes = data["artifactVersions"]["nodes"]
 
@@ -156,9 +152,9 @@ async def test_relevance_ranks_tags_above_descriptions_and_both_above_either(
     ("field", "direction"), [("NAME", "ASC"), ("NAME", "DESC"), ("CREATED_AT", "DESC")]
 )
 async def test_collections_across_registries_page_in_order(
-    world: SearchWorld, client: httpx.AsyncClient, field: str, direction: str
+    search_world: SearchWorld, client: httpx.AsyncClient, field: str, direction: str
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     query = """query($org: String, $order: CollectionOrder, $after: String) {
       collections(organization: $org, orderBy: $order, first: 2, after: $after) {
         pageInfo { hasNextPage endCursor } nodes { id name createdAt } } }"""
@@ -166,7 +162,9 @@ async def test_collections_across_registries_page_in_order(
     after = None
     while True:
         order = {"field": field, "direction": direction}
-        data = await admin.data(query, {"org": world.org.name, "order": order, "after": after})
+        data = await admin.data(
+            query, {"org": search_world.org.name, "order": order, "after": after}
+        )
         walked += data["collections"]["nodes"]
         if not data["collections"]["pageInfo"]["hasNextPage"]:
             break
@@ -179,12 +177,12 @@ async def test_collections_across_registries_page_in_order(
 async def test_free_text_follows_every_change_to_what_it_reads(
     pool: asyncpg.Pool, client: httpx.AsyncClient
 ) -> None:
-    """Names, tags, descriptions and cards change; a search finds what they say now. (A world
+    """Names, tags, descriptions and cards change; a search finds what they say now. (A search_world
     of its own: this one changes.)"""
-    world = await build_world(pool)
-    admin = as_(world, client, "admin")
-    everything = await fetch_versions(admin, world.org.name)
-    registry = gid("Registry", world.registries["models"].id)
+    search_world = await build_world(pool)
+    admin = as_(search_world, client, "admin")
+    everything = await fetch_versions(admin, search_world.org.name)
+    registry = gid("Registry", search_world.registries["models"].id)
     created = await mutate(
         admin,
         "createCollection",
@@ -205,7 +203,7 @@ async def test_free_text_follows_every_change_to_what_it_reads(
       collections(organization: $org, query: $q) { nodes { name } } }"""
 
     async def found(query: str) -> tuple[list[str], list[str]]:
-        data = await admin.data(count, {"org": world.org.name, "q": query})
+        data = await admin.data(count, {"org": search_world.org.name, "q": query})
         ids = [n["id"] for n in data["artifactVersions"]["nodes"]]
         return ids, [n["name"] for n in data["collections"]["nodes"]]
 
@@ -242,22 +240,22 @@ async def test_free_text_follows_every_change_to_what_it_reads(
 
 
 async def test_restricted_registries_are_never_searched_or_counted(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+    search_world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
     in_vault = {v["id"] for v in everything if v["collection"]["registry"]["name"] == "vault"}
-    assert len(in_vault) == world.vault_versions > 0
+    assert len(in_vault) == search_world.vault_versions > 0
     count = """query($org: String, $query: String) {
       artifactVersions(organization: $org, query: $query) { totalCount nodes { id } }
       collections(organization: $org) { totalCount nodes { name } } }"""
     for who, sees_vault in (("admin", True), ("holder", True), ("member", False)):
-        viewer = as_(world, client, who)
-        data = await viewer.data(count, {"org": world.org.name})
+        viewer = as_(search_world, client, who)
+        data = await viewer.data(count, {"org": search_world.org.name})
         expected = len(everything) if sees_vault else len(everything) - len(in_vault)
         assert data["artifactVersions"]["totalCount"] == expected, who
         names = {n["name"] for n in data["collections"]["nodes"]}
         assert ("churn-secret" in names) == sees_vault, who
         # Free text over the restricted registry's card and name.
-        secret = await viewer.data(count, {"org": world.org.name, "query": "secret"})
+        secret = await viewer.data(count, {"org": search_world.org.name, "query": "secret"})
         found = {n["id"] for n in secret["artifactVersions"]["nodes"]}
         assert found == (in_vault if sees_vault else set()), who
         assert secret["artifactVersions"]["totalCount"] == len(found), who
@@ -271,14 +269,14 @@ async def test_restricted_registries_are_never_searched_or_counted(
 
 
 async def test_an_outsider_finds_nothing_and_cannot_name_the_organization(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    outsider = as_(world, client, "outsider")
+    outsider = as_(search_world, client, "outsider")
     data = await outsider.data(
         '{ artifactVersions(filter: {registry: {in: ["models", "vault"]}}) { totalCount } }'
     )
     assert data["artifactVersions"]["totalCount"] == 0
-    response = answer(await outsider.post(SEARCH, {"org": world.org.name}))
+    response = answer(await outsider.post(SEARCH, {"org": search_world.org.name}))
     assert response["data"] is None
     (error,) = response["errors"]
     assert error["extensions"]["code"] == "NOT_FOUND"
@@ -286,24 +284,24 @@ async def test_an_outsider_finds_nothing_and_cannot_name_the_organization(
 
 
 async def test_registry_lists_filter_within_what_the_caller_sees(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
     query = """query($org: String!, $filter: RegistryFilter, $query: String) {
       organization(name: $org) {
         registries(filter: $filter, query: $query) { totalCount nodes { name } } } }"""
     for who, expected in (("member", []), ("holder", ["vault"])):
-        viewer = as_(world, client, who)
+        viewer = as_(search_world, client, who)
         restricted = await viewer.data(
-            query, {"org": world.org.name, "filter": {"visibility": ["RESTRICTED"]}}
+            query, {"org": search_world.org.name, "filter": {"visibility": ["RESTRICTED"]}}
         )
         registries = restricted["organization"]["registries"]
         assert [n["name"] for n in registries["nodes"]] == expected, who
         assert registries["totalCount"] == len(expected), who
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     data = await admin.data(
         query,
         {
-            "org": world.org.name,
+            "org": search_world.org.name,
             "filter": {"or": [{"name": {"eq": "MODELS"}}, {"name": {"prefix": "dat"}}]},
         },
     )
@@ -319,9 +317,9 @@ async def test_registry_lists_filter_within_what_the_caller_sees(
 
 
 async def test_registry_collections_and_collection_versions_take_filters_and_orders(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+    search_world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     data = await admin.data(
         """query($org: String!) { registry(organization: $org, name: "models") {
           tagged: collections(filter: {tags: {all: ["tabular"]}}, orderBy: {field: NAME}) {
@@ -329,7 +327,7 @@ async def test_registry_collections_and_collection_versions_take_filters_and_ord
           notTagged: collections(filter: {not: {tags: {any: ["tabular"]}}}) { nodes { name } }
           byName: collections(filter: {name: {regex: "-(detector|tagger)$"}}) {
             totalCount } } }""",
-        {"org": world.org.name},
+        {"org": search_world.org.name},
     )
     registry = data["registry"]
     assert [n["name"] for n in registry["tagged"]["nodes"]] == [
@@ -346,7 +344,7 @@ async def test_registry_collections_and_collection_versions_take_filters_and_ord
             collection(name: "churn-classifier") {
               versions(filter: $filter, orderBy: {field: METADATA, path: "epochs"}) {
                 totalCount nodes { id metadata } } } } }""",
-        {"org": world.org.name, "filter": condition},
+        {"org": search_world.org.name, "filter": condition},
     )
     found = versions["registry"]["collection"]["versions"]
     expected = [
@@ -361,13 +359,13 @@ async def test_registry_collections_and_collection_versions_take_filters_and_ord
 
 
 async def test_project_runs_filter_by_state_user_and_summary(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     project = (
         await admin.data(
             'query($org: String!) { organization(name: $org) { project(name: "lab") { id } } }',
-            {"org": world.org.name},
+            {"org": search_world.org.name},
         )
     )["organization"]["project"]["id"]
     for name, loss, state in (
@@ -394,7 +392,9 @@ async def test_project_runs_filter_by_state_user_and_summary(
         runs(filter: $filter, orderBy: $order) { totalCount nodes { name } } } } }"""
 
     async def names(filter: dict[str, Any], order: dict[str, Any] | None = None) -> list[str]:
-        data = await admin.data(query, {"org": world.org.name, "filter": filter, "order": order})
+        data = await admin.data(
+            query, {"org": search_world.org.name, "filter": filter, "order": order}
+        )
         runs = data["organization"]["project"]["runs"]
         assert runs["totalCount"] == len(runs["nodes"])
         return [n["name"] for n in runs["nodes"]]
@@ -408,19 +408,19 @@ async def test_project_runs_filter_by_state_user_and_summary(
         {"config": [{"path": "opt.name", "eq": "adam"}], "not": {"state": ["FAILED"]}},
         {"field": "NAME"},
     ) == ["sweep-a", "sweep-c"]
-    assert await names({"user": {"eq": world.users["member"].name.upper()}}) == ["tuner"]
+    assert await names({"user": {"eq": search_world.users["member"].name.upper()}}) == ["tuner"]
 
 
 # --- statements ----------------------------------------------------------------------------------
 
 
 async def test_statements_do_not_depend_on_how_many_versions_match(
-    world: SearchWorld,
+    search_world: SearchWorld,
     client: httpx.AsyncClient,
     statement_counter: StatementCounter,
     pool_reset: str,
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     query = """query($org: String, $first: Int, $filter: ArtifactVersionFilter) {
       artifactVersions(organization: $org, first: $first, filter: $filter, query: "churn",
         orderBy: {field: CREATED_AT}) {
@@ -437,7 +437,7 @@ async def test_statements_do_not_depend_on_how_many_versions_match(
             statement_counter,
             pool_reset,
             query,
-            {"org": world.org.name, "first": first, "filter": broad},
+            {"org": search_world.org.name, "first": first, "filter": broad},
         )
         assert len(data["artifactVersions"]["nodes"]) == min(
             first, data["artifactVersions"]["totalCount"]
@@ -545,14 +545,14 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("variables", "message", "field"), BAD_INPUT)
 async def test_bad_input_is_refused_naming_the_part(
-    world: SearchWorld,
+    search_world: SearchWorld,
     client: httpx.AsyncClient,
     variables: dict[str, Any],
     message: str,
     field: list[str],
 ) -> None:
-    admin = as_(world, client, "admin")
-    response = await admin.post(SEARCH, {"org": world.org.name, **variables})
+    admin = as_(search_world, client, "admin")
+    response = await admin.post(SEARCH, {"org": search_world.org.name, **variables})
     # A field error, not a fault (a 500) nor a refused request.
     assert response.status_code == 294
     body = answer(response)
@@ -564,9 +564,9 @@ async def test_bad_input_is_refused_naming_the_part(
 
 
 async def test_numbers_beyond_what_json_comparisons_take_are_refused(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     infinite = (
         "query($org: String) { artifactVersions(organization: $org, filter: {metadata: "
         '[{path: "eval.auc", gt: 1e5000}]}) { totalCount } }'
@@ -576,7 +576,7 @@ async def test_numbers_beyond_what_json_comparisons_take_are_refused(
         (infinite, {}, "finite number"),
         (SEARCH, {"filter": long}, "at most 100 digits"),
     ):
-        body = answer(await admin.post(document, {"org": world.org.name, **variables}))
+        body = answer(await admin.post(document, {"org": search_world.org.name, **variables}))
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "INVALID_ARGUMENT", error
         assert message in error["message"]
@@ -584,9 +584,9 @@ async def test_numbers_beyond_what_json_comparisons_take_are_refused(
 
 
 async def test_unknown_fields_and_wrong_types_are_refused_by_the_schema(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     for variables, named in (
         ({"filter": {"colour": {"eq": "red"}}}, "colour"),
         ({"filter": {"versionIndex": {"gt": "three"}}}, "gt"),
@@ -594,32 +594,47 @@ async def test_unknown_fields_and_wrong_types_are_refused_by_the_schema(
         ({"filter": {"tags": ["nlp"]}}, "tags"),
         ({"order": {"field": "COLOUR"}}, "COLOUR"),
     ):
-        body = answer(await admin.post(SEARCH, {"org": world.org.name, **variables}))
+        body = answer(await admin.post(SEARCH, {"org": search_world.org.name, **variables}))
         (error,) = body["errors"]
         assert named in error["message"], error
 
 
 async def test_empty_filters_and_empty_operator_lists_match_everything(
-    world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
+    search_world: SearchWorld, everything: list[dict[str, Any]], client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
+    admin = as_(search_world, client, "admin")
     filters: list[dict[str, Any]] = [{}, {"name": {}}, {"and": []}, {"and": [{}], "or": [{}]}]
     for filter in filters:
-        assert len(await search_ids(admin, world, filter=filter)) == len(everything), filter
+        assert len(await search_ids(admin, search_world, filter=filter)) == len(everything), filter
     # An empty `or` holds for nothing, as an empty disjunction does.
-    assert await search_ids(admin, world, filter={"or": []}) == []
+    assert await search_ids(admin, search_world, filter={"or": []}) == []
 
 
 async def test_a_cursor_of_one_ordering_is_refused_by_another(
-    world: SearchWorld, client: httpx.AsyncClient
+    search_world: SearchWorld, client: httpx.AsyncClient
 ) -> None:
-    admin = as_(world, client, "admin")
-    data = await admin.data(SEARCH, {"org": world.org.name, "first": 2, "order": {"field": "SIZE"}})
+    admin = as_(search_world, client, "admin")
+    data = await admin.data(
+        SEARCH, {"org": search_world.org.name, "first": 2, "order": {"field": "SIZE"}}
+    )
     cursor = data["artifactVersions"]["pageInfo"]["endCursor"]
     for order in ({"field": "SIZE", "direction": "ASC"}, {"field": "NAME"}, None):
         body = answer(
-            await admin.post(SEARCH, {"org": world.org.name, "order": order, "after": cursor})
+            await admin.post(
+                SEARCH, {"org": search_world.org.name, "order": order, "after": cursor}
+            )
         )
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "INVALID_ARGUMENT"
         assert "not a cursor of this connection" in error["message"]
+
+
+async def test_a_search_cut_off_by_the_statement_timeout_says_to_narrow_it(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL statement_timeout = '20ms'")
+        with pytest.raises(SearchFailed) as refused:
+            await fetch_rows(conn, True, "SELECT pg_sleep(1)")
+    assert "narrow it" in str(refused.value)
+    assert refused.value.argument == "filter"

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.support.app import asgi_client
 from tests.support.graphql import GraphQLClient
 from tests.support.ids import row_id
 from tests.support.search_world import (
@@ -21,21 +19,8 @@ from tests.support.search_world import (
     FRAMEWORKS,
     TAGS,
     SearchWorld,
-    build_world,
-    fetch_versions,
     matches,
 )
-
-
-@pytest.fixture(scope="module")
-async def world(pool: asyncpg.Pool) -> SearchWorld:
-    return await build_world(pool)
-
-
-@pytest.fixture(scope="module")
-async def everything(world: SearchWorld, app: Any) -> list[dict[str, Any]]:
-    async with asgi_client(app) as http:
-        return await fetch_versions(GraphQLClient(http, world.keys["admin"]), world.org.name)
 
 
 def _texts(values: list[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -149,7 +134,7 @@ _STRATEGIES: dict[int, st.SearchStrategy[dict[str, Any]]] = {}
 
 
 def _filters_over(everything: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """The strategy for this module's world, built once."""
+    """The strategy for this module's search_world, built once."""
     if id(everything) not in _STRATEGIES:
         _STRATEGIES[id(everything)] = _filters(everything)
     return _STRATEGIES[id(everything)]
@@ -167,15 +152,15 @@ SEARCH = """query($org: String, $filter: ArtifactVersionFilter) {
 )
 @given(data=st.data())
 async def test_random_filters_return_what_python_picks(
-    world: SearchWorld,
+    search_world: SearchWorld,
     everything: list[dict[str, Any]],
     client: httpx.AsyncClient,
     data: st.DataObject,
 ) -> None:
     assert len(everything) == 36
     filter = data.draw(_filters_over(everything), label="filter")
-    admin = GraphQLClient(client, world.keys["admin"])
-    answer = await admin.data(SEARCH, {"org": world.org.name, "filter": filter})
+    admin = GraphQLClient(client, search_world.keys["admin"])
+    answer = await admin.data(SEARCH, {"org": search_world.org.name, "filter": filter})
     found = {node["id"] for node in answer["artifactVersions"]["nodes"]}
     expected = {v["id"] for v in everything if matches(v, filter)}
     assert found == expected, filter
@@ -239,21 +224,21 @@ ORDERED = """query($org: String, $order: ArtifactVersionOrder, $filter: Artifact
     ],
 )
 async def test_orderings_page_through_every_version_once_in_order(
-    world: SearchWorld,
+    search_world: SearchWorld,
     everything: list[dict[str, Any]],
     client: httpx.AsyncClient,
     field: str,
     direction: str,
     path: str | None,
 ) -> None:
-    admin = GraphQLClient(client, world.keys["admin"])
+    admin = GraphQLClient(client, search_world.keys["admin"])
     order = {"field": field, "direction": direction, "path": path}
     expected = sorted(everything, key=_sort_key(field, path), reverse=direction == "DESC")
     walked: list[str] = []
     after = None
     while True:
         data = await admin.data(
-            ORDERED, {"org": world.org.name, "order": order, "first": 7, "after": after}
+            ORDERED, {"org": search_world.org.name, "order": order, "first": 7, "after": after}
         )
         connection = data["artifactVersions"]
         walked.extend(node["id"] for node in connection["nodes"])
@@ -266,7 +251,7 @@ async def test_orderings_page_through_every_version_once_in_order(
     before = None
     while True:
         data = await admin.data(
-            ORDERED, {"org": world.org.name, "order": order, "last": 5, "before": before}
+            ORDERED, {"org": search_world.org.name, "order": order, "last": 5, "before": before}
         )
         connection = data["artifactVersions"]
         backwards[:0] = [node["id"] for node in connection["nodes"]]

@@ -25,7 +25,8 @@ CREATE FUNCTION version_search_document(version_id bigint, description text, col
 RETURNS tsvector LANGUAGE sql STABLE AS $$
     SELECT setweight(to_tsvector('simple', col.name), 'A')
         || setweight(to_tsvector('simple', coalesce(
-               (SELECT string_agg(t.tag, ' ') FROM version_tags t WHERE t.version_id = $1), '')),
+               (SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM version_tags t
+                WHERE t.version_id = $1), '')),
                'B')
         || setweight(to_tsvector('simple', $2 || ' ' || col.description), 'C')
     FROM collections col WHERE col.id = $3
@@ -35,7 +36,8 @@ CREATE FUNCTION collection_search_document(collection_id bigint, name text, desc
 RETURNS tsvector LANGUAGE sql STABLE AS $$
     SELECT setweight(to_tsvector('simple', $2), 'A')
         || setweight(to_tsvector('simple', coalesce(
-               (SELECT string_agg(t.tag, ' ') FROM collection_tags t WHERE t.collection_id = $1),
+               (SELECT string_agg(t.tag, ' ' ORDER BY t.tag) FROM collection_tags t
+                WHERE t.collection_id = $1),
                '')), 'B')
         || setweight(to_tsvector('simple', $3), 'C')
 $$;

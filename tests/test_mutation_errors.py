@@ -1483,7 +1483,8 @@ async def test_the_snapshot_sees_a_change(
     assert added["addTags"]["errors"] == []
     assert added["addTags"]["collection"] == {"id": world.second}
     middle = await database_state(pool)
-    assert changed_tables(before, middle) == ["audit_events", "collection_tags"]
+    # The collection's search document holds its tags.
+    assert changed_tables(before, middle) == ["audit_events", "collection_tags", "collections"]
     removed = await ada.data(document("removeTags"), tag)
     assert removed["removeTags"]["errors"] == []
     after = await database_state(pool)

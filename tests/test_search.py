@@ -4,6 +4,7 @@ error naming the part at fault, and the statements per search do not depend on t
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -638,3 +639,65 @@ async def test_a_search_cut_off_by_the_statement_timeout_says_to_narrow_it(
             await fetch_rows(conn, True, "SELECT pg_sleep(1)")
     assert "narrow it" in str(refused.value)
     assert refused.value.argument == "filter"
+
+
+async def test_text_documents_stay_exact_under_concurrent_changes(
+    pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    """Tags, descriptions, a rename and a card change, all at once on one collection: afterwards
+    every document is what it would be if computed now."""
+    changing = await build_world(pool)
+    admin = as_(changing, client, "admin")
+    versions = [
+        v
+        for v in await fetch_versions(admin, changing.org.name)
+        if v["collection"]["name"] == "churn-classifier"
+    ]
+    collection = (
+        await admin.data(
+            'query($org: String!) { registry(organization: $org, name: "models") { '
+            'collection(name: "churn-classifier") { id } } }',
+            {"org": changing.org.name},
+        )
+    )["registry"]["collection"]["id"]
+    changes = [
+        *(
+            mutate(
+                admin, "addTags", {"id": v["id"], "tags": [f"wave-{i}"]}, "artifactVersion { id }"
+            )
+            for i, v in enumerate(versions)
+        ),
+        *(
+            mutate(
+                admin,
+                "updateArtifactVersion",
+                {"versionId": v["id"], "description": f"ripple {i}"},
+                "artifactVersion { id }",
+            )
+            for i, v in enumerate(versions)
+        ),
+        mutate(
+            admin,
+            "updateCollection",
+            {"collectionId": collection, "name": "tide-model", "description": "Moon-driven"},
+            "collection { name }",
+        ),
+        mutate(admin, "addTags", {"id": collection, "tags": ["lunar"]}, "collection { id }"),
+    ]
+    for payload in await asyncio.gather(*changes):
+        assert payload["errors"] == []
+    async with pool.acquire() as conn:
+        stale_versions = await conn.fetchval(
+            """SELECT count(*) FROM artifact_versions v JOIN collections col
+               ON col.id = v.collection_id WHERE col.organization_id = $1 AND v.search_document
+               <> version_search_document(v.id, v.description, v.collection_id)""",
+            changing.org.id,
+        )
+        stale_collections = await conn.fetchval(
+            """SELECT count(*) FROM collections WHERE organization_id = $1
+               AND search_document <> collection_search_document(id, name, description)""",
+            changing.org.id,
+        )
+    assert (stale_versions, stale_collections) == (0, 0)
+    found = await search_ids(admin, changing, query="tide moon ripple")
+    assert len(found) == len(versions)

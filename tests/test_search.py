@@ -298,6 +298,9 @@ async def test_registry_lists_filter_within_what_the_caller_sees(
         registries = restricted["organization"]["registries"]
         assert [n["name"] for n in registries["nodes"]] == expected, who
         assert registries["totalCount"] == len(expected), who
+        # Free text over names and descriptions, the same rules.
+        texts = await viewer.data(query, {"org": search_world.org.name, "query": "vault"})
+        assert [n["name"] for n in texts["organization"]["registries"]["nodes"]] == expected, who
     admin = as_(search_world, client, "admin")
     data = await admin.data(
         query,
@@ -306,6 +309,16 @@ async def test_registry_lists_filter_within_what_the_caller_sees(
             "filter": {"or": [{"name": {"eq": "MODELS"}}, {"name": {"prefix": "dat"}}]},
         },
     )
+    newest = await admin.data(
+        """query($org: String!) { organization(name: $org) {
+          registries(orderBy: {field: CREATED_AT}, first: 3) { nodes { name } } } }""",
+        {"org": search_world.org.name},
+    )
+    assert [n["name"] for n in newest["organization"]["registries"]["nodes"]] == [
+        "vault",
+        "datasets",
+        "models",
+    ]
     # The organization's own `dataset` and `model` registries are there too.
     assert [n["name"] for n in data["organization"]["registries"]["nodes"]] == [
         "dataset",

@@ -1,7 +1,8 @@
 """Search: one filter language over every list that grows, compiled to one SQL condition.
 
-A filter is a tree (`Match`, `JsonMatch`, `TextQuery` under `AllOf`, `AnyOf`, `Negation`) whose
-leaves name a field of a `Subject` (versions, collections, registries, runs). Every dialect
+A filter is a tree (`Match` and `JsonMatch` under `AllOf`, `AnyOf`, `Negation`) whose leaves
+name a field of a `Subject` (versions, collections, registries, runs); free text (`TextQuery`)
+rides beside it. Every dialect
 (Cairn's typed GraphQL inputs, the W&B SDK's Mongo-style JSON) builds the same tree, and this
 module alone turns it into SQL: every value is a bound parameter, never text in the statement.
 `Search` carries a tree and an ordering to the page and count statements of `db/pagination.py`.
@@ -65,7 +66,7 @@ class Negation:
     part: Filter
 
 
-Filter = Match | JsonMatch | TextQuery | AllOf | AnyOf | Negation
+Filter = Match | JsonMatch | AllOf | AnyOf | Negation
 
 
 # What each kind of field accepts: the dialects check a leaf against this before building it.
@@ -126,6 +127,10 @@ class Order:
     path: tuple[str, ...] = ()
 
 
+# A condition written with `$?` for each of its (value, SQL type) pairs.
+Scope = tuple[str, tuple[tuple[Any, str], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Search:
     """What a list shows beyond its parent: rows matching `filter` and the free text, in `order`
@@ -136,7 +141,7 @@ class Search:
     filter: Filter | None = None
     text: TextQuery | None = None
     order: Order | None = None
-    scope: tuple[tuple[str, tuple[tuple[Any, str], ...]], ...] = ()
+    scope: tuple[Scope, ...] = ()
 
     def conditions(self, params: Parameters) -> list[str]:
         conditions = []
@@ -181,9 +186,9 @@ class Search:
 # Compiling
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _like_escaped(text: str) -> str:
+    """`text` in lower case, matching itself only in a LIKE pattern."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _match_sql(subject: Subject, match: Match, params: Parameters, negated: bool) -> str:
@@ -211,9 +216,9 @@ def _field_sql(spec: Field, match: Match, params: Parameters, negated: bool) -> 
     if spec.kind == "choice":
         return f"{expression}::text = ANY({params.add(list(value), 'text[]')})"
     if op in ("prefix", "contains"):
-        pattern = _like_pattern(value)
-        if op == "prefix":
-            pattern = pattern[1:]
+        pattern = _like_escaped(value) + "%"
+        if op == "contains":
+            pattern = "%" + pattern
         return f"lower({expression}) LIKE {params.add(pattern, 'text')}"
     if op == "regex":
         return f"{expression} ~ {params.add(value, 'text')}"
@@ -276,8 +281,6 @@ def condition_sql(subject: Subject, node: Filter, params: Parameters, negated: b
         return _match_sql(subject, node, params, negated)
     if isinstance(node, JsonMatch):
         return _json_sql(subject, node, params)
-    if isinstance(node, TextQuery):
-        return _text_sql(subject, node, params)
     if isinstance(node, Negation):
         return f"NOT ({condition_sql(subject, node.part, params, not negated)})"
     if not node.parts:

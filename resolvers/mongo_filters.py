@@ -16,7 +16,7 @@ from typing import Any
 
 from db import search as engine
 from db.search import AllOf, AnyOf, Filter, Negation, Subject
-from resolvers.search import Builder, Where, all_of
+from resolvers.search import Builder, Where, all_of, json_path
 
 REGISTRY_PREFIX = "wandb-registry-"
 
@@ -73,7 +73,6 @@ class Translation:
     def __init__(self, subject: Subject, fields: Mapping[str, str], where: Where) -> None:
         self.builder = Builder(subject)
         self.fields = fields
-        self.root = where
 
     def expression(self, given: Any, where: Where, depth: int = 1) -> Filter:
         """A filter document: every key holds (field conditions, `$and`, `$or`, `$nor`, `$not`)."""
@@ -94,21 +93,19 @@ class Translation:
             elif key == "$not":
                 parts.append(Negation(self.expression(value, here, depth + 1)))
             elif key.startswith("$"):
-                raise here.error(f"unknown operator {key!r} at the top of a filter")
+                raise here.error(f"unknown operator {key[:80]!r} at the top of a filter")
             else:
                 parts.append(self.field(key, value, here, depth))
         return all_of(parts)
 
     def field(self, key: str, value: Any, where: Where, depth: int) -> Filter:
         if key.startswith("metadata.") and "metadata" in self.builder.subject.documents:
-            path = tuple(key.split(".")[1:])
-            if not all(path):
-                raise where.error(f"the path {key!r} has an empty key")
+            path = json_path(key.removeprefix("metadata."), where)
             return self._json(path, value, where, depth)
         target = self.fields.get(key)
         if target is None:
             known = ", ".join(sorted(self.fields))
-            raise where.error(f"unknown field {key!r}; this filter takes {known}")
+            raise where.error(f"unknown field {key[:80]!r}; this filter takes {known}")
         return self._conditions(target, value, where, depth)
 
     def _conditions(self, target: str, value: Any, where: Where, depth: int) -> Filter:

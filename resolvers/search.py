@@ -18,7 +18,18 @@ from db import search as engine
 from db.collections import REGISTRY_COLLECTIONS
 from db.pagination import ListSpec
 from db.records import ArtifactVersion, Collection, Organization
-from db.search import AllOf, AnyOf, Filter, JsonMatch, Match, Negation, Order, Search, Subject
+from db.search import (
+    AllOf,
+    AnyOf,
+    Filter,
+    JsonMatch,
+    Match,
+    Negation,
+    Order,
+    Scope,
+    Search,
+    Subject,
+)
 from db.versions import REGISTRY_VERSIONS
 from resolvers import authorization, organizations, patterns
 from resolvers.context import Context
@@ -27,6 +38,8 @@ from resolvers.pages import ListQuery
 
 # Bounds on what one search may ask: the tree, its lists, its texts and its regular expressions.
 MAX_CONDITIONS = 64
+# Every object of the tree, `and`/`or`/`not` and empty ones included.
+MAX_NODES = 256
 MAX_DEPTH = 8
 MAX_VALUES = 100
 MAX_TEXT = 256
@@ -95,6 +108,9 @@ def json_scalar(value: Any, op: str, where: Where) -> Any:
 
 def json_path(text: str, where: Where) -> tuple[str, ...]:
     """`eval.auc` as its keys. A key holding a dot is written in double quotes: `a."b.c"`."""
+    longest = MAX_PATH_SEGMENTS * (MAX_KEY + 3)
+    if len(text) > longest:
+        raise where.error(f"a path is at most {longest} characters")
     keys: list[str] = []
     rest = text
     while True:
@@ -106,8 +122,8 @@ def json_path(text: str, where: Where) -> tuple[str, ...]:
             if rest and not rest.startswith("."):
                 raise where.error(f"in the path {text!r}, a quoted key must be followed by a dot")
         else:
-            key, _, rest = rest.partition(".")
-            rest = "." + rest if _ else ""
+            key, dot, rest = rest.partition(".")
+            rest = dot + rest
         if not key:
             raise where.error(
                 f"the path {text!r} has an empty key (write keys separated by single dots)"
@@ -148,6 +164,7 @@ class Builder:
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
         self.conditions = 0
+        self.nodes = 0
         self.regexes = 0
 
     def _count(self, where: Where) -> None:
@@ -156,6 +173,10 @@ class Builder:
             raise where.error(f"a filter has at most {MAX_CONDITIONS} conditions")
 
     def nested(self, where: Where, depth: int) -> None:
+        """Counts one more object of the tree, `depth` levels down."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise where.error(f"a filter has at most {MAX_NODES} objects in all")
         if depth > MAX_DEPTH:
             raise where.error(f"`and`, `or` and `not` nest at most {MAX_DEPTH} levels deep")
 
@@ -361,8 +382,6 @@ def search(
 # Across registries: what the caller may see, as conditions on the registry `r` of each row.
 _VISIBLE = """(r.organization_id = ANY($?) AND (r.visibility = 'ORGANIZATION'
 OR r.organization_id = ANY($?) OR r.id = ANY($?)))"""
-
-Scope = tuple[str, tuple[tuple[Any, str], ...]]
 
 
 def registries_scope(

@@ -135,6 +135,18 @@ def test_each_level_maps_onto_the_listed_subject() -> None:
         ("versions", {"metadata..a": 1}, "empty key", ("filters", "metadata..a")),
         (
             "versions",
+            {"metadata." + ".".join("k" * 17): 1},
+            "at most 16 keys",
+            ("filters", "metadata." + ".".join("k" * 17)),
+        ),
+        (
+            "versions",
+            {"$and": [{} for _ in range(300)]},
+            "at most 256 objects",
+            ("filters", "$and", "255"),
+        ),
+        (
+            "versions",
             {"tag": {"$in": list(range(101))}},
             "at most 100 values",
             ("filters", "tag", "$in"),

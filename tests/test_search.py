@@ -502,6 +502,16 @@ BAD_INPUT = [
         "at most 100 values",
         ["filter", "tags", "any"],
     ),
+    (
+        {"filter": {"and": [{} for _ in range(300)]}},
+        "at most 256 objects",
+        ["filter", "and", "255"],
+    ),
+    (
+        {"filter": {"metadata": [{"path": "k." * 5000 + "k", "eq": 1}]}},
+        "a path is at most",
+        ["filter", "metadata", "0", "path"],
+    ),
     ({"filter": {"tags": {"any": []}}}, "at least one value", ["filter", "tags", "any"]),
     (
         {"filter": {"metadata": [{"path": "eval..auc", "gt": 1}]}},

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db import records
+from db.search import VERSIONS
 from resolvers import automations, collections, history, organizations, registries, versions
 from resolvers.pages import ListQuery
 from schema.connection import connection_field
@@ -18,7 +19,7 @@ from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.registries import Registry
-from schema.search import Query, VersionFilterArgument, VersionOrderArgument, versions_search
+from schema.search import Query, VersionFilterArgument, VersionOrderArgument, search_of
 
 if TYPE_CHECKING:
     from schema.automations import Automation
@@ -54,7 +55,7 @@ class ArtifactCollection(Node):
         query: Query = None,
         order_by: VersionOrderArgument = None,
     ) -> ListQuery[records.ArtifactVersion]:
-        return versions.versions_of(self.record, versions_search(filter, query, order_by))
+        return versions.versions_of(self.record, search_of(VERSIONS, filter, order_by, query))
 
     @strawberry.field(
         description="One version, by alias or by index (give exactly one). With `asOf`, the "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import records
+from db.search import REGISTRIES
 from resolvers import accounts, history, organizations, registries
 from resolvers.pages import ListQuery
 from schema.accounts import User
@@ -17,7 +18,7 @@ from schema.context import Ctx, arg, maybe
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
-from schema.search import Query, RegistryFilterArgument, RegistryOrderArgument, registries_search
+from schema.search import Query, RegistryFilterArgument, RegistryOrderArgument, search_of
 
 if TYPE_CHECKING:
     from schema.registries import Registry
@@ -134,7 +135,7 @@ class Organization(Node):
         query: Query = None,
         order_by: RegistryOrderArgument = None,
     ) -> ListQuery[records.Registry]:
-        search = registries_search(filter, query, order_by)
+        search = search_of(REGISTRIES, filter, order_by, query)
         return await registries.registries_of(info.context, self.record, search)
 
     @strawberry.field(description="One registry by name (case-insensitive), without the prefix.")

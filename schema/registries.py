@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db import records
+from db.search import COLLECTIONS
 from resolvers import accounts, automations, collections, history, organizations, registries
 from resolvers.pages import ListQuery
 from schema.accounts import User
@@ -23,7 +24,7 @@ from schema.search import (
     CollectionFilterArgument,
     CollectionOrderArgument,
     Query,
-    collections_search,
+    search_of,
 )
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class Registry(Node):
         query: Query = None,
         order_by: CollectionOrderArgument = None,
     ) -> ListQuery[records.Collection]:
-        search = collections_search(filter, query, order_by)
+        search = search_of(COLLECTIONS, filter, order_by, query)
         return collections.collections_of(self.record, search)
 
     @connection_field(

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records
-from resolvers import accounts, collections, lineage, organizations, runs, search
+from db.search import RUNS
+from resolvers import accounts, collections, lineage, organizations, runs
 from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.collections import ArtifactSequence
@@ -36,8 +37,7 @@ from schema.search import (
     OrderPath,
     StringFilter,
     TimeFilter,
-    filter_tree,
-    order_tree,
+    search_of,
 )
 from schema.versions import ArtifactVersion, ArtifactVersionPayload
 
@@ -141,10 +141,7 @@ class Project(Node):
     async def runs(
         self, info: Ctx, filter: RunFilterArgument = None, order_by: RunOrderArgument = None
     ) -> ListQuery[records.Run]:
-        found = search.search(
-            search.engine.RUNS, filter=filter_tree(filter), order_by=order_tree(order_by)
-        )
-        return runs.runs_of(self.record, found)
+        return runs.runs_of(self.record, search_of(RUNS, filter, order_by))
 
     @connection_field(ArtifactSequence, "Artifacts logged in the project, by name.")
     async def artifact_sequences(self, info: Ctx) -> ListQuery[records.Collection]:

@@ -2,7 +2,7 @@
 fields that search versions and collections across registries.
 
 The inputs of one field (`StringFilter`, `TimeFilter`, `JsonFilter`, …) are shared; each list's
-filter input holds its fields and nests `and`, `or` and `not` freely. `filter_tree` hands them to
+filter input holds its fields and nests `and`, `or` and `not` freely. `given` hands them to
 `resolvers/search.py` as plain dicts, where the checks and limits are.
 """
 
@@ -17,7 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import records
-from db.search import Search
+from db.search import Search, Subject
 from resolvers import search
 from resolvers.pages import ListQuery
 from schema.connection import connection_field
@@ -347,13 +347,12 @@ def _name(field: Any) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def filter_tree(given: Any, run_ids: bool = False) -> Mapping[str, Any] | None:
-    """A filter input as plain dicts, run IDs decoded to row ids."""
-    if given is None:
+def given(value: Any) -> Mapping[str, Any] | None:
+    """A filter or ordering input as plain dicts (run IDs decoded to row ids); None if absent."""
+    if value is None:
         return None
-    tree = plain(given)
-    if run_ids:
-        _decode_run_ids(tree)
+    tree = plain(value)
+    _decode_run_ids(tree)
     return tree
 
 
@@ -367,8 +366,11 @@ def _decode_run_ids(tree: dict[str, Any]) -> None:
         _decode_run_ids(tree["not"])
 
 
-def order_tree(given: Any) -> Mapping[str, Any] | None:
-    return None if given is None else plain(given)
+def search_of(
+    subject: Subject, filter: Any, order_by: Any, query: str | None = None
+) -> Search | None:
+    """The search a list's `filter`, `orderBy` and `query` arguments ask for."""
+    return search.search(subject, filter=given(filter), query=query, order_by=given(order_by))
 
 
 Organization = Annotated[
@@ -394,44 +396,10 @@ CollectionOrderArgument = Annotated[
 ]
 
 
-def versions_search(
-    filter: ArtifactVersionFilter | None, query: str | None, order_by: ArtifactVersionOrder | None
-) -> Search | None:
-    """The search a versions list's arguments ask for."""
-    return search.search(
-        search.engine.VERSIONS,
-        filter=filter_tree(filter, run_ids=True),
-        query=query,
-        order_by=order_tree(order_by),
-    )
-
-
-def collections_search(
-    filter: CollectionFilter | None, query: str | None, order_by: CollectionOrder | None
-) -> Search | None:
-    return search.search(
-        search.engine.COLLECTIONS,
-        filter=filter_tree(filter),
-        query=query,
-        order_by=order_tree(order_by),
-    )
-
-
 RegistryFilterArgument = Annotated[RegistryFilter | None, arg("Only registries matching this.")]
 RegistryOrderArgument = Annotated[
     RegistryOrder | None, arg("The order (default: by name, or relevance).")
 ]
-
-
-def registries_search(
-    filter: RegistryFilter | None, query: str | None, order_by: RegistryOrder | None
-) -> Search | None:
-    return search.search(
-        search.engine.REGISTRIES,
-        filter=filter_tree(filter),
-        query=query,
-        order_by=order_tree(order_by),
-    )
 
 
 @strawberry.type
@@ -452,9 +420,9 @@ class SearchQuery:
         return await search.registry_versions(
             info.context,
             organization,
-            filter=filter_tree(filter, run_ids=True),
+            filter=given(filter),
             query=query,
-            order_by=order_tree(order_by),
+            order_by=given(order_by),
         )
 
     @connection_field(
@@ -472,7 +440,7 @@ class SearchQuery:
         return await search.registry_collections(
             info.context,
             organization,
-            filter=filter_tree(filter),
+            filter=given(filter),
             query=query,
-            order_by=order_tree(order_by),
+            order_by=given(order_by),
         )

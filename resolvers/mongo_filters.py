@@ -10,7 +10,7 @@ same limits and the same SQL as Cairn's own filter inputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +64,9 @@ LEVELS: dict[tuple[str, str], Mapping[str, str]] = {
     ("registries", "registries"): REGISTRY_FIELDS,
 }
 
+# One condition on a field: (operator, operand, where) → the tree's leaf.
+Leaf = Callable[[str, Any, Where], Filter]
+
 _COMPARISONS = {"$eq": "eq", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 
 
@@ -101,31 +104,34 @@ class Translation:
     def field(self, key: str, value: Any, where: Where, depth: int) -> Filter:
         if key.startswith("metadata.") and "metadata" in self.builder.subject.documents:
             path = json_path(key.removeprefix("metadata."), where)
-            return self._json(path, value, where, depth)
+            return self._conditions(
+                value, where, depth, lambda op, v, w: self._json_leaf(path, op, v, w)
+            )
         target = self.fields.get(key)
         if target is None:
             known = ", ".join(sorted(self.fields))
             raise where.error(f"unknown field {key[:80]!r}; this filter takes {known}")
-        return self._conditions(target, value, where, depth)
+        return self._conditions(value, where, depth, lambda op, v, w: self._leaf(target, op, v, w))
 
-    def _conditions(self, target: str, value: Any, where: Where, depth: int) -> Filter:
+    def _conditions(self, value: Any, where: Where, depth: int, leaf: Leaf) -> Filter:
+        """A field's value: a plain value (equality), or operators, all of which hold."""
         if not isinstance(value, Mapping) or not any(k.startswith("$") for k in value):
-            return self._leaf(target, "$eq", value, where)
+            return leaf("$eq", value, where)
         parts: list[Filter] = []
         for op, operand in value.items():
             here = where / op
             if op == "$not":
                 self.builder.nested(here, depth + 1)
-                parts.append(Negation(self._conditions(target, operand, here, depth + 1)))
-            elif op in ("$ne", "$nin"):
-                parts.append(
-                    Negation(self._leaf(target, "$eq" if op == "$ne" else "$in", operand, here))
-                )
+                parts.append(Negation(self._conditions(operand, here, depth + 1, leaf)))
+            elif op == "$nin":
+                parts.append(Negation(leaf("$in", operand, here)))
             else:
-                parts.append(self._leaf(target, op, operand, here))
+                parts.append(leaf(op, operand, here))
         return all_of(parts)
 
     def _leaf(self, target: str, op: str, operand: Any, where: Where) -> Filter:
+        if op == "$ne":
+            return Negation(self._leaf(target, "$eq", operand, where))
         registry_name = target.startswith("registry:")
         field = target.removeprefix("registry:")
         spec = self.builder.subject.fields[field]
@@ -146,25 +152,11 @@ class Translation:
             raise where.error(f"unknown operator {op!r}")
         return self.builder.leaf(field, ops[op], operand, where)
 
-    def _json(self, path: tuple[str, ...], value: Any, where: Where, depth: int) -> Filter:
-        if not isinstance(value, Mapping) or not any(k.startswith("$") for k in value):
-            return self.builder.json_leaf("metadata", path, "eq", value, where)
+    def _json_leaf(self, path: tuple[str, ...], op: str, operand: Any, where: Where) -> Filter:
         ops = {**_COMPARISONS, "$ne": "ne", "$in": "in", "$exists": "exists"}
-        parts: list[Filter] = []
-        for op, operand in value.items():
-            here = where / op
-            if op == "$not":
-                self.builder.nested(here, depth + 1)
-                parts.append(Negation(self._json(path, operand, here, depth + 1)))
-            elif op == "$nin":
-                parts.append(
-                    Negation(self.builder.json_leaf("metadata", path, "in", operand, here))
-                )
-            elif op in ops:
-                parts.append(self.builder.json_leaf("metadata", path, ops[op], operand, here))
-            else:
-                raise here.error(f"{op!r} does not apply to values inside metadata")
-        return all_of(parts)
+        if op not in ops:
+            raise where.error(f"{op!r} does not apply to values inside metadata")
+        return self.builder.json_leaf("metadata", path, ops[op], operand, where)
 
 
 def _without_prefix(operand: Any) -> Any:

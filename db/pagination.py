@@ -266,9 +266,12 @@ async def fetch_rows(conn: Executor, searched: bool, sql: str, *args: Any) -> li
         return await conn.fetch(sql, *args)
     try:
         return await conn.fetch(sql, *args)
-    except asyncpg.InvalidRegularExpressionError as error:
+    except asyncpg.InvalidRegularExpressionError:
+        # The driver's text stays out of answers; what to change is said instead.
         raise SearchFailed(
-            "filter", f"a regular expression of the filter is not one PostgreSQL runs: {error}"
+            "filter",
+            "a regular expression of the filter is not one PostgreSQL runs: it takes RE2's "
+            "common syntax, not named groups, `\\z`, Unicode classes or `(?i)` past the start",
         ) from None
     except asyncpg.QueryCanceledError:
         raise SearchFailed(

@@ -724,3 +724,14 @@ async def test_text_documents_stay_exact_under_concurrent_changes(
     assert (stale_versions, stale_collections) == (0, 0)
     found = await search_ids(admin, changing, query="tide moon ripple")
     assert len(found) == len(versions)
+
+
+async def test_a_regex_postgresql_refuses_answers_without_the_drivers_text(
+    search_world: SearchWorld, client: httpx.AsyncClient
+) -> None:
+    admin = as_(search_world, client, "admin")
+    filter = {"name": {"regex": "(?P<x>a)"}}
+    body = answer(await admin.post(SEARCH, {"org": search_world.org.name, "filter": filter}))
+    (error,) = body["errors"]
+    assert "named groups" in error["message"]
+    assert "invalid regular expression" not in error["message"]

@@ -104,6 +104,9 @@ class Loaders:
         self.version_by_collection_alias: DataLoader[tuple[int, str], ArtifactVersion | None] = (
             _loader(pool, versions.versions_by_collection_alias)
         )
+        self.version_by_collection_content: DataLoader[tuple[int, int], ArtifactVersion | None] = (
+            _loader(pool, versions.versions_by_collection_content)
+        )
         self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
             pool, versions.source_versions_by_content
         )

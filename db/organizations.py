@@ -113,6 +113,17 @@ async def teams_by_id(conn: Executor, ids: Sequence[int]) -> list[Team | None]:
     return await records_by_id(conn, SELECT_TEAMS_BY_ID, ids, Team)
 
 
+SELECT_TEAMS_OF_USER = f"""
+SELECT {TEAM_COLUMNS} FROM teams t JOIN team_members m ON m.team_id = t.id
+WHERE m.user_id = $1 ORDER BY lower(t.name), t.id
+"""
+
+
+async def teams_of_user(conn: Executor, user_id: int) -> list[Team]:
+    rows = await conn.fetch(SELECT_TEAMS_OF_USER, user_id)
+    return [from_record(Team, row) for row in rows]
+
+
 TEAMS_BY_ORGANIZATION: ListSpec[Team] = ListSpec(
     name="organization.teams",
     columns=TEAM_COLUMNS,

@@ -310,6 +310,8 @@ VERSIONS = Subject(
         "digest": Field("text", "c.digest"),
         "description": Field("text", "v.description"),
         "versionIndex": Field("number", "v.version_index", "integer"),
+        "collectionId": Field("number", "v.collection_id", "bigint"),
+        "registryId": Field("number", "col.registry_id", "bigint", nullable=True),
         "size": Field("number", "c.size", "bigint"),
         "createdAt": Field("time", "c.created_at", "timestamptz"),
         "linkedAt": Field("time", "v.linked_at", "timestamptz"),
@@ -364,6 +366,8 @@ VERSIONS = Subject(
 COLLECTIONS = Subject(
     name="collections",
     fields={
+        "id": Field("number", "col.id", "bigint"),
+        "registryId": Field("number", "col.registry_id", "bigint", nullable=True),
         "name": Field("text", "col.name"),
         "registry": Field(
             "text",
@@ -391,6 +395,7 @@ COLLECTIONS = Subject(
 REGISTRIES = Subject(
     name="registries",
     fields={
+        "id": Field("number", "r.id", "bigint"),
         "name": Field("text", "r.name", case_insensitive=True),
         "description": Field("text", "r.description"),
         "visibility": Field("choice", "r.visibility"),

@@ -83,6 +83,24 @@ async def source_versions_by_content(
     return [found.get(i) for i in content_ids]
 
 
+SELECT_VERSIONS_BY_COLLECTION_CONTENT = f"""
+SELECT {VERSION_COLUMNS} {VERSION_SOURCE}
+JOIN unnest($1::bigint[], $2::bigint[]) AS k(collection_id, content_id)
+  ON v.collection_id = k.collection_id AND v.content_id = k.content_id
+"""
+
+
+async def versions_by_collection_content(
+    conn: Executor, keys: Sequence[tuple[int, int]]
+) -> list[ArtifactVersion | None]:
+    """The version of each (collection, content), if the content is in that collection."""
+    rows = await conn.fetch(
+        SELECT_VERSIONS_BY_COLLECTION_CONTENT, [k[0] for k in keys], [k[1] for k in keys]
+    )
+    found = {(row["collection_id"], row["content_id"]): _version(row) for row in rows}
+    return [found.get(key) for key in keys]
+
+
 SELECT_ALIASES_BY_VERSION = """
 SELECT version_id, array_agg(alias ORDER BY alias) AS aliases FROM aliases
 WHERE version_id = ANY($1::bigint[]) GROUP BY version_id
@@ -206,6 +224,8 @@ FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(
     keys=(SortKey("f.path", "text"),),
     descending=False,
     record=lambda row: from_record(ArtifactFile, row),
+    # Only the files of these paths, when given.
+    filter="f.path = ANY($filter::text[])",
 )
 
 
@@ -483,6 +503,14 @@ UPDATE_VERSION_DESCRIPTION = "UPDATE artifact_versions SET description = $2 WHER
 
 async def update_version_description(conn: Connection, version_id: int, description: str) -> None:
     await conn.execute(UPDATE_VERSION_DESCRIPTION, version_id, description)
+
+
+UPDATE_CONTENT_METADATA = "UPDATE artifact_contents SET metadata = $2::jsonb WHERE id = $1"
+
+
+async def set_content_metadata(conn: Connection, content_id: int, metadata: bytes) -> None:
+    """Replaces a content's metadata (JSON text), for every version of it."""
+    await conn.execute(UPDATE_CONTENT_METADATA, content_id, metadata.decode())
 
 
 SELECT_REGISTRY_VERSIONS_OF_CONTENTS = f"""

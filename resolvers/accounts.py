@@ -28,7 +28,9 @@ KEY_PREFIX = "cairn_"
 
 
 def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    # Hex: the wandb SDK refuses keys whose text after the first `-` is under 40 characters,
+    # which a URL-safe base64 secret may hold.
+    return KEY_PREFIX + secrets.token_hex(32)
 
 
 def hash_key(key: str) -> bytes:
@@ -76,6 +78,14 @@ async def users_by_id(ctx: Context, ids: Sequence[int]) -> list[User | None]:
     found = await ctx.loaders.user_by_id.load_many(ids)
     seen = await asyncio.gather(*(authorization.can_view_user(ctx, u) for u in found))
     return [u if see else None for u, see in zip(found, seen, strict=True)]
+
+
+async def visible_user_by_name(ctx: Context, name: str) -> User | None:
+    """A user by name, when the caller shares an organization with them (or is them)."""
+    found = await accounts.user_by_name(ctx.pool, name)
+    if found is None or found.id == ctx.principal.user.id:
+        return found
+    return found if await authorization.can_view_user(ctx, found) else None
 
 
 async def viewer_api_keys(ctx: Context) -> list[ApiKey]:

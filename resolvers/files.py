@@ -469,10 +469,12 @@ async def download_url(ctx: Context, file: ArtifactFile) -> str | None:
     )
 
 
-# A whole version: its files in one tar archive, or its manifest as JSON.
+# A whole version: its files in one tar archive, or its manifest as JSON (Cairn's, or the wandb
+# SDK's format), each kind named by the end of the URL's file name.
 
 ARCHIVE = "tar"
-MANIFEST = "json"
+MANIFEST = "manifest.json"
+WANDB_MANIFEST = "wandb-manifest.json"
 
 
 def content_grant(content_id: int, name: str) -> tuple[str, ...]:
@@ -481,7 +483,8 @@ def content_grant(content_id: int, name: str) -> tuple[str, ...]:
 
 async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str | None:
     """A signed URL for the version's whole content as `kind` (ARCHIVE, which needs the right
-    to download, or MANIFEST); None for an archive of files logged before Cairn stored bytes."""
+    to download, MANIFEST or WANDB_MANIFEST); None for an archive of files logged before Cairn
+    stored bytes."""
     if kind == ARCHIVE:
         await authorization.require_download(ctx, version.content_id)
         if not await ctx.loaders.content_fully_stored.load(version.content_id):
@@ -489,7 +492,7 @@ async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str 
     transfers = _transfers(ctx)
     collection = await ctx.loaders.collection_by_id.load(version.collection_id)
     stem = "artifact" if collection is None else collection.name
-    name = f"{stem}-v{version.version_index}.{'tar' if kind == ARCHIVE else 'manifest.json'}"
+    name = f"{stem}-v{version.version_index}.{kind}"
     return await transfers.signed_url(
         ctx.base_url,
         f"/files/contents/{version.content_id}/{quote(name)}",

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from db import search as engine
-from db.search import AllOf, AnyOf, Filter, Negation, Subject
-from resolvers.search import Builder, Where, all_of, json_path
+from db.collections import REGISTRY_COLLECTIONS
+from db.pagination import ListSpec
+from db.records import Organization
+from db.search import AllOf, AnyOf, Filter, Negation, Search, Subject
+from db.versions import REGISTRY_VERSIONS
+from resolvers import registries
+from resolvers.context import Context
+from resolvers.pages import ListQuery
+from resolvers.search import Builder, Where, all_of, json_path, visible_scope
 
 REGISTRY_PREFIX = "wandb-registry-"
 
@@ -36,23 +44,34 @@ VERSION_FIELDS = {
     "artifact_size": "size",
     "description": "description",
 }
+# The SDK narrows a registry's or a collection's listings by the number in its ID.
+COLLECTION_IDS = {"id": "id", "collection_id": "id", "artifact_collection_id": "id"}
+REGISTRY_IDS = {"id": "registryId", "project_id": "registryId"}
 COLLECTION_FIELDS_OF_VERSIONS = {
+    **dict.fromkeys(COLLECTION_IDS, "collectionId"),
     "name": "collection",
     "collection_name": "collection",
     "artifact_collection_name": "collection",
     "tag": "collectionTags",
     "tags": "collectionTags",
 }
-REGISTRY_FIELDS_OF_VERSIONS = {"name": "registry:registry"}
+REGISTRY_FIELDS_OF_VERSIONS = {"name": "registry:registry", **REGISTRY_IDS}
 COLLECTION_FIELDS = {
+    **COLLECTION_IDS,
     "name": "name",
     "tag": "tags",
     "tags": "tags",
     "description": "description",
     "created_at": "createdAt",
 }
-REGISTRY_FIELDS_OF_COLLECTIONS = {"name": "registry:registry"}
-REGISTRY_FIELDS = {"name": "registry:name", "description": "description", "created_at": "createdAt"}
+REGISTRY_FIELDS_OF_COLLECTIONS = {"name": "registry:registry", **REGISTRY_IDS}
+REGISTRY_FIELDS = {
+    "id": "id",
+    "project_id": "id",
+    "name": "registry:name",
+    "description": "description",
+    "created_at": "createdAt",
+}
 
 # Each level's fields, by the subject listed.
 LEVELS: dict[tuple[str, str], Mapping[str, str]] = {
@@ -209,9 +228,81 @@ def translate(
     decoded = parse(given, where)
     if not decoded:
         return None
-    subject = {
-        "versions": engine.VERSIONS,
-        "collections": engine.COLLECTIONS,
-        "registries": engine.REGISTRIES,
-    }[listed]
-    return Translation(subject, LEVELS[(listed, level)], where).expression(decoded, where)
+    return Translation(SUBJECTS[listed], LEVELS[(listed, level)], where).expression(decoded, where)
+
+
+# The SDK's orderings: a field name, with `-` in front for descending.
+ORDERS: dict[str, Mapping[str, str]] = {
+    "registries": {"name": "NAME", "created_at": "CREATED_AT"},
+    "collections": {"name": "NAME", "created_at": "CREATED_AT"},
+    "versions": {
+        "created_at": "CREATED_AT",
+        "artifact_created_at": "CREATED_AT",
+        "linked_at": "LINKED_AT",
+        "acm_created_at": "LINKED_AT",
+        "artifact_size": "SIZE",
+    },
+}
+SUBJECTS = {
+    "versions": engine.VERSIONS,
+    "collections": engine.COLLECTIONS,
+    "registries": engine.REGISTRIES,
+}
+
+
+def order_of(listed: str, given: str | None) -> engine.Order | None:
+    if not given:
+        return None
+    name = given.removeprefix("-").removeprefix("+")
+    found = ORDERS[listed].get(name)
+    if found is None:
+        known = ", ".join(sorted(ORDERS[listed]))
+        raise Where(("order",)).error(
+            f"{listed} cannot be ordered by {name[:80]!r}; order by one of {known}"
+        )
+    return engine.Order(found, descending=given.startswith("-"))
+
+
+async def registry_search(
+    ctx: Context,
+    listed: str,
+    organization: Organization,
+    filters: Mapping[str, tuple[str, str | None]],
+    order: str | None,
+) -> ListQuery[Any]:
+    """A registry search of the SDK: `listed` (registries, collections or versions) of the
+    organization that the caller may see, narrowed by each level's filter (`filters` maps each
+    argument's name to its level and JSON text) and ordered by `order`."""
+    parts = [
+        found
+        for argument, (level, text) in filters.items()
+        if (found := translate(listed, level, text, argument)) is not None
+    ]
+    search = Search(
+        subject=SUBJECTS[listed],
+        filter=all_of(parts) if parts else None,
+        order=order_of(listed, order),
+    )
+    if listed == "registries":
+        return await registries.registries_of(ctx, organization, search)
+    scope = await visible_scope(ctx, organization)
+    spec: ListSpec[Any] = REGISTRY_VERSIONS if listed == "versions" else REGISTRY_COLLECTIONS
+    return ListQuery(spec, 0, search=replace(search, scope=(scope,)))
+
+
+def collection_search(filters: str | None, order: str | None) -> Search | None:
+    """A registry's own collections, narrowed and ordered as the SDK asks."""
+    tree = translate("collections", "collections", filters)
+    if tree is None and not order:
+        return None
+    return Search(subject=engine.COLLECTIONS, filter=tree, order=order_of("collections", order))
+
+
+def refuse_search_of_sequences(filters: str | None, order: str | None) -> None:
+    """A project's logged artifacts are listed newest first, unfiltered."""
+    if filters or order:
+        argument = "filters" if filters else "order"
+        raise Where((argument,)).error(
+            "a project's artifact collections cannot be filtered or ordered on this server; "
+            "registry collections can"
+        )

@@ -64,6 +64,11 @@ async def viewer_organizations(ctx: Context) -> list[Organization]:
     return sorted((o for o in found if o is not None), key=lambda o: o.name)
 
 
+async def viewer_teams(ctx: Context) -> list[Team]:
+    """The teams the caller belongs to, in every organization."""
+    return await organizations.teams_of_user(ctx.pool, ctx.principal.user.id)
+
+
 def viewer_role(ctx: Context, organization_id: int) -> str | None:
     return ctx.principal.organization_roles.get(organization_id)
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from db import collections, versions
+from db import collections, json_values, versions
 from db.pool import Connection
 from db.records import ArtifactFile, ArtifactVersion, Collection, Organization, User
 from db.search import Search
@@ -18,6 +18,7 @@ from resolvers.collections import project_sequence, registry_collection, require
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.history import AuditTarget, audit_txn
+from resolvers.organizations import organization as organization_by_id
 from resolvers.organizations import organization_by_name, project_by_name, viewer_organizations
 from resolvers.pages import ListQuery
 from resolvers.paths import ArtifactPath, invalid_path, parse_path
@@ -77,6 +78,44 @@ async def source_version(ctx: Context, content_id: int) -> ArtifactVersion | Non
     return await authorization.visible(ctx, found)
 
 
+async def version_of_content_in(
+    ctx: Context, collection_id: int, content_id: int
+) -> ArtifactVersion | None:
+    """The version of a content in a collection, if the content is there."""
+    found = await ctx.loaders.version_by_collection_content.load((collection_id, content_id))
+    return await authorization.visible(ctx, found)
+
+
+async def version_of_content_named(
+    ctx: Context,
+    given: ArtifactVersion,
+    organization: str | None,
+    project: str | None,
+    collection: str | None,
+) -> ArtifactVersion:
+    """The version of `given`'s content in the collection named by its organization, registry
+    (`wandb-registry-<name>`) or project, and name; `given` itself when no collection is named."""
+    if collection is None:
+        return given
+    if organization is None or project is None:
+        owner = await organization_by_id(ctx, given.organization_id)
+        assert owner is not None
+        organization = organization or owner.name
+        if project is None:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"name the registry or project that holds '{collection}'",
+                ("projectName",),
+            )
+    parsed = parse_path(f"{organization}/{project}/{collection}")
+    org = await _path_organization(ctx, parsed, None)
+    coll = await _path_collection(ctx, parsed, org)
+    found = await version_of_content_in(ctx, coll.id, given.content_id)
+    if found is None:
+        raise not_found(f"this artifact is not in '{coll.name}'", ("artifactCollectionName",))
+    return found
+
+
 async def version_path(ctx: Context, found: ArtifactVersion) -> str:
     """`org/wandb-registry-<registry>/<collection>:v<N>`, or `org/<project>/<artifact>:v<N>`."""
     coll = await ctx.loaders.collection_by_id.load(found.collection_id)
@@ -130,10 +169,11 @@ async def linked_versions(ctx: Context, found: ArtifactVersion) -> ListQuery[Art
     return ListQuery(VERSIONS_BY_CONTENT, found.content_id, visible)
 
 
-def files(found: ArtifactVersion) -> ListQuery[ArtifactFile]:
-    """Every caller who sees the version sees its files' names and sizes; their bytes are for
-    those who may download (`files.download_url`)."""
-    return ListQuery(FILES_BY_CONTENT, found.content_id)
+def files(found: ArtifactVersion, paths: Sequence[str] | None = None) -> ListQuery[ArtifactFile]:
+    """Every caller who sees the version sees its files' names and sizes (all of them, or those
+    at `paths`); their bytes are for those who may download (`files.download_url`)."""
+    only = None if paths is None else tuple(paths)
+    return ListQuery(FILES_BY_CONTENT, found.content_id, only)
 
 
 async def version_by_path(
@@ -142,6 +182,17 @@ async def version_by_path(
     """Resolves a path to one version, or raises an error naming the part that is wrong."""
     parsed = parse_path(path)
     org = await _path_organization(ctx, parsed, default_organization)
+    coll = await _path_collection(ctx, parsed, org)
+    found = await version_in_collection(ctx, coll.id, alias=parsed.alias, index=parsed.index)
+    if found is None:
+        selector = parsed.alias if parsed.alias is not None else f"v{parsed.index}"
+        kind = "alias" if parsed.alias is not None else "version"
+        raise not_found(f"{kind} '{selector}' not found in '{coll.name}'", ("path",))
+    return found
+
+
+async def _path_collection(ctx: Context, parsed: ArtifactPath, org: Organization) -> Collection:
+    """The registry collection or project artifact a parsed path names."""
     coll: Collection | None
     if parsed.registry is not None:
         reg = await registry_in_organization(ctx, org.id, parsed.registry)
@@ -166,12 +217,7 @@ async def version_by_path(
             raise not_found(
                 f"artifact '{parsed.collection}' not found in project '{proj.name}'", ("path",)
             )
-    found = await version_in_collection(ctx, coll.id, alias=parsed.alias, index=parsed.index)
-    if found is None:
-        selector = parsed.alias if parsed.alias is not None else f"v{parsed.index}"
-        kind = "alias" if parsed.alias is not None else "version"
-        raise not_found(f"{kind} '{selector}' not found in '{coll.name}'", ("path",))
-    return found
+    return coll
 
 
 async def _path_organization(
@@ -476,3 +522,60 @@ async def _change_version(
     refreshed = await version(ctx, found.id)
     assert refreshed is not None
     return refreshed
+
+
+# The wandb SDK's `updateArtifact`: several changes at once. Every part is checked before any is
+# made; each change is then its own audited step.
+TTL_UNCHANGED = -1
+TTL_REMOVED = -2
+
+
+async def update_version_as_given(
+    ctx: Context,
+    *,
+    version_id: int,
+    description: str | None,
+    metadata: str | None,
+    ttl_seconds: int | None,
+    tags_to_add: Sequence[str],
+    tags_to_remove: Sequence[str],
+) -> ArtifactVersion:
+    """Applies what differs from the version as it is: its description, its content's metadata
+    (JSON text; shared by every version of the content) and time to live, and its tags."""
+    found = await require_version(ctx, version_id, None, ("artifactID", ""))
+    await authorization.require_version_change(ctx, found, "editing a version")
+    validation.description(description)
+    new_metadata = None
+    if metadata is not None:
+        try:
+            decoded = json_values.loads(metadata)
+        except ValueError:
+            raise validation.invalid("`metadata` is not valid JSON", "metadata") from None
+        new_metadata = json_values.dumps(validation.json_object(decoded, "metadata"))
+        if new_metadata == json_values.dumps(found.metadata):
+            new_metadata = None
+    new_ttl: int | None = found.ttl_seconds
+    if ttl_seconds is not None and ttl_seconds != TTL_UNCHANGED:
+        new_ttl = None if ttl_seconds == TTL_REMOVED else ttl(ttl_seconds, "ttlDurationSeconds")
+    added = validation.labels(tags_to_add, "tag", "tagsToAdd") if tags_to_add else []
+    removed = validation.labels(tags_to_remove, "tag", "tagsToDelete") if tags_to_remove else []
+
+    if description is not None and description != found.description:
+        await update_artifact_version(ctx, version_id=found.id, description=description)
+    if new_metadata is not None:
+        await _change_version(
+            ctx,
+            found,
+            lambda conn: versions.set_content_metadata(conn, found.content_id, new_metadata),
+            before={"metadata": found.metadata},
+            after={"metadata": json_values.loads(new_metadata)},
+        )
+    if new_ttl != found.ttl_seconds:
+        await set_artifact_ttl(ctx, version_id=found.id, ttl_seconds=new_ttl)
+    if added:
+        await add_tags(ctx, target=("ArtifactVersion", found.id), tags=added)
+    if removed:
+        await remove_tags(ctx, target=("ArtifactVersion", found.id), tags=removed)
+    changed = await version(ctx, found.id)
+    assert changed is not None
+    return changed

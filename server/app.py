@@ -19,9 +19,11 @@ from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
 from resolvers.files import Transfers
 from resolvers.live import EventHub
+from schema.wandb.schema import wandb_schema
 from server import metrics
 from server.graphiql_page import ASSETS_DIR, graphiql_assets_app, render_graphiql
 from server.graphql_http import (
+    WANDB_BASIC,
     GraphQLEndpoint,
     method_not_allowed,
     request_id_of,
@@ -34,6 +36,8 @@ from server.transfers import routes as transfer_routes
 from server.worker import DeliveryWorker
 
 logger = logging.getLogger("cairn.server")
+
+WANDB_GRAPHQL = "/wandb/graphql"
 
 
 def tune_garbage_collector() -> None:
@@ -65,7 +69,7 @@ def create_app(
             max_file_bytes=settings.max_file_bytes,
             part_bytes=settings.part_bytes,
         )
-        endpoints["graphql"] = GraphQLEndpoint(
+        shared = (
             active,
             settings.max_body_bytes,
             settings.webhook_policy,
@@ -73,6 +77,10 @@ def create_app(
             throttle,
             transfers,
             settings.public_url,
+        )
+        endpoints["graphql"] = GraphQLEndpoint(*shared)
+        endpoints["wandb"] = GraphQLEndpoint(
+            *shared, schema=wandb_schema, credentials=WANDB_BASIC, path=WANDB_GRAPHQL
         )
 
     if pool is not None:
@@ -120,19 +128,30 @@ def create_app(
             if owned:
                 await active.close()
 
-    async def graphql(request: Request) -> Response:
+    async def answer(request: Request, answering: GraphQLEndpoint) -> Response:
         if request.method not in ("GET", "POST"):
             return method_not_allowed()
-        if wants_graphiql(request):
-            return render_graphiql(settings.graphiql_demo_key, graphiql_assets)
         request_id = request_id_of(request)
         token = REQUEST_ID.set(request_id)
         try:
-            response = await endpoint().handle(request, request_id)
+            response = await answering.handle(request, request_id)
         finally:
             REQUEST_ID.reset(token)
         response.headers["X-Request-Id"] = request_id
         return response
+
+    async def graphql(request: Request) -> Response:
+        if request.method in ("GET", "POST") and wants_graphiql(request):
+            return render_graphiql(settings.graphiql_demo_key, graphiql_assets)
+        return await answer(request, endpoint())
+
+    async def wandb_graphql(request: Request) -> Response:
+        return await answer(request, endpoints["wandb"])
+
+    async def telemetry(request: Request) -> Response:
+        # The wandb SDK reports its own metrics to the server it talks to; Cairn keeps none of
+        # them, and answers at once so that the SDK neither retries nor waits.
+        return Response(status_code=204)
 
     async def prometheus(request: Request) -> Response:
         return await metrics.render(endpoint().pool, endpoint().events)
@@ -170,6 +189,14 @@ def create_app(
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             ),
             WebSocketRoute("/graphql", SubscriptionApp(endpoint)),
+            # The W&B dialect, where the wandb SDK looks for it under WANDB_BASE_URL=…/wandb.
+            Route(
+                WANDB_GRAPHQL,
+                wandb_graphql,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            ),
+            Route("/wandb/sdk/otel/v1/metrics", telemetry, methods=["POST"]),
+            Route("/sdk/otel/v1/metrics", telemetry, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

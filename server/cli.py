@@ -191,6 +191,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
             f' -d \'{{"query":"{{ viewer {{ name }} }}"}}\' {base}/graphql',
             file=sys.stderr,
         )
+        print(
+            f"From the wandb SDK: export WANDB_BASE_URL={base}/wandb WANDB_API_KEY={demo_key}",
+            file=sys.stderr,
+        )
     app = create_app(settings, database_url=url)
     # uvicorn re-raises the signal that stopped it once it has shut down. Exiting normally on it
     # lets the embedded PostgreSQL be stopped by its exit handler instead of being orphaned.

@@ -9,11 +9,14 @@ response.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,7 @@ from graphql import (
 )
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
@@ -169,7 +173,8 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     variables = source.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise RequestRefused(400, "`variables` must be an object or null", "BAD_REQUEST")
-    operation_name = source.get("operationName")
+    # The wandb SDK names some operations with "": the same as naming none.
+    operation_name = source.get("operationName") or None
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestRefused(400, "`operationName` must be a string or null", "BAD_REQUEST")
     extensions = source.get("extensions")
@@ -249,6 +254,43 @@ def bearer_key(request: Request) -> str | None:
     return key.strip()
 
 
+def basic_or_bearer_key(request: Request) -> str | None:
+    """The key of `Authorization: Basic base64(api:<key>)`, as the wandb SDK sends it (any user
+    name is accepted: the key alone says who is calling), or of a bearer header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        return bearer_key(request)
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeError):
+        return None
+    _, _, key = decoded.partition(":")
+    return key or None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How a GraphQL endpoint reads the caller's API key, and what it answers without one."""
+
+    read: Callable[[Request], str | None]
+    missing: str
+    challenge: str
+
+
+BEARER = Credentials(
+    bearer_key,
+    "a valid API key is required: send `Authorization: Bearer <key>`",
+    'Bearer realm="cairn"',
+)
+WANDB_BASIC = Credentials(
+    basic_or_bearer_key,
+    "a valid API key is required: set WANDB_API_KEY to a Cairn API key, or send "
+    "`Authorization: Basic base64(api:<key>)`",
+    'Basic realm="cairn"',
+)
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -259,7 +301,14 @@ class GraphQLEndpoint:
         throttle: Throttle | None = None,
         transfers: Transfers | None = None,
         public_url: str = "",
+        *,
+        schema: Schema = schema,
+        credentials: Credentials = BEARER,
+        path: str = "/graphql",
     ) -> None:
+        self.schema = schema
+        self.credentials = credentials
+        self.path = path
         self.pool = pool
         self.max_body_bytes = max_body_bytes
         self.webhook_policy = webhook_policy or WebhookPolicy()
@@ -289,8 +338,9 @@ class GraphQLEndpoint:
         elapsed = time.perf_counter() - started
         metrics.observe(seen.operation, response.status_code, elapsed)
         access_log.info(
-            "%s /graphql %s %.1f ms %s",
+            "%s %s %s %.1f ms %s",
             request.method,
+            self.path,
             response.status_code,
             elapsed * 1000,
             seen.operation or "-",
@@ -318,16 +368,16 @@ class GraphQLEndpoint:
         try:
             params = await read_params(request, self.max_body_bytes)
             seen.operation = params.operation_name
-            key = bearer_key(request)
+            key = self.credentials.read(request)
             principal = None if key is None else await authenticate(self.pool, key)
             if principal is None:
                 raise RequestRefused(
                     401,
-                    "a valid API key is required: send `Authorization: Bearer <key>`"
+                    self.credentials.missing
                     if key is None
                     else "the API key is not valid (unknown or revoked)",
                     "UNAUTHENTICATED",
-                    {"WWW-Authenticate": 'Bearer realm="cairn"'},
+                    {"WWW-Authenticate": self.credentials.challenge},
                 )
             shape = document_shape(params.query)
             if seen.operation is None and shape is not None:
@@ -358,7 +408,7 @@ class GraphQLEndpoint:
                 else {OperationType.QUERY, OperationType.MUTATION}
             )
             try:
-                result = await schema.execute(
+                result = await self.schema.execute(
                     params.query,
                     variable_values=params.variables,
                     context_value=context,

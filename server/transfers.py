@@ -9,13 +9,15 @@ caller's role."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import logging
 import mimetypes
 import re
 import tarfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -29,6 +31,8 @@ from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Staged
 from db.parts import PartBusy, UploadClosed
 from db.records import ArtifactFile
 from resolvers.files import (
+    MANIFEST,
+    WANDB_MANIFEST,
     PartsMissing,
     TransferRefused,
     Transfers,
@@ -445,7 +449,11 @@ async def _content(transfers: Transfers, request: Request) -> Response:
     if not found:
         raise TransferRefused(404, "this version no longer exists")
     disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    if name.endswith(".manifest.json"):
+    if name.endswith(f".{WANDB_MANIFEST}"):
+        return Response(
+            orjson.dumps(wandb_manifest(found)), media_type="application/json", headers=disposition
+        )
+    if name.endswith(f".{MANIFEST}"):
         manifest = {
             "files": [
                 {"path": f.path, "size": f.size, "sha256": f.sha256, "md5": f.md5} for f in found
@@ -463,6 +471,24 @@ async def _content(transfers: Transfers, request: Request) -> Response:
     if request.method == "HEAD":
         return Response(headers=headers)
     return StreamingResponse(_tar(transfers, found, tar_headers), headers=headers)
+
+
+def wandb_manifest(found: Sequence[ArtifactFile]) -> dict[str, Any]:
+    """The manifest as the wandb SDK reads it: each path's MD5 in base64, and its size."""
+    return {
+        "version": 1,
+        "storagePolicy": "wandb-storage-policy-v1",
+        "storagePolicyConfig": {"storageLayout": "V2"},
+        "contents": {
+            f.path: {
+                "digest": f.digest
+                if f.md5 is None
+                else base64.b64encode(bytes.fromhex(f.md5)).decode(),
+                "size": f.size,
+            }
+            for f in found
+        },
+    }
 
 
 # A tar archive ends with two empty 512-byte blocks.

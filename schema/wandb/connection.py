@@ -1,0 +1,95 @@
+"""Relay connections as W&B's schema shapes them, over Cairn's keyset pages.
+
+The SDK asks for pages larger than Cairn serves (5,000 file URLs, 1,000 aliases at once) and
+follows `hasNextPage` until it is false, so a larger `first` gets the largest page Cairn serves
+rather than an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolvers import pages
+from resolvers.pages import ListQuery
+from schema.context import Ctx
+from schema.errors import raise_domain_errors
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
+    start_cursor: str | None = strawberry.field(description="The cursor of the first item.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last item, to pass as `after`."
+    )
+
+
+@strawberry.type(description="An item of a page, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="The item's cursor.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The number of items in the whole list.")
+    async def total_count(self) -> int:
+        with raise_domain_errors():
+            return await self.count_total()
+
+
+async def connection(
+    info: Ctx,
+    query: ListQuery[Any],
+    wrap: Callable[[Any], T],
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    """The page of `query` after `after`, of at most `first` items (capped at Cairn's page size),
+    each built by `wrap`."""
+    ctx = info.context
+    size = DEFAULT_PAGE_SIZE if first is None else max(0, min(first, MAX_PAGE_SIZE))
+    with raise_domain_errors():
+        page = await pages.page(ctx, query, first=size, after=after, last=None, before=None)
+    edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in page.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=lambda: pages.total_count(ctx, query),
+    )
+
+
+def listed(items: list[T]) -> Connection[T]:
+    """A short list the domain returns whole (a registry's accepted types), as one page."""
+    edges = [Edge(cursor=str(position), node=item) for position, item in enumerate(items)]
+    total = len(items)
+
+    async def count() -> int:
+        return total
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=False,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=count,
+    )

@@ -1,0 +1,61 @@
+"""The W&B dialect's schema: its root types assembled from the dialect's domains, with the same
+limits, caches and error masking as Cairn's own schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from schema.context import OperationContext
+from schema.cost import QueryCost
+from schema.limits import (
+    MAX_TOKENS,
+    DocumentCache,
+    DocumentLimits,
+    NoNulInLiterals,
+    NoNulInVariables,
+)
+from schema.scalars import DateTime, Int64, Int64Definition
+from schema.schema import CairnSchema, MaskInternalErrors
+from schema.wandb.accounts import AccountsQuery
+from schema.wandb.collections import ArtifactPortfolio, ArtifactSequence
+from schema.wandb.links import LinksMutation
+from schema.wandb.organizations import OrganizationsQuery
+from schema.wandb.registries import RegistriesQuery
+from schema.wandb.scalars import JSONString, JSONStringDefinition
+from schema.wandb.versions import VersionsMutation, VersionsQuery
+
+
+@strawberry.type(description="Entry points of the W&B dialect.")
+class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery):
+    pass
+
+
+@strawberry.type(description="Changes, in the W&B dialect.")
+class Mutation(LinksMutation, VersionsMutation):
+    pass
+
+
+wandb_schema = CairnSchema(
+    query=Query,
+    mutation=Mutation,
+    types=[ArtifactPortfolio, ArtifactSequence],
+    config=StrawberryConfig(disable_field_suggestions=False),
+    scalar_overrides={
+        datetime: DateTime,
+        Int64: Int64Definition,
+        JSONString: JSONStringDefinition,
+    },
+    extensions=[
+        OperationContext,
+        lambda: AddValidationRules([DocumentLimits, NoNulInLiterals]),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaskInternalErrors,
+        DocumentCache,
+        NoNulInVariables,
+        QueryCost,
+    ],
+)

@@ -1,0 +1,404 @@
+"""Versions. W&B splits a version in two: the `Artifact` (its content, description, tags and
+metadata) and the `ArtifactCollectionMembership` (its place in one collection: index and
+aliases). Both are built here from a Cairn version; an `Artifact`'s ID names the version it
+was reached through, so that changes made through it (tags, aliases, links) land on that
+version, while its `artifactSequence` and `versionIndex` are those of the logged original."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import strawberry
+
+from db import records
+from resolvers import collections, files, pages, versions
+from resolvers.context import Context
+from schema.context import Ctx, arg
+from schema.errors import raise_domain_errors, still_there
+from schema.scalars import Int64
+from schema.wandb.collections import ArtifactCollection, ArtifactSequence, collection_of
+from schema.wandb.connection import Connection, connection
+from schema.wandb.files import File, files_of
+from schema.wandb.ids import number_of, wandb_id
+from schema.wandb.mutations import SuccessPayload, mutation
+from schema.wandb.organizations import After, First
+
+if TYPE_CHECKING:
+    from schema.wandb.registries import ArtifactType
+
+ArtifactTypeType = Annotated["ArtifactType", strawberry.lazy("schema.wandb.registries")]
+
+# A time to live of -2 tells the SDK that none is set.
+NO_TTL = -2
+
+
+def opaque_id(kind: str, *parts: object) -> strawberry.ID:
+    """An ID the SDK only passes back or compares, never decodes."""
+    text = ":".join([kind, *(str(p) for p in parts)])
+    return strawberry.ID(base64.b64encode(text.encode()).decode())
+
+
+@strawberry.type(description="A tag on a collection or a version.")
+class Tag:
+    owner: strawberry.Private[int]
+    tag: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, owner: int, tag: str) -> Tag:
+        return cls(owner=owner, tag=tag)
+
+    @strawberry.field(description="The tag's ID.")
+    def id(self) -> strawberry.ID:
+        return opaque_id("Tag", self.owner, self.tag)
+
+    @strawberry.field(description="The tag.")
+    def name(self) -> str:
+        return self.tag
+
+
+@strawberry.type(description="An alias, held by one version of a collection.")
+class ArtifactAlias:
+    alias: str = strawberry.field(description="The alias, e.g. `production`.")
+    version: strawberry.Private[records.ArtifactVersion]
+
+    @strawberry.field(description="The alias's ID.")
+    def id(self) -> strawberry.ID:
+        return opaque_id("ArtifactAlias", self.version.collection_id, self.alias)
+
+    @strawberry.field(description="The collection the alias is in.")
+    async def artifact_collection(self, info: Ctx) -> ArtifactCollection | None:
+        found = await collections.collection(info.context, self.version.collection_id)
+        return None if found is None else collection_of(found)
+
+
+@strawberry.type(description="The manifest of a version's files.")
+class ArtifactManifest:
+    version: strawberry.Private[records.ArtifactVersion]
+
+    @strawberry.field(description="The manifest's ID.")
+    def id(self) -> strawberry.ID:
+        return wandb_id("ArtifactManifest", self.version.id)
+
+    @strawberry.field(description="The manifest as a file, in the SDK's format.")
+    async def file(self, info: Ctx) -> File:
+        with raise_domain_errors():
+            url = await files.content_url(info.context, self.version, files.WANDB_MANIFEST)
+        assert url is not None
+        return File.manifest(self.version, url)
+
+
+async def aliases_of(info: Ctx, found: records.ArtifactVersion) -> list[ArtifactAlias]:
+    return [
+        ArtifactAlias(alias=a, version=found)
+        for a in await versions.version_aliases(info.context, found.id)
+    ]
+
+
+@strawberry.type(description="A version's content, and what is said about it.")
+class Artifact:
+    record: strawberry.Private[records.ArtifactVersion]
+
+    @classmethod
+    def of(cls, record: records.ArtifactVersion) -> Artifact:
+        return cls(record=record)
+
+    async def source(self, info: Ctx) -> records.ArtifactVersion:
+        if self.record.collection_id == self.record.sequence_id:
+            return self.record
+        found = await versions.source_version(info.context, self.record.content_id)
+        return still_there(found, "logged version")
+
+    @strawberry.field(description="The version's ID.")
+    def id(self) -> strawberry.ID:
+        return wandb_id("Artifact", self.record.id)
+
+    @strawberry.field(description="The project's artifact this content was logged as.")
+    async def artifact_sequence(self, info: Ctx) -> ArtifactSequence:
+        found = await collections.collection(info.context, self.record.sequence_id)
+        return ArtifactSequence(record=still_there(found, "logged artifact"))
+
+    @strawberry.field(description="The index the content was logged at.")
+    async def version_index(self, info: Ctx) -> int:
+        return (await self.source(info)).version_index
+
+    @strawberry.field(description="The artifact's type.")
+    def artifact_type(self) -> ArtifactTypeType:
+        from schema.wandb.registries import ArtifactType
+
+        return ArtifactType(project=None, type_name=self.record.artifact_type)
+
+    @strawberry.field(description="The version's description.")
+    def description(self) -> str:
+        return self.record.description
+
+    @strawberry.field(description="The content's metadata, as JSON text.")
+    def metadata(self) -> str:
+        return orjson.dumps(self.record.metadata).decode()
+
+    @strawberry.field(description="The time to live in seconds, or -2 when none is set.")
+    def ttl_duration_seconds(self) -> int:
+        return self.record.ttl_seconds or NO_TTL
+
+    @strawberry.field(description="Whether the time to live comes from elsewhere: never here.")
+    def ttl_is_inherited(self) -> bool:
+        return False
+
+    @strawberry.field(description="The version's tags.")
+    async def tags(self, info: Ctx) -> list[Tag]:
+        found = await versions.version_tags(info.context, self.record.id)
+        return [Tag.of(self.record.id, t) for t in found]
+
+    @strawberry.field(description="The run step it was logged at: not kept, null.")
+    def history_step(self) -> int | None:
+        return None
+
+    @strawberry.field(description="`COMMITTED`: Cairn holds only committed versions.")
+    def state(self) -> str:
+        return "COMMITTED"
+
+    @strawberry.field(description="The files' total size in bytes.")
+    def size(self) -> Int64:
+        return Int64(self.record.size)
+
+    @strawberry.field(description="The SHA-256 of the content's manifest.")
+    def digest(self) -> str:
+        return self.record.digest
+
+    @strawberry.field(description="Not kept: null.")
+    def commit_hash(self) -> str | None:
+        return None
+
+    @strawberry.field(description="How many files the content holds.")
+    async def file_count(self, info: Ctx) -> int:
+        with raise_domain_errors():
+            return await pages.total_count(info.context, versions.files(self.record))
+
+    @strawberry.field(description="When the content was logged.")
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field(description="Not kept: null.")
+    def updated_at(self) -> datetime | None:
+        return None
+
+    @strawberry.field(description="The aliases of this version and of the logged original.")
+    async def aliases(self, info: Ctx) -> list[ArtifactAlias]:
+        held = await aliases_of(info, self.record)
+        source = await self.source(info)
+        if source.id != self.record.id:
+            held += await aliases_of(info, source)
+        return held
+
+    @strawberry.field(description="The content's manifest.")
+    def current_manifest(self) -> ArtifactManifest:
+        return ArtifactManifest(version=self.record)
+
+    @strawberry.field(description="The same content in the registry collections the caller sees.")
+    async def artifact_memberships(
+        self, info: Ctx, after: After = None, first: First = None
+    ) -> Connection[ArtifactCollectionMembership]:
+        with raise_domain_errors():
+            query = await versions.linked_versions(info.context, self.record)
+        return await connection(info, query, ArtifactCollectionMembership.of, first, after)
+
+
+@strawberry.type(description="A version in one collection: its index and aliases there.")
+class ArtifactCollectionMembership:
+    record: strawberry.Private[records.ArtifactVersion]
+
+    @classmethod
+    def of(cls, record: records.ArtifactVersion) -> ArtifactCollectionMembership:
+        return cls(record=record)
+
+    @strawberry.field(description="The membership's ID.")
+    def id(self) -> strawberry.ID:
+        return wandb_id("ArtifactCollectionMembership", self.record.id)
+
+    @strawberry.field(description="The version's index in the collection.")
+    def version_index(self) -> int:
+        return self.record.version_index
+
+    @strawberry.field(description="When the version entered the collection.")
+    def created_at(self) -> datetime:
+        return self.record.linked_at
+
+    @strawberry.field(description="The aliases the version holds in the collection.")
+    async def aliases(self, info: Ctx) -> list[ArtifactAlias]:
+        return await aliases_of(info, self.record)
+
+    @strawberry.field(description="The collection.")
+    async def artifact_collection(self, info: Ctx) -> ArtifactCollection | None:
+        found = await collections.collection(info.context, self.record.collection_id)
+        return None if found is None else collection_of(found)
+
+    @strawberry.field(description="The version's content.")
+    def artifact(self) -> Artifact:
+        return Artifact.of(self.record)
+
+    @strawberry.field(description="The version's files, by path.")
+    async def files(
+        self,
+        info: Ctx,
+        names: Annotated[list[str] | None, arg("Only the files at these paths.")] = None,
+        after: After = None,
+        first: First = None,
+    ) -> Connection[File]:
+        return await files_of(info, self.record, names, first, after)
+
+
+@strawberry.input(description="An alias to give a version in a collection.")
+class ArtifactAliasInput:
+    alias: str = strawberry.field(description="The alias.")
+    artifact_collection_name: str | None = strawberry.field(
+        default=None, description="The collection it is in."
+    )
+
+
+@strawberry.input(description="An alias of a version in a named collection.")
+class ArtifactCollectionAliasInput:
+    alias: str = strawberry.field(description="The alias.")
+    artifact_collection_name: str | None = strawberry.field(
+        default=None, description="The collection it is in; the version's own when null."
+    )
+    entity_name: str | None = strawberry.field(
+        default=None, description="The organization holding the collection."
+    )
+    project_name: str | None = strawberry.field(
+        default=None, description="The registry (`wandb-registry-<name>`) or project."
+    )
+
+
+@strawberry.input(name="AddAliasesInput", description="Aliases to add to a version.")
+class AliasesInput:
+    artifact_id: strawberry.ID = strawberry.field(
+        name="artifactID", description="The version (any version of the same content)."
+    )
+    aliases: list[ArtifactCollectionAliasInput] = strawberry.field(
+        description="The aliases, each with its collection."
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None, description="The client's ID for the mutation."
+    )
+
+
+@strawberry.input(description="Aliases to remove from a version.")
+class DeleteAliasesInput(AliasesInput):
+    pass
+
+
+@strawberry.input(description="A tag.")
+class TagInput:
+    tag_name: str = strawberry.field(description="The tag.")
+    tag_category_name: str | None = strawberry.field(
+        default=None, description="Not kept: tags have no categories here."
+    )
+    attributes: str | None = strawberry.field(
+        default=None, description="Not kept: tags have no attributes here."
+    )
+
+
+@strawberry.input(description="Changes to a version.")
+class UpdateArtifactInput:
+    artifact_id: strawberry.ID = strawberry.field(name="artifactID", description="The version.")
+    description: str | None = strawberry.field(default=None, description="A new description.")
+    metadata: str | None = strawberry.field(
+        default=None, description="The metadata as JSON text; it cannot change once logged."
+    )
+    ttl_duration_seconds: int | None = strawberry.field(
+        default=None, description="A time to live in seconds; -2 removes it; -1 keeps it."
+    )
+    tags_to_add: list[TagInput] | None = strawberry.field(default=None, description="Tags to add.")
+    tags_to_delete: list[TagInput] | None = strawberry.field(
+        default=None, description="Tags to remove."
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None, description="The client's ID for the mutation."
+    )
+
+
+@strawberry.type(description="The version after the change.")
+class UpdateArtifactPayload:
+    artifact: Artifact = strawberry.field(description="The version.")
+    client_mutation_id: str | None = strawberry.field(
+        default=None, description="The client's ID for the mutation."
+    )
+
+
+@strawberry.type
+class VersionsQuery:
+    @strawberry.field(description="A version by ID.")
+    async def artifact(
+        self, info: Ctx, id: Annotated[strawberry.ID, arg("The version's ID.")]
+    ) -> Artifact | None:
+        found = await versions.version(info.context, number_of(id, "id", "Artifact"))
+        return None if found is None else Artifact.of(found)
+
+    @strawberry.field(description="A collection by ID.")
+    async def artifact_collection(
+        self, info: Ctx, id: Annotated[strawberry.ID, arg("The collection's ID.")]
+    ) -> ArtifactCollection | None:
+        found = await collections.collection(
+            info.context, number_of(id, "id", "ArtifactCollection")
+        )
+        return None if found is None else collection_of(found)
+
+
+@strawberry.type
+class VersionsMutation:
+    @strawberry.mutation(description="Gives a version aliases, in the collections named.")
+    async def add_aliases(
+        self, info: Ctx, input: Annotated[AliasesInput, arg("The version and aliases.")]
+    ) -> SuccessPayload:
+        async with mutation(info.context) as ctx:
+            for version_id, aliases in await _aliases_by_version(ctx, input):
+                await versions.add_aliases(ctx, version_id=version_id, path=None, aliases=aliases)
+        return SuccessPayload(success=True, client_mutation_id=input.client_mutation_id)
+
+    @strawberry.mutation(description="Removes aliases from a version, in the collections named.")
+    async def delete_aliases(
+        self, info: Ctx, input: Annotated[DeleteAliasesInput, arg("The version and aliases.")]
+    ) -> SuccessPayload:
+        async with mutation(info.context) as ctx:
+            for version_id, aliases in await _aliases_by_version(ctx, input):
+                await versions.remove_aliases(
+                    ctx, version_id=version_id, path=None, aliases=aliases
+                )
+        return SuccessPayload(success=True, client_mutation_id=input.client_mutation_id)
+
+    @strawberry.mutation(description="Changes a version's description, tags and time to live.")
+    async def update_artifact(
+        self, info: Ctx, input: Annotated[UpdateArtifactInput, arg("The changes.")]
+    ) -> UpdateArtifactPayload:
+        async with mutation(info.context) as ctx:
+            changed = await versions.update_version_as_given(
+                ctx,
+                version_id=number_of(input.artifact_id, "input.artifactID", "Artifact"),
+                description=input.description,
+                metadata=input.metadata,
+                ttl_seconds=input.ttl_duration_seconds,
+                tags_to_add=[t.tag_name for t in input.tags_to_add or ()],
+                tags_to_remove=[t.tag_name for t in input.tags_to_delete or ()],
+            )
+        return UpdateArtifactPayload(
+            artifact=Artifact.of(changed), client_mutation_id=input.client_mutation_id
+        )
+
+
+async def _aliases_by_version(ctx: Context, input: AliasesInput) -> list[tuple[int, list[str]]]:
+    """The version of the given content in each collection the aliases name, with its aliases;
+    a collection that does not hold the content is refused before anything changes."""
+    given = await versions.require_version(
+        ctx, number_of(input.artifact_id, "input.artifactID", "Artifact"), None, ("artifactID", "")
+    )
+    grouped: dict[tuple[str | None, str | None, str | None], list[str]] = {}
+    for each in input.aliases:
+        key = (each.entity_name, each.project_name, each.artifact_collection_name)
+        grouped.setdefault(key, []).append(each.alias)
+    found: list[tuple[int, list[str]]] = []
+    for (entity, project, collection), aliases in grouped.items():
+        version = await versions.version_of_content_named(ctx, given, entity, project, collection)
+        found.append((version.id, aliases))
+    return found

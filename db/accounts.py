@@ -39,6 +39,27 @@ async def user_by_name(conn: Executor, name: str) -> User | None:
     return None if row is None else from_record(User, row)
 
 
+# Members of these organizations whose name starts with the text given; the exact name first.
+SELECT_USERS_MATCHING = f"""
+SELECT {USER_COLUMNS} FROM users u
+WHERE lower(u.name) LIKE $2 ESCAPE '\\'
+  AND EXISTS (SELECT 1 FROM organization_members m
+              WHERE m.user_id = u.id AND m.organization_id = ANY($3::bigint[]))
+ORDER BY lower(u.name) <> lower($1), lower(u.name), u.id
+LIMIT $4
+"""
+
+
+async def users_matching(
+    conn: Executor, text: str, organization_ids: Sequence[int], limit: int
+) -> list[User]:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await conn.fetch(
+        SELECT_USERS_MATCHING, text, escaped + "%", list(organization_ids), limit
+    )
+    return [from_record(User, row) for row in rows]
+
+
 _SELECT_PRINCIPAL = f"""
 SELECT k.id AS key_id, {USER_COLUMNS},
        (k.last_used_at IS NULL

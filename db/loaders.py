@@ -143,6 +143,9 @@ class Loaders:
             pool, runs.projects_by_organization_name
         )
         self.run_by_id: DataLoader[int, Run | None] = _loader(pool, runs.runs_by_id)
+        self.run_by_project_name: DataLoader[tuple[int, str], Run | None] = _loader(
+            pool, runs.runs_by_project_name
+        )
         self.page: DataLoader[PageKey, Page[Any]] = DataLoader(load_fn=self._load_pages)
         self.count: DataLoader[CountKey, int] = DataLoader(load_fn=self._load_counts)
 

@@ -124,6 +124,19 @@ async def teams_of_user(conn: Executor, user_id: int) -> list[Team]:
     return [from_record(Team, row) for row in rows]
 
 
+SELECT_TEAMS_NAMED = f"""
+SELECT {TEAM_COLUMNS} FROM teams t
+WHERE lower(t.name) = lower($1) AND t.organization_id = ANY($2::bigint[])
+ORDER BY t.id
+"""
+
+
+async def teams_named(conn: Executor, name: str, organization_ids: Sequence[int]) -> list[Team]:
+    """The teams of that name (in any case) in these organizations."""
+    rows = await conn.fetch(SELECT_TEAMS_NAMED, name, list(organization_ids))
+    return [from_record(Team, row) for row in rows]
+
+
 TEAMS_BY_ORGANIZATION: ListSpec[Team] = ListSpec(
     name="organization.teams",
     columns=TEAM_COLUMNS,

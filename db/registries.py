@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
+
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
 from db.records import Registry, RegistryMember, from_record, records_by_id, records_by_pair
@@ -136,6 +138,20 @@ async def update_registry(
     if protected_aliases is not None:
         await conn.execute(REPLACE_PROTECTED_ALIASES, registry_id, list(protected_aliases))
     return from_record(Registry, await fetch_one(conn, SELECT_REGISTRY, registry_id))
+
+
+RENAME_REGISTRY = "UPDATE registries SET name = $2 WHERE id = $1"
+
+
+async def rename_registry(conn: Connection, registry_id: int, name: str) -> bool:
+    """False when the organization has another registry of that name (in any case)."""
+    try:
+        # A savepoint: a name taken by a concurrent rename fails this step alone.
+        async with conn.transaction():
+            await conn.execute(RENAME_REGISTRY, registry_id, name)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 # The counts read the registry as it was before the delete (one snapshot for the statement).

@@ -44,6 +44,19 @@ async def runs_by_id(conn: Executor, ids: Sequence[int]) -> list[Run | None]:
     return await records_by_id(conn, SELECT_RUNS_BY_ID, ids, Run)
 
 
+SELECT_RUNS_BY_PROJECT_NAME = f"""
+SELECT k.project_id AS key_project_id, k.name AS key_name, {RUN_COLUMNS}
+FROM unnest($1::bigint[], $2::text[]) AS k(project_id, name)
+JOIN runs rn ON rn.project_id = k.project_id AND rn.name = k.name
+JOIN projects pj ON pj.id = rn.project_id
+"""
+
+
+async def runs_by_project_name(conn: Executor, keys: Sequence[tuple[int, str]]) -> list[Run | None]:
+    key_columns = ("key_project_id", "key_name")
+    return await records_by_pair(conn, SELECT_RUNS_BY_PROJECT_NAME, keys, key_columns, Run)
+
+
 PROJECTS_BY_ORGANIZATION: ListSpec[Project] = ListSpec(
     name="organization.projects",
     columns=PROJECT_COLUMNS,

@@ -310,6 +310,8 @@ VERSIONS = Subject(
         "digest": Field("text", "c.digest"),
         "description": Field("text", "v.description"),
         "versionIndex": Field("number", "v.version_index", "integer"),
+        # Cairn holds committed versions only; W&B's filters ask for them by state.
+        "state": Field("text", "'COMMITTED'::text"),
         "collectionId": Field("number", "v.collection_id", "bigint"),
         "registryId": Field("number", "col.registry_id", "bigint", nullable=True),
         "size": Field("number", "c.size", "bigint"),

@@ -22,7 +22,7 @@ from resolvers.organizations import (
     create_organization_txn,
     require_organization,
 )
-from resolvers.validation import label, user_name
+from resolvers.validation import label, storable, user_name
 
 KEY_PREFIX = "cairn_"
 
@@ -86,6 +86,19 @@ async def visible_user_by_name(ctx: Context, name: str) -> User | None:
     if found is None or found.id == ctx.principal.user.id:
         return found
     return found if await authorization.can_view_user(ctx, found) else None
+
+
+MAX_USERS_MATCHING = 50
+MAX_USER_NAME = 64
+
+
+async def users_matching(ctx: Context, text: str) -> list[User]:
+    """Users who share an organization with the caller, whose name starts with `text` (the one
+    named exactly first); at most MAX_USERS_MATCHING."""
+    if not storable(text) or len(text) > MAX_USER_NAME:
+        return []
+    organization_ids = sorted(ctx.principal.organization_roles)
+    return await accounts.users_matching(ctx.pool, text, organization_ids, MAX_USERS_MATCHING)
 
 
 async def viewer_api_keys(ctx: Context) -> list[ApiKey]:

@@ -18,7 +18,7 @@ from typing import Any
 from db import search as engine
 from db.collections import REGISTRY_COLLECTIONS
 from db.pagination import ListSpec
-from db.records import Organization
+from db.records import Collection, Organization
 from db.search import AllOf, AnyOf, Filter, Negation, Search, Subject
 from db.versions import REGISTRY_VERSIONS
 from resolvers import registries
@@ -43,6 +43,7 @@ VERSION_FIELDS = {
     "acm_created_at": "linkedAt",
     "artifact_size": "size",
     "description": "description",
+    "state": "state",
 }
 # The SDK narrows a registry's or a collection's listings by the number in its ID.
 COLLECTION_IDS = {"id": "id", "collection_id": "id", "artifact_collection_id": "id"}
@@ -290,12 +291,34 @@ async def registry_search(
     return ListQuery(spec, 0, search=replace(search, scope=(scope,)))
 
 
-def collection_search(filters: str | None, order: str | None) -> Search | None:
-    """A registry's own collections, narrowed and ordered as the SDK asks."""
-    tree = translate("collections", "collections", filters)
+def collection_search(
+    filters: str | None, order: str | None, artifact_type: str | None = None
+) -> Search | None:
+    """A registry's own collections (of one artifact type, if given), narrowed and ordered as
+    the SDK asks."""
+    parts = [found] if (found := translate("collections", "collections", filters)) else []
+    if artifact_type is not None:
+        type_match = Builder(engine.COLLECTIONS).leaf("type", "eq", artifact_type, Where(("type",)))
+        parts.append(type_match)
+    if not parts and not order:
+        return None
+    return Search(
+        subject=engine.COLLECTIONS,
+        filter=all_of(parts) if parts else None,
+        order=order_of("collections", order),
+    )
+
+
+def version_search(collection: Collection, filters: str | None, order: str | None) -> Search | None:
+    """A registry collection's versions, narrowed and ordered as the SDK asks; a project's
+    logged versions are listed newest first, unfiltered."""
+    if collection.registry_id is None:
+        refuse_search_of_sequences(filters, order)
+        return None
+    tree = translate("versions", "versions", filters)
     if tree is None and not order:
         return None
-    return Search(subject=engine.COLLECTIONS, filter=tree, order=order_of("collections", order))
+    return Search(subject=engine.VERSIONS, filter=tree, order=order_of("versions", order))
 
 
 def refuse_search_of_sequences(filters: str | None, order: str | None) -> None:
@@ -303,6 +326,6 @@ def refuse_search_of_sequences(filters: str | None, order: str | None) -> None:
     if filters or order:
         argument = "filters" if filters else "order"
         raise Where((argument,)).error(
-            "a project's artifact collections cannot be filtered or ordered on this server; "
-            "registry collections can"
+            "a project's logged artifacts and their versions cannot be filtered or ordered on "
+            "this server; registries' collections and versions can"
         )

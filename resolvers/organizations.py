@@ -69,6 +69,22 @@ async def viewer_teams(ctx: Context) -> list[Team]:
     return await organizations.teams_of_user(ctx.pool, ctx.principal.user.id)
 
 
+async def viewer_team_by_name(ctx: Context, name: str) -> Team | None:
+    """A team of the caller's organizations, by name; refused when several have one."""
+    if not storable(name):
+        return None
+    found = await organizations.teams_named(
+        ctx.pool, name, sorted(ctx.principal.organization_roles)
+    )
+    if len(found) > 1:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{len(found)} of your organizations have a team named '{name}'",
+            ("name",),
+        )
+    return found[0] if found else None
+
+
 def viewer_role(ctx: Context, organization_id: int) -> str | None:
     return ctx.principal.organization_roles.get(organization_id)
 

@@ -172,12 +172,15 @@ async def update_registry(
     ctx: Context,
     *,
     registry_id: int,
+    name: str | None = None,
     description: str | None,
     visibility: str | None,
     add_accepted_types: Sequence[str],
     accept_all_types: bool,
     protected_aliases: Sequence[str] | None,
 ) -> Registry:
+    if name is not None:
+        validation.registry_name(name)
     validation.description(description)
     for artifact_type in add_accepted_types:
         validation.artifact_type(artifact_type, "addAcceptedTypes")
@@ -191,7 +194,18 @@ async def update_registry(
             f"core registry '{found.name}' keeps ORGANIZATION visibility",
             ("visibility",),
         )
+    renamed = name is not None and name != found.name
+    if renamed and found.is_core:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT, f"core registry '{found.name}' keeps its name", ("name",)
+        )
     async with ctx.transaction() as conn:
+        if renamed:
+            assert name is not None
+            if not await registries.rename_registry(conn, found.id, name):
+                raise DomainError(
+                    ErrorCode.NAME_TAKEN, f"a registry named '{name}' already exists", ("name",)
+                )
         updated = await registries.update_registry(
             conn,
             found.id,

@@ -42,6 +42,13 @@ async def runs_by_id(ctx: Context, ids: Sequence[int]) -> list[Run | None]:
     return await authorization.visible_many(ctx, await ctx.loaders.run_by_id.load_many(ids))
 
 
+async def run_by_name(ctx: Context, project_id: int, name: str) -> Run | None:
+    if not validation.storable(name):
+        return None
+    found = await ctx.loaders.run_by_project_name.load((project_id, name))
+    return await authorization.visible(ctx, found)
+
+
 def runs_of(found: Project, search: Search | None = None) -> ListQuery[Run]:
     return ListQuery(RUNS_BY_PROJECT, found.id, search=search)
 

@@ -107,13 +107,21 @@ async def version_of_content_named(
                 f"name the registry or project that holds '{collection}'",
                 ("projectName",),
             )
-    parsed = parse_path(f"{organization}/{project}/{collection}")
-    org = await _path_organization(ctx, parsed, None)
-    coll = await _path_collection(ctx, parsed, org)
+    coll = await collection_named(ctx, organization, project, collection)
     found = await version_of_content_in(ctx, coll.id, given.content_id)
     if found is None:
         raise not_found(f"this artifact is not in '{coll.name}'", ("artifactCollectionName",))
     return found
+
+
+async def collection_named(
+    ctx: Context, organization: str, project: str, collection: str
+) -> Collection:
+    """A registry collection (`wandb-registry-<name>` for `project`) or a project's artifact,
+    by the names of its organization, registry or project, and its own."""
+    parsed = parse_path(f"{organization}/{project}/{collection}")
+    org = await _path_organization(ctx, parsed, None)
+    return await _path_collection(ctx, parsed, org)
 
 
 async def version_path(ctx: Context, found: ArtifactVersion) -> str:

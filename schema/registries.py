@@ -228,6 +228,11 @@ class RegistryPayload:
 @strawberry.input(description="Changes to a registry's settings.")
 class UpdateRegistryInput:
     registry_id: strawberry.ID = id_input("Registry", description="The registry.")
+    name: str | None = strawberry.field(
+        default=None,
+        description="A new name (core registries keep theirs); paths with the old name stop "
+        "resolving.",
+    )
     description: str | None = strawberry.field(default=None, description="New description.")
     visibility: RegistryVisibility | None = strawberry.field(
         default=None, description="New visibility (core registries stay ORGANIZATION)."

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from db import records
-from resolvers import organizations
-from schema.context import Ctx
+from resolvers import accounts, organizations
+from schema.context import Ctx, arg
 from schema.wandb.connection import Connection, listed
 from schema.wandb.ids import wandb_id
 
@@ -22,6 +23,8 @@ OrganizationType = Annotated["Organization", strawberry.lazy("schema.wandb.organ
 FEATURES = (
     # api.registries(), api.registry() and their searches.
     "ARTIFACT_REGISTRY_SEARCH",
+    # api.create_registry() and Registry.save(): registries' accepted types are given.
+    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
     # linkArtifact answers with the new membership.
     "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE",
     # filters= and order= on artifact collections; the SDK then asks the organization which
@@ -37,6 +40,23 @@ FEATURES = (
 @strawberry.type(name="Team", description="A team's name, as a user's team list shows it.")
 class TeamName:
     name: str = strawberry.field(description="The team's name.")
+
+
+@strawberry.type(description="An API key, without its secret.")
+class ApiKey:
+    record: strawberry.Private[records.ApiKey]
+
+    @strawberry.field(description="The key's ID.")
+    def id(self) -> strawberry.ID:
+        return wandb_id("ApiKey", self.record.id)
+
+    @strawberry.field(description="The key's label.")
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="The same label.")
+    def description(self) -> str:
+        return self.record.name
 
 
 @strawberry.type(description="A user account.")
@@ -66,6 +86,23 @@ class User:
     @strawberry.field(description="Cairn keeps no e-mail addresses: always null.")
     def email(self) -> str | None:
         return None
+
+    @strawberry.field(description="Whether the user administers the server: none does here.")
+    def admin(self) -> bool:
+        return False
+
+    @strawberry.field(description="Users are not deleted here: null.")
+    def deleted_at(self) -> datetime | None:
+        return None
+
+    @strawberry.field(
+        description="The caller's own API keys (never their secrets); empty for others."
+    )
+    async def api_keys(self, info: Ctx) -> Connection[ApiKey]:
+        if self.record.id != info.context.principal.user.id:
+            return listed([])
+        found = await accounts.viewer_api_keys(info.context)
+        return listed([ApiKey(record=k) for k in found])
 
     @strawberry.field(description="Per-user feature flags: none on this server.")
     def flags(self) -> str | None:
@@ -108,3 +145,13 @@ class AccountsQuery:
     @strawberry.field(description="What this server offers.")
     def server_info(self) -> ServerInfo:
         return ServerInfo()
+
+    @strawberry.field(
+        description="Users who share an organization with the caller, by the start of their "
+        "name; the one named exactly first."
+    )
+    async def users(
+        self, info: Ctx, query: Annotated[str | None, arg("The start of a user name.")] = None
+    ) -> Connection[User]:
+        found = [] if query is None else await accounts.users_matching(info.context, query)
+        return listed([User.of(u) for u in found])

@@ -93,3 +93,24 @@ def listed(items: list[T]) -> Connection[T]:
         ),
         count_total=count,
     )
+
+
+# Lists W&B answers whole (a registry's members, a team's) are read a page at a time, up to
+# this many items.
+MAX_WHOLE_LIST = 1000
+
+
+async def whole_list(info: Ctx, query: ListQuery[T]) -> list[T]:
+    """Every item of a list W&B's schema answers as a plain list, up to MAX_WHOLE_LIST."""
+    found: list[T] = []
+    after = None
+    with raise_domain_errors():
+        while len(found) < MAX_WHOLE_LIST:
+            page = await pages.page(
+                info.context, query, first=MAX_PAGE_SIZE, after=after, last=None, before=None
+            )
+            found.extend(item for _, item in page.items)
+            if not page.has_next_page or not page.items:
+                return found
+            after = page.items[-1][0]
+    return found

@@ -14,8 +14,9 @@ from db import records
 from resolvers import accounts, mongo_filters, organizations
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
+from schema.scalars import Int64
 from schema.wandb.accounts import User
-from schema.wandb.connection import Connection, connection, listed
+from schema.wandb.connection import Connection, connection, listed, whole_list
 from schema.wandb.ids import wandb_id
 from schema.wandb.scalars import JSONString
 
@@ -78,27 +79,82 @@ class Organization:
 class Entity:
     organization_record: strawberry.Private[records.Organization | None] = None
     user_record: strawberry.Private[records.User | None] = None
+    team_record: strawberry.Private[records.Team | None] = None
 
-    @strawberry.field(description="The entity's ID.")
+    @strawberry.field(description="The entity's ID; a team's is `Entity:<number>`.")
     def id(self) -> strawberry.ID:
         if self.organization_record is not None:
             return wandb_id("OrganizationEntity", self.organization_record.id)
+        if self.team_record is not None:
+            return wandb_id("Entity", self.team_record.id)
         assert self.user_record is not None
         return wandb_id("UserEntity", self.user_record.id)
 
-    @strawberry.field(description="The entity's name: the organization's or the user's.")
+    @strawberry.field(description="The entity's name: the organization's, team's or user's.")
     def name(self) -> str:
-        found = self.organization_record or self.user_record
+        found = self.organization_record or self.team_record or self.user_record
         assert found is not None
         return found.name
 
-    @strawberry.field(description="`organization` or `user`.")
+    @strawberry.field(description="`organization`, `team` or `user`.")
     def entity_type(self) -> str:
-        return "organization" if self.organization_record is not None else "user"
+        if self.organization_record is not None:
+            return "organization"
+        return "team" if self.team_record is not None else "user"
 
-    @strawberry.field(description="Whether the entity is a team: never, on this server.")
+    @strawberry.field(description="Whether the entity is a team.")
     def is_team(self) -> bool:
+        return self.team_record is not None
+
+    @strawberry.field(description="A team's members.")
+    async def members(self, info: Ctx) -> list[Member]:
+        if self.team_record is None:
+            return []
+        found = await whole_list(info, organizations.team_members(self.team_record))
+        return [Member(record=u) for u in found]
+
+    @strawberry.field(description="Whether the caller may not change the entity.")
+    def read_only(self, info: Ctx) -> bool:
+        if self.organization_record is not None:
+            organization_id = self.organization_record.id
+        elif self.team_record is not None:
+            organization_id = self.team_record.organization_id
+        else:
+            return True
+        role = organizations.viewer_role(info.context, organization_id)
+        return role not in ("MEMBER", "ADMIN")
+
+    @strawberry.field(description="Not kept: false.")
+    def read_only_admin(self) -> bool:
         return False
+
+    @strawberry.field(description="Not kept: null.")
+    def available(self) -> bool | None:
+        return None
+
+    @strawberry.field(description="Not kept: null.")
+    def photo_url(self) -> str | None:
+        return None
+
+    @strawberry.field(description="Not kept: false.")
+    def private_only(self) -> bool:
+        return False
+
+    @strawberry.field(description="Not kept: 0.")
+    def storage_bytes(self) -> Int64:
+        return Int64(0)
+
+    @strawberry.field(description="Not kept: false.")
+    def code_saving_enabled(self) -> bool:
+        return False
+
+    @strawberry.field(description="What new projects default to: `PRIVATE` (the organization).")
+    def default_access(self) -> str:
+        return "PRIVATE"
+
+    @strawberry.field(description="Not kept: null.")
+    def is_paid(self) -> bool | None:
+        return None
 
     @strawberry.field(description="The organization whose entity this is.")
     def organization(self) -> Organization | None:
@@ -194,6 +250,51 @@ class Entity:
         return await connection(info, query, wrap, first, after)
 
 
+@strawberry.type(description="A member of a team.")
+class Member:
+    record: strawberry.Private[records.User]
+
+    @strawberry.field(description="The user's ID.")
+    def id(self) -> str:
+        return wandb_id("User", self.record.id)
+
+    @strawberry.field(description="The user name.")
+    def username(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="The name to show.")
+    def name(self) -> str:
+        return self.record.display_name or self.record.name
+
+    @strawberry.field(description="Teams have no roles of their own here: `member`.")
+    def role(self) -> str:
+        return "member"
+
+    @strawberry.field(description="Teams have no admins of their own here: false.")
+    def admin(self) -> bool:
+        return False
+
+    @strawberry.field(description="Whether an invitation is pending: never.")
+    def pending(self) -> bool:
+        return False
+
+    @strawberry.field(description="Cairn keeps no e-mail addresses: null.")
+    def email(self) -> str | None:
+        return None
+
+    @strawberry.field(description="Not kept: null.")
+    def photo_url(self) -> str | None:
+        return None
+
+    @strawberry.field(description="`USER` or `SERVICE`.")
+    def account_type(self) -> str:
+        return self.record.kind
+
+    @strawberry.field(description="Never shown: null.")
+    def api_key(self) -> str | None:
+        return None
+
+
 def maybe_organization(record: records.Organization | None) -> Organization | None:
     return None if record is None else Organization.of(record)
 
@@ -209,7 +310,7 @@ class OrganizationsQuery:
 
     @strawberry.field(
         description="An entity by name: an organization the caller belongs to, else a user who "
-        "shares one with the caller."
+        "shares one with the caller, else a team of the caller's organizations."
     )
     async def entity(
         self, info: Ctx, name: Annotated[str | None, arg("The entity's name.")] = None
@@ -220,4 +321,8 @@ class OrganizationsQuery:
         if found is not None:
             return Entity(organization_record=found)
         user = await accounts.visible_user_by_name(info.context, name)
-        return None if user is None else Entity(user_record=user)
+        if user is not None:
+            return Entity(user_record=user)
+        with raise_domain_errors():
+            team = await organizations.viewer_team_by_name(info.context, name)
+        return None if team is None else Entity(team_record=team)

@@ -21,10 +21,10 @@ from schema.limits import (
 from schema.scalars import DateTime, Int64, Int64Definition
 from schema.schema import CairnSchema, MaskInternalErrors
 from schema.wandb.accounts import AccountsQuery
-from schema.wandb.collections import ArtifactPortfolio, ArtifactSequence
+from schema.wandb.collections import ArtifactPortfolio, ArtifactSequence, CollectionsMutation
 from schema.wandb.links import LinksMutation
 from schema.wandb.organizations import OrganizationsQuery
-from schema.wandb.registries import RegistriesQuery
+from schema.wandb.registries import RegistriesMutation, RegistriesQuery
 from schema.wandb.scalars import JSONString, JSONStringDefinition
 from schema.wandb.versions import VersionsMutation, VersionsQuery
 
@@ -35,7 +35,7 @@ class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery):
 
 
 @strawberry.type(description="Changes, in the W&B dialect.")
-class Mutation(LinksMutation, VersionsMutation):
+class Mutation(LinksMutation, VersionsMutation, CollectionsMutation, RegistriesMutation):
     pass
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import strawberry
+from graphql import GraphQLError
 
 from db import records
-from resolvers import collections, files, pages, versions
+from resolvers import collections, files, pages, runs, versions
 from resolvers.context import Context
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors, still_there
@@ -25,6 +26,7 @@ from schema.wandb.files import File, files_of
 from schema.wandb.ids import number_of, wandb_id
 from schema.wandb.mutations import SuccessPayload, mutation
 from schema.wandb.organizations import After, First
+from schema.wandb.runs import Run
 
 if TYPE_CHECKING:
     from schema.wandb.registries import ArtifactType
@@ -192,6 +194,15 @@ class Artifact:
             held += await aliases_of(info, source)
         return held
 
+    @strawberry.field(description="The run that logged the content.")
+    async def created_by(self, info: Ctx) -> Run | None:
+        found = await runs.run(info.context, self.record.created_by_run_id)
+        return None if found is None else Run.of(found)
+
+    @strawberry.field(description="The runs that used the content, most recent first.")
+    async def used_by(self, info: Ctx, after: After = None, first: First = None) -> Connection[Run]:
+        return await connection(info, runs.runs_using(self.record), Run.of, first, after)
+
     @strawberry.field(description="The content's manifest.")
     def current_manifest(self) -> ArtifactManifest:
         return ArtifactManifest(version=self.record)
@@ -319,6 +330,17 @@ class UpdateArtifactInput:
     )
 
 
+@strawberry.input(description="A logged version to delete.")
+class DeleteArtifactInput:
+    artifact_id: strawberry.ID = strawberry.field(name="artifactID", description="The version.")
+    delete_aliases: bool | None = strawberry.field(
+        default=False, description="Whether to delete its aliases too."
+    )
+    client_mutation_id: str | None = strawberry.field(
+        default=None, description="The client's ID for the mutation."
+    )
+
+
 @strawberry.type(description="The version after the change.")
 class UpdateArtifactPayload:
     artifact: Artifact = strawberry.field(description="The version.")
@@ -368,6 +390,12 @@ class VersionsMutation:
                 )
         return SuccessPayload(success=True, client_mutation_id=input.client_mutation_id)
 
+    @strawberry.mutation(description="Refused: logged versions stay (linked ones are unlinked).")
+    async def delete_artifact(
+        self, info: Ctx, input: Annotated[DeleteArtifactInput, arg("The version.")]
+    ) -> UpdateArtifactPayload:
+        raise GraphQLError(LOGGED_VERSIONS_STAY, extensions={"code": "UNSUPPORTED"})
+
     @strawberry.mutation(description="Changes a version's description, tags and time to live.")
     async def update_artifact(
         self, info: Ctx, input: Annotated[UpdateArtifactInput, arg("The changes.")]
@@ -385,6 +413,12 @@ class VersionsMutation:
         return UpdateArtifactPayload(
             artifact=Artifact.of(changed), client_mutation_id=input.client_mutation_id
         )
+
+
+LOGGED_VERSIONS_STAY = (
+    "logged versions cannot be deleted on this server; unlink it from registry collections "
+    "with artifact.unlink(), or give it a time to live (artifact.ttl) to let its files go"
+)
 
 
 async def _aliases_by_version(ctx: Context, input: AliasesInput) -> list[tuple[int, list[str]]]:

@@ -310,6 +310,7 @@ VERSIONS = Subject(
         "digest": Field("text", "c.digest"),
         "description": Field("text", "v.description"),
         "versionIndex": Field("number", "v.version_index", "integer"),
+        "id": Field("number", "v.id", "bigint"),
         # Cairn holds committed versions only; W&B's filters ask for them by state.
         "state": Field("text", "'COMMITTED'::text"),
         "collectionId": Field("number", "v.collection_id", "bigint"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -505,12 +506,12 @@ async def update_version_description(conn: Connection, version_id: int, descript
     await conn.execute(UPDATE_VERSION_DESCRIPTION, version_id, description)
 
 
-UPDATE_CONTENT_METADATA = "UPDATE artifact_contents SET metadata = $2::jsonb WHERE id = $1"
+UPDATE_CONTENT_METADATA = "UPDATE artifact_contents SET metadata = $2 WHERE id = $1"
 
 
-async def set_content_metadata(conn: Connection, content_id: int, metadata: bytes) -> None:
-    """Replaces a content's metadata (JSON text), for every version of it."""
-    await conn.execute(UPDATE_CONTENT_METADATA, content_id, metadata.decode())
+async def set_content_metadata(conn: Connection, content_id: int, metadata: dict[str, Any]) -> None:
+    """Replaces a content's metadata, for every version of it."""
+    await conn.execute(UPDATE_CONTENT_METADATA, content_id, metadata)
 
 
 SELECT_REGISTRY_VERSIONS_OF_CONTENTS = f"""

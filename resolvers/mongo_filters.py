@@ -31,6 +31,8 @@ REGISTRY_PREFIX = "wandb-registry-"
 # W&B's field names (with the SDK's accepted aliases) → the subject's field. A name starting
 # with "registry:" names a registry and loses the prefix the SDK adds to it.
 VERSION_FIELDS = {
+    "id": "id",
+    "artifact_id": "id",
     "tag": "tags",
     "tags": "tags",
     "alias": "aliases",
@@ -84,6 +86,9 @@ LEVELS: dict[tuple[str, str], Mapping[str, str]] = {
     ("registries", "registries"): REGISTRY_FIELDS,
 }
 
+# The names the SDK gives a version's metadata in a path: `metadata.auc`.
+METADATA_NAMES = ("metadata", "artifact_metadata")
+
 # One condition on a field: (operator, operand, where) → the tree's leaf.
 Leaf = Callable[[str, Any, Where], Filter]
 
@@ -122,8 +127,9 @@ class Translation:
         return all_of(parts)
 
     def field(self, key: str, value: Any, where: Where, depth: int) -> Filter:
-        if key.startswith("metadata.") and "metadata" in self.builder.subject.documents:
-            path = json_path(key.removeprefix("metadata."), where)
+        document, dot, rest = key.partition(".")
+        if dot and document in METADATA_NAMES and "metadata" in self.builder.subject.documents:
+            path = json_path(rest, where)
             return self._conditions(
                 value, where, depth, lambda op, v, w: self._json_leaf(path, op, v, w)
             )

@@ -553,15 +553,15 @@ async def update_version_as_given(
     found = await require_version(ctx, version_id, None, ("artifactID", ""))
     await authorization.require_version_change(ctx, found, "editing a version")
     validation.description(description)
-    new_metadata = None
+    new_metadata: dict[str, Any] | None = None
     if metadata is not None:
         try:
             decoded = json_values.loads(metadata)
         except ValueError:
             raise validation.invalid("`metadata` is not valid JSON", "metadata") from None
-        new_metadata = json_values.dumps(validation.json_object(decoded, "metadata"))
-        if new_metadata == json_values.dumps(found.metadata):
-            new_metadata = None
+        given = validation.json_object(decoded, "metadata")
+        if json_values.dumps(given) != json_values.dumps(found.metadata):
+            new_metadata = given
     new_ttl: int | None = found.ttl_seconds
     if ttl_seconds is not None and ttl_seconds != TTL_UNCHANGED:
         new_ttl = None if ttl_seconds == TTL_REMOVED else ttl(ttl_seconds, "ttlDurationSeconds")
@@ -571,12 +571,13 @@ async def update_version_as_given(
     if description is not None and description != found.description:
         await update_artifact_version(ctx, version_id=found.id, description=description)
     if new_metadata is not None:
+        changed_metadata = new_metadata
         await _change_version(
             ctx,
             found,
-            lambda conn: versions.set_content_metadata(conn, found.content_id, new_metadata),
+            lambda conn: versions.set_content_metadata(conn, found.content_id, changed_metadata),
             before={"metadata": found.metadata},
-            after={"metadata": json_values.loads(new_metadata)},
+            after={"metadata": changed_metadata},
         )
     if new_ttl != found.ttl_seconds:
         await set_artifact_ttl(ctx, version_id=found.id, ttl_seconds=new_ttl)

@@ -186,12 +186,16 @@ class Artifact:
     def updated_at(self) -> datetime | None:
         return None
 
-    @strawberry.field(description="The aliases of this version and of the logged original.")
+    @strawberry.field(
+        description="The aliases of this version and of the logged original, each with its "
+        "index as `v<N>` in its collection, as W&B lists them."
+    )
     async def aliases(self, info: Ctx) -> list[ArtifactAlias]:
-        held = await aliases_of(info, self.record)
         source = await self.source(info)
-        if source.id != self.record.id:
-            held += await aliases_of(info, source)
+        held: list[ArtifactAlias] = []
+        for version in (self.record, source) if source.id != self.record.id else (source,):
+            held.append(ArtifactAlias(alias=f"v{version.version_index}", version=version))
+            held += await aliases_of(info, version)
         return held
 
     @strawberry.field(description="The run that logged the content.")

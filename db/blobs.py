@@ -729,6 +729,25 @@ WHERE f.content_id = $1 ORDER BY f.path
 """
 
 
+SELECT_FILE_IN_COLLECTION_BY_MD5 = """
+SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5
+FROM blobs b
+JOIN artifact_files f ON f.sha256 = b.sha256
+JOIN artifact_versions v ON v.content_id = f.content_id AND v.collection_id = $1
+WHERE b.md5 = $2 AND (f.path = $3 OR f.path LIKE '%/' || $3)
+ORDER BY v.id DESC LIMIT 1
+"""
+
+
+async def file_in_collection_by_md5(
+    conn: Executor, collection_id: int, md5: str, name: str
+) -> ArtifactFile | None:
+    """A file of a version in the collection, named `name` (its last part), whose bytes have
+    this MD5 (hex)."""
+    row = await conn.fetchrow(SELECT_FILE_IN_COLLECTION_BY_MD5, collection_id, md5, name)
+    return None if row is None else from_record(ArtifactFile, row)
+
+
 async def content_files(conn: Executor, content_id: int) -> list[ArtifactFile]:
     """A content's whole manifest, by path: at most the 10,000 files a version may hold."""
     rows = await conn.fetch(SELECT_CONTENT_FILES, content_id)

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from db.records import ArtifactFile, ArtifactVersion
 from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.versions import FileSpec
+from resolvers.versions import FileSpec, collection_named
 
 SIGNING_SECRET = "transfer-urls"
 KEEPING_AT_ONCE = 16
@@ -499,3 +500,23 @@ async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str 
         content_grant(version.content_id, name),
         transfers.expiry(),
     )
+
+
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+async def download_url_by_md5(
+    ctx: Context, organization: str, project: str, collection: str, md5: str, name: str
+) -> str:
+    """A signed URL for the file named `name` whose bytes have this MD5 (hex), in a version of
+    the collection named by organization, registry (`wandb-registry-<name>`) or project, and
+    name: how the wandb SDK asks for a file it holds no URL for."""
+    if not _MD5.fullmatch(md5):
+        raise not_found(f"{md5[:40]!r} is not the MD5 of a file", ("md5",))
+    found = await collection_named(ctx, organization, project, collection)
+    file = await blobs.file_in_collection_by_md5(ctx.pool, found.id, md5, name)
+    if file is None:
+        raise not_found(f"no file {name[:200]!r} with these bytes in '{found.name}'", ("md5",))
+    url = await download_url(ctx, file)
+    assert url is not None
+    return url

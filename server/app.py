@@ -33,6 +33,7 @@ from server.logs import REQUEST_ID
 from server.settings import Settings, blob_collector, blob_store
 from server.subscriptions import SubscriptionApp
 from server.transfers import routes as transfer_routes
+from server.wandb_files import artifact_file
 from server.worker import DeliveryWorker
 
 logger = logging.getLogger("cairn.server")
@@ -148,9 +149,13 @@ def create_app(
     async def wandb_graphql(request: Request) -> Response:
         return await answer(request, endpoints["wandb"])
 
+    async def wandb_file(request: Request) -> Response:
+        return await artifact_file(endpoints["wandb"], request)
+
     async def telemetry(request: Request) -> Response:
-        # The wandb SDK reports its own metrics to the server it talks to; Cairn keeps none of
-        # them, and answers at once so that the SDK neither retries nor waits.
+        # The wandb SDK reports its own metrics and logs (OpenTelemetry) to the server it talks
+        # to; Cairn keeps none of them, and answers at once so that the SDK neither retries nor
+        # waits.
         return Response(status_code=204)
 
     async def prometheus(request: Request) -> Response:
@@ -195,8 +200,9 @@ def create_app(
                 wandb_graphql,
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             ),
-            Route("/wandb/sdk/otel/v1/metrics", telemetry, methods=["POST"]),
-            Route("/sdk/otel/v1/metrics", telemetry, methods=["POST"]),
+            Route("/wandb/artifactsV2/{rest:path}", wandb_file, methods=["GET", "HEAD"]),
+            Route("/wandb/sdk/otel/v1/{signal}", telemetry, methods=["POST"]),
+            Route("/sdk/otel/v1/{signal}", telemetry, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

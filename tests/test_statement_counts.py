@@ -195,9 +195,12 @@ async def count_statements(
     world: World,
     query: str,
     variables: dict[str, Any],
+    *,
+    wandb: bool = False,
 ) -> tuple[int, Any]:
-    """The app's statements for one request by the member, and its data."""
-    client = GraphQLClient(http, world.key)
+    """The app's statements for one request by the member (to the W&B dialect with `wandb`),
+    and its data."""
+    client = GraphQLClient(http, world.key, wandb=wandb)
     return await count_request(client, counter, world.pool_reset, query, variables)
 
 
@@ -217,14 +220,16 @@ async def assert_flat(
     query: str,
     budget: int,
     variables: dict[str, Any] | None = None,
+    *,
+    wandb: bool = False,
 ) -> int:
     """Runs `query` with `$org` as the small and as the large organization: equal counts, within
     `budget`, and more objects returned for the large one. Returns the count."""
     small, small_data = await count_statements(
-        http, counter, world, query, {**(variables or {}), "org": world.small.name}
+        http, counter, world, query, {**(variables or {}), "org": world.small.name}, wandb=wandb
     )
     large, large_data = await count_statements(
-        http, counter, world, query, {**(variables or {}), "org": world.large.name}
+        http, counter, world, query, {**(variables or {}), "org": world.large.name}, wandb=wandb
     )
     assert _objects(large_data) > _objects(small_data), "the large org must return more"
     assert small == large, f"{small} statements for the small org, {large} for the large one"
@@ -601,3 +606,60 @@ async def test_nodes_children(
     )
     # versions (and their registry check), runs; aliases, tags, createdBy; project, outputs.
     assert small == large <= AUTH + 2 * LOOKUP + REGISTRY_ROLE + 3 * FIELD + FIELD + PAGE
+
+
+# The W&B dialect: the SDK's registry searches and a version's files, in shapes like those the
+# SDK asks for (its queries are its own; these are written here).
+WANDB_REGISTRIES = """query($org: String!) { organization(name: $org) { orgEntity {
+  projects(first: 100) { pageInfo { endCursor hasNextPage } edges { node {
+    __typename id internalId name description createdAt access
+    allowAllArtifactTypesInRegistry entity { name organization { name } }
+    artifactTypes(includeAll: true) { edges { node { name } } } } } } } } }"""
+WANDB_COLLECTIONS = """query($org: String!) { organization(name: $org) { orgEntity {
+  artifactCollections(filters: "{\\"tag\\": \\"tabular\\"}", first: 100) { totalCount
+    edges { node { __typename id name description createdAt defaultArtifactType { name }
+      project { id internalId name entity { name } } tags { edges { node { id name } } } } } }
+} } }"""
+WANDB_VERSIONS = """query($org: String!) { organization(name: $org) { orgEntity {
+  artifactMemberships(first: 50) { pageInfo { endCursor hasNextPage } edges { node {
+    __typename id versionIndex createdAt aliases { id alias }
+    artifactCollection { __typename name project { id internalId name entity { name } } }
+    artifact { id versionIndex description metadata ttlDurationSeconds state size digest
+      fileCount createdAt artifactType { name } tags { id name }
+      artifactSequence { name project { name entity { name } } }
+      aliases { alias artifactCollection { name project { name } } } }
+    files(first: 10) { edges { node { name sizeBytes md5 } } } } } } } } }"""
+# projects: the organization, its entity's page of registries (filtered by the caller's roles),
+# and the registries' organization (their entity).
+BUDGET_WANDB_REGISTRIES = AUTH + LOOKUP + ROLE_FILTER + PAGE + FIELD
+# collections: the organization, the registries the caller may search, one page with its count,
+# then the collections' projects (their registries), tags and organizations.
+BUDGET_WANDB_COLLECTIONS = AUTH + LOOKUP + ROLE_FILTER + PAGE + TOTAL_COUNT + 4 * FIELD
+# versions: the organization, the registries the caller may search, one page; then, each one
+# batch for every version at once: the memberships' aliases, the artifacts' tags, their logged
+# sources, then the artifacts' aliases (their own and their sources' together, a second batch
+# as it waits for the sources), the collections (and their registries, with the caller's role
+# there), the sources' projects and their organization; the file counts and a page of files.
+# (Signed URLs change every second, so the files' URLs stay out of a test that compares two
+# answers.)
+BUDGET_WANDB_VERSIONS = (
+    AUTH + LOOKUP + ROLE_FILTER + PAGE + 7 * FIELD + REGISTRY_ROLE + TOTAL_COUNT + PAGE
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "budget"),
+    [
+        pytest.param(WANDB_REGISTRIES, BUDGET_WANDB_REGISTRIES, id="registries"),
+        pytest.param(WANDB_COLLECTIONS, BUDGET_WANDB_COLLECTIONS, id="collections"),
+        pytest.param(WANDB_VERSIONS, BUDGET_WANDB_VERSIONS, id="versions"),
+    ],
+)
+async def test_wandb_dialect_searches(
+    client: httpx.AsyncClient,
+    statement_counter: StatementCounter,
+    world: World,
+    query: str,
+    budget: int,
+) -> None:
+    await assert_flat(client, statement_counter, world, query, budget, wandb=True)

@@ -502,3 +502,77 @@ def test_deleting_a_linked_artifact_unlinks_it_and_a_logged_one_is_refused(live:
     with pytest.raises(CommError, match="logged versions cannot be deleted"):
         api.artifact(f"{ORG}/churn/churn-model:v6").delete()
     assert cairn_version(live, f"{ORG}/churn/churn-model:v6")["versionIndex"] == 6
+
+
+def test_a_single_file_artifact_reads_with_file(live: Cairn, tmp_path: Path) -> None:
+    from tests.support.processes import cairn
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.md").write_text("# What this model is for\n")
+    pushed = cairn(
+        "push",
+        str(folder),
+        f"{ORG}/churn/sdk-notes",
+        "--type",
+        "model",
+        "--link",
+        f"{MODEL}/sdk-notes",
+        env={**live.env, "CAIRN_URL": live.server.base_url, "CAIRN_API_KEY": live.keys["bob"]},
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    artifact = live.api("cy").artifact(f"{MODEL}/sdk-notes:latest")
+    read = Path(artifact.file(root=str(tmp_path / "got")))
+    assert read.read_text() == "# What this model is for\n"
+
+
+def test_a_time_to_live_is_set_and_removed(live: Cairn) -> None:
+    from datetime import timedelta
+
+    api = live.api("bob")
+    artifact = api.artifact(f"{ORG}/churn/churn-model:v1")
+    artifact.ttl = timedelta(days=30)
+    artifact.save()
+    ttl = """query($path: String!) { artifactVersion(path: $path) { ttlSeconds } }"""
+    shown = live.graphql("bob", ttl, path=f"{ORG}/churn/churn-model:v1")
+    assert shown["artifactVersion"]["ttlSeconds"] == 30 * 24 * 3600
+    again = api.artifact(f"{ORG}/churn/churn-model:v1")
+    assert again.ttl == timedelta(days=30)
+    again.ttl = None
+    again.save()
+    shown = live.graphql("bob", ttl, path=f"{ORG}/churn/churn-model:v1")
+    assert shown["artifactVersion"]["ttlSeconds"] is None
+
+
+def test_an_organization_reads_with_its_entity(live: Cairn) -> None:
+    organization = live.api("cy").organization(ORG)
+    assert organization.name == ORG
+    assert organization.org_entity.name == ORG
+
+
+def test_the_readme_example_runs_as_written(live: Cairn, tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Use it from the wandb SDK", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {"WANDB_BASE_URL": live.base_url, "WANDB_API_KEY": live.keys["ada"]}
+    printed = run_sdk_script(example, env, tmp_path).splitlines()
+    assert printed[0].startswith("v7 0.87 ")
+    assert f"{CHURN}:v7" in printed[1:]
+    staging = cairn_version(live, f"{CHURN}:staging")
+    assert staging["versionIndex"] == 8
+    assert "reviewed" in staging["tags"]
+
+
+def test_what_is_not_supported_says_so_quickly(live: Cairn, tmp_path: Path) -> None:
+    with pytest.raises(CommError, match="Cannot query field 'sweep' on type 'Project'"):
+        live.api("ada").sweep(f"{ORG}/churn/no-such-sweep")
+    script = (
+        "import wandb\n"
+        "try:\n"
+        "    wandb.init(project='churn', entity='acme')\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    env = {"WANDB_BASE_URL": live.base_url, "WANDB_API_KEY": live.keys["ada"]}
+    printed = run_sdk_script(script, env, tmp_path, timeout=60)
+    assert "Cannot query field 'upsertBucket'" in printed

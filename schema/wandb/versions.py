@@ -6,6 +6,7 @@ version, while its `artifactSequence` and `versionIndex` are those of the logged
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -192,11 +193,17 @@ class Artifact:
     )
     async def aliases(self, info: Ctx) -> list[ArtifactAlias]:
         source = await self.source(info)
-        held: list[ArtifactAlias] = []
-        for version in (self.record, source) if source.id != self.record.id else (source,):
-            held.append(ArtifactAlias(alias=f"v{version.version_index}", version=version))
-            held += await aliases_of(info, version)
-        return held
+        held = (self.record, source) if source.id != self.record.id else (source,)
+        # Both versions' aliases in one batch.
+        found = await asyncio.gather(*(aliases_of(info, version) for version in held))
+        return [
+            alias
+            for version, aliases in zip(held, found, strict=True)
+            for alias in (
+                ArtifactAlias(alias=f"v{version.version_index}", version=version),
+                *aliases,
+            )
+        ]
 
     @strawberry.field(description="The run that logged the content.")
     async def created_by(self, info: Ctx) -> Run | None:

@@ -3,6 +3,7 @@ and `Api`, one user's mutations that must succeed or must be refused."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -16,20 +17,26 @@ ERRORS = "errors { code message field }"
 
 
 class GraphQLClient:
-    """Posts GraphQL documents as one user and returns the decoded response body."""
+    """Posts GraphQL documents as one user and returns the decoded response body: to Cairn's
+    own API, or with `wandb=True` to the W&B dialect, with the key as the wandb SDK sends it."""
 
-    def __init__(self, http: httpx.AsyncClient, key: str | None) -> None:
+    def __init__(self, http: httpx.AsyncClient, key: str | None, *, wandb: bool = False) -> None:
         self.http = http
         self.key = key
+        self.path = "/wandb/graphql" if wandb else "/graphql"
+        self.wandb = wandb
 
     async def post(
         self, query: str, variables: Mapping[str, Any] | None = None, **headers: str
     ) -> httpx.Response:
         all_headers = {"Accept": GRAPHQL_RESPONSE_JSON, **headers}
-        if self.key is not None:
+        if self.key is not None and self.wandb:
+            basic = base64.b64encode(f"api:{self.key}".encode()).decode()
+            all_headers["Authorization"] = f"Basic {basic}"
+        elif self.key is not None:
             all_headers["Authorization"] = f"Bearer {self.key}"
         return await self.http.post(
-            "/graphql",
+            self.path,
             json={"query": query, "variables": None if variables is None else dict(variables)},
             headers=all_headers,
         )

@@ -35,6 +35,8 @@ class Cairn:
 
     server: Server
     keys: dict[str, str]
+    # The environment of the server's `cairn` commands.
+    env: dict[str, str]
     apis: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,7 +96,7 @@ def start_cairn(env: dict[str, str], log_dir: Path) -> Cairn:
     keys["dora"] = the_key(cairn("orgs", "create", "globex", "--admin", "dora", env=env))
     server = Server([], env, log_dir)
     server.wait_healthy()
-    return Cairn(server=server, keys=keys)
+    return Cairn(server=server, keys=keys, env=env)
 
 
 @contextmanager

@@ -491,6 +491,22 @@ async def set_artifact_ttl(
     )
 
 
+async def set_artifact_metadata(ctx: Context, *, version_id: int, metadata: Any) -> ArtifactVersion:
+    """Replaces the metadata of the version's content, which every version of it shares."""
+    given = validation.json_object(metadata, "metadata")
+    found = await require_version(ctx, version_id, None, ("versionId", "path"))
+    await authorization.require_version_change(ctx, found, "editing metadata")
+    if json_values.dumps(given) == json_values.dumps(found.metadata):
+        return found
+    return await _change_version(
+        ctx,
+        found,
+        lambda conn: versions.set_content_metadata(conn, found.content_id, given),
+        before={"metadata": found.metadata},
+        after={"metadata": given},
+    )
+
+
 async def update_artifact_version(
     ctx: Context, *, version_id: int, description: str
 ) -> ArtifactVersion:
@@ -559,9 +575,7 @@ async def update_version_as_given(
             decoded = json_values.loads(metadata)
         except ValueError:
             raise validation.invalid("`metadata` is not valid JSON", "metadata") from None
-        given = validation.json_object(decoded, "metadata")
-        if json_values.dumps(given) != json_values.dumps(found.metadata):
-            new_metadata = given
+        new_metadata = validation.json_object(decoded, "metadata")
     new_ttl: int | None = found.ttl_seconds
     if ttl_seconds is not None and ttl_seconds != TTL_UNCHANGED:
         new_ttl = None if ttl_seconds == TTL_REMOVED else ttl(ttl_seconds, "ttlDurationSeconds")
@@ -571,14 +585,7 @@ async def update_version_as_given(
     if description is not None and description != found.description:
         await update_artifact_version(ctx, version_id=found.id, description=description)
     if new_metadata is not None:
-        changed_metadata = new_metadata
-        await _change_version(
-            ctx,
-            found,
-            lambda conn: versions.set_content_metadata(conn, found.content_id, changed_metadata),
-            before={"metadata": found.metadata},
-            after={"metadata": changed_metadata},
-        )
+        await set_artifact_metadata(ctx, version_id=found.id, metadata=new_metadata)
     if new_ttl != found.ttl_seconds:
         await set_artifact_ttl(ctx, version_id=found.id, ttl_seconds=new_ttl)
     if added:

@@ -305,6 +305,17 @@ class UpdateArtifactVersionInput:
     )
 
 
+@strawberry.input(description="New metadata for a version's content.")
+class SetArtifactMetadataInput:
+    version_id: strawberry.ID = id_input(
+        "ArtifactVersion", description="The version (any version of the content)."
+    )
+    metadata: JSON = strawberry.field(
+        description="The new metadata, a JSON object; it replaces the old one for every version "
+        "of the content."
+    )
+
+
 @strawberry.input(description="A time to live for a version's content.")
 class SetArtifactTtlInput:
     version_id: strawberry.ID = id_input(
@@ -353,6 +364,15 @@ class VersionsMutation:
         self, info: Ctx, input: Annotated[SetArtifactTtlInput, arg("The time to live.")]
     ) -> ArtifactVersionPayload:
         return await mutate(info, ArtifactVersionPayload, versions.set_artifact_ttl, input)
+
+    @strawberry.mutation(
+        description="Replaces the metadata of a version's content, shared by every version of "
+        "it (in every collection); recorded in the history of the registries it is in."
+    )
+    async def set_artifact_metadata(
+        self, info: Ctx, input: Annotated[SetArtifactMetadataInput, arg("The change.")]
+    ) -> ArtifactVersionPayload:
+        return await mutate(info, ArtifactVersionPayload, versions.set_artifact_metadata, input)
 
     @strawberry.mutation(description="Changes a version's description.")
     async def update_artifact_version(

@@ -778,6 +778,15 @@ MUTATION_CELLS: dict[str, MutationCell] = {
             _field(version_field(env, s, "description"), "description"), "changed"
         ),
     ),
+    "setArtifactMetadata": MutationCell(
+        "setArtifactMetadata",
+        link_setup,
+        lambda env, s: {"versionId": vid(s), "metadata": {"reviewed": True}},
+        lambda env, s: {"versionId": missing("ArtifactVersion"), "metadata": {"reviewed": True}},
+        lambda env, s: _equals(
+            _field(version_field(env, s, "metadata"), "metadata"), {"reviewed": True}
+        ),
+    ),
     "setArtifactTtl": MutationCell(
         "setArtifactTtl",
         link_setup,
@@ -958,6 +967,7 @@ OPERATIONS = (
     _mutation_op("addTags (collection)", MEMBER),
     _mutation_op("removeTags (version)", MEMBER),
     _mutation_op("updateArtifactVersion", MEMBER),
+    _mutation_op("setArtifactMetadata", MEMBER),
     _mutation_op("setArtifactTtl", MEMBER),
     _mutation_op("createCollection", MEMBER),
     _mutation_op("updateCollection", MEMBER),

@@ -360,9 +360,12 @@ async def expire_contents_txn(conn: Connection, limit: int) -> Expired:
     return Expired(len(candidates), expired, [_version(row) for row in rows])
 
 
+# The content's row is share-locked as the version is inserted, so that a concurrent deletion of
+# the content either waits for this insert or, having committed first, leaves nothing to insert.
 INSERT_VERSION = """
 INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by, description)
-VALUES ($1, $2, $3, $4, $5) RETURNING id
+SELECT $1, c.id, $3, $4, $5 FROM artifact_contents c WHERE c.id = $2 FOR KEY SHARE
+RETURNING id
 """
 SELECT_VERSION_BY_CONTENT = f"""
 SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.collection_id = $1 AND v.content_id = $2
@@ -377,10 +380,13 @@ async def insert_version(
     index: int,
     linked_by: int | None,
     description: str,
-) -> ArtifactVersion:
+) -> ArtifactVersion | None:
+    """The new version; None when the content was deleted meanwhile."""
     version_id = await conn.fetchval(
         INSERT_VERSION, collection_id, content_id, index, linked_by, description
     )
+    if version_id is None:
+        return None
     row = await fetch_one(conn, SELECT_VERSION, version_id)
     return _version(row)
 
@@ -476,6 +482,24 @@ DELETE_VERSION = "DELETE FROM artifact_versions WHERE id = $1"
 
 async def delete_version(conn: Connection, version_id: int) -> None:
     await conn.execute(DELETE_VERSION, version_id)
+
+
+# A content row locked for its deletion: a concurrent link inserts a version that refers to it,
+# which takes a share lock on the row, so a link waits for the deletion or the deletion for it.
+LOCK_CONTENT = "SELECT id FROM artifact_contents WHERE id = $1 FOR UPDATE"
+DELETE_CONTENT = "DELETE FROM artifact_contents WHERE id = $1"
+
+
+async def lock_content(conn: Connection, content_id: int) -> bool:
+    """False when the content is gone."""
+    return await conn.fetchval(LOCK_CONTENT, content_id) is not None
+
+
+async def delete_content(conn: Connection, content_id: int) -> None:
+    """Deletes logged content with its files and every version of it (only its logged one,
+    when the caller checked it is linked nowhere) and the runs' uses of it; bytes no file
+    refers to any more are collected later."""
+    await conn.execute(DELETE_CONTENT, content_id)
 
 
 SELECT_NEWEST_VERSION = f"""

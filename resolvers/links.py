@@ -153,9 +153,14 @@ async def link_into_txn(
     if linked is None:
         index = await collections.take_next_index(conn, target.id)
         # The link starts with its source's description, and has its own from then on.
-        linked = await versions.insert_version(
+        inserted = await versions.insert_version(
             conn, target.id, source.content_id, index, actor.id, source.description
         )
+        if inserted is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, "the version to link was just deleted", (source_field,)
+            )
+        linked = inserted
         await set_latest_txn(conn, linked)
         await audit_txn(
             conn,

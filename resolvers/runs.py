@@ -297,6 +297,7 @@ async def log_artifact_txn(
     logged = await versions.insert_version(
         conn, sequence.id, content_id, index, actor.id, description
     )
+    assert logged is not None, "the content was inserted in this transaction"
     await set_latest_txn(conn, logged)
     await assign_aliases_txn(conn, actor, logged, aliases)
     return logged

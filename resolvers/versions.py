@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from db import collections, json_values, versions
+from db import collections, history, json_values, versions
 from db.pool import Connection
 from db.records import ArtifactFile, ArtifactVersion, Collection, Organization, User
 from db.search import Search
@@ -595,3 +595,52 @@ async def update_version_as_given(
     changed = await version(ctx, found.id)
     assert changed is not None
     return changed
+
+
+# Deleting a logged version
+
+
+async def delete_logged_version(
+    ctx: Context, *, version_id: int, delete_aliases: bool = False
+) -> ArtifactVersion:
+    """Deletes a version logged in a project, with its content and files. Refused while the
+    content is linked into a registry (unlink it there first), and while the version holds
+    aliases other than `latest` unless `delete_aliases`."""
+    found = await require_version(ctx, version_id, None, ("versionId", "path"))
+    if found.registry_id is not None:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            "this version is a link in a registry collection: unlink it instead",
+            ("versionId",),
+        )
+    authorization.require_organization_role(
+        ctx, found.organization_id, "MEMBER", "deleting a logged version"
+    )
+    async with ctx.transaction() as conn:
+        await collections.lock_collection(conn, found.collection_id)
+        if not await versions.lock_content(conn, found.content_id):
+            raise not_found("this version was just deleted", ("versionId",))
+        linked = await versions.registry_versions_of_contents(conn, [found.content_id])
+        if linked:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"this version is linked into {len(linked)} registry collection(s); unlink it "
+                "there first",
+                ("versionId",),
+            )
+        (held,) = await versions.aliases_by_version(conn, [found.id])
+        named = [a for a in held if a != LATEST]
+        if named and not delete_aliases:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"this version holds the aliases {', '.join(named)}; delete them too with "
+                "`deleteAliases`, or move them first",
+                ("deleteAliases",),
+            )
+        await history.close_alias_periods_of_version(conn, found.id)
+        await versions.delete_content(conn, found.content_id)
+        if LATEST in held:
+            newest = await versions.newest_version(conn, found.collection_id)
+            if newest is not None:
+                await set_latest_txn(conn, newest)
+    return found

@@ -159,6 +159,17 @@ class MaskInternalErrors(MaskErrors):
         return masked(error, getattr(self.execution_context.context, "request_id", "-"))
 
 
+# Every schema's limits, caches, masking and cost, in the order they apply.
+EXTENSIONS: list[Any] = [
+    OperationContext,
+    lambda: AddValidationRules([DocumentLimits, NoNulInLiterals]),
+    lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    MaskInternalErrors,
+    DocumentCache,
+    NoNulInVariables,
+    QueryCost,
+]
+
 schema = CairnSchema(
     query=Query,
     mutation=Mutation,
@@ -166,13 +177,5 @@ schema = CairnSchema(
     types=[Collection, ArtifactSequence],
     config=StrawberryConfig(disable_field_suggestions=False),
     scalar_overrides={datetime: DateTime, Int64: Int64Definition},
-    extensions=[
-        OperationContext,
-        lambda: AddValidationRules([DocumentLimits, NoNulInLiterals]),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaskInternalErrors,
-        DocumentCache,
-        NoNulInVariables,
-        QueryCost,
-    ],
+    extensions=EXTENSIONS,
 )

@@ -305,6 +305,28 @@ class UpdateArtifactVersionInput:
     )
 
 
+@strawberry.input(description="A version logged in a project, to delete.")
+class DeleteArtifactVersionInput:
+    version_id: strawberry.ID = id_input("ArtifactVersion", description="The logged version.")
+    delete_aliases: bool = strawberry.field(
+        default=False,
+        description="Delete its aliases with it; without this, a version holding aliases (other "
+        "than `latest`) is refused.",
+    )
+
+
+@strawberry.type(description="The result of `deleteArtifactVersion`.")
+class DeleteArtifactVersionPayload:
+    deleted_version_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The ID of the deleted version."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, deleted: records.ArtifactVersion) -> DeleteArtifactVersionPayload:
+        return cls(deleted_version_id=global_id("ArtifactVersion", deleted.id))
+
+
 @strawberry.input(description="New metadata for a version's content.")
 class SetArtifactMetadataInput:
     version_id: strawberry.ID = id_input(
@@ -373,6 +395,18 @@ class VersionsMutation:
         self, info: Ctx, input: Annotated[SetArtifactMetadataInput, arg("The change.")]
     ) -> ArtifactVersionPayload:
         return await mutate(info, ArtifactVersionPayload, versions.set_artifact_metadata, input)
+
+    @strawberry.mutation(
+        description="Deletes a version logged in a project, with its content and files (whose "
+        "bytes go once nothing refers to them). Refused while the content is linked into a "
+        "registry: unlink it there first. `latest` moves to the newest remaining version."
+    )
+    async def delete_artifact_version(
+        self, info: Ctx, input: Annotated[DeleteArtifactVersionInput, arg("The version.")]
+    ) -> DeleteArtifactVersionPayload:
+        return await mutate(
+            info, DeleteArtifactVersionPayload, versions.delete_logged_version, input
+        )
 
     @strawberry.mutation(description="Changes a version's description.")
     async def update_artifact_version(

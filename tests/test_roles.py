@@ -1190,6 +1190,26 @@ async def _log_setup(env: OrgEnv) -> State:
     return {"name": fresh("made"), "file": asdict(entry)}
 
 
+async def _logged_version_setup(env: OrgEnv) -> State:
+    """A version freshly logged in the project, linked nowhere."""
+    async with env.world.pool.acquire() as conn, conn.transaction():
+        name = fresh("doomed")
+        (entry,) = await stored_entries(conn, env.world.project, name, "a.bin")
+        logged = await log_artifact_txn(
+            conn,
+            env.world.users["admin"],
+            env.world.project,
+            name=name,
+            artifact_type="model",
+            files=[entry],
+        )
+    return {"version": logged}
+
+
+async def _not_exists(env: OrgEnv, sql: str, *args: Any) -> bool:
+    return not await _exists(env, sql, *args)
+
+
 async def _run_setup(env: OrgEnv) -> State:
     return {"run": await env.fresh_run()}
 
@@ -1310,6 +1330,17 @@ ORG_OPERATIONS: tuple[OrgOperation, ...] = (
             "SELECT 1 FROM collections WHERE project_id = $1 AND name = $2",
             env.world.project.id,
             s["name"],
+        ),
+    ),
+    OrgOperation(
+        "deleteArtifactVersion",
+        "deleteArtifactVersion",
+        MEMBER,
+        _logged_version_setup,
+        lambda env, s: {"versionId": gid("ArtifactVersion", s["version"].id)},
+        lambda env, s: {"versionId": missing("ArtifactVersion")},
+        lambda env, s: _not_exists(
+            env, "SELECT 1 FROM artifact_versions WHERE id = $1", s["version"].id
         ),
     ),
     OrgOperation(

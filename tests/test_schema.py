@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -14,6 +16,7 @@ from graphql import (
 )
 
 from schema.schema import schema
+from schema.wandb.schema import wandb_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -24,17 +27,18 @@ def test_schema_file_is_current() -> None:
     )
 
 
-def _own_types() -> list[object]:
+def _own_types(of: strawberry.Schema = schema) -> list[object]:
     return [
         t
-        for name, t in schema._schema.type_map.items()
+        for name, t in of._schema.type_map.items()
         if not name.startswith("__") and name not in ("String", "Int", "Float", "Boolean", "ID")
     ]
 
 
-def test_every_type_field_and_argument_has_a_description() -> None:
+@pytest.mark.parametrize("of", [schema, wandb_schema], ids=["cairn", "wandb-dialect"])
+def test_every_type_field_and_argument_has_a_description(of: strawberry.Schema) -> None:
     missing = []
-    for graphql_type in _own_types():
+    for graphql_type in _own_types(of):
         assert isinstance(
             graphql_type,
             GraphQLObjectType
@@ -67,3 +71,5 @@ def test_every_type_field_and_argument_has_a_description() -> None:
 def test_description_check_sees_the_whole_schema() -> None:
     names = {getattr(t, "name", "") for t in _own_types()}
     assert {"Query", "Registry", "ArtifactVersion", "RegistryConnection", "Node"} <= names
+    dialect = {getattr(t, "name", "") for t in _own_types(wandb_schema)}
+    assert {"Project", "ArtifactPortfolio", "ArtifactCollectionMembership", "JSONString"} <= dialect

@@ -492,16 +492,50 @@ def test_a_collection_is_described_tagged_renamed_and_deleted(live: Cairn) -> No
     assert gone["registry"]["collection"] is None
 
 
-def test_deleting_a_linked_artifact_unlinks_it_and_a_logged_one_is_refused(live: Cairn) -> None:
+def test_deleting_a_linked_artifact_unlinks_it_and_a_logged_one_goes(live: Cairn) -> None:
     api = live.api("bob")
     api.artifact(f"{CHURN}:v6").link(f"{MODEL}/sdk-delete")
     api.artifact(f"{MODEL}/sdk-delete:v0").delete()
-    assert cairn_version(live, f"{CHURN}:v6")["digest"]
     with pytest.raises(CommError, match="not found"):
         api.artifact(f"{MODEL}/sdk-delete:v0")
-    with pytest.raises(CommError, match="logged versions cannot be deleted"):
-        api.artifact(f"{ORG}/churn/churn-model:v6").delete()
+    # The logged version is untouched, and while linked elsewhere it cannot go.
+    logged = api.artifact(f"{ORG}/churn/churn-model:v6")
+    with pytest.raises(CommError, match="linked into 1 registry collection"):
+        logged.delete()
     assert cairn_version(live, f"{ORG}/churn/churn-model:v6")["versionIndex"] == 6
+
+
+def test_a_logged_version_linked_nowhere_is_deleted_with_its_aliases(
+    live: Cairn, tmp_path: Path
+) -> None:
+    from tests.support.processes import cairn
+
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    for n in range(2):
+        (folder / "notes.md").write_text(f"scratch {n}\n")
+        pushed = cairn(
+            "push",
+            str(folder),
+            f"{ORG}/churn/sdk-scratch",
+            "--type",
+            "dataset",
+            env={**live.env, "CAIRN_URL": live.server.base_url, "CAIRN_API_KEY": live.keys["bob"]},
+        )
+        assert pushed.returncode == 0, pushed.stderr
+    api = live.api("bob")
+    newest = api.artifact(f"{ORG}/churn/sdk-scratch:v1")
+    newest.aliases.append("keep-me")
+    newest.save()
+    with pytest.raises(CommError, match="holds the aliases keep-me"):
+        api.artifact(f"{ORG}/churn/sdk-scratch:v1").delete()
+    api.artifact(f"{ORG}/churn/sdk-scratch:v1").delete(delete_aliases=True)
+    with pytest.raises(CommError, match="not found"):
+        api.artifact(f"{ORG}/churn/sdk-scratch:v1")
+    # `latest` moved back to the version that remains.
+    assert cairn_version(live, f"{ORG}/churn/sdk-scratch:latest")["versionIndex"] == 0
+    with pytest.raises(CommError, match="deleting a logged version needs the organization role"):
+        live.api("cy").artifact(f"{ORG}/churn/sdk-scratch:v0").delete()
 
 
 def test_a_single_file_artifact_reads_with_file(live: Cairn, tmp_path: Path) -> None:

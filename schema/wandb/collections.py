@@ -17,7 +17,7 @@ from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.connection import Connection, PageInfo, connection, listed
 from schema.wandb.ids import number_of, wandb_id
-from schema.wandb.mutations import SuccessPayload, mutation
+from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, Filters, First, Order
 
 if TYPE_CHECKING:
@@ -198,9 +198,7 @@ class UpdateArtifactPortfolioInput:
     description: str | None = strawberry.field(
         default=None, description="A new description (its card, in Markdown)."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="A project's logged artifact to rename or describe.")
@@ -210,9 +208,7 @@ class UpdateArtifactSequenceInput:
     )
     name: str | None = strawberry.field(default=None, description="A new name.")
     description: str | None = strawberry.field(default=None, description="A new description.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="Tags to add to or remove from a registry collection.")
@@ -256,6 +252,31 @@ SEQUENCES_STAY = (
     "server; "
     "registry collections can"
 )
+
+
+@strawberry.input(description="A project's logged artifact to give another type.")
+class MoveArtifactSequenceInput:
+    artifact_sequence_id: strawberry.ID = strawberry.field(
+        name="artifactSequenceID", description="The logged artifact."
+    )
+    destination_artifact_type_name: str = strawberry.field(description="The new type.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.input(description="A registry collection to delete.")
+class DeleteArtifactPortfolioInput:
+    artifact_portfolio_id: strawberry.ID = strawberry.field(
+        name="artifactPortfolioID", description="The collection."
+    )
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.input(description="A project's logged artifact to delete.")
+class DeleteArtifactSequenceInput:
+    artifact_sequence_id: strawberry.ID = strawberry.field(
+        name="artifactSequenceID", description="The logged artifact."
+    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.type
@@ -329,37 +350,6 @@ class CollectionsMutation:
             tags = [t.tag_name for t in input.tags]
             await versions.remove_tags(ctx, target=("Collection", found.id), tags=tags)
         return SuccessPayload(success=True, client_mutation_id=input.client_mutation_id)
-
-
-@strawberry.input(description="A project's logged artifact to give another type.")
-class MoveArtifactSequenceInput:
-    artifact_sequence_id: strawberry.ID = strawberry.field(
-        name="artifactSequenceID", description="The logged artifact."
-    )
-    destination_artifact_type_name: str = strawberry.field(description="The new type.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
-
-
-@strawberry.input(description="A registry collection to delete.")
-class DeleteArtifactPortfolioInput:
-    artifact_portfolio_id: strawberry.ID = strawberry.field(
-        name="artifactPortfolioID", description="The collection."
-    )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
-
-
-@strawberry.input(description="A project's logged artifact to delete.")
-class DeleteArtifactSequenceInput:
-    artifact_sequence_id: strawberry.ID = strawberry.field(
-        name="artifactSequenceID", description="The logged artifact."
-    )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
 
 
 async def named_collection(

@@ -10,7 +10,7 @@ from resolvers import collections, links, versions
 from resolvers.errors import not_found
 from schema.context import Ctx, arg
 from schema.wandb.ids import number_of
-from schema.wandb.mutations import SuccessPayload, mutation
+from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.versions import ArtifactAliasInput, ArtifactCollectionMembership
 
 
@@ -37,9 +37,7 @@ class LinkArtifactInput:
     client_id: strawberry.ID | None = strawberry.field(
         default=None, name="clientID", description="The client's ID for the link."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.type(description="The linked version.")
@@ -48,9 +46,7 @@ class LinkArtifactPayload:
     artifact_membership: ArtifactCollectionMembership = strawberry.field(
         description="The version in the collection."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="Which link to remove.")
@@ -61,9 +57,7 @@ class UnlinkArtifactInput:
     artifact_portfolio_id: strawberry.ID = strawberry.field(
         name="artifactPortfolioID", description="The collection to remove it from."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.type

@@ -27,9 +27,11 @@ async def mutation(ctx: Context) -> AsyncIterator[Context]:
         raise RuntimeError("a mutation completed without an authorization check")
 
 
+# The client's own ID for a mutation, on an input and returned as sent on its payload.
+ClientMutationId = strawberry.field(default=None, description="The client's ID for the mutation.")
+
+
 @strawberry.type(description="Whether a mutation succeeded.")
 class SuccessPayload:
     success: bool = strawberry.field(description="True: the change was made.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation, returned as sent."
-    )
+    client_mutation_id: str | None = ClientMutationId

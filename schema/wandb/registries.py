@@ -29,7 +29,7 @@ from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.connection import Connection, connection, listed, whole_list
 from schema.wandb.ids import number_of, wandb_id
-from schema.wandb.mutations import SuccessPayload, mutation
+from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, Entity, Filters, First, Order
 from schema.wandb.runs import Run
 
@@ -391,9 +391,7 @@ class UpsertModelInput:
     artifact_types: list[ArtifactTypeInput] | None = strawberry.field(
         default=None, description="Types to accept too."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="An artifact type, by name.")
@@ -406,9 +404,7 @@ class ArtifactTypeInput:
 class UpsertModelPayload:
     inserted: bool = strawberry.field(description="True when it was created.")
     project: Project | None = strawberry.field(description="The registry.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
     @strawberry.field(description="The same registry.")
     def model(self) -> Project | None:
@@ -420,17 +416,13 @@ class RenameProjectInput:
     entity_name: str = strawberry.field(description="The organization holding it.")
     old_project_name: str = strawberry.field(description="`wandb-registry-<old name>`.")
     new_project_name: str = strawberry.field(description="`wandb-registry-<new name>`.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="A registry to delete, with its collections and links.")
 class DeleteModelInput:
     id: str = strawberry.field(description="The registry's ID.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="Users and teams to give a role in a registry, or to remove.")
@@ -438,9 +430,7 @@ class CreateProjectMembersInput:
     project_id: strawberry.ID = strawberry.field(description="The registry's ID.")
     user_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Users' IDs.")
     team_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Teams' IDs.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="Users and teams to remove from a registry.")
@@ -455,9 +445,7 @@ class UpdateProjectMemberInput:
     user_project_role: str = strawberry.field(
         description="`admin`, `member`, `viewer` or `restricted_viewer`."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="A team's new role in a registry.")
@@ -467,9 +455,7 @@ class UpdateProjectTeamMemberInput:
     team_project_role: str = strawberry.field(
         description="`admin`, `member`, `viewer` or `restricted_viewer`."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 # New members of a registry start as members, as in W&B's registries.

@@ -6,20 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
-from schema.context import OperationContext
-from schema.cost import QueryCost
-from schema.limits import (
-    MAX_TOKENS,
-    DocumentCache,
-    DocumentLimits,
-    NoNulInLiterals,
-    NoNulInVariables,
-)
 from schema.scalars import DateTime, Int64, Int64Definition
-from schema.schema import CairnSchema, MaskInternalErrors
+from schema.schema import EXTENSIONS, CairnSchema
 from schema.wandb.accounts import AccountsQuery
 from schema.wandb.collections import ArtifactPortfolio, ArtifactSequence, CollectionsMutation
 from schema.wandb.links import LinksMutation
@@ -49,13 +39,5 @@ wandb_schema = CairnSchema(
         Int64: Int64Definition,
         JSONString: JSONStringDefinition,
     },
-    extensions=[
-        OperationContext,
-        lambda: AddValidationRules([DocumentLimits, NoNulInLiterals]),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaskInternalErrors,
-        DocumentCache,
-        NoNulInVariables,
-        QueryCost,
-    ],
+    extensions=EXTENSIONS,
 )

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import strawberry
-from graphql import GraphQLError
 
 from db import records
-from resolvers import collections, files, pages, runs, versions
+from resolvers import collections, files, links, pages, runs, versions
 from resolvers.context import Context
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors, still_there
@@ -25,7 +24,7 @@ from schema.wandb.collections import ArtifactCollection, ArtifactSequence, colle
 from schema.wandb.connection import Connection, connection
 from schema.wandb.files import File, files_of
 from schema.wandb.ids import number_of, wandb_id
-from schema.wandb.mutations import SuccessPayload, mutation
+from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, First
 from schema.wandb.runs import Run
 
@@ -301,9 +300,7 @@ class AliasesInput:
     aliases: list[ArtifactCollectionAliasInput] = strawberry.field(
         description="The aliases, each with its collection."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="Aliases to remove from a version.")
@@ -336,9 +333,7 @@ class UpdateArtifactInput:
     tags_to_delete: list[TagInput] | None = strawberry.field(
         default=None, description="Tags to remove."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.input(description="A logged version to delete.")
@@ -347,17 +342,13 @@ class DeleteArtifactInput:
     delete_aliases: bool | None = strawberry.field(
         default=False, description="Whether to delete its aliases too."
     )
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.type(description="The version after the change.")
 class UpdateArtifactPayload:
     artifact: Artifact = strawberry.field(description="The version.")
-    client_mutation_id: str | None = strawberry.field(
-        default=None, description="The client's ID for the mutation."
-    )
+    client_mutation_id: str | None = ClientMutationId
 
 
 @strawberry.type
@@ -401,11 +392,25 @@ class VersionsMutation:
                 )
         return SuccessPayload(success=True, client_mutation_id=input.client_mutation_id)
 
-    @strawberry.mutation(description="Refused: logged versions stay (linked ones are unlinked).")
+    @strawberry.mutation(
+        description="Deletes a logged version with its files (refused while it is linked into a "
+        "registry), or unlinks a linked one."
+    )
     async def delete_artifact(
         self, info: Ctx, input: Annotated[DeleteArtifactInput, arg("The version.")]
     ) -> UpdateArtifactPayload:
-        raise GraphQLError(LOGGED_VERSIONS_STAY, extensions={"code": "UNSUPPORTED"})
+        async with mutation(info.context) as ctx:
+            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            given = await versions.require_version(ctx, version_id, None, ("artifactID", ""))
+            if given.registry_id is not None:
+                await links.unlink_artifact(ctx, version_id=given.id, path=None)
+            else:
+                await versions.delete_logged_version(
+                    ctx, version_id=given.id, delete_aliases=bool(input.delete_aliases)
+                )
+        return UpdateArtifactPayload(
+            artifact=Artifact.of(given), client_mutation_id=input.client_mutation_id
+        )
 
     @strawberry.mutation(description="Changes a version's description, tags and time to live.")
     async def update_artifact(
@@ -424,12 +429,6 @@ class VersionsMutation:
         return UpdateArtifactPayload(
             artifact=Artifact.of(changed), client_mutation_id=input.client_mutation_id
         )
-
-
-LOGGED_VERSIONS_STAY = (
-    "logged versions cannot be deleted on this server; unlink it from registry collections "
-    "with artifact.unlink(), or give it a time to live (artifact.ttl) to let its files go"
-)
 
 
 async def _aliases_by_version(ctx: Context, input: AliasesInput) -> list[tuple[int, list[str]]]:

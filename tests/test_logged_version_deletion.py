@@ -1,0 +1,138 @@
+"""Deleting a version logged in a project (`deleteArtifactVersion`, and the wandb SDK's
+`artifact.delete()`): it goes with its content, files and the runs' uses of it, never while a
+registry links it, and a link racing the deletion either wins or finds nothing to link."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from db import accounts, runs
+from db.records import ArtifactVersion
+from resolvers.runs import create_run_txn, log_artifact_txn, use_artifact_txn
+from tests.support.graphql import GraphQLClient
+from tests.support.ids import gid
+from tests.support.manifests import stored_entries
+
+DELETE = """mutation($input: DeleteArtifactVersionInput!) { deleteArtifactVersion(input: $input) {
+  deletedVersionId errors { code message field } } }"""
+LINK = """mutation($input: LinkArtifactInput!) { linkArtifact(input: $input) {
+  artifactVersion { id } errors { code message } } }"""
+
+
+async def log(pool: asyncpg.Pool, name: str, *, used: bool = False) -> ArtifactVersion:
+    """A fresh version logged by bob in the demo's `churn` project, used by a run if asked."""
+    async with pool.acquire() as conn, conn.transaction():
+        bob = await accounts.user_by_name(conn, "bob")
+        assert bob is not None
+        (project,) = await runs.projects_by_organization_name(
+            conn,
+            [(await conn.fetchval("SELECT id FROM organizations WHERE name = 'acme'"), "churn")],
+        )
+        assert project is not None
+        (entry,) = await stored_entries(conn, project, name, "data.bin")
+        logged = await log_artifact_txn(
+            conn, bob, project, name=name, artifact_type="model", files=[entry]
+        )
+        if used:
+            run = await create_run_txn(conn, bob, project, f"{name}-reader")
+            await use_artifact_txn(conn, run, logged)
+    return logged
+
+
+async def delete(api: GraphQLClient, version: ArtifactVersion, **more: Any) -> dict[str, Any]:
+    data = await api.data(
+        DELETE, {"input": {"versionId": gid("ArtifactVersion", version.id), **more}}
+    )
+    payload: dict[str, Any] = data["deleteArtifactVersion"]
+    return payload
+
+
+async def rows(pool: asyncpg.Pool, version: ArtifactVersion) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        return {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", key)
+            for table, column, key in (
+                ("artifact_versions", "content_id", version.content_id),
+                ("artifact_contents", "id", version.content_id),
+                ("artifact_files", "content_id", version.content_id),
+                ("run_inputs", "content_id", version.content_id),
+            )
+        }
+
+
+async def test_a_logged_version_goes_with_its_files_and_uses(
+    pool: asyncpg.Pool, bob: GraphQLClient
+) -> None:
+    version = await log(pool, "deletion-plain", used=True)
+    assert (await rows(pool, version))["run_inputs"] == 1
+    payload = await delete(bob, version)
+    assert payload == {
+        "deletedVersionId": gid("ArtifactVersion", version.id),
+        "errors": [],
+    }
+    assert await rows(pool, version) == {
+        "artifact_versions": 0,
+        "artifact_contents": 0,
+        "artifact_files": 0,
+        "run_inputs": 0,
+    }
+
+
+async def test_a_linked_or_registry_version_is_refused_and_kept(
+    pool: asyncpg.Pool, bob: GraphQLClient
+) -> None:
+    version = await log(pool, "deletion-linked")
+    linked = await bob.data(
+        LINK,
+        {
+            "input": {
+                "versionId": gid("ArtifactVersion", version.id),
+                "targetPath": "acme/wandb-registry-model/deletion-linked",
+            }
+        },
+    )
+    assert linked["linkArtifact"]["errors"] == []
+    before = await rows(pool, version)
+    refused = await delete(bob, version)
+    assert [e["code"] for e in refused["errors"]] == ["INVALID_ARGUMENT"]
+    assert "unlink it there first" in refused["errors"][0]["message"]
+    registry_version = linked["linkArtifact"]["artifactVersion"]["id"]
+    not_logged = await bob.data(DELETE, {"input": {"versionId": registry_version}})
+    assert "unlink it instead" in not_logged["deleteArtifactVersion"]["errors"][0]["message"]
+    assert await rows(pool, version) == before
+
+
+async def test_a_viewer_may_not_delete(pool: asyncpg.Pool, cy: GraphQLClient) -> None:
+    version = await log(pool, "deletion-by-viewer")
+    refused = await delete(cy, version)
+    assert [e["code"] for e in refused["errors"]] == ["PERMISSION_DENIED"]
+    assert (await rows(pool, version))["artifact_versions"] == 1
+
+
+async def test_a_link_racing_the_deletion_wins_or_finds_nothing(
+    pool: asyncpg.Pool, bob: GraphQLClient
+) -> None:
+    for attempt in range(6):
+        version = await log(pool, f"deletion-race-{attempt}")
+        link_input = {
+            "versionId": gid("ArtifactVersion", version.id),
+            "targetPath": f"acme/wandb-registry-model/deletion-race-{attempt}",
+        }
+        deleted, linked = await asyncio.gather(
+            delete(bob, version), bob.data(LINK, {"input": link_input})
+        )
+        link_errors = linked["linkArtifact"]["errors"]
+        if deleted["errors"] == []:
+            # The deletion came first: the link found nothing to link, and no link was left.
+            assert [e["code"] for e in link_errors] == ["NOT_FOUND"], link_errors
+            assert await rows(pool, version) == dict.fromkeys(
+                ("artifact_versions", "artifact_contents", "artifact_files", "run_inputs"), 0
+            )
+        else:
+            # The link came first: the deletion was refused, and both versions remain.
+            assert link_errors == []
+            assert "unlink it there first" in deleted["errors"][0]["message"]
+            assert (await rows(pool, version))["artifact_versions"] == 2

@@ -251,3 +251,11 @@ async def test_a_file_by_md5_redirects_to_its_signed_url(
     assert (await client.get(not_md5, headers=basic(demo["cy"]))).status_code == 404
     # Someone of another organization finds nothing there.
     assert (await client.get(route, headers=basic(demo["dora"]))).status_code == 404
+
+
+def test_every_key_cairn_makes_passes_the_sdks_own_check() -> None:
+    from wandb.sdk.lib.wbauth.validation import check_api_key
+
+    from resolvers.accounts import generate_key
+
+    assert [problem for _ in range(500) if (problem := check_api_key(generate_key()))] == []

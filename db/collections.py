@@ -92,7 +92,18 @@ SEQUENCES_BY_PROJECT: ListSpec[Collection] = ListSpec(
     keys=(SortKey("col.name", "text"),),
     descending=False,
     record=lambda row: from_record(Collection, row),
+    # Only those of one artifact type, when given.
+    filter="col.artifact_type = $filter::text",
 )
+
+SELECT_SEQUENCE_TYPES = """
+SELECT DISTINCT col.artifact_type FROM collections col WHERE col.project_id = $1 ORDER BY 1
+"""
+
+
+async def sequence_types(conn: Executor, project_id: int) -> list[str]:
+    """The artifact types a project has logged."""
+    return [row["artifact_type"] for row in await conn.fetch(SELECT_SEQUENCE_TYPES, project_id)]
 
 
 INSERT_COLLECTION = f"""

@@ -65,8 +65,15 @@ def collections_of(registry: Registry, search: Search | None = None) -> ListQuer
     return ListQuery(COLLECTIONS_BY_REGISTRY, registry.id, search=search)
 
 
-def sequences_of(project: Project) -> ListQuery[Collection]:
-    return ListQuery(SEQUENCES_BY_PROJECT, project.id)
+def sequences_of(
+    project: Project, artifact_type: str | None = None, search: Search | None = None
+) -> ListQuery[Collection]:
+    """A project's logged artifacts (of one type, if given), by name."""
+    return ListQuery(SEQUENCES_BY_PROJECT, project.id, artifact_type, search)
+
+
+async def sequence_types(ctx: Context, project: Project) -> list[str]:
+    return await collections.sequence_types(ctx.pool, project.id)
 
 
 async def require_collection(ctx: Context, collection_id: int, field: str) -> Collection:

@@ -18,7 +18,7 @@ from typing import Any
 from db import search as engine
 from db.collections import REGISTRY_COLLECTIONS
 from db.pagination import ListSpec
-from db.records import Collection, Organization
+from db.records import Organization
 from db.search import AllOf, AnyOf, Filter, Negation, Search, Subject
 from db.versions import REGISTRY_VERSIONS
 from resolvers import registries
@@ -315,23 +315,9 @@ def collection_search(
     )
 
 
-def version_search(collection: Collection, filters: str | None, order: str | None) -> Search | None:
-    """A registry collection's versions, narrowed and ordered as the SDK asks; a project's
-    logged versions are listed newest first, unfiltered."""
-    if collection.registry_id is None:
-        refuse_search_of_sequences(filters, order)
-        return None
+def version_search(filters: str | None, order: str | None) -> Search | None:
+    """A collection's versions, narrowed and ordered as the SDK asks."""
     tree = translate("versions", "versions", filters)
     if tree is None and not order:
         return None
     return Search(subject=engine.VERSIONS, filter=tree, order=order_of("versions", order))
-
-
-def refuse_search_of_sequences(filters: str | None, order: str | None) -> None:
-    """A project's logged artifacts are listed newest first, unfiltered."""
-    if filters or order:
-        argument = "filters" if filters else "order"
-        raise Where((argument,)).error(
-            "a project's logged artifacts and their versions cannot be filtered or ordered on "
-            "this server; registries' collections and versions can"
-        )

@@ -610,3 +610,22 @@ def test_what_is_not_supported_says_so_quickly(live: Cairn, tmp_path: Path) -> N
     env = {"WANDB_BASE_URL": live.base_url, "WANDB_API_KEY": live.keys["ada"]}
     printed = run_sdk_script(script, env, tmp_path, timeout=60)
     assert "Cannot query field 'upsertBucket'" in printed
+
+
+def test_a_projects_artifacts_and_runs_read_through_the_sdk(live: Cairn) -> None:
+    api = live.api("cy")
+    types = sorted(t.name for t in api.artifact_types(f"{ORG}/churn"))
+    assert "model" in types
+    names = [c.name for c in api.artifact_collections(f"{ORG}/churn", "model")]
+    assert "churn-model" in names
+    logged = api.artifact_collection("model", f"{ORG}/churn/churn-model")
+    versions = [a.version for a in logged.artifacts()]
+    assert "v7" in versions
+    assert all(a.type == "model" for a in logged.artifacts())
+
+    run = api.run(f"{ORG}/churn/train-7")
+    assert run.state == "finished"
+    assert [a.name for a in run.logged_artifacts()] == ["churn-model:v7"]
+    used = cairn_version(live, f"{CHURN}:production", "cy")["usedBy"]["nodes"]
+    reader = api.run(f"{ORG}/churn/{used[0]['name']}")
+    assert "churn-model:v7" in [a.source_name for a in reader.used_artifacts()]

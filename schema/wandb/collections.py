@@ -119,7 +119,7 @@ class ArtifactCollection:
         from schema.wandb.versions import Artifact
 
         with raise_domain_errors():
-            search = mongo_filters.version_search(self.record, filters, order)
+            search = mongo_filters.version_search(filters, order)
         query = versions.versions_of(self.record, search)
         page = await connection(info, query, Artifact.of, first, after)
         return VersionedConnection(

@@ -129,14 +129,21 @@ class Project:
         role = organizations.viewer_role(info.context, self.organization_id)
         return role not in ("MEMBER", "ADMIN")
 
-    @strawberry.field(description="A registry's accepted artifact types.")
-    def artifact_types(
+    @strawberry.field(
+        description="A registry's accepted artifact types, or the types a project has logged."
+    )
+    async def artifact_types(
         self,
+        info: Ctx,
         include_all: Annotated[bool | None, arg("Accepted for the SDK; no effect.")] = None,
         after: After = None,
         first: First = None,
     ) -> Connection[ArtifactType]:
-        names = [] if self.registry is None else sorted(self.registry.accepted_types)
+        if self.registry is not None:
+            names = sorted(self.registry.accepted_types)
+        else:
+            assert self.project is not None
+            names = await collections.sequence_types(info.context, self.project)
         return listed([ArtifactType(project=self, type_name=n) for n in names])
 
     @strawberry.field(description="An artifact type of the project, by name.")
@@ -164,13 +171,12 @@ class Project:
         from schema.wandb.collections import collection_of
 
         with raise_domain_errors():
+            search = mongo_filters.collection_search(filters, order)
             if self.registry is not None:
-                search = mongo_filters.collection_search(filters, order)
                 query = collections.collections_of(self.registry, search)
             else:
                 assert self.project is not None
-                mongo_filters.refuse_search_of_sequences(filters, order)
-                query = collections.sequences_of(self.project)
+                query = collections.sequences_of(self.project, search=search)
         return await connection(info, query, collection_of, first, after)
 
     @strawberry.field(description="A version by `<collection>:<alias>` or `<collection>:v<N>`.")
@@ -270,7 +276,7 @@ class ArtifactType:
         found = self.project.registry or self.project.project
         return None if found is None else found.created_at
 
-    @strawberry.field(description="The registry's collections of this type.")
+    @strawberry.field(description="The collections of this type in the project or registry.")
     async def artifact_collections(
         self,
         info: Ctx,
@@ -281,15 +287,19 @@ class ArtifactType:
     ) -> Connection[CollectionType]:
         from schema.wandb.collections import collection_of
 
-        registry = None if self.project is None else self.project.registry
-        if registry is None:
+        if self.project is None:
             raise GraphQLError(
-                "only a registry's collections are listed by type on this server",
-                extensions={"code": "UNSUPPORTED"},
+                "reach an artifact type through its project to list its collections",
+                extensions={"code": "INVALID_ARGUMENT"},
             )
         with raise_domain_errors():
-            search = mongo_filters.collection_search(filters, order, self.type_name)
-        query = collections.collections_of(registry, search)
+            if self.project.registry is not None:
+                search = mongo_filters.collection_search(filters, order, self.type_name)
+                query = collections.collections_of(self.project.registry, search)
+            else:
+                assert self.project.project is not None
+                search = mongo_filters.collection_search(filters, order)
+                query = collections.sequences_of(self.project.project, self.type_name, search)
         return await connection(info, query, collection_of, first, after)
 
     @strawberry.field(description="A collection of this type in the project, by name.")

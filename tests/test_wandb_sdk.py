@@ -618,6 +618,9 @@ def test_a_projects_artifacts_and_runs_read_through_the_sdk(live: Cairn) -> None
     assert "model" in types
     names = [c.name for c in api.artifact_collections(f"{ORG}/churn", "model")]
     assert "churn-model" in names
+    in_registry = [c.name for c in api.artifact_collections(MODEL, "model", order="-name")]
+    assert len(in_registry) >= 2
+    assert in_registry == sorted(in_registry, reverse=True)
     logged = api.artifact_collection("model", f"{ORG}/churn/churn-model")
     versions = [a.version for a in logged.artifacts()]
     assert "v7" in versions
@@ -625,6 +628,7 @@ def test_a_projects_artifacts_and_runs_read_through_the_sdk(live: Cairn) -> None
 
     run = api.run(f"{ORG}/churn/train-7")
     assert run.state == "finished"
+    assert run.summary["auc"] == 0.87
     assert [a.name for a in run.logged_artifacts()] == ["churn-model:v7"]
     used = cairn_version(live, f"{CHURN}:production", "cy")["usedBy"]["nodes"]
     reader = api.run(f"{ORG}/churn/{used[0]['name']}")

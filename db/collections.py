@@ -215,6 +215,17 @@ async def update_collection(
     return from_record(Collection, row)
 
 
+LOCK_SEQUENCE_CONTENTS = """
+SELECT id FROM artifact_contents WHERE sequence_id = $1 ORDER BY id FOR UPDATE
+"""
+
+
+async def lock_sequence_contents(conn: Connection, sequence_id: int) -> list[int]:
+    """The contents logged to a sequence, locked for its deletion: a link of any of them waits
+    for the deletion, or the deletion for it."""
+    return [row["id"] for row in await conn.fetch(LOCK_SEQUENCE_CONTENTS, sequence_id)]
+
+
 DELETE_COLLECTION = "DELETE FROM collections WHERE id = $1 RETURNING id"
 
 

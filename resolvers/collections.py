@@ -76,6 +76,14 @@ async def sequence_types(ctx: Context, project: Project) -> list[str]:
     return await collections.sequence_types(ctx.pool, project.id)
 
 
+async def require_sequence(ctx: Context, sequence_id: int, field: str) -> Collection:
+    """The project's logged artifact an input names, or a refusal naming `field`."""
+    found = await collection(ctx, sequence_id)
+    if found is None or found.project_id is None:
+        raise not_found("logged artifact not found", (field,))
+    return found
+
+
 async def require_collection(ctx: Context, collection_id: int, field: str) -> Collection:
     """The registry collection an input names, or a refusal naming `field`."""
     found = await collection(ctx, collection_id)
@@ -224,3 +232,49 @@ async def delete_collection_txn(conn: Connection, actor: User, found: Collection
         AuditTarget.collection(found),
         before={"name": found.name, "type": found.artifact_type},
     )
+
+
+# A project's logged artifacts
+
+
+async def update_sequence(
+    ctx: Context, *, sequence_id: int, name: str | None, description: str | None
+) -> Collection:
+    """Renames or describes a project's logged artifact; its paths follow the new name."""
+    if name is not None:
+        validation.collection_name(name)
+    validation.description(description)
+    found = await require_sequence(ctx, sequence_id, "sequenceId")
+    authorization.require_organization_role(
+        ctx, found.organization_id, "MEMBER", "editing a logged artifact"
+    )
+    async with ctx.transaction() as conn:
+        updated = await collections.update_collection(
+            conn, found.id, name=name, description=description
+        )
+    if updated is None:
+        raise DomainError(
+            ErrorCode.NAME_TAKEN, f"the project already logs an artifact named '{name}'", ("name",)
+        )
+    return updated
+
+
+async def delete_sequence(ctx: Context, *, sequence_id: int) -> Collection:
+    """Deletes a project's logged artifact with every version, file and use of it; refused
+    while a registry links any of its versions."""
+    found = await require_sequence(ctx, sequence_id, "sequenceId")
+    authorization.require_organization_role(
+        ctx, found.organization_id, "MEMBER", "deleting a logged artifact"
+    )
+    async with ctx.transaction() as conn:
+        contents = await collections.lock_sequence_contents(conn, found.id)
+        linked = await versions.registry_versions_of_contents(conn, contents)
+        if linked:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{len(linked)} of its versions are linked into registries; unlink them first",
+                ("sequenceId",),
+            )
+        if not await collections.delete_collection(conn, found.id):
+            raise not_found("logged artifact not found: it was just deleted", ("sequenceId",))
+    return found

@@ -633,3 +633,54 @@ def test_a_projects_artifacts_and_runs_read_through_the_sdk(live: Cairn) -> None
     used = cairn_version(live, f"{CHURN}:production", "cy")["usedBy"]["nodes"]
     reader = api.run(f"{ORG}/churn/{used[0]['name']}")
     assert "churn-model:v7" in [a.source_name for a in reader.used_artifacts()]
+
+
+def push(live: Cairn, folder: Path, path: str, *more: str) -> None:
+    from tests.support.processes import cairn
+
+    env = {**live.env, "CAIRN_URL": live.server.base_url, "CAIRN_API_KEY": live.keys["bob"]}
+    pushed = cairn("push", str(folder), path, "--type", "dataset", *more, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+
+
+def test_a_projects_logged_artifact_is_described_renamed_and_deleted(
+    live: Cairn, tmp_path: Path
+) -> None:
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+    push(live, tmp_path, f"{ORG}/churn/sdk-sequence")
+    api = live.api("bob")
+    sequence = api.artifact_collection("dataset", f"{ORG}/churn/sdk-sequence")
+    sequence.description = "rows for the SDK tests"
+    sequence.save()
+    sequence.name = "sdk-sequence-renamed"
+    sequence.save()
+    renamed = api.artifact(f"{ORG}/churn/sdk-sequence-renamed:v0")
+    assert renamed.collection.description == "rows for the SDK tests"
+    with pytest.raises(CommError, match="not found"):
+        api.artifact(f"{ORG}/churn/sdk-sequence:v0")
+    with pytest.raises(CommError, match="needs the organization role MEMBER"):
+        live.api("cy").artifact_collection("dataset", f"{ORG}/churn/sdk-sequence-renamed").delete()
+    api.artifact_collection("dataset", f"{ORG}/churn/sdk-sequence-renamed").delete()
+    with pytest.raises(CommError, match="not found"):
+        api.artifact(f"{ORG}/churn/sdk-sequence-renamed:v0")
+
+
+def test_a_linked_logged_artifact_stays_until_unlinked(live: Cairn, tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_text("c,d\n3,4\n")
+    push(
+        live,
+        tmp_path,
+        f"{ORG}/churn/sdk-linked-sequence",
+        "--link",
+        f"{ORG}/wandb-registry-dataset/sdk-linked-sequence",
+    )
+    api = live.api("bob")
+    sequence = api.artifact_collection("dataset", f"{ORG}/churn/sdk-linked-sequence")
+    with pytest.raises(CommError, match="linked into registries; unlink them first"):
+        sequence.delete()
+    assert api.artifact(f"{ORG}/churn/sdk-linked-sequence:v0").version == "v0"
+    sequence.tags.append("nope")
+    with pytest.raises(CommError, match="hold no tags"):
+        sequence.save()
+    with pytest.raises(CommError, match="keeps the type it was logged with"):
+        api.artifact_collection("dataset", f"{ORG}/churn/sdk-linked-sequence").change_type("model")

@@ -247,10 +247,13 @@ class DeleteArtifactCollectionPayload:
     artifact_collection: DeletedCollection = strawberry.field(description="The collection.")
 
 
-SEQUENCES_STAY = (
-    "projects' logged artifacts cannot be renamed, described, retyped or deleted on this "
-    "server; "
-    "registry collections can"
+SEQUENCES_KEEP_TYPES = (
+    "a project's logged artifact keeps the type it was logged with on this server; log the "
+    "files again under the new type"
+)
+SEQUENCES_HOLD_NO_TAGS = (
+    "a project's logged artifacts hold no tags on this server; tag its versions, or the "
+    "registry collections it is linked into"
 )
 
 
@@ -294,17 +297,24 @@ class CollectionsMutation:
             )
         return ArtifactCollectionPayload(artifact_collection=collection_of(updated))
 
-    @strawberry.mutation(description="Refused: logged artifacts keep their names.")
+    @strawberry.mutation(description="Renames or describes a project's logged artifact.")
     async def update_artifact_sequence(
         self, info: Ctx, input: Annotated[UpdateArtifactSequenceInput, arg("The changes.")]
     ) -> ArtifactCollectionPayload:
-        raise GraphQLError(SEQUENCES_STAY, extensions={"code": "UNSUPPORTED"})
+        async with mutation(info.context) as ctx:
+            sequence_id = number_of(
+                input.artifact_sequence_id, "input.artifactSequenceID", "ArtifactCollection"
+            )
+            updated = await collections.update_sequence(
+                ctx, sequence_id=sequence_id, name=input.name, description=input.description
+            )
+        return ArtifactCollectionPayload(artifact_collection=collection_of(updated))
 
     @strawberry.mutation(description="Refused: logged artifacts keep their type.")
     async def move_artifact_sequence(
         self, info: Ctx, input: Annotated[MoveArtifactSequenceInput, arg("The new type.")]
     ) -> ArtifactCollectionPayload:
-        raise GraphQLError(SEQUENCES_STAY, extensions={"code": "UNSUPPORTED"})
+        raise GraphQLError(SEQUENCES_KEEP_TYPES, extensions={"code": "UNSUPPORTED"})
 
     @strawberry.mutation(description="Deletes a registry collection with its versions.")
     async def delete_artifact_portfolio(
@@ -319,11 +329,21 @@ class CollectionsMutation:
             artifact_collection=DeletedCollection(state="DELETED")
         )
 
-    @strawberry.mutation(description="Refused: logged artifacts stay.")
+    @strawberry.mutation(
+        description="Deletes a project's logged artifact with its versions and files, unless "
+        "a registry links one of them."
+    )
     async def delete_artifact_sequence(
         self, info: Ctx, input: Annotated[DeleteArtifactSequenceInput, arg("The artifact.")]
     ) -> DeleteArtifactCollectionPayload:
-        raise GraphQLError(SEQUENCES_STAY, extensions={"code": "UNSUPPORTED"})
+        async with mutation(info.context) as ctx:
+            sequence_id = number_of(
+                input.artifact_sequence_id, "input.artifactSequenceID", "ArtifactCollection"
+            )
+            await collections.delete_sequence(ctx, sequence_id=sequence_id)
+        return DeleteArtifactCollectionPayload(
+            artifact_collection=DeletedCollection(state="DELETED")
+        )
 
     @strawberry.mutation(description="Tags a registry collection.")
     async def create_artifact_collection_tag_assignments(
@@ -356,6 +376,9 @@ async def named_collection(
     ctx: Context, input: CreateArtifactCollectionTagAssignmentsInput
 ) -> records.Collection:
     """The registry collection an input names by organization, registry and name."""
-    return await versions.collection_named(
+    found = await versions.collection_named(
         ctx, input.entity_name, input.project_name, input.artifact_collection_name
     )
+    if found.registry_id is None:
+        raise GraphQLError(SEQUENCES_HOLD_NO_TAGS, extensions={"code": "UNSUPPORTED"})
+    return found

@@ -149,7 +149,7 @@ async def sample(
         for _ in range(count):
             sent = time.perf_counter()
             response = await c.post(
-                "/graphql", json=graphql_request(scenario.query, scenario.variables(rng))
+                scenario.endpoint, json=graphql_request(scenario.query, scenario.variables(rng))
             )
             latencies.append(time.perf_counter() - sent)
             if failed(response.status_code, response.content):

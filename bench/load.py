@@ -142,7 +142,7 @@ async def drive(
             while time.perf_counter() < stop_at:
                 sent = time.perf_counter()
                 response = await client.post(
-                    "/graphql", json=graphql_request(scenario.query, scenario.variables(rng))
+                    scenario.endpoint, json=graphql_request(scenario.query, scenario.variables(rng))
                 )
                 done = time.perf_counter()
                 if not measure_from <= done < stop_at:

@@ -45,6 +45,15 @@ def scenarios(seeded: Seeded) -> dict[str, Scenario]:
         c = rng.randrange(shape.collections)
         return {"path": f"{org}/wandb-registry-{registry_name(r)}/{collection_name(c)}:production"}
 
+    def membership(rng: random.Random) -> dict[str, Any]:
+        r = rng.randrange(shape.registries)
+        c = rng.randrange(shape.collections)
+        return {
+            "entity": org,
+            "project": f"wandb-registry-{registry_name(r)}",
+            "name": f"{collection_name(c)}:production",
+        }
+
     tree_versions = min(10, shape.registries) * min(20, shape.collections) * min(10, shape.versions)
 
     def node(rng: random.Random) -> dict[str, Any]:
@@ -74,6 +83,18 @@ def scenarios(seeded: Seeded) -> dict[str, Scenario]:
             """query Path($path: String!) { artifactVersion(path: $path) {
   id version digest aliases createdBy { name } } }""",
             path,
+        ),
+        Scenario(
+            "wandb-path",
+            "(d) the lookup of (b) through the W&B dialect, in the shape `wandb.Api().artifact()` "
+            "asks for it: `project(name:, entityName:) { artifactCollectionMembership(name:) }`",
+            """query Membership($entity: String!, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) { artifactCollectionMembership(name: $name) {
+    id versionIndex aliases { alias }
+    artifact { id digest description metadata createdAt
+      artifactSequence { name project { name entity { name } } } } } } }""",
+            membership,
+            endpoint="/wandb/graphql",
         ),
         Scenario(
             "node",
@@ -124,7 +145,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     options.add_load(parser)
     parser.add_argument(
         "--scenarios",
-        default="viewer,tree,path,node",
+        default="viewer,tree,path,wandb-path,node",
         help="comma-separated scenarios (default: %(default)s)",
     )
     parser.add_argument(

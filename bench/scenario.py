@@ -19,6 +19,8 @@ class Scenario:
     variables: Variables
     # The API key this scenario's requests send; None: the benchmark's member key.
     key: str | None = None
+    # Where its requests go: Cairn's own API, or the W&B dialect (`/wandb/graphql`).
+    endpoint: str = "/graphql"
 
 
 def graphql_request(query: str, variables: dict[str, Any]) -> dict[str, Any]:

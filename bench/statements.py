@@ -63,7 +63,7 @@ async def count_statements(
                 for _ in range(1 + repeats):
                     body = graphql_request(scenario.query, scenario.variables(random.Random(1)))
                     log.statements.clear()
-                    response = await client.post("/graphql", json=body, headers=sent_headers)
+                    response = await client.post(scenario.endpoint, json=body, headers=sent_headers)
                     if failed(response.status_code, response.content):
                         raise RuntimeError(f"{scenario.name} failed: {response.text[:500]}")
                     per_request.append(sum(1 for s in log.statements if s != reset_query))

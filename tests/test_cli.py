@@ -242,6 +242,21 @@ def test_embedded_default_serves_survives_restarts_and_stops_cleanly(
             data = first.graphql(ada_key)
             assert data["viewer"] == {"name": "ada"}
             assert data["organization"]["registries"]["totalCount"] >= 3
+            # It says how to point the wandb SDK at it, and the W&B dialect answers there.
+            wandb_url = f"{first.base_url}/wandb"
+            assert f"export WANDB_BASE_URL={wandb_url} WANDB_API_KEY={ada_key}" in first.output
+            registries = httpx.post(
+                f"{wandb_url}/graphql",
+                json={
+                    "query": '{ organization(name: "acme") { orgEntity { '
+                    'projects(filters: "{\\"name\\": \\"wandb-registry-model\\"}") '
+                    "{ edges { node { name } } } } } }"
+                },
+                auth=("api", ada_key),
+                timeout=10,
+            ).json()
+            projects = registries["data"]["organization"]["orgEntity"]["projects"]
+            assert projects["edges"] == [{"node": {"name": "wandb-registry-model"}}]
 
             # Another process joins the running embedded database while the server uses it.
             bob_key = the_key(

@@ -1,20 +1,51 @@
 """Deleting a version logged in a project (`deleteArtifactVersion`, and the wandb SDK's
 `artifact.delete()`): it goes with its content, files and the runs' uses of it, never while a
-registry links it, and a link racing the deletion either wins or finds nothing to link."""
+registry links it, and a link racing the deletion either wins or finds nothing to link. On a
+demo database of its own: the runs and versions made here would show in other tests' counts."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import pytest
 
 from db import accounts, runs
+from db.pool import create_pool
 from db.records import ArtifactVersion
+from resolvers.accounts import create_api_key_txn
 from resolvers.runs import create_run_txn, log_artifact_txn, use_artifact_txn
+from tests.support.app import app_client
+from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient
 from tests.support.ids import gid
 from tests.support.manifests import stored_entries
+
+
+@dataclass
+class Own:
+    pool: asyncpg.Pool
+    bob: GraphQLClient
+    cy: GraphQLClient
+
+
+@pytest.fixture(scope="module")
+async def own(server_url: str) -> AsyncIterator[Own]:
+    async with new_database(server_url, demo=True) as url:
+        pool = await create_pool(url, min_size=1, max_size=6)
+        try:
+            async with pool.acquire() as conn:
+                keys = {u: await create_api_key_txn(conn, u, key_name="own") for u in ("bob", "cy")}
+            async with app_client(pool) as client:
+                yield Own(
+                    pool, GraphQLClient(client, keys["bob"]), GraphQLClient(client, keys["cy"])
+                )
+        finally:
+            await pool.close()
+
 
 DELETE = """mutation($input: DeleteArtifactVersionInput!) { deleteArtifactVersion(input: $input) {
   deletedVersionId errors { code message field } } }"""
@@ -63,9 +94,8 @@ async def rows(pool: asyncpg.Pool, version: ArtifactVersion) -> dict[str, int]:
         }
 
 
-async def test_a_logged_version_goes_with_its_files_and_uses(
-    pool: asyncpg.Pool, bob: GraphQLClient
-) -> None:
+async def test_a_logged_version_goes_with_its_files_and_uses(own: Own) -> None:
+    pool, bob = own.pool, own.bob
     version = await log(pool, "deletion-plain", used=True)
     assert (await rows(pool, version))["run_inputs"] == 1
     payload = await delete(bob, version)
@@ -81,9 +111,8 @@ async def test_a_logged_version_goes_with_its_files_and_uses(
     }
 
 
-async def test_a_linked_or_registry_version_is_refused_and_kept(
-    pool: asyncpg.Pool, bob: GraphQLClient
-) -> None:
+async def test_a_linked_or_registry_version_is_refused_and_kept(own: Own) -> None:
+    pool, bob = own.pool, own.bob
     version = await log(pool, "deletion-linked")
     linked = await bob.data(
         LINK,
@@ -105,16 +134,16 @@ async def test_a_linked_or_registry_version_is_refused_and_kept(
     assert await rows(pool, version) == before
 
 
-async def test_a_viewer_may_not_delete(pool: asyncpg.Pool, cy: GraphQLClient) -> None:
+async def test_a_viewer_may_not_delete(own: Own) -> None:
+    pool, cy = own.pool, own.cy
     version = await log(pool, "deletion-by-viewer")
     refused = await delete(cy, version)
     assert [e["code"] for e in refused["errors"]] == ["PERMISSION_DENIED"]
     assert (await rows(pool, version))["artifact_versions"] == 1
 
 
-async def test_a_link_racing_the_deletion_wins_or_finds_nothing(
-    pool: asyncpg.Pool, bob: GraphQLClient
-) -> None:
+async def test_a_link_racing_the_deletion_wins_or_finds_nothing(own: Own) -> None:
+    pool, bob = own.pool, own.bob
     for attempt in range(6):
         version = await log(pool, f"deletion-race-{attempt}")
         link_input = {

@@ -232,11 +232,20 @@ def test_a_deployment_job_runs_unchanged_with_two_variables(live: Cairn, tmp_pat
     assert got == cairn_bytes(live, f"{CHURN}:production")
 
 
-def test_wandb_login_host_stores_the_server(live: Cairn, tmp_path: Path) -> None:
-    login = (
-        "import wandb\n"
-        f"assert wandb.login(host='{live.base_url}', key='{live.keys['bob']}', verify=True)\n"
-    )
+@pytest.mark.parametrize("how", ["python", "cli"])
+def test_wandb_login_host_stores_the_server(live: Cairn, tmp_path: Path, how: str) -> None:
+    if how == "cli":
+        login = (
+            "import sys\n"
+            "from wandb.cli.cli import cli\n"
+            f"sys.argv = ['wandb', 'login', '--host', '{live.base_url}', '{live.keys['bob']}']\n"
+            "cli(standalone_mode=False)\n"
+        )
+    else:
+        login = (
+            "import wandb\n"
+            f"assert wandb.login(host='{live.base_url}', key='{live.keys['bob']}', verify=True)\n"
+        )
     run_sdk_script(login, {}, tmp_path)
     # A later job on the same machine needs neither variable.
     read = f"import wandb\nprint(wandb.Api().artifact('{CHURN}:v7').digest)\n"

@@ -191,6 +191,44 @@ class DeleteCollectionPayload:
         return cls(deleted_collection_id=global_id("Collection", deleted.id))
 
 
+@strawberry.input(description="Changes to a project's logged artifact.")
+class UpdateArtifactSequenceInput:
+    sequence_id: strawberry.ID = id_input("ArtifactSequence", description="The logged artifact.")
+    name: str | None = strawberry.field(
+        default=None, description="New name; its paths (`org/project/name:…`) follow it."
+    )
+    description: str | None = strawberry.field(default=None, description="New description.")
+
+
+@strawberry.type(description="The result of a change to a project's logged artifact.")
+class ArtifactSequencePayload:
+    artifact_sequence: ArtifactSequence | None = strawberry.field(
+        default=None, description="The logged artifact."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, changed: records.Collection) -> ArtifactSequencePayload:
+        return cls(artifact_sequence=ArtifactSequence.of(changed))
+
+
+@strawberry.input(description="A project's logged artifact to delete, with every version.")
+class DeleteArtifactSequenceInput:
+    sequence_id: strawberry.ID = id_input("ArtifactSequence", description="The logged artifact.")
+
+
+@strawberry.type(description="The result of `deleteArtifactSequence`.")
+class DeleteArtifactSequencePayload:
+    deleted_sequence_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The ID of the deleted logged artifact."
+    )
+    errors: list[UserError] = Errors
+
+    @classmethod
+    def of(cls, deleted: records.Collection) -> DeleteArtifactSequencePayload:
+        return cls(deleted_sequence_id=global_id("ArtifactSequence", deleted.id))
+
+
 @strawberry.type
 class CollectionsMutation:
     @strawberry.mutation(description="Creates a collection in a registry (registry MEMBER).")
@@ -210,3 +248,20 @@ class CollectionsMutation:
         self, info: Ctx, input: Annotated[DeleteCollectionInput, arg("The collection.")]
     ) -> DeleteCollectionPayload:
         return await mutate(info, DeleteCollectionPayload, collections.delete_collection, input)
+
+    @strawberry.mutation(
+        description="Renames or re-describes a project's logged artifact (organization MEMBER)."
+    )
+    async def update_artifact_sequence(
+        self, info: Ctx, input: Annotated[UpdateArtifactSequenceInput, arg("The changes.")]
+    ) -> ArtifactSequencePayload:
+        return await mutate(info, ArtifactSequencePayload, collections.update_sequence, input)
+
+    @strawberry.mutation(
+        description="Deletes a project's logged artifact with every version, file and use of "
+        "it (organization MEMBER); refused while a registry links one of its versions."
+    )
+    async def delete_artifact_sequence(
+        self, info: Ctx, input: Annotated[DeleteArtifactSequenceInput, arg("The artifact.")]
+    ) -> DeleteArtifactSequencePayload:
+        return await mutate(info, DeleteArtifactSequencePayload, collections.delete_sequence, input)

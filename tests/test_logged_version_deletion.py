@@ -165,3 +165,50 @@ async def test_a_link_racing_the_deletion_wins_or_finds_nothing(own: Own) -> Non
             assert link_errors == []
             assert "unlink it there first" in deleted["errors"][0]["message"]
             assert (await rows(pool, version))["artifact_versions"] == 2
+
+
+SEQUENCE_UPDATE = """mutation($input: UpdateArtifactSequenceInput!) {
+  updateArtifactSequence(input: $input) { artifactSequence { name description }
+    errors { code message field } } }"""
+SEQUENCE_DELETE = """mutation($input: DeleteArtifactSequenceInput!) {
+  deleteArtifactSequence(input: $input) { deletedSequenceId errors { code message } } }"""
+
+
+async def test_a_logged_artifact_is_renamed_and_deleted_unless_linked(own: Own) -> None:
+    pool, bob = own.pool, own.bob
+    first = await log(own.pool, "sequence-first")
+    second = await log(own.pool, "sequence-second")
+    sequence = gid("ArtifactSequence", first.collection_id)
+    taken = await bob.data(
+        SEQUENCE_UPDATE, {"input": {"sequenceId": sequence, "name": "sequence-second"}}
+    )
+    assert [e["code"] for e in taken["updateArtifactSequence"]["errors"]] == ["NAME_TAKEN"]
+    renamed = await bob.data(
+        SEQUENCE_UPDATE,
+        {"input": {"sequenceId": sequence, "name": "sequence-renamed", "description": "d"}},
+    )
+    assert renamed["updateArtifactSequence"] == {
+        "artifactSequence": {"name": "sequence-renamed", "description": "d"},
+        "errors": [],
+    }
+    linked = await bob.data(
+        LINK,
+        {
+            "input": {
+                "versionId": gid("ArtifactVersion", second.id),
+                "targetPath": "acme/wandb-registry-model/sequence-second",
+            }
+        },
+    )
+    assert linked["linkArtifact"]["errors"] == []
+    kept = await bob.data(
+        SEQUENCE_DELETE,
+        {"input": {"sequenceId": gid("ArtifactSequence", second.collection_id)}},
+    )
+    assert "unlink them first" in kept["deleteArtifactSequence"]["errors"][0]["message"]
+    assert (await rows(pool, second))["artifact_contents"] == 1
+    gone = await bob.data(SEQUENCE_DELETE, {"input": {"sequenceId": sequence}})
+    assert gone["deleteArtifactSequence"] == {"deletedSequenceId": sequence, "errors": []}
+    assert await rows(pool, first) == dict.fromkeys(
+        ("artifact_versions", "artifact_contents", "artifact_files", "run_inputs"), 0
+    )

@@ -1344,6 +1344,33 @@ ORG_OPERATIONS: tuple[OrgOperation, ...] = (
         ),
     ),
     OrgOperation(
+        "updateArtifactSequence",
+        "updateArtifactSequence",
+        MEMBER,
+        _logged_version_setup,
+        lambda env, s: {
+            "sequenceId": gid("ArtifactSequence", s["version"].collection_id),
+            "description": "described",
+        },
+        lambda env, s: {"sequenceId": missing("ArtifactSequence"), "description": "described"},
+        lambda env, s: _exists(
+            env,
+            "SELECT 1 FROM collections WHERE id = $1 AND description = 'described'",
+            s["version"].collection_id,
+        ),
+    ),
+    OrgOperation(
+        "deleteArtifactSequence",
+        "deleteArtifactSequence",
+        MEMBER,
+        _logged_version_setup,
+        lambda env, s: {"sequenceId": gid("ArtifactSequence", s["version"].collection_id)},
+        lambda env, s: {"sequenceId": missing("ArtifactSequence")},
+        lambda env, s: _not_exists(
+            env, "SELECT 1 FROM collections WHERE id = $1", s["version"].collection_id
+        ),
+    ),
+    OrgOperation(
         "prepareArtifactFiles",
         "prepareArtifactFiles",
         MEMBER,

@@ -1,4 +1,4 @@
-"""Relay connections as W&B's schema shapes them, over Cairn's keyset pages.
+"""Relay connections in the W&B dialect: Cairn's connection types, paged as the SDK asks.
 
 The SDK asks for pages larger than Cairn serves (5,000 file URLs, 1,000 aliases at once) and
 follows `hasNextPage` until it is false, so a larger `first` gets the largest page Cairn serves
@@ -7,46 +7,17 @@ rather than an error.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
-
-import strawberry
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from resolvers import pages
 from resolvers.pages import ListQuery
+from schema.connection import Connection, Edge, PageInfo
 from schema.context import Ctx
 from schema.errors import raise_domain_errors
 
 T = TypeVar("T")
-
-
-@strawberry.type(description="Where a page sits in its list.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
-    has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
-    start_cursor: str | None = strawberry.field(description="The cursor of the first item.")
-    end_cursor: str | None = strawberry.field(
-        description="The cursor of the last item, to pass as `after`."
-    )
-
-
-@strawberry.type(description="An item of a page, with its cursor.")
-class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="The item's cursor.")
-    node: T = strawberry.field(description="The item.")
-
-
-@strawberry.type(description="A page of a list.")
-class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
-    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
-    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="The number of items in the whole list.")
-    async def total_count(self) -> int:
-        with raise_domain_errors():
-            return await self.count_total()
 
 
 async def connection(
@@ -65,6 +36,7 @@ async def connection(
     edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in page.items]
     return Connection(
         edges=edges,
+        nodes=[edge.node for edge in edges],
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
@@ -85,6 +57,7 @@ def listed(items: list[T]) -> Connection[T]:
 
     return Connection(
         edges=edges,
+        nodes=items,
         page_info=PageInfo(
             has_next_page=False,
             has_previous_page=False,

@@ -734,7 +734,7 @@ SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5
 FROM blobs b
 JOIN artifact_files f ON f.sha256 = b.sha256
 JOIN artifact_versions v ON v.content_id = f.content_id AND v.collection_id = $1
-WHERE b.md5 = $2 AND (f.path = $3 OR f.path LIKE '%/' || $3)
+WHERE b.md5 = $2 AND (f.path = $3 OR right(f.path, length($3) + 1) = '/' || $3)
 ORDER BY v.id DESC LIMIT 1
 """
 

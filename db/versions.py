@@ -360,12 +360,9 @@ async def expire_contents_txn(conn: Connection, limit: int) -> Expired:
     return Expired(len(candidates), expired, [_version(row) for row in rows])
 
 
-# The content's row is share-locked as the version is inserted, so that a concurrent deletion of
-# the content either waits for this insert or, having committed first, leaves nothing to insert.
 INSERT_VERSION = """
 INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by, description)
-SELECT $1, c.id, $3, $4, $5 FROM artifact_contents c WHERE c.id = $2 FOR KEY SHARE
-RETURNING id
+VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
 SELECT_VERSION_BY_CONTENT = f"""
 SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.collection_id = $1 AND v.content_id = $2
@@ -381,11 +378,15 @@ async def insert_version(
     linked_by: int | None,
     description: str,
 ) -> ArtifactVersion | None:
-    """The new version; None when the content was deleted meanwhile."""
-    version_id = await conn.fetchval(
-        INSERT_VERSION, collection_id, content_id, index, linked_by, description
-    )
-    if version_id is None:
+    """The new version; None when the content was deleted meanwhile, after which the
+    transaction cannot go on. The foreign key's check share-locks the content's row, so a
+    concurrent deletion (which locks it for update) either waits for this insert and then sees
+    the version, or commits first and fails it."""
+    try:
+        version_id = await conn.fetchval(
+            INSERT_VERSION, collection_id, content_id, index, linked_by, description
+        )
+    except asyncpg.ForeignKeyViolationError:
         return None
     row = await fetch_one(conn, SELECT_VERSION, version_id)
     return _version(row)
@@ -484,8 +485,8 @@ async def delete_version(conn: Connection, version_id: int) -> None:
     await conn.execute(DELETE_VERSION, version_id)
 
 
-# A content row locked for its deletion: a concurrent link inserts a version that refers to it,
-# which takes a share lock on the row, so a link waits for the deletion or the deletion for it.
+# A content row locked for its deletion: a concurrent link's insert share-locks it through the
+# foreign key, so a link waits for the deletion or the deletion for it.
 LOCK_CONTENT = "SELECT id FROM artifact_contents WHERE id = $1 FOR UPDATE"
 DELETE_CONTENT = "DELETE FROM artifact_contents WHERE id = $1"
 

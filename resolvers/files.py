@@ -505,6 +505,11 @@ async def content_url(ctx: Context, version: ArtifactVersion, kind: str) -> str 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
+def md5_in_base64(md5: str) -> str:
+    """An MD5 kept in hex, as the wandb SDK's manifests write it."""
+    return base64.b64encode(bytes.fromhex(md5)).decode()
+
+
 async def download_url_by_md5(
     ctx: Context, organization: str, project: str, collection: str, md5: str, name: str
 ) -> str:

@@ -24,9 +24,8 @@ from db.versions import REGISTRY_VERSIONS
 from resolvers import registries
 from resolvers.context import Context
 from resolvers.pages import ListQuery
+from resolvers.paths import REGISTRY_PREFIX
 from resolvers.search import Builder, Where, all_of, json_path, visible_scope
-
-REGISTRY_PREFIX = "wandb-registry-"
 
 # W&B's field names (with the SDK's accepted aliases) → the subject's field. A name starting
 # with "registry:" names a registry and loses the prefix the SDK adds to it.

@@ -9,7 +9,6 @@ caller's role."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import logging
@@ -43,6 +42,7 @@ from resolvers.files import (
     content_grant,
     download_grant,
     keep_verified,
+    md5_in_base64,
     part_grant,
     parts_key,
     receive_upload,
@@ -481,9 +481,7 @@ def wandb_manifest(found: Sequence[ArtifactFile]) -> dict[str, Any]:
         "storagePolicyConfig": {"storageLayout": "V2"},
         "contents": {
             f.path: {
-                "digest": f.digest
-                if f.md5 is None
-                else base64.b64encode(bytes.fromhex(f.md5)).decode(),
+                "digest": f.digest if f.md5 is None else md5_in_base64(f.md5),
                 "size": f.size,
             }
             for f in found

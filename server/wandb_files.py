@@ -5,7 +5,6 @@ signed URL, so that bytes always travel through the transfer routes."""
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -13,30 +12,26 @@ from resolvers import files
 from resolvers.accounts import authenticate
 from resolvers.errors import DomainError, ErrorCode
 from server.graphql_http import WANDB_BASIC, GraphQLEndpoint, request_id_of
+from server.transfers import refusal
 
 # {region}/{entity}/{project}/{collection}/{birth artifact id}/{md5 hex}/{file name}, with the
 # artifact's own ID before the birth ID when the SDK knows the server takes it.
 PARTS = (7, 8)
 
 
-def refused(status: int, message: str) -> Response:
-    body = {"errors": [{"message": message}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
 async def artifact_file(endpoint: GraphQLEndpoint, request: Request) -> Response:
     parts = request.path_params["rest"].split("/")
     if len(parts) not in PARTS:
-        return refused(404, "expected /artifactsV2/<region>/<entity>/<project>/<collection>/…")
+        return refusal(404, "expected /artifactsV2/<region>/<entity>/<project>/<collection>/…")
     _, entity, project, collection, *_, md5, name = parts
     key = WANDB_BASIC.read(request)
     principal = None if key is None else await authenticate(endpoint.pool, key)
     if principal is None:
-        return refused(401, WANDB_BASIC.missing if key is None else "the API key is not valid")
+        return refusal(401, WANDB_BASIC.missing if key is None else "the API key is not valid")
     ctx = endpoint.context(principal, request_id_of(request), request)
     try:
         url = await files.download_url_by_md5(ctx, entity, project, collection, md5, name)
     except DomainError as error:
         status = 403 if error.code is ErrorCode.PERMISSION_DENIED else 404
-        return refused(status, error.message)
+        return refusal(status, error.message)
     return RedirectResponse(url, status_code=307)

@@ -212,3 +212,44 @@ async def test_a_logged_artifact_is_renamed_and_deleted_unless_linked(own: Own) 
     assert await rows(pool, first) == dict.fromkeys(
         ("artifact_versions", "artifact_contents", "artifact_files", "run_inputs"), 0
     )
+
+
+async def test_a_link_waiting_on_a_deletion_finds_nothing_once_it_commits(own: Own) -> None:
+    """The deletion takes the content's row first; the link's insert waits on it through the
+    foreign key, and once the deletion commits the link answers NOT_FOUND, writing nothing."""
+    pool, bob = own.pool, own.bob
+    version = await log(pool, "deletion-held")
+    link_input = {
+        "versionId": gid("ArtifactVersion", version.id),
+        "targetPath": "acme/wandb-registry-model/deletion-held",
+    }
+    async with pool.acquire() as deleter:
+        transaction = deleter.transaction()
+        await transaction.start()
+        try:
+            await deleter.execute(
+                "SELECT id FROM artifact_contents WHERE id = $1 FOR UPDATE", version.content_id
+            )
+            await deleter.execute("DELETE FROM artifact_contents WHERE id = $1", version.content_id)
+            linking = asyncio.create_task(bob.data(LINK, {"input": link_input}))
+            async with pool.acquire() as watcher:
+                while not await watcher.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND wait_event_type = 'Lock')"
+                ):
+                    assert not linking.done(), await linking
+                    await asyncio.sleep(0.01)
+        finally:
+            await transaction.commit()
+    linked = await linking
+    assert [e["code"] for e in linked["linkArtifact"]["errors"]] == ["NOT_FOUND"]
+    async with pool.acquire() as conn:
+        # The collection the link would have made went with its transaction.
+        assert not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM collections WHERE name = 'deletion-held' "
+            "AND registry_id IS NOT NULL)"
+        )
+        assert not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM artifact_versions WHERE content_id = $1)",
+            version.content_id,
+        )

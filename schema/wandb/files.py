@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 
 import strawberry
@@ -14,7 +13,7 @@ from schema.context import Ctx
 from schema.errors import raise_domain_errors
 from schema.scalars import Int64
 from schema.wandb.connection import Connection, connection
-from schema.wandb.ids import wandb_id
+from schema.wandb.ids import opaque_id
 
 MAX_FILE_NAMES = 100
 
@@ -22,7 +21,6 @@ MAX_FILE_NAMES = 100
 @strawberry.type(description="A file of a version, or a version's manifest.")
 class File:
     name: str = strawberry.field(description="The file's path inside the version.")
-    display_name: str = strawberry.field(description="The same path.")
     size_bytes: Int64 = strawberry.field(description="Its size in bytes.")
     digest: str | None = strawberry.field(
         description="Its MD5 in base64, as the SDK's manifests hold it."
@@ -30,36 +28,38 @@ class File:
     md5: str | None = strawberry.field(description="Its MD5 in base64.")
     record: strawberry.Private[records.ArtifactFile | None] = None
     signed_url: strawberry.Private[str | None] = None
-    number: strawberry.Private[int] = 0
+    content_id: strawberry.Private[int] = 0
 
     @classmethod
     def of(cls, record: records.ArtifactFile) -> File:
-        md5 = None if record.md5 is None else base64.b64encode(bytes.fromhex(record.md5)).decode()
+        md5 = None if record.md5 is None else files.md5_in_base64(record.md5)
         return cls(
             name=record.path,
-            display_name=record.path,
             size_bytes=Int64(record.size),
             digest=md5 or record.digest,
             md5=md5,
             record=record,
-            number=record.content_id,
+            content_id=record.content_id,
         )
 
     @classmethod
     def manifest(cls, version: records.ArtifactVersion, url: str) -> File:
         return cls(
             name="wandb_manifest.json",
-            display_name="wandb_manifest.json",
             size_bytes=Int64(0),
             digest=None,
             md5=None,
             signed_url=url,
-            number=version.content_id,
+            content_id=version.content_id,
         )
 
     @strawberry.field(description="The file's ID.")
     def id(self) -> strawberry.ID:
-        return wandb_id("File", self.number)
+        return opaque_id("File", self.content_id, self.name)
+
+    @strawberry.field(description="The same path.")
+    def display_name(self) -> str:
+        return self.name
 
     @strawberry.field(description="Where the bytes are kept: not told.")
     def storage_path(self) -> str | None:

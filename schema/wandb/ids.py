@@ -15,6 +15,13 @@ def wandb_id(kind: str, number: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{kind}:{number}".encode()).decode())
 
 
+def opaque_id(kind: str, *parts: object) -> strawberry.ID:
+    """An ID the SDK only passes back or compares, never decodes: a kind and the parts that make
+    the object unique."""
+    text = ":".join([kind, *(str(p) for p in parts)])
+    return strawberry.ID(base64.b64encode(text.encode()).decode())
+
+
 def decode(value: str | None, field: str, *kinds: str) -> tuple[str, int]:
     """(kind, number) of an ID that must be of one of `kinds`; an error naming `field` when it
     is not one."""

@@ -3,7 +3,6 @@ artifacts. Both hold collections of versions, found here by name."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -24,11 +23,11 @@ from resolvers import (
     versions,
 )
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.mongo_filters import REGISTRY_PREFIX
+from resolvers.paths import REGISTRY_PREFIX
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.connection import Connection, connection, listed, whole_list
-from schema.wandb.ids import number_of, wandb_id
+from schema.wandb.ids import number_of, opaque_id, wandb_id
 from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, Entity, Filters, First, Order
 from schema.wandb.runs import Run
@@ -256,7 +255,7 @@ class ArtifactType:
 
     @strawberry.field(description="The type's ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(base64.b64encode(f"ArtifactType:{self.type_name}".encode()).decode())
+        return opaque_id("ArtifactType", self.type_name)
 
     @strawberry.field(description="The type's name, e.g. `model`.")
     def name(self) -> str:

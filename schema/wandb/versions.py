@@ -7,7 +7,6 @@ version, while its `artifactSequence` and `versionIndex` are those of the logged
 from __future__ import annotations
 
 import asyncio
-import base64
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +22,7 @@ from schema.scalars import Int64
 from schema.wandb.collections import ArtifactCollection, ArtifactSequence, collection_of
 from schema.wandb.connection import Connection, connection
 from schema.wandb.files import File, files_of
-from schema.wandb.ids import number_of, wandb_id
+from schema.wandb.ids import number_of, opaque_id, wandb_id
 from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, First
 from schema.wandb.runs import Run
@@ -35,12 +34,6 @@ ArtifactTypeType = Annotated["ArtifactType", strawberry.lazy("schema.wandb.regis
 
 # A time to live of -2 tells the SDK that none is set.
 NO_TTL = -2
-
-
-def opaque_id(kind: str, *parts: object) -> strawberry.ID:
-    """An ID the SDK only passes back or compares, never decodes."""
-    text = ":".join([kind, *(str(p) for p in parts)])
-    return strawberry.ID(base64.b64encode(text.encode()).decode())
 
 
 @strawberry.type(description="A tag on a collection or a version.")

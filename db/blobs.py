@@ -700,6 +700,36 @@ async def held_blobs(
     return {row["sha256"]: Digests(row["sha256"], row["md5"], row["size"]) for row in rows}
 
 
+# The same, found by MD5 (how the wandb SDK names bytes), with the size each must have.
+SELECT_HELD_BY_MD5 = """
+SELECT b.sha256, b.md5, b.size FROM blobs b
+JOIN blob_holders h ON h.sha256 = b.sha256 AND h.organization_id = $3
+JOIN unnest($1::text[], $2::bigint[]) AS k(md5, size) ON k.md5 = b.md5 AND k.size = b.size
+"""
+SELECT_HELD_BY_MD5_ONLY = """
+SELECT b.sha256, b.md5, b.size FROM blobs b
+JOIN blob_holders h ON h.sha256 = b.sha256 AND h.organization_id = $2
+WHERE b.md5 = ANY($1::text[])
+"""
+
+
+async def held_blobs_by_md5(
+    conn: Executor,
+    md5s: Sequence[str],
+    organization_id: int,
+    sizes: Sequence[int] | None = None,
+) -> dict[tuple[str, int], Digests]:
+    """The organization's blobs with these MD5s (hex), and these sizes when given, by
+    (md5, size)."""
+    if sizes is None:
+        rows = await conn.fetch(SELECT_HELD_BY_MD5_ONLY, list(md5s), organization_id)
+    else:
+        rows = await conn.fetch(SELECT_HELD_BY_MD5, list(md5s), list(sizes), organization_id)
+    return {
+        (row["md5"], row["size"]): Digests(row["sha256"], row["md5"], row["size"]) for row in rows
+    }
+
+
 SELECT_STORED = "SELECT sha256, md5, size FROM blobs WHERE sha256 = ANY($1::text[])"
 
 
@@ -723,14 +753,14 @@ async def shared_secret(conn: Executor, name: str) -> bytes:
 
 
 SELECT_CONTENT_FILES = """
-SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5
+SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5, f.ref
 FROM artifact_files f LEFT JOIN blobs b ON b.sha256 = f.sha256
 WHERE f.content_id = $1 ORDER BY f.path
 """
 
 
 SELECT_FILE_IN_COLLECTION_BY_MD5 = """
-SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5
+SELECT f.content_id, f.path, f.digest, f.size, f.sha256, b.md5, f.ref
 FROM blobs b
 JOIN artifact_files f ON f.sha256 = b.sha256
 JOIN artifact_versions v ON v.content_id = f.content_id AND v.collection_id = $1
@@ -754,19 +784,22 @@ async def content_files(conn: Executor, content_id: int) -> list[ArtifactFile]:
     return [from_record(ArtifactFile, row) for row in rows]
 
 
+# Nothing refers to the blob `b`: no artifact file, no run file, no manifest on its way in.
+NOT_REFERENCED = """NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256)
+  AND NOT EXISTS (SELECT 1 FROM run_files r WHERE r.sha256 = b.sha256)
+  AND NOT EXISTS (SELECT 1 FROM artifact_uploads u WHERE u.manifest_sha256 = b.sha256)"""
 # Blobs no file refers to, stored before `grace` ago, oldest first; locked, skipping any that a
 # logging transaction holds, so that nothing can start referring to them while they go.
-SELECT_UNREFERENCED = """
+SELECT_UNREFERENCED = f"""
 SELECT b.sha256, b.md5, b.size, b.stored_at FROM blobs b
 WHERE b.stored_at < clock_timestamp() - $1::interval
-  AND NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256)
+  AND {NOT_REFERENCED}
 ORDER BY b.stored_at LIMIT $2
 """
 LOCK_UNREFERENCED = f"{SELECT_UNREFERENCED} FOR UPDATE OF b SKIP LOCKED"
 # A statement of its own sees files committed since the candidates were chosen.
-DELETE_UNREFERENCED = """
-DELETE FROM blobs b WHERE b.sha256 = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM artifact_files f WHERE f.sha256 = b.sha256)
+DELETE_UNREFERENCED = f"""
+DELETE FROM blobs b WHERE b.sha256 = ANY($1::text[]) AND {NOT_REFERENCED}
 RETURNING b.sha256, b.md5, b.size, b.stored_at
 """
 RESTORE_BLOBS = """

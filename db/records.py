@@ -106,6 +106,54 @@ class Run:
     user_id: int | None
     created_at: datetime
     finished_at: datetime | None
+    # What the wandb SDK records besides: the name to show, notes, tags, group, job type, the
+    # exit code it finished with, and when it was last heard from.
+    display_name: str
+    notes: str
+    tags: list[str]
+    group_name: str | None
+    job_type: str | None
+    exit_code: int | None
+    heartbeat_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactUpload:
+    """An artifact the wandb SDK is logging: created, its files and manifest on their way in,
+    not yet a version. Its id becomes the version's."""
+
+    id: int
+    organization_id: int
+    project_id: int
+    sequence_id: int
+    run_id: int | None
+    user_id: int | None
+    wandb_digest: str
+    description: str
+    metadata: dict[str, Any]
+    aliases: list[str]
+    ttl_seconds: int | None
+    client_id: str | None
+    manifest_sha256: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One `run.log(...)` of a run: its line number and the values logged."""
+
+    run_id: int
+    line: int
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFile:
+    run_id: int
+    name: str
+    sha256: str
+    size: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +208,8 @@ class ArtifactVersion:
     ttl_seconds: int | None
     expires_at: datetime | None
     files_deleted_at: datetime | None
+    # The digest the wandb SDK computed for content it logged; None for content logged otherwise.
+    wandb_digest: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +221,8 @@ class ArtifactFile:
     # The stored bytes' SHA-256 and MD5; None for files logged before Cairn stored bytes.
     sha256: str | None
     md5: str | None
+    # A reference's URI: a file recorded where it lives, with no bytes here.
+    ref: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,28 @@
-"""Projects, runs, and the runs that used each content."""
+"""Projects, runs (with what the wandb SDK records as they go: history, summary, files), and
+the runs that used each content."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 from db.pagination import ListSpec, SortKey
 from db.pool import Connection, Executor, fetch_one
-from db.records import Project, Run, from_record, records_by_id, records_by_pair
+from db.records import (
+    HistoryRow,
+    Project,
+    Run,
+    RunFile,
+    from_record,
+    records_by_id,
+    records_by_pair,
+)
 
 PROJECT_COLUMNS = "pj.id, pj.organization_id, pj.name, pj.description, pj.created_at"
 RUN_COLUMNS = """rn.id, pj.organization_id, rn.project_id, rn.name, rn.state::text AS state,
-rn.config, rn.summary, rn.user_id, rn.created_at, rn.finished_at"""
+rn.config, rn.summary, rn.user_id, rn.created_at, rn.finished_at, rn.display_name, rn.notes,
+rn.tags, rn.group_name, rn.job_type, rn.exit_code, rn.heartbeat_at"""
 
 SELECT_PROJECTS_BY_ID = f"SELECT {PROJECT_COLUMNS} FROM projects pj WHERE pj.id = ANY($1::bigint[])"
 
@@ -152,3 +164,160 @@ ON CONFLICT (run_id, content_id) DO NOTHING
 
 async def insert_run_input(conn: Connection, run_id: int, content_id: int, version_id: int) -> None:
     await conn.execute(INSERT_RUN_INPUT, run_id, content_id, version_id)
+
+
+# What the wandb SDK sends as a run goes: the run made or updated by name, its history, its
+# summary, its end, and its files.
+
+UPSERT_RUN = """
+INSERT INTO runs AS rn (project_id, name, user_id, config, summary, display_name, notes, tags,
+                        group_name, job_type, heartbeat_at)
+VALUES ($1, $2, $3, coalesce($4, '{}'::jsonb), coalesce($5, '{}'::jsonb), coalesce($6, ''),
+        coalesce($7, ''), coalesce($8, '{}'::text[]), $9, $10, clock_timestamp())
+ON CONFLICT (project_id, name) DO UPDATE SET
+    config = coalesce($4, rn.config),
+    summary = rn.summary || coalesce($5, '{}'::jsonb),
+    display_name = coalesce($6, rn.display_name),
+    notes = coalesce($7, rn.notes),
+    tags = coalesce($8, rn.tags),
+    group_name = coalesce($9, rn.group_name),
+    job_type = coalesce($10, rn.job_type),
+    heartbeat_at = clock_timestamp()
+RETURNING rn.id, rn.xmax = 0 AS inserted
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetails:
+    """What the SDK says about a run; None leaves a value as it is."""
+
+    config: dict[str, object] | None = None
+    summary: dict[str, object] | None = None
+    display_name: str | None = None
+    notes: str | None = None
+    tags: list[str] | None = None
+    group_name: str | None = None
+    job_type: str | None = None
+
+
+async def upsert_run(
+    conn: Connection, project_id: int, name: str, user_id: int, details: RunDetails
+) -> tuple[Run, bool]:
+    """The run named `name` in the project, made or updated, and whether it was made."""
+    row = await fetch_one(
+        conn,
+        UPSERT_RUN,
+        project_id,
+        name,
+        user_id,
+        details.config,
+        details.summary,
+        details.display_name,
+        details.notes,
+        details.tags,
+        details.group_name,
+        details.job_type,
+    )
+    run = from_record(Run, await fetch_one(conn, SELECT_RUN, row["id"]))
+    return run, row["inserted"]
+
+
+# A line past the last one a run may keep is dropped, so a run's history stays bounded.
+INSERT_HISTORY = """
+INSERT INTO run_history (run_id, line, row)
+SELECT $1, $2 + h.position - 1, h.row
+FROM unnest($3::jsonb[]) WITH ORDINALITY AS h(row, position)
+WHERE $2 + h.position - 1 < $4
+ON CONFLICT (run_id, line) DO UPDATE SET row = excluded.row
+"""
+
+
+async def insert_history(
+    conn: Connection, run_id: int, offset: int, rows: Sequence[dict[str, object]], max_lines: int
+) -> None:
+    """Stores `rows` as the run's history lines from `offset` on (again, when resent)."""
+    await conn.execute(INSERT_HISTORY, run_id, offset, list(rows), max_lines)
+
+
+# A final state (with its exit code) ends a running run; a run that has ended keeps its end.
+UPDATE_STREAMED_RUN = """
+UPDATE runs SET
+    summary = coalesce($2, summary),
+    heartbeat_at = clock_timestamp(),
+    state = CASE WHEN state = 'RUNNING' THEN coalesce($3::run_state, state) ELSE state END,
+    exit_code = CASE WHEN state = 'RUNNING' AND $3 IS NOT NULL THEN $4 ELSE exit_code END,
+    finished_at = CASE WHEN state = 'RUNNING' AND $3 IS NOT NULL THEN clock_timestamp()
+                       ELSE finished_at END
+WHERE id = $1
+"""
+
+
+async def update_streamed_run(
+    conn: Connection,
+    run_id: int,
+    summary: dict[str, object] | None,
+    state: str | None,
+    exit_code: int | None,
+) -> None:
+    """Records that the run was heard from, with its whole summary when sent, and its end."""
+    await conn.execute(UPDATE_STREAMED_RUN, run_id, summary, state, exit_code)
+
+
+MARK_CRASHED = """
+UPDATE runs SET state = 'CRASHED', finished_at = clock_timestamp()
+WHERE state = 'RUNNING' AND heartbeat_at < clock_timestamp() - $1::interval
+RETURNING id
+"""
+
+
+async def mark_crashed(conn: Executor, silent_for: timedelta) -> list[int]:
+    """Ends as CRASHED the runs the SDK stopped hearing from `silent_for` ago."""
+    return [row["id"] for row in await conn.fetch(MARK_CRASHED, silent_for)]
+
+
+HISTORY_BY_RUN: ListSpec[HistoryRow] = ListSpec(
+    name="run.history",
+    columns="h.run_id, h.line, h.row",
+    source="FROM run_history h WHERE h.run_id = p.parent_id",
+    keys=(SortKey("h.line", "integer"),),
+    descending=False,
+    record=lambda row: from_record(HistoryRow, row),
+)
+
+RUN_FILE_COLUMNS = "f.run_id, f.name, f.sha256, f.size, f.updated_at"
+
+FILES_BY_RUN: ListSpec[RunFile] = ListSpec(
+    name="run.files",
+    columns=RUN_FILE_COLUMNS,
+    source="FROM run_files f WHERE f.run_id = p.parent_id",
+    keys=(SortKey("f.name", "text"),),
+    descending=False,
+    record=lambda row: from_record(RunFile, row),
+)
+
+UPSERT_RUN_FILE = """
+INSERT INTO run_files (run_id, name, sha256, size) VALUES ($1, $2, $3, $4)
+ON CONFLICT (run_id, name) DO UPDATE
+SET sha256 = excluded.sha256, size = excluded.size, updated_at = clock_timestamp()
+"""
+
+
+async def upsert_run_file(conn: Connection, run_id: int, name: str, sha256: str, size: int) -> None:
+    await conn.execute(UPSERT_RUN_FILE, run_id, name, sha256, size)
+
+
+SELECT_RUN_FILE = f"SELECT {RUN_FILE_COLUMNS} FROM run_files f WHERE f.run_id = $1 AND f.name = $2"
+
+
+async def run_file(conn: Executor, run_id: int, name: str) -> RunFile | None:
+    row = await conn.fetchrow(SELECT_RUN_FILE, run_id, name)
+    return None if row is None else from_record(RunFile, row)
+
+
+COUNT_RUN_FILES = "SELECT count(*) FROM run_files WHERE run_id = $1 AND NOT (name = ANY($2))"
+
+
+async def count_other_run_files(conn: Executor, run_id: int, names: Sequence[str]) -> int:
+    """How many files the run has besides `names`."""
+    count: int = await conn.fetchval(COUNT_RUN_FILES, run_id, list(names))
+    return count

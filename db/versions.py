@@ -16,7 +16,7 @@ from db.registries import VISIBLE_REGISTRY
 VERSION_COLUMNS = """v.id, col.organization_id, v.collection_id, col.registry_id, v.content_id,
 v.version_index, v.linked_by, v.linked_at, c.sequence_id, col.artifact_type, c.digest, c.size,
 c.metadata, v.description, c.created_by_run_id, c.created_at, c.ttl_seconds, c.expires_at,
-c.files_deleted_at"""
+c.files_deleted_at, c.wandb_digest"""
 
 VERSION_SOURCE = """FROM artifact_versions v
 JOIN artifact_contents c ON c.id = v.content_id
@@ -219,7 +219,7 @@ WHERE ri.run_id = p.parent_id""",
 
 FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(
     name="artifactVersion.files",
-    columns="f.content_id, f.path, f.digest, f.size, f.sha256, b.md5",
+    columns="f.content_id, f.path, f.digest, f.size, f.sha256, b.md5, f.ref",
     source="FROM artifact_files f LEFT JOIN blobs b ON b.sha256 = f.sha256 "
     "WHERE f.content_id = p.parent_id",
     keys=(SortKey("f.path", "text"),),
@@ -232,15 +232,17 @@ FILES_BY_CONTENT: ListSpec[ArtifactFile] = ListSpec(
 
 SELECT_CONTENT_BY_DIGEST = "SELECT id FROM artifact_contents WHERE sequence_id = $1 AND digest = $2"
 INSERT_CONTENT = """
-INSERT INTO artifact_contents (sequence_id, digest, size, metadata, description, created_by_run_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO artifact_contents
+    (sequence_id, digest, size, metadata, description, created_by_run_id, wandb_digest, client_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (sequence_id, digest) DO NOTHING
 RETURNING id
 """
+# A file's digest is the SHA-256 of its stored bytes, except for a reference, which has none.
 INSERT_FILES = """
-INSERT INTO artifact_files (content_id, path, digest, size, sha256)
-SELECT $1, f.path, f.digest, f.size, f.digest
-FROM unnest($2::text[], $3::text[], $4::bigint[]) AS f(path, digest, size)
+INSERT INTO artifact_files (content_id, path, digest, size, sha256, ref)
+SELECT $1, f.path, f.digest, f.size, CASE WHEN f.ref IS NULL THEN f.digest END, f.ref
+FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS f(path, digest, size, ref)
 """
 
 
@@ -249,15 +251,26 @@ async def insert_content(
     *,
     sequence_id: int,
     digest: str,
-    files: Sequence[tuple[str, str, int]],
+    files: Sequence[tuple[str, str, int, str | None]],
     metadata: dict[str, object],
     description: str,
     created_by_run_id: int | None,
+    wandb_digest: str | None = None,
+    client_id: str | None = None,
 ) -> int | None:
-    """The new content's id, or None when the sequence already holds this digest."""
+    """The new content's id, or None when the sequence already holds this digest. Each file is
+    (path, digest, size, reference URI or None)."""
     size = sum(f[2] for f in files)
     content_id: int | None = await conn.fetchval(
-        INSERT_CONTENT, sequence_id, digest, size, metadata, description, created_by_run_id
+        INSERT_CONTENT,
+        sequence_id,
+        digest,
+        size,
+        metadata,
+        description,
+        created_by_run_id,
+        wandb_digest,
+        client_id,
     )
     if content_id is not None:
         await conn.execute(
@@ -266,6 +279,7 @@ async def insert_content(
             [f[0] for f in files],
             [f[1] for f in files],
             [f[2] for f in files],
+            [f[3] for f in files],
         )
     return content_id
 
@@ -361,8 +375,9 @@ async def expire_contents_txn(conn: Connection, limit: int) -> Expired:
 
 
 INSERT_VERSION = """
-INSERT INTO artifact_versions (collection_id, content_id, version_index, linked_by, description)
-VALUES ($1, $2, $3, $4, $5) RETURNING id
+INSERT INTO artifact_versions
+    (id, collection_id, content_id, version_index, linked_by, description)
+VALUES (coalesce($6, nextval('artifact_versions_id_seq')), $1, $2, $3, $4, $5) RETURNING id
 """
 SELECT_VERSION_BY_CONTENT = f"""
 SELECT {VERSION_COLUMNS} {VERSION_SOURCE} WHERE v.collection_id = $1 AND v.content_id = $2
@@ -377,14 +392,16 @@ async def insert_version(
     index: int,
     linked_by: int | None,
     description: str,
+    version_id: int | None = None,
 ) -> ArtifactVersion | None:
-    """The new version; None when the content was deleted meanwhile, after which the
-    transaction cannot go on. The foreign key's check share-locks the content's row, so a
+    """The new version (with `version_id` when given, an id taken from the versions' own
+    sequence); None when the content was deleted meanwhile, after which the transaction cannot
+    go on. The foreign key's check share-locks the content's row, so a
     concurrent deletion (which locks it for update) either waits for this insert and then sees
     the version, or commits first and fails it."""
     try:
         version_id = await conn.fetchval(
-            INSERT_VERSION, collection_id, content_id, index, linked_by, description
+            INSERT_VERSION, collection_id, content_id, index, linked_by, description, version_id
         )
     except asyncpg.ForeignKeyViolationError:
         return None

@@ -18,6 +18,7 @@ import asyncpg
 
 from db import blobs, versions
 from db.blobs import PARTS_PREFIX, STAGING_PREFIX, BlobStore
+from resolvers import runs, uploads
 from resolvers.history import AuditTarget, audit_txn
 
 logger = logging.getLogger("cairn.collector")
@@ -38,13 +39,16 @@ class Collected:
     bytes: int = 0
     staged: int = 0
     strays: int = 0
+    abandoned: int = 0
+    crashed: int = 0
     kept_after_errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.blobs} unreferenced blobs ({self.bytes} bytes), {self.staged} staged "
-            f"uploads left behind, {self.strays} stored objects with no record, and the files "
-            f"of {self.expired} contents past their time to live"
+            f"uploads left behind, {self.strays} stored objects with no record, the files "
+            f"of {self.expired} contents past their time to live, and {self.abandoned} artifact "
+            f"uploads never committed; marked {self.crashed} silent runs CRASHED"
         )
 
 
@@ -56,9 +60,15 @@ async def collect(
     dry_run: bool = False,
     staged_idle: timedelta = STAGED_IDLE,
 ) -> Collected:
-    """One pass: contents at the end of their time to live first (their bytes then count as
-    unreferenced once their grace period has passed too), then the blobs and the store."""
+    """One pass: runs the SDK stopped hearing from end as CRASHED, artifact uploads never
+    committed are forgotten, contents at the end of their time to live let their files go
+    (their bytes then count as unreferenced once their grace period has passed too), then the
+    blobs and the store."""
     result = Collected()
+    if not dry_run:
+        # Before the blobs: a forgotten upload's manifest is then unreferenced like any other.
+        result.crashed = len(await runs.mark_crashed(pool))
+        result.abandoned = await uploads.forget_abandoned(pool)
     await _expire(pool, result, dry_run)
     if dry_run:
         for row in await blobs.unreferenced_blobs(pool, grace, 2**31 - 1):

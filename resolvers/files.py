@@ -21,14 +21,14 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 
-from db import blobs
+from db import blobs, runs
 from db.blobs import BlobStore, Digests, Parts, Staged
 from db.pool import Connection
-from db.records import ArtifactFile, ArtifactVersion
+from db.records import ArtifactFile, ArtifactVersion, Run, RunFile
 from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.versions import FileSpec, collection_named
+from resolvers.versions import FileEntry, FileSpec, collection_named
 
 SIGNING_SECRET = "transfer-urls"
 KEEPING_AT_ONCE = 16
@@ -403,29 +403,77 @@ async def _keep_if_declared(
 async def keep_verified(
     transfers: Transfers, staged: Sequence[Staged], organization_id: int
 ) -> None:
-    """Records staged bytes whose digests were checked, and moves them under their digests.
-
-    The rows are written before the bytes move and in the same transaction, so the collector,
-    which deletes a row before its bytes, waits for the upload or goes first."""
+    """Records staged bytes whose digests were checked, and moves them under their digests."""
     async with transfers.pool.acquire() as conn, conn.transaction():
-        received = [s.digests for s in staged if s.digests is not None]
-        await blobs.record_blobs_txn(conn, received, organization_id)
-        # Several at once: with an object store, each is a request of its own.
-        limit = asyncio.Semaphore(KEEPING_AT_ONCE)
+        await keep_verified_txn(conn, transfers, staged, organization_id)
 
-        async def keep(each: Staged) -> None:
-            async with limit:
-                await transfers.store.keep(each)
 
-        await asyncio.gather(*(keep(each) for each in staged))
+async def keep_verified_txn(
+    conn: Connection, transfers: Transfers, staged: Sequence[Staged], organization_id: int
+) -> None:
+    """The same, in a transaction that may record what refers to the bytes. The rows are
+    written before the bytes move and in the same transaction, so the collector, which deletes
+    a row before its bytes, waits for the upload or goes first."""
+    received = [s.digests for s in staged if s.digests is not None]
+    await blobs.record_blobs_txn(conn, received, organization_id)
+    # Several at once: with an object store, each is a request of its own.
+    limit = asyncio.Semaphore(KEEPING_AT_ONCE)
+
+    async def keep(each: Staged) -> None:
+        async with limit:
+            await transfers.store.keep(each)
+
+    await asyncio.gather(*(keep(each) for each in staged))
+
+
+# The wandb SDK's uploads: it declares no SHA-256, so the bytes are hashed as they arrive and
+# kept under whatever digest they have; a run's file is recorded under its name.
+
+
+def run_file_grant(run_id: int, name: str, organization_id: int) -> tuple[str, ...]:
+    return ("PUT", "run-file", str(run_id), name, str(organization_id))
+
+
+async def run_file_upload_url(ctx: Context, run: Run, name: str) -> str:
+    transfers = _transfers(ctx)
+    return await transfers.signed_url(
+        ctx.base_url,
+        f"/files/runs/{run.id}/{quote(name)}",
+        run_file_grant(run.id, name, run.organization_id),
+        transfers.expiry(),
+        org=run.organization_id,
+    )
+
+
+async def receive_run_file(
+    transfers: Transfers,
+    run_id: int,
+    name: str,
+    organization_id: int,
+    chunks: AsyncIterable[bytes],
+) -> Digests:
+    """Stores a run file's bytes under its name, replacing what the name held."""
+    staged = await transfers.store.stage(chunks, limit=transfers.max_file_bytes)
+    try:
+        received = staged.digests
+        assert received is not None
+        async with transfers.pool.acquire() as conn, conn.transaction():
+            await keep_verified_txn(conn, transfers, [staged], organization_id)
+            await runs.upsert_run_file(conn, run_id, name, received.sha256, received.size)
+    except BaseException:
+        await transfers.store.discard(staged)
+        raise
+    return received
 
 
 async def require_stored_txn(
-    conn: Connection, files: Sequence[FileSpec], organization_id: int
+    conn: Connection, files: Sequence[FileEntry], organization_id: int
 ) -> None:
     """Refuses a manifest whose bytes are not all stored and held by the organization, naming
-    the files that are missing. The rows found stay locked until the transaction ends, so that
-    the collector cannot take the bytes between this check and the files that refer to them."""
+    the files that are missing (references have no bytes here). The rows found stay locked
+    until the transaction ends, so that the collector cannot take the bytes between this check
+    and the files that refer to them."""
+    files = [f for f in files if f.ref is None]
     stored = await blobs.held_blobs(conn, [f.digest for f in files], organization_id, hold=True)
     missing = [f.path for f in files if f.digest not in stored]
     if missing:
@@ -462,6 +510,18 @@ async def download_url(ctx: Context, file: ArtifactFile) -> str | None:
         return None
     transfers = _transfers(ctx)
     name = file.path.rsplit("/", 1)[-1]
+    return await transfers.signed_url(
+        ctx.base_url,
+        f"/files/{file.sha256}/{quote(name)}",
+        download_grant(file.sha256, name),
+        transfers.expiry(),
+    )
+
+
+async def run_file_download_url(ctx: Context, file: RunFile) -> str:
+    """A signed, expiring URL for a run's file; whoever may see the run may download it."""
+    transfers = _transfers(ctx)
+    name = file.name.rsplit("/", 1)[-1]
     return await transfers.signed_url(
         ctx.base_url,
         f"/files/{file.sha256}/{quote(name)}",

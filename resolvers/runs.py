@@ -3,20 +3,39 @@ they log, and the versions they use (the lineage graph's edges)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from db import collections, runs, versions
-from db.pool import Connection
-from db.records import ArtifactVersion, Project, Run, User
-from db.runs import RUNS_BY_PROJECT, RUNS_USING_CONTENT
+from db.pool import Connection, Executor
+from db.records import (
+    ArtifactUpload,
+    ArtifactVersion,
+    Collection,
+    HistoryRow,
+    Organization,
+    Project,
+    Run,
+    RunFile,
+    User,
+)
+from db.runs import FILES_BY_RUN, HISTORY_BY_RUN, RUNS_BY_PROJECT, RUNS_USING_CONTENT, RunDetails
 from db.search import Search
 from db.versions import INPUTS_BY_RUN, OUTPUTS_BY_RUN
 from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.files import require_stored_txn
-from resolvers.organizations import project, require_organization
+from resolvers.files import require_stored_txn, run_file_upload_url
+from resolvers.organizations import (
+    organization_by_name,
+    project,
+    project_by_name,
+    require_organization,
+    viewer_organizations,
+)
 from resolvers.pages import ListQuery
 from resolvers.registries import require_registry
 from resolvers.versions import (
@@ -233,36 +252,19 @@ async def log_artifact_txn(
     *,
     name: str,
     artifact_type: str,
-    files: Sequence[FileSpec],
+    files: Sequence[FileEntry],
     run: Run | None = None,
     metadata: dict[str, Any] | None = None,
     description: str = "",
     aliases: Sequence[str] = (),
     ttl_seconds: int | None = None,
+    upload: ArtifactUpload | None = None,
 ) -> ArtifactVersion:
     """Logs a version of `name` in the project. The same manifest again returns the existing
     version, with `aliases` added to it, and `ttl_seconds` when given; if its files were let go
-    at the end of a time to live, they refer to their bytes again."""
-    sequence = await collections.sequence_in_project(conn, found.id, name)
-    if sequence is None:
-        await collections.insert_collection(
-            conn,
-            organization_id=found.organization_id,
-            registry_id=None,
-            project_id=found.id,
-            name=name,
-            artifact_type=artifact_type,
-            description="",
-        )
-        # A concurrent logger may have created it first; either way it exists now.
-        sequence = await collections.sequence_in_project(conn, found.id, name)
-        assert sequence is not None
-    if sequence.artifact_type != artifact_type:
-        raise DomainError(
-            ErrorCode.TYPE_MISMATCH,
-            f"artifact '{name}' has type '{sequence.artifact_type}', not '{artifact_type}'",
-            ("type",),
-        )
+    at the end of a time to live, they refer to their bytes again. A new version made from
+    the wandb SDK's `upload` takes its id, digest and client ID."""
+    sequence = await sequence_txn(conn, found, name, artifact_type)
     await collections.lock_collection(conn, sequence.id)
     digest = manifest_digest(files)
     existing = await versions.content_by_digest(conn, sequence.id, digest)
@@ -285,22 +287,58 @@ async def log_artifact_txn(
         conn,
         sequence_id=sequence.id,
         digest=digest,
-        files=[(f.path, f.digest, f.size) for f in files],
+        files=[(f.path, f.digest, f.size, f.ref) for f in files],
         metadata=metadata or {},
         description=description,
         created_by_run_id=None if run is None else run.id,
+        wandb_digest=None if upload is None else upload.wandb_digest,
+        client_id=None if upload is None else upload.client_id,
     )
     assert content_id is not None
     if ttl_seconds is not None:
         await versions.set_content_ttl(conn, content_id, ttl_seconds)
     index = await collections.take_next_index(conn, sequence.id)
     logged = await versions.insert_version(
-        conn, sequence.id, content_id, index, actor.id, description
+        conn,
+        sequence.id,
+        content_id,
+        index,
+        actor.id,
+        description,
+        version_id=None if upload is None else upload.id,
     )
     assert logged is not None, "the content was inserted in this transaction"
     await set_latest_txn(conn, logged)
     await assign_aliases_txn(conn, actor, logged, aliases)
     return logged
+
+
+async def sequence_txn(
+    conn: Connection, found: Project, name: str, artifact_type: str
+) -> Collection:
+    """The project's artifact named `name`, made when missing; refused when it has another
+    type."""
+    sequence = await collections.sequence_in_project(conn, found.id, name)
+    if sequence is None:
+        await collections.insert_collection(
+            conn,
+            organization_id=found.organization_id,
+            registry_id=None,
+            project_id=found.id,
+            name=name,
+            artifact_type=artifact_type,
+            description="",
+        )
+        # A concurrent logger may have created it first; either way it exists now.
+        sequence = await collections.sequence_in_project(conn, found.id, name)
+        assert sequence is not None
+    if sequence.artifact_type != artifact_type:
+        raise DomainError(
+            ErrorCode.TYPE_MISMATCH,
+            f"artifact '{name}' has type '{sequence.artifact_type}', not '{artifact_type}'",
+            ("type",),
+        )
+    return sequence
 
 
 async def use_artifact(
@@ -330,3 +368,181 @@ async def use_artifact(
 
 async def use_artifact_txn(conn: Connection, consumer: Run, used: ArtifactVersion) -> None:
     await runs.insert_run_input(conn, consumer.id, used.content_id, used.id)
+
+
+# The wandb SDK's run path: a run made and updated by name, its history, summary and end
+# streamed as it goes, its files uploaded at the end.
+
+# A run keeps this many history lines (`run.log` calls); later ones are dropped.
+MAX_HISTORY_LINES = 100_000
+# A run keeps this many files.
+MAX_RUN_FILES = 1_000
+# The SDK is heard from every few seconds while its run lives; a run silent this long crashed.
+RUN_SILENT = timedelta(minutes=10)
+HISTORY_FILE = "wandb-history.jsonl"
+SUMMARY_FILE = "wandb-summary.json"
+# The SDK's own bookkeeping in a config or summary, not the user's values.
+SDK_KEY = "_wandb"
+
+
+async def run_organization(ctx: Context, entity: str | None) -> Organization:
+    """The organization an SDK entity names: an organization by name, or, for the caller's own
+    user name or none, the caller's one organization."""
+    if entity and entity.lower() != ctx.principal.user.name.lower():
+        found = await organization_by_name(ctx, entity)
+        if found is None:
+            raise not_found(
+                f"entity '{entity}' is not an organization you belong to", ("entityName",)
+            )
+        return found
+    orgs = await viewer_organizations(ctx)
+    if len(orgs) != 1:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"you belong to {len(orgs)} organizations; name one as the run's entity "
+            "(wandb.init(entity=...) or WANDB_ENTITY)",
+            ("entityName",),
+        )
+    return orgs[0]
+
+
+async def upsert_run(
+    ctx: Context, *, entity: str | None, project: str, name: str, details: RunDetails
+) -> tuple[Run, bool]:
+    """Makes the run named `name` (the SDK's run ID) in the project, made too when missing, or
+    updates it; and says whether it was made."""
+    validation.project_name(project, "modelName")
+    validation.run_name(name)
+    if details.config is not None:
+        details = replace(details, config=_without_sdk_keys(details.config, "config"))
+    if details.summary is not None:
+        details = replace(details, summary=_without_sdk_keys(details.summary, "summaryMetrics"))
+    if details.tags is not None:
+        details = replace(details, tags=validation.labels(details.tags, "tag", "tags"))
+    validation.description(details.notes, "notes")
+    org = await run_organization(ctx, entity)
+    authorization.require_organization_role(ctx, org.id, "MEMBER", "logging a run")
+    async with ctx.transaction() as conn:
+        found = await project_by_name(ctx, org.id, project)
+        if found is None:
+            found = await runs.insert_project(conn, org.id, project, "")
+        if found is None:  # made by a concurrent run meanwhile
+            [found] = await runs.projects_by_organization_name(conn, [(org.id, project)])
+            assert found is not None
+        return await runs.upsert_run(conn, found.id, name, ctx.principal.user.id, details)
+
+
+def _without_sdk_keys(value: Any, field: str) -> dict[str, Any]:
+    checked = validation.json_object(value, field)
+    return {key: item for key, item in checked.items() if key != SDK_KEY}
+
+
+async def streamed_run(ctx: Context, entity: str, project: str, name: str) -> Run:
+    """The run the SDK streams to or uploads for, which the caller may log to."""
+    org = await run_organization(ctx, entity)
+    found_project = await project_by_name(ctx, org.id, project)
+    found = None if found_project is None else await run_by_name(ctx, found_project.id, name)
+    if found is None:
+        raise not_found(f"run '{entity}/{project}/{name}' not found", ("run",))
+    authorization.require_organization_role(ctx, org.id, "MEMBER", "logging a run")
+    return found
+
+
+async def stream_run(
+    ctx: Context, entity: str, project: str, name: str, sent: dict[str, Any]
+) -> None:
+    """What the SDK's file stream sends: new history lines, the whole summary, and, at the end,
+    `complete` with the exit code. Console output and system metrics are not kept."""
+    found = await streamed_run(ctx, entity, project, name)
+    files = sent.get("files") or {}
+    if not isinstance(files, dict):
+        raise validation.invalid("`files` must be an object of files by name", "files")
+    history = files.get(HISTORY_FILE)
+    history_rows: list[dict[str, Any]] = []
+    offset = 0
+    if history is not None:
+        offset, lines = _stream_lines(history, HISTORY_FILE)
+        history_rows = [
+            _line_object(line, f"{HISTORY_FILE}[{offset + i}]") for i, line in enumerate(lines)
+        ]
+    summary = None
+    if files.get(SUMMARY_FILE) is not None:
+        _, lines = _stream_lines(files[SUMMARY_FILE], SUMMARY_FILE)
+        if lines:
+            summary = _without_sdk_keys(_line_object(lines[-1], SUMMARY_FILE), SUMMARY_FILE)
+    state = exit_code = None
+    if sent.get("complete") is True:
+        exit_code = sent.get("exitcode")
+        if exit_code is not None and (
+            type(exit_code) is not int or not -(2**31) <= exit_code < 2**31
+        ):
+            raise validation.invalid("`exitcode` must be a 32-bit integer", "exitcode")
+        state = "FINISHED" if exit_code in (0, None) else "FAILED"
+    async with ctx.transaction() as conn:
+        if history_rows:
+            await runs.insert_history(conn, found.id, offset, history_rows, MAX_HISTORY_LINES)
+        await runs.update_streamed_run(conn, found.id, summary, state, exit_code)
+
+
+def _stream_lines(sent: Any, name: str) -> tuple[int, list[str]]:
+    if not isinstance(sent, dict):
+        raise validation.invalid(
+            f"`files.{name}` must be an object with `offset` and `content`", "files"
+        )
+    offset = sent.get("offset", 0)
+    content = sent.get("content", [])
+    if type(offset) is not int or not 0 <= offset < 2**31:
+        raise validation.invalid(f"`files.{name}.offset` must be a line number", "files")
+    if not isinstance(content, list) or not all(isinstance(line, str) for line in content):
+        raise validation.invalid(f"`files.{name}.content` must be a list of lines", "files")
+    return offset, content
+
+
+def _line_object(line: str, where: str) -> dict[str, Any]:
+    """A streamed line as a JSON object; NaN and infinities (which the SDK writes as bare words
+    and JSON values cannot hold) become the strings "NaN", "Infinity" and "-Infinity"."""
+    try:
+        value = json.loads(line, parse_constant=str)
+    except (ValueError, RecursionError):
+        raise validation.invalid(f"`{where}` is not a line of JSON", "files") from None
+    return validation.json_object(value, where)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFileUpload:
+    name: str
+    url: str
+
+
+async def prepare_run_files(
+    ctx: Context, entity: str, project: str, name: str, names: Sequence[str]
+) -> tuple[Run, list[RunFileUpload]]:
+    """A signed URL to upload each of the run's files to (again, for a file sent before)."""
+    found = await streamed_run(ctx, entity, project, name)
+    for position, file_name in enumerate(names):
+        problem = validation.path_problem(file_name)
+        if problem is not None:
+            raise validation.invalid(
+                f"files[{position}]: the name {file_name[:80]!r} {problem}", "files"
+            )
+    wanted = list(dict.fromkeys(names))
+    others = await runs.count_other_run_files(ctx.pool, found.id, wanted)
+    if others + len(wanted) > MAX_RUN_FILES:
+        raise validation.invalid(
+            f"a run keeps at most {MAX_RUN_FILES} files; this one has {others} others", "files"
+        )
+    urls = [await run_file_upload_url(ctx, found, file_name) for file_name in wanted]
+    return found, [RunFileUpload(n, u) for n, u in zip(wanted, urls, strict=True)]
+
+
+def files_of(found: Run) -> ListQuery[RunFile]:
+    return ListQuery(FILES_BY_RUN, found.id)
+
+
+def history_of(found: Run) -> ListQuery[HistoryRow]:
+    return ListQuery(HISTORY_BY_RUN, found.id)
+
+
+async def mark_crashed(pool: Executor) -> list[int]:
+    """Ends as CRASHED the runs the SDK has not been heard from for RUN_SILENT."""
+    return await runs.mark_crashed(pool, RUN_SILENT)

@@ -42,13 +42,18 @@ class FileEntry:
     path: str
     digest: str
     size: int
+    # A reference's URI: the file is recorded where it lives and has no bytes here.
+    ref: str | None = None
 
 
-def manifest_digest(files: Sequence[FileSpec]) -> str:
+def manifest_digest(files: Sequence[FileEntry]) -> str:
     """SHA-256 over the sorted manifest: the same files give the same digest in any order."""
     hasher = hashlib.sha256()
     for entry in sorted(files, key=lambda f: f.path):
-        hasher.update(f"{entry.path}\t{entry.digest}\t{entry.size}\n".encode())
+        line = f"{entry.path}\t{entry.digest}\t{entry.size}"
+        if entry.ref is not None:
+            line += f"\t{entry.ref}"
+        hasher.update(f"{line}\n".encode())
     return hasher.hexdigest()
 
 

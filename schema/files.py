@@ -25,19 +25,26 @@ class ArtifactFile:
     size: Int64 = strawberry.field(description="Size in bytes.")
     md5: str | None = strawberry.field(
         description="MD5 of the bytes in hex, computed by the server as they arrived; null for "
-        "files logged before Cairn stored bytes."
+        "references and files logged before Cairn stored bytes."
+    )
+    reference: str | None = strawberry.field(
+        description="For a reference, the URI of the file where it lives (s3://, gs://, "
+        "https://, file://): its bytes were never uploaded, and its digest is the one the "
+        "client computed. Null for a stored file."
     )
     record: strawberry.Private[records.ArtifactFile]
 
     @classmethod
     def of(cls, r: records.ArtifactFile) -> ArtifactFile:
-        return cls(path=r.path, digest=r.digest, size=Int64(r.size), md5=r.md5, record=r)
+        return cls(
+            path=r.path, digest=r.digest, size=Int64(r.size), md5=r.md5, reference=r.ref, record=r
+        )
 
     @strawberry.field(
         description="A signed URL that serves the bytes to a plain GET, without an auth header, "
-        "with range requests, until it expires (an hour by default). Null for files logged "
-        "before Cairn stored bytes. RESTRICTED_VIEWERs of a registry holding the file get "
-        "PERMISSION_DENIED."
+        "with range requests, until it expires (an hour by default). Null for references and "
+        "files logged before Cairn stored bytes. RESTRICTED_VIEWERs of a registry holding the "
+        "file get PERMISSION_DENIED."
     )
     async def download_url(self, info: Ctx) -> str | None:
         with raise_domain_errors():

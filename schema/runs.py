@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from db import records
 from db.search import RUNS
-from resolvers import accounts, collections, lineage, organizations, runs
+from resolvers import accounts, collections, files, lineage, organizations, runs
 from resolvers.pages import ListQuery
 from schema.accounts import User
 from schema.collections import ArtifactSequence
@@ -155,6 +155,61 @@ class Project(Node):
         return maybe(ArtifactSequence, found)
 
 
+@strawberry.type(description="One line of a run's history: the values of one `run.log(...)`.")
+class RunHistoryLine:
+    record: strawberry.Private[records.HistoryRow]
+
+    @classmethod
+    def of(cls, record: records.HistoryRow) -> RunHistoryLine:
+        return cls(record=record)
+
+    @strawberry.field(description="The line's number, from 0.")
+    def line(self) -> int:
+        return self.record.line
+
+    @strawberry.field(description="The step it was logged at (`_step`), if the client said.")
+    def step(self) -> Int64 | None:
+        step = self.record.row.get("_step")
+        return Int64(step) if type(step) is int else None
+
+    @strawberry.field(
+        description="The values logged, with the client's `_step`, `_runtime` and `_timestamp`."
+    )
+    def values(self) -> JSON:
+        return JSON(self.record.row)
+
+
+@strawberry.type(description="A file a run saved.")
+class RunFile:
+    record: strawberry.Private[records.RunFile]
+
+    @classmethod
+    def of(cls, record: records.RunFile) -> RunFile:
+        return cls(record=record)
+
+    @strawberry.field(description="The file's name, e.g. `output.log`.")
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="Its size in bytes.")
+    def size(self) -> Int64:
+        return Int64(self.record.size)
+
+    @strawberry.field(description="The SHA-256 of its bytes.")
+    def sha256(self) -> str:
+        return self.record.sha256
+
+    @strawberry.field(description="When it was last uploaded.")
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+    @strawberry.field(
+        description="A signed URL that serves the bytes to a plain GET, until it expires."
+    )
+    async def download_url(self, info: Ctx) -> str:
+        return await files.run_file_download_url(info.context, self.record)
+
+
 @node(load=runs.runs_by_id)
 @strawberry.type(description="A run: one execution (training, evaluation, …) in a project.")
 class Run(Node):
@@ -165,6 +220,21 @@ class Run(Node):
     summary: JSON = strawberry.field(description="Summary metrics the run reported.")
     created_at: datetime = strawberry.field(description="When the run started.")
     finished_at: datetime | None = strawberry.field(description="When the run ended, if it has.")
+    display_name: str = strawberry.field(
+        description="The name to show (the wandb SDK's run name; its run ID is `name`); empty "
+        "when none was given."
+    )
+    notes: str = strawberry.field(description="Notes about the run.")
+    tags: list[str] = strawberry.field(description="The run's tags.")
+    group: str | None = strawberry.field(description="The group the run belongs to.")
+    job_type: str | None = strawberry.field(description="The kind of job, e.g. `train`.")
+    exit_code: int | None = strawberry.field(
+        description="The exit code the wandb SDK reported when the run finished."
+    )
+    heartbeat_at: datetime | None = strawberry.field(
+        description="When the wandb SDK was last heard from while logging this run; null for "
+        "runs made through this API. A RUNNING run silent for ten minutes is marked CRASHED."
+    )
 
     @classmethod
     def of(cls, r: records.Run) -> Run:
@@ -177,7 +247,26 @@ class Run(Node):
             summary=JSON(r.summary),
             created_at=r.created_at,
             finished_at=r.finished_at,
+            display_name=r.display_name,
+            notes=r.notes,
+            tags=r.tags,
+            group=r.group_name,
+            job_type=r.job_type,
+            exit_code=r.exit_code,
+            heartbeat_at=r.heartbeat_at,
         )
+
+    @connection_field(
+        RunHistoryLine,
+        "What the run logged, one line per `run.log(...)` in the order logged (at most "
+        "100,000 lines are kept).",
+    )
+    async def history(self, info: Ctx) -> ListQuery[records.HistoryRow]:
+        return runs.history_of(self.record)
+
+    @connection_field(RunFile, "The files the run saved (console output, config, …), by name.")
+    async def files(self, info: Ctx) -> ListQuery[records.RunFile]:
+        return runs.files_of(self.record)
 
     @strawberry.field(description="Who started the run.")
     async def user(self, info: Ctx) -> User | None:

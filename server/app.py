@@ -33,7 +33,7 @@ from server.logs import REQUEST_ID
 from server.settings import Settings, blob_collector, blob_store
 from server.subscriptions import SubscriptionApp
 from server.transfers import routes as transfer_routes
-from server.wandb_files import artifact_file
+from server.wandb_files import artifact_file, file_stream
 from server.worker import DeliveryWorker
 
 logger = logging.getLogger("cairn.server")
@@ -152,6 +152,9 @@ def create_app(
     async def wandb_file(request: Request) -> Response:
         return await artifact_file(endpoints["wandb"], request)
 
+    async def wandb_file_stream(request: Request) -> Response:
+        return await file_stream(endpoints["wandb"], request)
+
     async def telemetry(request: Request) -> Response:
         # The wandb SDK reports its own metrics and logs (OpenTelemetry) to the server it talks
         # to; Cairn keeps none of them, and answers at once so that the SDK neither retries nor
@@ -201,6 +204,11 @@ def create_app(
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             ),
             Route("/wandb/artifactsV2/{rest:path}", wandb_file, methods=["GET", "HEAD"]),
+            Route(
+                "/wandb/files/{entity}/{project}/{run}/file_stream",
+                wandb_file_stream,
+                methods=["POST"],
+            ),
             Route("/wandb/sdk/otel/v1/{signal}", telemetry, methods=["POST"]),
             Route("/sdk/otel/v1/{signal}", telemetry, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from db import blobs
-from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Staged
+from db.blobs import CHUNK_BYTES, BlobMismatch, BlobTooLarge, Digests, Staged
 from db.parts import PartBusy, UploadClosed
 from db.records import ArtifactFile
 from resolvers.files import (
@@ -45,15 +45,19 @@ from resolvers.files import (
     md5_in_base64,
     part_grant,
     parts_key,
+    receive_run_file,
     receive_upload,
+    run_file_grant,
     upload_grant,
 )
+from resolvers.uploads import manifest_grant, md5_grant, receive_by_md5, receive_manifest
 from server.metrics import TRANSFERS
 
 logger = logging.getLogger("cairn.transfers")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_MD5 = re.compile(r"[0-9a-f]{32}")
 # A full disk, a quota reached, a file-size limit: the store has no room for these bytes.
 NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -82,7 +86,13 @@ def routes(transfers: Callable[[], Transfers]) -> list[Route]:
     upload, part, download, batch, content, complete = map(
         answering, (_upload, _part, _download, _batch, _content, _complete)
     )
+    run_file, wandb_upload, wandb_manifest = map(
+        answering, (_run_file, _wandb_upload, _wandb_manifest)
+    )
     return [
+        Route("/files/runs/{run_id:int}/{name:path}", run_file, methods=["PUT"]),
+        Route("/files/wandb-uploads/{md5}/{name}", wandb_upload, methods=["PUT"]),
+        Route("/files/wandb-manifests/{upload_id:int}", wandb_manifest, methods=["PUT"]),
         Route("/files/upload/{sha256}", upload, methods=["PUT"]),
         Route("/files/parts/{upload_id}/{number:int}", part, methods=["PUT"]),
         Route("/files/batch", batch, methods=["PUT"]),
@@ -157,6 +167,54 @@ async def _upload(transfers: Transfers, request: Request) -> Response:
     _require_length(request, size)
     async with _receiving(transfers):
         received = await receive_upload(transfers, sha256, size, request.stream(), organization)
+    body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
+    return JSONResponse(body, status_code=201)
+
+
+# The wandb SDK's uploads: no digest is declared up front (or only an MD5), so the bytes are
+# hashed as they arrive, up to the largest file this server takes.
+
+
+async def _run_file(transfers: Transfers, request: Request) -> Response:
+    """A run's file (its config, requirements, console output), kept under its name."""
+    run_id, name = request.path_params["run_id"], request.path_params["name"]
+    organization = _organization(request)
+    await _check(transfers, request, run_file_grant(run_id, name, organization))
+    async with _receiving(transfers):
+        received = await receive_run_file(transfers, run_id, name, organization, request.stream())
+    return _received(received)
+
+
+async def _wandb_upload(transfers: Transfers, request: Request) -> Response:
+    """An artifact file, kept when its MD5 is the one its URL names."""
+    md5 = request.path_params["md5"]
+    if _MD5.fullmatch(md5) is None:
+        raise TransferRefused(404, "no such upload: the URL does not name an MD5")
+    organization = _organization(request)
+    await _check(transfers, request, md5_grant(md5, organization))
+    async with _receiving(transfers):
+        received = await receive_by_md5(transfers, md5, organization, request.stream())
+    return _received(received)
+
+
+async def _wandb_manifest(transfers: Transfers, request: Request) -> Response:
+    """A pending artifact's manifest."""
+    upload_id = request.path_params["upload_id"]
+    await _check(transfers, request, manifest_grant(upload_id))
+    async with _receiving(transfers):
+        kept = await receive_manifest(transfers, upload_id, request.stream())
+    if not kept:
+        raise TransferRefused(404, "this artifact is no longer being logged; nothing was kept")
+    return Response(status_code=201)
+
+
+async def _check(transfers: Transfers, request: Request, grant: Sequence[str]) -> None:
+    await transfers.check(
+        grant, request.query_params.get("expires", ""), request.query_params.get("signature", "")
+    )
+
+
+def _received(received: Digests) -> Response:
     body = {"sha256": received.sha256, "md5": received.md5, "size": received.size}
     return JSONResponse(body, status_code=201)
 
@@ -474,19 +532,21 @@ async def _content(transfers: Transfers, request: Request) -> Response:
 
 
 def wandb_manifest(found: Sequence[ArtifactFile]) -> dict[str, Any]:
-    """The manifest as the wandb SDK reads it: each path's MD5 in base64, and its size."""
+    """The manifest as the wandb SDK reads it: each path's MD5 in base64 and its size, and a
+    reference's URI with the digest the SDK gave it."""
     return {
         "version": 1,
         "storagePolicy": "wandb-storage-policy-v1",
         "storagePolicyConfig": {"storageLayout": "V2"},
-        "contents": {
-            f.path: {
-                "digest": f.digest if f.md5 is None else md5_in_base64(f.md5),
-                "size": f.size,
-            }
-            for f in found
-        },
+        "contents": {f.path: _wandb_entry(f) for f in found},
     }
+
+
+def _wandb_entry(file: ArtifactFile) -> dict[str, Any]:
+    if file.ref is not None:
+        return {"digest": file.digest, "ref": file.ref, "size": file.size}
+    digest = file.digest if file.md5 is None else md5_in_base64(file.md5)
+    return {"digest": digest, "size": file.size}
 
 
 # A tar archive ends with two empty 512-byte blocks.

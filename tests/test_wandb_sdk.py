@@ -606,19 +606,9 @@ def test_the_readme_example_runs_as_written(live: Cairn, tmp_path: Path) -> None
     assert "reviewed" in staging["tags"]
 
 
-def test_what_is_not_supported_says_so_quickly(live: Cairn, tmp_path: Path) -> None:
+def test_what_is_not_supported_says_so_quickly(live: Cairn) -> None:
     with pytest.raises(CommError, match="Cannot query field 'sweep' on type 'Project'"):
         live.api("ada").sweep(f"{ORG}/churn/no-such-sweep")
-    script = (
-        "import wandb\n"
-        "try:\n"
-        "    wandb.init(project='churn', entity='acme')\n"
-        "except Exception as error:\n"
-        "    print(type(error).__name__, error)\n"
-    )
-    env = {"WANDB_BASE_URL": live.base_url, "WANDB_API_KEY": live.keys["ada"]}
-    printed = run_sdk_script(script, env, tmp_path, timeout=60)
-    assert "Cannot query field 'upsertBucket'" in printed
 
 
 def test_a_projects_artifacts_and_runs_read_through_the_sdk(live: Cairn) -> None:

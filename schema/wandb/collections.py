@@ -168,7 +168,11 @@ class ArtifactPortfolio(ArtifactCollection):
 
 @strawberry.type(description="A project's logged artifact: its versions as they were logged.")
 class ArtifactSequence(ArtifactCollection):
-    pass
+    @strawberry.field(
+        description="How the SDK digests this artifact's manifests: always `MANIFEST_MD5`."
+    )
+    def digest_algorithm(self) -> str:
+        return "MANIFEST_MD5"
 
 
 def collection_of(record: records.Collection) -> Any:

@@ -1,22 +1,25 @@
-"""Runs, as the SDK reads them for lineage: who logged a version and who used it, and what a
-run used and logged."""
+"""Runs: as the SDK reads them for lineage (who logged a version and who used it, what a run
+used and logged), and as it makes, updates and uploads them while one runs."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
 
 from db import records
-from resolvers import accounts, organizations, runs
-from schema.context import Ctx
+from db.runs import RunDetails
+from resolvers import accounts, organizations, pages, runs, validation
+from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.accounts import User
 from schema.wandb.connection import Connection, connection
-from schema.wandb.ids import wandb_id
+from schema.wandb.ids import number_of, wandb_id
+from schema.wandb.mutations import ClientMutationId, mutation
 from schema.wandb.organizations import After, First
+from schema.wandb.scalars import JSONString
 
 if TYPE_CHECKING:
     from schema.wandb.registries import Project
@@ -42,9 +45,9 @@ class Run:
     def name(self) -> str:
         return self.record.name
 
-    @strawberry.field(description="The same name: runs have no other.")
+    @strawberry.field(description="The name to show, else the run's name.")
     def display_name(self) -> str:
-        return self.record.name
+        return self.record.display_name or self.record.name
 
     @strawberry.field(description="`running`, `finished`, `failed` or `crashed`.")
     def state(self) -> str:
@@ -67,25 +70,26 @@ class Run:
     def history_keys(self) -> str | None:
         return None
 
-    @strawberry.field(description="Not kept: 0.")
-    def history_line_count(self) -> int:
-        return 0
+    @strawberry.field(description="How many history lines the run has kept.")
+    async def history_line_count(self, info: Ctx) -> int:
+        with raise_domain_errors():
+            return await pages.total_count(info.context, runs.history_of(self.record))
 
-    @strawberry.field(description="Runs have no tags here: empty.")
+    @strawberry.field(description="The run's tags.")
     def tags(self) -> list[str]:
-        return []
+        return self.record.tags
 
     @strawberry.field(description="Not kept: null.")
     def sweep_name(self) -> str | None:
         return None
 
-    @strawberry.field(description="Not kept: null.")
+    @strawberry.field(description="The run's group.")
     def group(self) -> str | None:
-        return None
+        return self.record.group_name
 
-    @strawberry.field(description="Not kept: null.")
+    @strawberry.field(description="The run's job type.")
     def job_type(self) -> str | None:
-        return None
+        return self.record.job_type
 
     @strawberry.field(description="Not kept: null.")
     def commit(self) -> str | None:
@@ -95,9 +99,9 @@ class Run:
     def description(self) -> str | None:
         return None
 
-    @strawberry.field(description="Not kept: null.")
+    @strawberry.field(description="The run's notes.")
     def notes(self) -> str | None:
-        return None
+        return self.record.notes
 
     @strawberry.field(description="Whether the caller may not change the run.")
     def read_only(self, info: Ctx) -> bool:
@@ -108,9 +112,9 @@ class Run:
     def created_at(self) -> datetime:
         return self.record.created_at
 
-    @strawberry.field(description="When the run was last heard from: its end, else its start.")
+    @strawberry.field(description="When the run was last heard from.")
     def heartbeat_at(self) -> datetime:
-        return self.record.finished_at or self.record.created_at
+        return self.record.heartbeat_at or self.record.finished_at or self.record.created_at
 
     @strawberry.field(description="The number of the run's project.")
     def project_id(self) -> int:
@@ -145,3 +149,163 @@ class Run:
         from schema.wandb.versions import Artifact
 
         return await connection(info, runs.outputs_of(self.record), Artifact.of, first, after)
+
+
+@strawberry.input(description="A run to make or update, by name (the SDK's run ID).")
+class UpsertBucketInput:
+    id: str | None = strawberry.field(default=None, description="The run's ID, to update it.")
+    name: str | None = strawberry.field(default=None, description="The run's name (its ID).")
+    group_name: str | None = strawberry.field(default=None, description="Its group.")
+    model_name: str | None = strawberry.field(
+        default=None, description="Its project, made when missing."
+    )
+    entity_name: str | None = strawberry.field(
+        default=None, description="Its organization; the caller's one organization when null."
+    )
+    description: str | None = strawberry.field(default=None, description="Ignored.")
+    display_name: str | None = strawberry.field(default=None, description="The name to show.")
+    notes: str | None = strawberry.field(default=None, description="Its notes.")
+    config: JSONString | None = strawberry.field(
+        default=None, description="Its configuration, as JSON text of `{key: {value}}`."
+    )
+    commit: str | None = strawberry.field(default=None, description="Not kept.")
+    host: str | None = strawberry.field(default=None, description="Not kept.")
+    debug: bool | None = strawberry.field(default=None, description="Ignored.")
+    job_program: str | None = strawberry.field(default=None, description="Not kept.")
+    job_repo: str | None = strawberry.field(default=None, description="Not kept.")
+    job_type: str | None = strawberry.field(default=None, description="Its job type.")
+    state: str | None = strawberry.field(default=None, description="Ignored: the stream ends it.")
+    sweep: str | None = strawberry.field(default=None, description="Not supported: ignored.")
+    tags: list[str] | None = strawberry.field(default=None, description="Its tags.")
+    summary_metrics: JSONString | None = strawberry.field(
+        default=None, description="Summary values to merge, as JSON text."
+    )
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.type(description="The run made or updated.")
+class UpsertBucketPayload:
+    bucket: Run = strawberry.field(description="The run.")
+    inserted: bool = strawberry.field(description="Whether it was made.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.input(description="Files of a run to upload.")
+class CreateRunFilesInput:
+    entity_name: str = strawberry.field(description="The run's organization.")
+    project_name: str = strawberry.field(description="The run's project.")
+    run_name: str = strawberry.field(description="The run's name (its ID).")
+    files: list[str] = strawberry.field(description="The files' names.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.type(description="Where a run's file goes.")
+class RunFileUpload:
+    name: str = strawberry.field(description="The file's name.")
+    upload_url: str = strawberry.field(description="A signed URL to PUT its bytes to.")
+
+
+@strawberry.type(description="Where the run's files go.")
+class CreateRunFilesPayload:
+    run_id: strawberry.ID = strawberry.field(name="runID", description="The run's ID.")
+    upload_headers: list[str] = strawberry.field(description="Headers to send: none.")
+    files: list[RunFileUpload] = strawberry.field(description="The files.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.input(description="A version a run used.")
+class UseArtifactInput:
+    entity_name: str = strawberry.field(description="The run's organization.")
+    project_name: str = strawberry.field(description="The run's project.")
+    run_name: str = strawberry.field(description="The run's name (its ID).")
+    artifact_id: strawberry.ID = strawberry.field(name="artifactID", description="The version.")
+    used_as: str | None = strawberry.field(default=None, description="Not kept.")
+    artifact_entity_name: str | None = strawberry.field(default=None, description="Ignored.")
+    artifact_project_name: str | None = strawberry.field(default=None, description="Ignored.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+@strawberry.type(description="The version used.")
+class UseArtifactPayload:
+    artifact: ArtifactType_ = strawberry.field(description="The version.")
+    client_mutation_id: str | None = ClientMutationId
+
+
+def _json(text: str | None, field: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise validation.invalid(f"`{field}` is not JSON text", field) from None
+
+
+def _config(text: str | None) -> Any:
+    """The SDK's `{key: {"value": v}}` as `{key: v}`."""
+    sent = _json(text, "config")
+    if not isinstance(sent, dict):
+        return sent
+    return {
+        key: item["value"] if isinstance(item, dict) and "value" in item else item
+        for key, item in sent.items()
+    }
+
+
+@strawberry.type
+class RunsMutation:
+    @strawberry.mutation(description="Makes or updates a run, in a project made when missing.")
+    async def upsert_bucket(
+        self, info: Ctx, input: Annotated[UpsertBucketInput, arg("The run.")]
+    ) -> UpsertBucketPayload:
+        async with mutation(info.context) as ctx:
+            if not input.name or not input.model_name:
+                raise validation.invalid("`name` and `modelName` are required", "name")
+            found, inserted = await runs.upsert_run(
+                ctx,
+                entity=input.entity_name,
+                project=input.model_name,
+                name=input.name,
+                details=RunDetails(
+                    config=_config(input.config),
+                    summary=_json(input.summary_metrics, "summaryMetrics"),
+                    display_name=input.display_name,
+                    notes=input.notes,
+                    tags=input.tags,
+                    group_name=input.group_name,
+                    job_type=input.job_type,
+                ),
+            )
+        return UpsertBucketPayload(
+            bucket=Run.of(found), inserted=inserted, client_mutation_id=input.client_mutation_id
+        )
+
+    @strawberry.mutation(description="Where to upload a run's files.")
+    async def create_run_files(
+        self, info: Ctx, input: Annotated[CreateRunFilesInput, arg("The files.")]
+    ) -> CreateRunFilesPayload:
+        async with mutation(info.context) as ctx:
+            found, prepared = await runs.prepare_run_files(
+                ctx, input.entity_name, input.project_name, input.run_name, input.files
+            )
+        return CreateRunFilesPayload(
+            run_id=wandb_id("Run", found.id),
+            upload_headers=[],
+            files=[RunFileUpload(name=p.name, upload_url=p.url) for p in prepared],
+            client_mutation_id=input.client_mutation_id,
+        )
+
+    @strawberry.mutation(description="Records that a run used a version.")
+    async def use_artifact(
+        self, info: Ctx, input: Annotated[UseArtifactInput, arg("The run and the version.")]
+    ) -> UseArtifactPayload:
+        from schema.wandb.versions import Artifact
+
+        async with mutation(info.context) as ctx:
+            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            consumer = await runs.streamed_run(
+                ctx, input.entity_name, input.project_name, input.run_name
+            )
+            _, used = await runs.use_artifact(ctx, consumer.id, version_id, None)
+        return UseArtifactPayload(
+            artifact=Artifact.of(used), client_mutation_id=input.client_mutation_id
+        )

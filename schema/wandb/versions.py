@@ -158,9 +158,12 @@ class Artifact:
     def size(self) -> Int64:
         return Int64(self.record.size)
 
-    @strawberry.field(description="The SHA-256 of the content's manifest.")
+    @strawberry.field(
+        description="The digest the SDK computed for content it logged; else the SHA-256 of "
+        "the content's manifest."
+    )
     def digest(self) -> str:
-        return self.record.digest
+        return self.record.wandb_digest or self.record.digest
 
     @strawberry.field(description="Not kept: null.")
     def commit_hash(self) -> str | None:

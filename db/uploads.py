@@ -56,13 +56,14 @@ async def insert_upload(
 
 SELECT_UPLOAD = f"""
 SELECT {UPLOAD_COLUMNS} FROM artifact_uploads u JOIN collections col ON col.id = u.sequence_id
-WHERE u.id = $1
+WHERE u.id = $1 AND u.version_id IS NULL
 """
 LOCK_UPLOAD = f"{SELECT_UPLOAD} FOR UPDATE OF u"
 
 
 async def upload(conn: Executor, upload_id: int, *, lock: bool = False) -> ArtifactUpload | None:
-    """The upload; locked until the transaction ends when `lock` (a commit takes it once)."""
+    """The upload while it is pending; locked until the transaction ends when `lock` (a commit
+    takes it once)."""
     row = await conn.fetchrow(LOCK_UPLOAD if lock else SELECT_UPLOAD, upload_id)
     return None if row is None else from_record(ArtifactUpload, row)
 
@@ -76,13 +77,34 @@ async def set_manifest(conn: Executor, upload_id: int, sha256: str) -> bool:
 
 
 DELETE_UPLOAD = "DELETE FROM artifact_uploads WHERE id = $1"
+# Its content was logged already: the upload's id names that version from now on.
+SET_VERSION = "UPDATE artifact_uploads SET version_id = $2, manifest_sha256 = NULL WHERE id = $1"
 
 
-async def delete_upload(conn: Connection, upload_id: int) -> None:
-    await conn.execute(DELETE_UPLOAD, upload_id)
+async def finish_upload(conn: Connection, upload_id: int, version_id: int) -> None:
+    """Ends a committed upload: gone when its id became the version's, else kept to name the
+    version its content was found in."""
+    if version_id == upload_id:
+        await conn.execute(DELETE_UPLOAD, upload_id)
+    else:
+        await conn.execute(SET_VERSION, upload_id, version_id)
 
 
-COUNT_RUN_UPLOADS = "SELECT count(*) FROM artifact_uploads WHERE run_id = $1"
+SELECT_COMMITTED_AS = "SELECT version_id FROM artifact_uploads WHERE id = $1"
+
+
+async def committed_as(conn: Executor, upload_id: int) -> int | None:
+    """The version an upload committed into under another id, if it did."""
+    found: int | None = await conn.fetchval(SELECT_COMMITTED_AS, upload_id)
+    return found
+
+
+COUNT_RUN_UPLOADS = """
+SELECT count(*) FROM artifact_uploads WHERE run_id = $1 AND version_id IS NULL
+"""
+COUNT_USER_UPLOADS = """
+SELECT count(*) FROM artifact_uploads WHERE user_id = $1 AND run_id IS NULL AND version_id IS NULL
+"""
 
 
 async def pending_of_run(conn: Executor, run_id: int) -> int:
@@ -90,8 +112,16 @@ async def pending_of_run(conn: Executor, run_id: int) -> int:
     return count
 
 
+async def pending_of_user(conn: Executor, user_id: int) -> int:
+    """The user's pending uploads that no run logs."""
+    count: int = await conn.fetchval(COUNT_USER_UPLOADS, user_id)
+    return count
+
+
 DELETE_ABANDONED = """
-DELETE FROM artifact_uploads WHERE created_at < clock_timestamp() - $1::interval RETURNING id
+DELETE FROM artifact_uploads
+WHERE created_at < clock_timestamp() - $1::interval AND version_id IS NULL
+RETURNING id
 """
 
 
@@ -117,7 +147,7 @@ async def version_by_wandb_digest(conn: Executor, sequence_id: int, digest: str)
 
 # A client ID names an upload while it is pending, then the version it became.
 SELECT_BY_CLIENT_ID = """
-SELECT u.id, col.organization_id FROM artifact_uploads u
+SELECT coalesce(u.version_id, u.id) AS id, col.organization_id FROM artifact_uploads u
 JOIN collections col ON col.id = u.sequence_id WHERE u.client_id = $1
 UNION ALL
 SELECT v.id, col.organization_id FROM artifact_contents c

@@ -373,8 +373,10 @@ async def use_artifact_txn(conn: Connection, consumer: Run, used: ArtifactVersio
 # The wandb SDK's run path: a run made and updated by name, its history, summary and end
 # streamed as it goes, its files uploaded at the end.
 
-# A run keeps this many history lines (`run.log` calls); later ones are dropped.
+# A run keeps this many history lines (`run.log` calls) of at most this size; later lines are
+# dropped, a larger one refused.
 MAX_HISTORY_LINES = 100_000
+MAX_LINE_BYTES = 64 * 1024
 # A run keeps this many files.
 MAX_RUN_FILES = 1_000
 # The SDK is heard from every few seconds while its run lives; a run silent this long crashed.
@@ -501,6 +503,10 @@ def _stream_lines(sent: Any, name: str) -> tuple[int, list[str]]:
 def _line_object(line: str, where: str) -> dict[str, Any]:
     """A streamed line as a JSON object; NaN and infinities (which the SDK writes as bare words
     and JSON values cannot hold) become the strings "NaN", "Infinity" and "-Infinity"."""
+    if len(line) > MAX_LINE_BYTES:
+        raise validation.invalid(
+            f"`{where}` is {len(line)} characters; a line holds at most {MAX_LINE_BYTES}", "files"
+        )
     try:
         value = json.loads(line, parse_constant=str)
     except (ValueError, RecursionError):

@@ -31,11 +31,14 @@ from resolvers.runs import (
     sequence_txn,
     streamed_run,
 )
-from resolvers.versions import FileEntry, version
+from resolvers.versions import FileEntry
 
-# Artifacts a run may have on their way in at once.
+# Artifacts a run (or a user outside a run) may have on their way in at once.
 MAX_PENDING_PER_RUN = 100
-MAX_MANIFEST_BYTES = 64 * 2**20
+# 10,000 files with the longest paths and references allowed fit in this.
+MAX_MANIFEST_BYTES = 32 * 2**20
+# Pending artifacts one `createArtifactFiles` may name: the SDK names one.
+MAX_ARTIFACTS_AT_ONCE = 10
 # An upload not committed in this long was abandoned (its run died mid-upload).
 ABANDONED_AFTER = timedelta(days=1)
 STATE_PENDING = "PENDING"
@@ -97,13 +100,17 @@ async def create_artifact(
                 return CreatedArtifact(existing, STATE_COMMITTED, sequence.id)
         if logging_run is not None:
             pending = await uploads.pending_of_run(conn, logging_run.id)
-            if pending >= MAX_PENDING_PER_RUN:
-                raise DomainError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    f"run '{logging_run.name}' has {pending} artifacts on their way in; commit "
-                    "them before logging more",
-                    ("runName",),
-                )
+            holder = f"run '{logging_run.name}'"
+        else:
+            pending = await uploads.pending_of_user(conn, ctx.principal.user.id)
+            holder = "you (outside a run)"
+        if pending >= MAX_PENDING_PER_RUN:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{holder} already has {pending} artifacts on their way in; commit them before "
+                "logging more",
+                ("runName",),
+            )
         created = await uploads.insert_upload(
             conn,
             sequence_id=sequence.id,
@@ -217,7 +224,14 @@ async def prepare_artifact_files(
             f"at most {validation.MAX_FILES} files at once, got {len(specs)}", "artifactFiles"
         )
     md5s = [hex_md5(s.md5, f"artifactFiles[{i}].md5") for i, s in enumerate(specs)]
-    pending = {i: await pending_upload(ctx, i) for i in dict.fromkeys(s.artifact_id for s in specs)}
+    named = list(dict.fromkeys(s.artifact_id for s in specs))
+    if len(named) > MAX_ARTIFACTS_AT_ONCE:
+        raise validation.invalid(
+            f"these files belong to {len(named)} artifacts; at most {MAX_ARTIFACTS_AT_ONCE} at "
+            "once",
+            "artifactFiles",
+        )
+    pending = {i: await pending_upload(ctx, i) for i in named}
     transfers = _transfers(ctx)
     expires = transfers.expiry()
     held_by: dict[int, set[str]] = {}
@@ -265,12 +279,9 @@ async def receive_by_md5(
 async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
     """Makes the pending artifact a version of its artifact, once its manifest and every file
     it lists have arrived; committing one that was committed already answers its version."""
-    committed = await version(ctx, upload_id)
-    if committed is not None:
-        authorization.require_organization_role(
-            ctx, committed.organization_id, "MEMBER", "logging an artifact"
-        )
-        return committed
+    pending = await uploads.upload(ctx.pool, upload_id)
+    if pending is None:
+        return await _committed(ctx, upload_id)
     found = await pending_upload(ctx, upload_id)
     if found.manifest_sha256 is None:
         raise DomainError(
@@ -288,10 +299,7 @@ async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
     async with ctx.transaction() as conn:
         locked = await uploads.upload(conn, upload_id, lock=True)
         if locked is None:  # committed meanwhile, by a retry of the same commit
-            [meanwhile] = await versions.versions_by_id(conn, [upload_id])
-            if meanwhile is None:
-                raise not_found("no artifact of this ID is being logged", ("artifactID",))
-            return meanwhile
+            return await _committed(ctx, upload_id)
         logged = await log_artifact_txn(
             conn,
             ctx.principal.user,
@@ -306,8 +314,21 @@ async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
             ttl_seconds=found.ttl_seconds,
             upload=found,
         )
-        await uploads.delete_upload(conn, upload_id)
+        await uploads.finish_upload(conn, upload_id, logged.id)
     return logged
+
+
+async def _committed(ctx: Context, upload_id: int) -> ArtifactVersion:
+    """The version an upload committed into (a commit answered again, or one that another
+    request made meanwhile), read afresh; refused when there is none."""
+    version_id = await uploads.committed_as(ctx.pool, upload_id) or upload_id
+    [found] = await versions.versions_by_id(ctx.pool, [version_id])
+    if found is None or not authorization.can_view_organization(ctx, found.organization_id):
+        raise not_found("no artifact of this ID is being logged", ("artifactID",))
+    authorization.require_organization_role(
+        ctx, found.organization_id, "MEMBER", "logging an artifact"
+    )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +404,15 @@ async def _stored_files(
         for e, md5 in zip(uploaded, md5s, strict=True)
     ]
     return files
+
+
+async def artifact_version_id(ctx: Context, artifact_id: int) -> int:
+    """The version an SDK artifact ID names: the version of that id, or, for an artifact whose
+    content another run committed first, that run's version. A version's own id costs no
+    statement beyond the lookup that follows it."""
+    if await ctx.loaders.version_by_id.load(artifact_id) is not None:
+        return artifact_id
+    return await uploads.committed_as(ctx.pool, artifact_id) or artifact_id
 
 
 async def client_id_mapping(ctx: Context, client_id: str) -> int | None:

@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -1187,7 +1187,10 @@ async def _log_setup(env: OrgEnv) -> State:
     """A name to log, and a file whose bytes are stored."""
     async with env.world.pool.acquire() as conn, conn.transaction():
         (entry,) = await stored_entries(conn, env.world.project, fresh("logged"), "a.bin")
-    return {"name": fresh("made"), "file": asdict(entry)}
+    return {
+        "name": fresh("made"),
+        "file": {"path": entry.path, "digest": entry.digest, "size": entry.size},
+    }
 
 
 async def _logged_version_setup(env: OrgEnv) -> State:

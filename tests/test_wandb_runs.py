@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def downloaded(url: str) -> bytes:
 def transfers(live: Cairn, route: str) -> float:
     """How many transfers of `route` the server has answered with success."""
     text = httpx.get(f"{live.server.base_url}/metrics", timeout=10).text
-    pattern = rf'^cairn_transfers_total{{route="{route}",status="201"}} (\S+)$'
+    pattern = rf'^cairn_transfer_requests_total{{route="{route}",status="201"}} (\S+)$'
     found = re.search(pattern, text, re.M)
     return 0.0 if found is None else float(found.group(1))
 
@@ -333,10 +334,12 @@ logged.wait()
 print("VERSION", logged.version)
 run.finish()
 """
+    before = transfers(live, "wandb_upload")
     assert "VERSION v0" in sdk(live, script, tmp_path)
-    uploads_before = transfers(live, "wandb_upload")
+    after_first = transfers(live, "wandb_upload")
+    assert after_first == before + 1
     assert "VERSION v0" in sdk(live, script, tmp_path)
-    assert transfers(live, "wandb_upload") == uploads_before
+    assert transfers(live, "wandb_upload") == after_first
     versions = live.graphql(
         "ada",
         '{ organization(name: "acme") { project(name: "dedup") { artifacts: runs(first: 5) '
@@ -701,3 +704,71 @@ def test_the_file_stream_refuses_what_it_cannot_take(live: Cairn) -> None:
     assert rows[0]["n"] == 1
     outsider = httpx.post(url, json={}, auth=("api", live.keys["dora"]), timeout=10)
     assert outsider.status_code == 404
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+def test_concurrent_runs_in_a_new_project_make_it_once(live: Cairn) -> None:
+    dialect = Dialect(live)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: dialect.start_run("fresh-project", f"run-{i}"), range(6)))
+    rows = sql(
+        live,
+        "SELECT count(DISTINCT p.id) AS projects, count(*) AS runs FROM projects p "
+        "JOIN runs r ON r.project_id = p.id WHERE p.name = 'fresh-project'",
+    )
+    assert (rows[0]["projects"], rows[0]["runs"]) == (1, 6)
+
+
+def prepared(dialect: Dialect, run: str, name: str, digest: str, content: bytes) -> str:
+    """A pending artifact whose one file and manifest are uploaded."""
+    artifact_id = dialect.create_artifact("steps", run, name, digest)
+    url = dialect.file_url(artifact_id, "data.bin", content)
+    if url is not None:
+        assert httpx.put(url, content=content, timeout=30).status_code == 201
+    dialect.put_manifest(artifact_id, {"data.bin": content})
+    return artifact_id
+
+
+def test_concurrent_commits_of_one_artifact_make_one_version(live: Cairn) -> None:
+    dialect = Dialect(live)
+    dialect.start_run("steps", "racer")
+    artifact_id = prepared(dialect, "racer", "raced", "digest-raced", b"committed four times")
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: dialect.commit(artifact_id), range(4)))
+    for answer in answers:
+        assert "errors" not in answer, answer
+        assert answer["data"]["commitArtifact"]["artifact"]["id"] == artifact_id
+    assert version(live, f"{ORG}/steps/raced:v0")["versionIndex"] == 0
+    no_version(live, f"{ORG}/steps/raced:v1")
+
+
+def test_two_runs_logging_the_same_files_at_once_share_one_version(live: Cairn) -> None:
+    """Both SDKs keep the ID they were given at the start, and both name the one version."""
+    dialect = Dialect(live)
+    content = b"the same dataset, logged by two ranks at once"
+    ids = []
+    for run in ("rank-0", "rank-1"):
+        dialect.start_run("steps", run)
+        ids.append(prepared(dialect, run, "shared-dataset", "digest-shared", content))
+    assert ids[0] != ids[1]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(dialect.commit, ids))
+    for answer in answers:
+        assert "errors" not in answer, answer
+    found = [
+        dialect.ok("query($id: ID!) { artifact(id: $id) { id versionIndex } }", id=i)["artifact"]
+        for i in ids
+    ]
+    assert found[0] == found[1]
+    assert found[0]["versionIndex"] == 0
+    no_version(live, f"{ORG}/steps/shared-dataset:v1")
+    # The version is usable by either ID, as each SDK goes on to use it.
+    dialect.start_run("steps", "rank-2")
+    for artifact_id in ids:
+        dialect.ok(
+            'mutation($id: ID!) { useArtifact(input: {entityName: "acme", projectName: '
+            '"steps", runName: "rank-2", artifactID: $id}) { artifact { id } } }',
+            id=artifact_id,
+        )

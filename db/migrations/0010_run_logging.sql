@@ -39,6 +39,8 @@ CREATE INDEX run_files_sha256_idx ON run_files (sha256);
 -- An artifact the SDK is logging: created first, its files and manifest uploaded next, then
 -- committed, which makes it a version. Its id is taken from the versions' sequence and becomes
 -- the version's id, so the ID the SDK was given at the start names the version at the end.
+-- When the content turns out to be logged already (by a run that committed it meanwhile), the
+-- row stays, pointing at that version (`version_id`), so that this ID names it too.
 CREATE TABLE artifact_uploads (
     id              bigint PRIMARY KEY DEFAULT nextval('artifact_versions_id_seq'),
     sequence_id     bigint NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
@@ -51,8 +53,10 @@ CREATE TABLE artifact_uploads (
     ttl_seconds     bigint,
     client_id       text CHECK (length(client_id) <= 128),
     manifest_sha256 text REFERENCES blobs (sha256),
+    version_id      bigint REFERENCES artifact_versions (id) ON DELETE CASCADE,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+CREATE INDEX artifact_uploads_version_idx ON artifact_uploads (version_id);
 CREATE INDEX artifact_uploads_run_idx ON artifact_uploads (run_id);
 CREATE INDEX artifact_uploads_created_idx ON artifact_uploads (created_at);
 CREATE INDEX artifact_uploads_manifest_idx ON artifact_uploads (manifest_sha256);

@@ -10,6 +10,9 @@ import binascii
 import strawberry
 from graphql import GraphQLError
 
+from resolvers import uploads
+from resolvers.context import Context
+
 
 def wandb_id(kind: str, number: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{kind}:{number}".encode()).decode())
@@ -44,3 +47,9 @@ def number_of(value: str | None, field: str, *kinds: str) -> int:
 
 def invalid(field: str, problem: str) -> GraphQLError:
     return GraphQLError(f"`{field}` {problem}", extensions={"code": "INVALID_ID"})
+
+
+async def artifact_number(ctx: Context, value: str | None, field: str) -> int:
+    """The version an `Artifact` ID names, including the ID the SDK was given for an artifact
+    whose content another run committed first."""
+    return await uploads.artifact_version_id(ctx, number_of(value, field, "Artifact"))

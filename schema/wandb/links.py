@@ -9,7 +9,7 @@ import strawberry
 from resolvers import collections, links, versions
 from resolvers.errors import not_found
 from schema.context import Ctx, arg
-from schema.wandb.ids import number_of
+from schema.wandb.ids import artifact_number, number_of
 from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.versions import ArtifactAliasInput, ArtifactCollectionMembership
 
@@ -67,7 +67,7 @@ class LinksMutation:
         self, info: Ctx, input: Annotated[LinkArtifactInput, arg("What and where.")]
     ) -> LinkArtifactPayload:
         async with mutation(info.context) as ctx:
-            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            version_id = await artifact_number(ctx, input.artifact_id, "input.artifactID")
             collection_id = None
             target_path = None
             if input.artifact_portfolio_id is not None:
@@ -102,7 +102,7 @@ class LinksMutation:
         self, info: Ctx, input: Annotated[UnlinkArtifactInput, arg("Which link.")]
     ) -> SuccessPayload:
         async with mutation(info.context) as ctx:
-            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            version_id = await artifact_number(ctx, input.artifact_id, "input.artifactID")
             collection_id = number_of(
                 input.artifact_portfolio_id, "input.artifactPortfolioID", "ArtifactCollection"
             )

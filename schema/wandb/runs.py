@@ -16,7 +16,7 @@ from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.accounts import User
 from schema.wandb.connection import Connection, connection
-from schema.wandb.ids import number_of, wandb_id
+from schema.wandb.ids import artifact_number, wandb_id
 from schema.wandb.mutations import ClientMutationId, mutation
 from schema.wandb.organizations import After, First
 from schema.wandb.scalars import JSONString
@@ -301,7 +301,7 @@ class RunsMutation:
         from schema.wandb.versions import Artifact
 
         async with mutation(info.context) as ctx:
-            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            version_id = await artifact_number(ctx, input.artifact_id, "input.artifactID")
             consumer = await runs.streamed_run(
                 ctx, input.entity_name, input.project_name, input.run_name
             )

@@ -22,7 +22,7 @@ from schema.scalars import Int64
 from schema.wandb.collections import ArtifactCollection, ArtifactSequence, collection_of
 from schema.wandb.connection import Connection, connection
 from schema.wandb.files import File, files_of
-from schema.wandb.ids import number_of, opaque_id, wandb_id
+from schema.wandb.ids import artifact_number, number_of, opaque_id, wandb_id
 from schema.wandb.mutations import ClientMutationId, SuccessPayload, mutation
 from schema.wandb.organizations import After, First
 from schema.wandb.runs import Run
@@ -353,7 +353,7 @@ class VersionsQuery:
     async def artifact(
         self, info: Ctx, id: Annotated[strawberry.ID, arg("The version's ID.")]
     ) -> Artifact | None:
-        found = await versions.version(info.context, number_of(id, "id", "Artifact"))
+        found = await versions.version(info.context, await artifact_number(info.context, id, "id"))
         return None if found is None else Artifact.of(found)
 
     @strawberry.field(description="A collection by ID.")
@@ -396,7 +396,7 @@ class VersionsMutation:
         self, info: Ctx, input: Annotated[DeleteArtifactInput, arg("The version.")]
     ) -> UpdateArtifactPayload:
         async with mutation(info.context) as ctx:
-            version_id = number_of(input.artifact_id, "input.artifactID", "Artifact")
+            version_id = await artifact_number(ctx, input.artifact_id, "input.artifactID")
             given = await versions.require_version(ctx, version_id, None, ("artifactID", ""))
             if given.registry_id is not None:
                 await links.unlink_artifact(ctx, version_id=given.id, path=None)
@@ -415,7 +415,7 @@ class VersionsMutation:
         async with mutation(info.context) as ctx:
             changed = await versions.update_version_as_given(
                 ctx,
-                version_id=number_of(input.artifact_id, "input.artifactID", "Artifact"),
+                version_id=await artifact_number(ctx, input.artifact_id, "input.artifactID"),
                 description=input.description,
                 metadata=input.metadata,
                 ttl_seconds=input.ttl_duration_seconds,
@@ -431,7 +431,10 @@ async def _aliases_by_version(ctx: Context, input: AliasesInput) -> list[tuple[i
     """The version of the given content in each collection the aliases name, with its aliases;
     a collection that does not hold the content is refused before anything changes."""
     given = await versions.require_version(
-        ctx, number_of(input.artifact_id, "input.artifactID", "Artifact"), None, ("artifactID", "")
+        ctx,
+        await artifact_number(ctx, input.artifact_id, "input.artifactID"),
+        None,
+        ("artifactID", ""),
     )
     grouped: dict[tuple[str | None, str | None, str | None], list[str]] = {}
     for each in input.aliases:

@@ -126,11 +126,14 @@ async def create_artifact(
     return CreatedArtifact(created.id, STATE_PENDING, sequence.id)
 
 
-async def pending_upload(ctx: Context, upload_id: int, field: str = "artifactID") -> ArtifactUpload:
+async def pending_upload(ctx: Context, upload_id: int) -> ArtifactUpload:
     """A pending upload the caller may log to."""
-    found = await uploads.upload(ctx.pool, upload_id)
+    return _loggable(ctx, await uploads.upload(ctx.pool, upload_id))
+
+
+def _loggable(ctx: Context, found: ArtifactUpload | None) -> ArtifactUpload:
     if found is None or not authorization.can_view_organization(ctx, found.organization_id):
-        raise not_found("no artifact of this ID is being logged", (field,))
+        raise not_found("no artifact of this ID is being logged", ("artifactID",))
     authorization.require_organization_role(
         ctx, found.organization_id, "MEMBER", "logging an artifact"
     )
@@ -282,7 +285,7 @@ async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
     pending = await uploads.upload(ctx.pool, upload_id)
     if pending is None:
         return await _committed(ctx, upload_id)
-    found = await pending_upload(ctx, upload_id)
+    found = _loggable(ctx, pending)
     if found.manifest_sha256 is None:
         raise DomainError(
             ErrorCode.FILES_NOT_STORED,

@@ -239,15 +239,15 @@ async def insert_history(
     await conn.execute(INSERT_HISTORY, run_id, offset, list(rows), max_lines)
 
 
-# A final state (with its exit code) ends a running run; a run that has ended keeps its end.
+# A final state (with its exit code) ends the run; anything else the SDK streams means it is
+# running: again, for a run that was resumed, or that went silent and was marked CRASHED.
 UPDATE_STREAMED_RUN = """
 UPDATE runs SET
     summary = coalesce($2, summary),
     heartbeat_at = clock_timestamp(),
-    state = CASE WHEN state = 'RUNNING' THEN coalesce($3::run_state, state) ELSE state END,
-    exit_code = CASE WHEN state = 'RUNNING' AND $3 IS NOT NULL THEN $4 ELSE exit_code END,
-    finished_at = CASE WHEN state = 'RUNNING' AND $3 IS NOT NULL THEN clock_timestamp()
-                       ELSE finished_at END
+    state = coalesce($3::run_state, 'RUNNING'),
+    exit_code = CASE WHEN $3 IS NULL THEN NULL ELSE $4::integer END,
+    finished_at = CASE WHEN $3 IS NULL THEN NULL ELSE clock_timestamp() END
 WHERE id = $1
 """
 
@@ -259,7 +259,8 @@ async def update_streamed_run(
     state: str | None,
     exit_code: int | None,
 ) -> None:
-    """Records that the run was heard from, with its whole summary when sent, and its end."""
+    """Records that the run was heard from, with its whole summary when sent, and its end
+    (`state`) or that it is running."""
     await conn.execute(UPDATE_STREAMED_RUN, run_id, summary, state, exit_code)
 
 
@@ -321,3 +322,32 @@ async def count_other_run_files(conn: Executor, run_id: int, names: Sequence[str
     """How many files the run has besides `names`."""
     count: int = await conn.fetchval(COUNT_RUN_FILES, run_id, list(names))
     return count
+
+
+# At most `$2` of the run's history lines, spread evenly over all of them, in order.
+SELECT_HISTORY_SAMPLE = """
+SELECT h.row FROM (
+    SELECT row, line, row_number() OVER (ORDER BY line) - 1 AS position, count(*) OVER () AS n
+    FROM run_history WHERE run_id = $1
+) h
+WHERE h.n <= $2
+   OR h.position = h.n - 1
+   OR floor(h.position * $2::numeric / h.n) <> floor((h.position + 1) * $2::numeric / h.n)
+ORDER BY h.line
+LIMIT $2
+"""
+
+
+async def history_sample(conn: Executor, run_id: int, samples: int) -> list[dict[str, object]]:
+    """The run's history, all of it or `samples` lines spread evenly, the last one included."""
+    return [row["row"] for row in await conn.fetch(SELECT_HISTORY_SAMPLE, run_id, samples)]
+
+
+SELECT_LAST_HISTORY_LINE = """
+SELECT row FROM run_history WHERE run_id = $1 ORDER BY line DESC LIMIT 1
+"""
+
+
+async def last_history_line(conn: Executor, run_id: int) -> dict[str, object] | None:
+    row: dict[str, object] | None = await conn.fetchval(SELECT_LAST_HISTORY_LINE, run_id)
+    return row

@@ -508,24 +508,22 @@ async def download_url(ctx: Context, file: ArtifactFile) -> str | None:
     await authorization.require_download(ctx, file.content_id)
     if file.sha256 is None:
         return None
-    transfers = _transfers(ctx)
-    name = file.path.rsplit("/", 1)[-1]
-    return await transfers.signed_url(
-        ctx.base_url,
-        f"/files/{file.sha256}/{quote(name)}",
-        download_grant(file.sha256, name),
-        transfers.expiry(),
-    )
+    return await _blob_url(ctx, file.sha256, file.path)
 
 
 async def run_file_download_url(ctx: Context, file: RunFile) -> str:
     """A signed, expiring URL for a run's file; whoever may see the run may download it."""
+    return await _blob_url(ctx, file.sha256, file.name)
+
+
+async def _blob_url(ctx: Context, sha256: str, path: str) -> str:
+    """A signed URL serving the blob under the last part of `path` as its name."""
     transfers = _transfers(ctx)
-    name = file.name.rsplit("/", 1)[-1]
+    name = path.rsplit("/", 1)[-1]
     return await transfers.signed_url(
         ctx.base_url,
-        f"/files/{file.sha256}/{quote(name)}",
-        download_grant(file.sha256, name),
+        f"/files/{sha256}/{quote(name)}",
+        download_grant(sha256, name),
         transfers.expiry(),
     )
 

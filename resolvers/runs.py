@@ -552,3 +552,33 @@ def history_of(found: Run) -> ListQuery[HistoryRow]:
 async def mark_crashed(pool: Executor) -> list[int]:
     """Ends as CRASHED the runs the SDK has not been heard from for RUN_SILENT."""
     return await runs.mark_crashed(pool, RUN_SILENT)
+
+
+# The most history lines one read returns, however many are asked for.
+MAX_HISTORY_SAMPLES = 10_000
+
+
+async def history_sample(
+    ctx: Context, found: Run, samples: int, keys: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `samples` lines of the run's history spread over all of it, as the SDK's
+    `run.history()` reads it; with `keys`, only those values, of the lines that hold any
+    of them beyond the first key (the x axis)."""
+    if not 1 <= samples <= MAX_HISTORY_SAMPLES:
+        raise validation.invalid(
+            f"`samples` must be from 1 to {MAX_HISTORY_SAMPLES}, not {samples}", "samples"
+        )
+    rows = await runs.history_sample(ctx.pool, found.id, samples)
+    if keys is None:
+        return rows
+    wanted, measured = list(keys), set(keys[1:])
+    return [
+        {key: row[key] for key in wanted if key in row}
+        for row in rows
+        if not measured or measured & row.keys()
+    ]
+
+
+async def last_history_line(ctx: Context, found: Run) -> dict[str, Any] | None:
+    """The run's last history line: where a resumed run goes on from."""
+    return await runs.last_history_line(ctx.pool, found.id)

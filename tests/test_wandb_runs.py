@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,33 +19,20 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
-from tests.support.databases import new_database
-from tests.support.processes import cairn, cairn_env
+from tests.support.processes import cairn
 from tests.support.quickstart import EXAMPLE, TEMPLATE, filled
-from tests.support.wandb_sdk import Cairn, run_sdk_script, sdk_directories, start_cairn
+from tests.support.wandb_sdk import Cairn, live_cairn, run_sdk_script
 
 ORG = "acme"
 
 
 @pytest.fixture(scope="module")
 async def live(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cairn]:
-    async with new_database(server_url) as url:
-        env = cairn_env(
-            tmp_path_factory.mktemp("xdg-wandb-runs"),
-            DATABASE_URL=url,
-            CAIRN_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
-            CAIRN_WEBHOOK_RETRY_BASE_SECONDS="0.05",
-        )
-        started = start_cairn(env, tmp_path_factory.mktemp("wandb-runs-logs"))
-        try:
-            with sdk_directories(tmp_path_factory.mktemp("wandb-runs-sdk")):
-                yield started
-            assert started.server.stop() == 0, started.server.output
-            assert "Traceback" not in started.server.output
-        finally:
-            started.server.kill()
+    async with live_cairn(server_url, tmp_path_factory, "wandb-runs") as started:
+        yield started
 
 
 def sdk(live: Cairn, script: str, cwd: Path, user: str = "ada", **env: str) -> str:
@@ -390,6 +378,14 @@ run.finish(exit_code=3)
     assert [line["step"] for line in lines] == [0, 1, 2]
     assert lines[0]["values"]["nan_metric"] == "NaN"
     assert run["summary"]["loss"] == 1.0 / 3
+
+    # The SDK reads the same history back.
+    sdk_run = live.api("ada").run(f"{ORG}/details/{run_id}")
+    assert [row["loss"] for row in sdk_run.history(pandas=False)] == [1.0, 0.5, 1.0 / 3]
+    assert sdk_run.history(keys=["loss"], pandas=False) == [
+        {"_step": step, "loss": 1.0 / (step + 1)} for step in range(3)
+    ]
+    assert sdk_run.history(stream="system", pandas=False) == []
 
 
 def test_a_run_that_goes_silent_is_marked_crashed(live: Cairn, tmp_path: Path) -> None:
@@ -772,3 +768,62 @@ def test_two_runs_logging_the_same_files_at_once_share_one_version(live: Cairn) 
             '"steps", runName: "rank-2", artifactID: $id}) { artifact { id } } }',
             id=artifact_id,
         )
+
+
+def test_a_long_history_is_read_back_sampled_evenly(live: Cairn) -> None:
+    dialect = Dialect(live)
+    dialect.start_run("steps", "long-history")
+    lines = [f'{{"_step": {i}, "x": {i * i}}}' for i in range(1000)]
+    sent = httpx.post(
+        f"{live.base_url}/files/acme/steps/long-history/file_stream",
+        json={"files": {"wandb-history.jsonl": {"offset": 0, "content": lines}}},
+        auth=dialect.auth,
+        timeout=30,
+    )
+    assert sent.status_code == 200
+    query = """query($samples: Int) { project(name: "steps", entityName: "acme") {
+                 run(name: "long-history") { history(samples: $samples) } } }"""
+    sampled = [
+        orjson.loads(line)["_step"]
+        for line in dialect.ok(query, samples=10)["project"]["run"]["history"]
+    ]
+    assert len(sampled) == 10
+    assert sampled == sorted(sampled)
+    assert sampled[0] == 0
+    assert sampled[-1] == 999
+    gaps = [b - a for a, b in itertools.pairwise(sampled)]
+    assert max(gaps) - min(gaps) <= 1, gaps
+    assert len(dialect.ok(query, samples=5000)["project"]["run"]["history"]) == 1000
+    refused = dialect.call(query, samples=100_000)
+    assert "`samples` must be from 1 to 10000" in refused["errors"][0]["message"]
+
+
+def test_a_run_resumed_by_id_goes_on_where_it_stopped(live: Cairn, tmp_path: Path) -> None:
+    script = """
+import wandb
+for loss in (1.0, 0.5):
+    run = wandb.init(project="resumable", id="preempted-1", resume="allow")
+    run.log({"loss": loss})
+    run.finish()
+"""
+    sdk(live, script, tmp_path)
+    rows = sql(
+        live,
+        "SELECT h.line, h.row FROM run_history h JOIN runs r ON r.id = h.run_id "
+        "WHERE r.name = 'preempted-1' ORDER BY h.line",
+    )
+    assert [(r["line"], r["row"]["_step"], r["row"]["loss"]) for r in rows] == [
+        (0, 0, 1.0),
+        (1, 1, 0.5),
+    ]
+    (run,) = sql(live, "SELECT state::text AS state, summary FROM runs WHERE name = 'preempted-1'")
+    assert run["state"] == "FINISHED"
+    assert run["summary"]["loss"] == 0.5
+
+    printed = sdk_error(
+        live,
+        "import wandb\nwandb.init(project='resumable', id='never-ran', resume='must')",
+        tmp_path,
+    )
+    assert "'must' is not a valid option for resuming the run (never-ran)" in printed
+    assert sql(live, "SELECT 1 FROM runs WHERE name = 'never-ran'") == []

@@ -17,9 +17,7 @@ import pytest
 from wandb.errors import AuthenticationError, CommError
 from wandb.sdk.lib.service.service_connection import WandbApiFailedError
 
-from tests.support.databases import new_database
-from tests.support.processes import cairn_env
-from tests.support.wandb_sdk import Cairn, run_sdk_script, sdk_directories, start_cairn
+from tests.support.wandb_sdk import Cairn, live_cairn, run_sdk_script
 
 ORG = "acme"
 MODEL = f"{ORG}/wandb-registry-model"
@@ -28,21 +26,8 @@ CHURN = f"{MODEL}/churn-classifier"
 
 @pytest.fixture(scope="module")
 async def live(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cairn]:
-    async with new_database(server_url) as url:
-        env = cairn_env(
-            tmp_path_factory.mktemp("xdg-wandb"),
-            DATABASE_URL=url,
-            CAIRN_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
-            CAIRN_WEBHOOK_RETRY_BASE_SECONDS="0.05",
-        )
-        started = start_cairn(env, tmp_path_factory.mktemp("wandb-logs"))
-        try:
-            with sdk_directories(tmp_path_factory.mktemp("wandb-sdk")):
-                yield started
-            assert started.server.stop() == 0, started.server.output
-            assert "Traceback" not in started.server.output
-        finally:
-            started.server.kill()
+    async with live_cairn(server_url, tmp_path_factory, "wandb") as started:
+        yield started
 
 
 def digest_by_path(root: Path) -> dict[str, str]:

@@ -225,6 +225,15 @@ class Project:
         found = await runs.run_by_name(info.context, self.project.id, name)
         return None if found is None else Run.of(found)
 
+    @strawberry.field(description="The same: a run of a project, by name (its ID), if any.")
+    async def bucket(
+        self,
+        info: Ctx,
+        name: Annotated[str, arg("The run's name.")],
+        missing_ok: Annotated[bool | None, arg("Ignored: a missing run is null.")] = None,
+    ) -> Run | None:
+        return await self.run(info, name)
+
     async def find_collection(self, info: Ctx, name: str) -> records.Collection | None:
         if self.registry is not None:
             return await collections.registry_collection(info.context, self.registry.id, name)

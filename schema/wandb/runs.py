@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
+from strawberry.scalars import JSON
 
-from db import records
+from db import json_values, records
 from db.runs import RunDetails
 from resolvers import accounts, organizations, pages, runs, validation
 from schema.context import Ctx, arg
@@ -19,13 +20,16 @@ from schema.wandb.connection import Connection, connection
 from schema.wandb.ids import artifact_number, wandb_id
 from schema.wandb.mutations import ClientMutationId, mutation
 from schema.wandb.organizations import After, First
-from schema.wandb.scalars import JSONString
+from schema.wandb.scalars import JSONString, parsed_json
 
 if TYPE_CHECKING:
     from schema.wandb.registries import Project
     from schema.wandb.versions import Artifact
 
 ProjectType = Annotated["Project", strawberry.lazy("schema.wandb.registries")]
+# History lines `run.history()` reads unless told, and specs one `sampledHistory` reads.
+SAMPLES = 500
+MAX_SPECS = 10
 ArtifactType_ = Annotated["Artifact", strawberry.lazy("schema.wandb.versions")]
 
 
@@ -69,6 +73,86 @@ class Run:
     @strawberry.field(description="Not kept: null.")
     def history_keys(self) -> str | None:
         return None
+
+    @strawberry.field(
+        description="Up to `samples` lines of the run's history (500 unless said), spread evenly "
+        "over all of it with the last included, each as JSON text."
+    )
+    async def history(
+        self,
+        info: Ctx,
+        samples: Annotated[int | None, arg("How many lines at most: up to 10,000.")] = None,
+    ) -> list[str]:
+        with raise_domain_errors():
+            rows = await runs.history_sample(info.context, self.record, samples or SAMPLES)
+        return [json_values.dumps(row).decode() for row in rows]
+
+    @strawberry.field(
+        description="The history of the keys each spec names (`{keys: [x axis, …], samples}`, "
+        "JSON text): for each spec, up to `samples` lines holding any of them."
+    )
+    async def sampled_history(
+        self,
+        info: Ctx,
+        specs: Annotated[list[JSONString], arg("What to read: at most 10 specs.")],
+    ) -> list[JSON]:
+        answers = []
+        with raise_domain_errors():
+            if len(specs) > MAX_SPECS:
+                raise validation.invalid(f"at most {MAX_SPECS} specs, got {len(specs)}", "specs")
+            for position, text in enumerate(specs):
+                where = f"specs[{position}]"
+                spec = parsed_json(text, where)
+                keys = spec.get("keys") if isinstance(spec, dict) else None
+                if (
+                    not keys
+                    or not isinstance(keys, list)
+                    or not all(isinstance(k, str) for k in keys)
+                ):
+                    raise validation.invalid(f"`{where}.keys` must list metric names", "specs")
+                samples = spec.get("samples", SAMPLES)
+                if type(samples) is not int:
+                    raise validation.invalid(f"`{where}.samples` must be a number", "specs")
+                rows = await runs.history_sample(info.context, self.record, samples, keys)
+                answers.append(JSON(rows))
+        return answers
+
+    @strawberry.field(description="System metrics: not kept here, so none.")
+    def events(
+        self, samples: Annotated[int | None, arg("How many lines at most.")] = None
+    ) -> list[str]:
+        return []
+
+    @strawberry.field(description="The last history line, in a JSON list of JSON texts.")
+    async def history_tail(self, info: Ctx) -> str:
+        with raise_domain_errors():
+            last = await runs.last_history_line(info.context, self.record)
+        tail = [] if last is None else [json_values.dumps(last).decode()]
+        return orjson.dumps(tail).decode()
+
+    @strawberry.field(description="System metrics are not kept: an empty JSON list.")
+    def events_tail(self) -> str:
+        return "[]"
+
+    @strawberry.field(description="System metrics are not kept: 0.")
+    def events_line_count(self) -> int:
+        return 0
+
+    @strawberry.field(description="Console lines are not streamed here: 0.")
+    def log_line_count(self) -> int:
+        return 0
+
+    @strawberry.field(
+        description="The SDK's own configuration of the run, which Cairn does not keep: `t` "
+        "(empty) when the SDK started the run, so that it may resume it; else nothing."
+    )
+    def wandb_config(
+        self, keys: Annotated[list[str] | None, arg("The keys wanted.")] = None
+    ) -> str:
+        started: dict[str, object] = {"t": {}} if self.record.heartbeat_at is not None else {}
+        if keys is not None:
+            started = {k: v for k, v in started.items() if k in keys}
+        return orjson.dumps(started).decode()
 
     @strawberry.field(description="How many history lines the run has kept.")
     async def history_line_count(self, info: Ctx) -> int:
@@ -231,24 +315,41 @@ class UseArtifactPayload:
     client_mutation_id: str | None = ClientMutationId
 
 
-def _json(text: str | None, field: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise validation.invalid(f"`{field}` is not JSON text", field) from None
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def _config(text: str | None) -> Any:
     """The SDK's `{key: {"value": v}}` as `{key: v}`."""
-    sent = _json(text, "config")
+    sent = parsed_json(text, "config")
     if not isinstance(sent, dict):
         return sent
     return {
         key: item["value"] if isinstance(item, dict) and "value" in item else item
         for key, item in sent.items()
     }
+
+
+@strawberry.type
+class RunsQuery:
+    @strawberry.field(
+        description="A project by name, in the organization the entity names (the caller's one "
+        "organization when none): how the SDK asks whether a run exists before resuming it."
+    )
+    async def model(
+        self,
+        info: Ctx,
+        name: Annotated[str | None, arg("The project's name.")] = None,
+        entity_name: Annotated[str | None, arg("The organization, or the caller's name.")] = None,
+    ) -> ProjectType | None:
+        from schema.wandb.registries import Project
+
+        if name is None:
+            return None
+        with raise_domain_errors():
+            organization = await runs.run_organization(info.context, entity_name)
+            found = await organizations.project_by_name(info.context, organization.id, name)
+        return None if found is None else Project(project=found)
 
 
 @strawberry.type
@@ -267,7 +368,7 @@ class RunsMutation:
                 name=input.name,
                 details=RunDetails(
                     config=_config(input.config),
-                    summary=_json(input.summary_metrics, "summaryMetrics"),
+                    summary=parsed_json(input.summary_metrics, "summaryMetrics"),
                     display_name=input.display_name,
                     notes=input.notes,
                     tags=input.tags,

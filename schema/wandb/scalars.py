@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NewType
+from typing import Any, NewType
 
 from strawberry.types.scalar import ScalarDefinition
+
+from db import json_values
+from resolvers import validation
 
 # Fields annotated `JSONString` are this scalar (see `scalar_overrides` in schema/wandb/schema.py).
 JSONString = NewType("JSONString", str)
@@ -25,3 +28,14 @@ JSONStringDefinition = ScalarDefinition(
     parse_literal=None,
     origin=JSONString,
 )
+
+
+def parsed_json(text: str | None, field: str) -> Any:
+    """The value a JSONString holds (None for none); a refusal naming `field` when it is not
+    JSON."""
+    if text is None:
+        return None
+    try:
+        return json_values.loads(text)
+    except ValueError:
+        raise validation.invalid(f"`{field}` is not JSON text", field) from None

@@ -15,14 +15,16 @@ from schema.wandb.collections import ArtifactPortfolio, ArtifactSequence, Collec
 from schema.wandb.links import LinksMutation
 from schema.wandb.organizations import OrganizationsQuery
 from schema.wandb.registries import RegistriesMutation, RegistriesQuery
-from schema.wandb.runs import RunsMutation
+from schema.wandb.runs import RunsMutation, RunsQuery
 from schema.wandb.scalars import JSONString, JSONStringDefinition
 from schema.wandb.uploads import UploadsMutation, UploadsQuery
 from schema.wandb.versions import VersionsMutation, VersionsQuery
 
 
 @strawberry.type(description="Entry points of the W&B dialect.")
-class Query(AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, UploadsQuery):
+class Query(
+    AccountsQuery, OrganizationsQuery, RegistriesQuery, VersionsQuery, UploadsQuery, RunsQuery
+):
     pass
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-import orjson
 import strawberry
 
 from resolvers import uploads, validation
+from resolvers.context import Context
 from schema.context import Ctx, arg
 from schema.scalars import Int64
 from schema.wandb.ids import number_of, wandb_id
 from schema.wandb.mutations import ClientMutationId, mutation
-from schema.wandb.scalars import JSONString
+from schema.wandb.scalars import JSONString, parsed_json
 from schema.wandb.versions import Artifact, ArtifactAliasInput
 
 UPLOAD_KINDS = ("Artifact",)
@@ -309,13 +309,14 @@ def _upload_id(value: str, field: str) -> int:
     return number_of(value, field, *UPLOAD_KINDS)
 
 
-def _json_object(text: str | None, field: str) -> object:
-    if text is None:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise validation.invalid(f"`{field}` is not JSON text", field) from None
+async def _manifest_payload(
+    ctx: Context, upload_id: int, client_mutation_id: str | None
+) -> ArtifactManifestPayload:
+    url = await uploads.manifest_upload_url(ctx, upload_id)
+    return ArtifactManifestPayload(
+        artifact_manifest=ManifestUpload(upload_id=upload_id, url=url),
+        client_mutation_id=client_mutation_id,
+    )
 
 
 @strawberry.type
@@ -356,7 +357,7 @@ class UploadsMutation:
                 name=name,
                 wandb_digest=input.digest,
                 description=input.description,
-                metadata=_json_object(input.metadata, "metadata"),
+                metadata=parsed_json(input.metadata, "metadata"),
                 aliases=[a.alias for a in input.aliases or ()],
                 ttl_seconds=input.ttl_duration_seconds,
                 client_id=input.client_id,
@@ -376,11 +377,7 @@ class UploadsMutation:
                     "only whole manifests are taken (no base artifact)", "type"
                 )
             upload_id = _upload_id(input.artifact_id, "input.artifactID")
-            url = await uploads.manifest_upload_url(ctx, upload_id)
-        return ArtifactManifestPayload(
-            artifact_manifest=ManifestUpload(upload_id=upload_id, url=url),
-            client_mutation_id=input.client_mutation_id,
-        )
+            return await _manifest_payload(ctx, upload_id, input.client_mutation_id)
 
     @strawberry.mutation(description="A new URL to upload a pending artifact's manifest to.")
     async def update_artifact_manifest(
@@ -394,11 +391,7 @@ class UploadsMutation:
             upload_id = number_of(
                 input.artifact_manifest_id, "input.artifactManifestID", "ArtifactManifest"
             )
-            url = await uploads.manifest_upload_url(ctx, upload_id)
-        return ArtifactManifestPayload(
-            artifact_manifest=ManifestUpload(upload_id=upload_id, url=url),
-            client_mutation_id=input.client_mutation_id,
-        )
+            return await _manifest_payload(ctx, upload_id, input.client_mutation_id)
 
     @strawberry.mutation(description="Where to upload a pending artifact's files.")
     async def create_artifact_files(

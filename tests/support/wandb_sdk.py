@@ -7,15 +7,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support.processes import Server, cairn, the_key
+from tests.support.databases import new_database
+from tests.support.processes import Server, cairn, cairn_env, the_key
 
 # Where the SDK finds the W&B dialect, under the server's address.
 WANDB_PATH = "/wandb"
@@ -97,6 +98,28 @@ def start_cairn(env: dict[str, str], log_dir: Path) -> Cairn:
     server = Server([], env, log_dir)
     server.wait_healthy()
     return Cairn(server=server, keys=keys, env=env)
+
+
+@asynccontextmanager
+async def live_cairn(server_url: str, tmp_path_factory: Any, name: str) -> AsyncIterator[Cairn]:
+    """A live server on a database of its own (webhooks allowed to this machine, retried
+    quickly), with the SDK's directories under a temporary folder; stopped cleanly, without a
+    traceback in its output, at the end."""
+    async with new_database(server_url) as url:
+        env = cairn_env(
+            tmp_path_factory.mktemp(f"xdg-{name}"),
+            DATABASE_URL=url,
+            CAIRN_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
+            CAIRN_WEBHOOK_RETRY_BASE_SECONDS="0.05",
+        )
+        started = start_cairn(env, tmp_path_factory.mktemp(f"{name}-logs"))
+        try:
+            with sdk_directories(tmp_path_factory.mktemp(f"{name}-sdk")):
+                yield started
+            assert started.server.stop() == 0, started.server.output
+            assert "Traceback" not in started.server.output
+        finally:
+            started.server.kill()
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 
 from bench.database import BenchDatabase
-from bench.scenario import Scenario, failed, graphql_request, headers
+from bench.scenario import Scenario, failed, headers
 from bench.server import Server
 
 
@@ -141,9 +141,7 @@ async def drive(
             rng = random.Random(seed)
             while time.perf_counter() < stop_at:
                 sent = time.perf_counter()
-                response = await client.post(
-                    scenario.endpoint, json=graphql_request(scenario.query, scenario.variables(rng))
-                )
+                response = await scenario.send(client, rng)
                 done = time.perf_counter()
                 if not measure_from <= done < stop_at:
                     continue

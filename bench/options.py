@@ -61,12 +61,13 @@ def concurrencies(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
 
 
-def add_load(parser: argparse.ArgumentParser) -> None:
-    """How each scenario is driven: `args.concurrency` is a list of numbers."""
+def add_load(parser: argparse.ArgumentParser, *, concurrency: str = "1,8") -> None:
+    """How each scenario is driven: `args.concurrency` is a list of numbers (`concurrency` by
+    default)."""
     parser.add_argument(
         "--concurrency",
         type=concurrencies,
-        default="1,8",
+        default=concurrency,
         help="comma-separated numbers of concurrent keep-alive clients (default: %(default)s)",
     )
     parser.add_argument(

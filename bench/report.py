@@ -1,6 +1,7 @@
 """What the benchmarks report: the machine, Markdown tables, and bench/results.json, which each
 benchmark updates under its own keys (`bench.run` the top-level ones, `bench.writes` the key
-`writes`, `bench.lineage` the key `lineage`), keeping the others'."""
+`writes`, `bench.lineage` the key `lineage`, `bench.runs` the key `runs`), keeping the
+others'."""
 
 from __future__ import annotations
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 # A scenario's variables for its next request, drawn from the requesting task's random numbers.
 Variables = Callable[[random.Random], dict[str, Any]]
+# What a scenario sends when an iteration is not one GraphQL request (a plain JSON POST such as
+# the W&B file stream, or the several requests that log an artifact the SDK's way), on a client
+# carrying the scenario's key: the last response, or the first that failed.
+Send = Callable[[httpx.AsyncClient, random.Random], Awaitable[httpx.Response]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +27,22 @@ class Scenario:
     key: str | None = None
     # Where its requests go: Cairn's own API, or the W&B dialect (`/wandb/graphql`).
     endpoint: str = "/graphql"
+    # Sent instead of one GraphQL request (`query` is then empty): see `custom_scenario`.
+    custom: Send | None = None
+
+    async def send(self, client: httpx.AsyncClient, rng: random.Random) -> httpx.Response:
+        """Sends one iteration of the scenario; answers the response that tells whether it
+        failed."""
+        if self.custom is not None:
+            return await self.custom(client, rng)
+        return await client.post(
+            self.endpoint, json=graphql_request(self.query, self.variables(rng))
+        )
+
+
+def custom_scenario(name: str, description: str, send: Send) -> Scenario:
+    """A scenario whose iterations `send` makes, rather than one GraphQL request each."""
+    return Scenario(name, description, "", lambda rng: {}, custom=send)
 
 
 def graphql_request(query: str, variables: dict[str, Any]) -> dict[str, Any]:

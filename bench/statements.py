@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bench.scenario import Scenario, failed, graphql_request, headers
+from bench.scenario import Scenario, failed, headers
 from db.pool import create_pool
 from server.app import create_app
 from server.settings import Settings
@@ -44,9 +44,10 @@ class StatementCount:
 async def count_statements(
     url: str, key: str, chosen: list[Scenario], *, repeats: int = 1
 ) -> dict[str, StatementCount]:
-    """Runs each scenario's query through an in-process app whose pool logs statements: one
-    warm-up request, then `repeats` counted ones, each with the next variables of the scenario
-    (so that a write scenario's requests each write something new)."""
+    """Runs each scenario through an in-process app whose pool logs statements: one warm-up
+    request (or iteration, for a custom scenario), then `repeats` counted ones, each with the
+    next variables of the scenario (so that a write scenario's requests each write something
+    new)."""
     log = StatementLog()
     pool = await create_pool(url, min_size=1, max_size=10, on_statement=log)
     try:
@@ -57,13 +58,12 @@ async def count_statements(
         counts: dict[str, StatementCount] = {}
         async with httpx.AsyncClient(transport=transport, base_url="http://cairn.bench") as client:
             for scenario in chosen:
-                sent_headers = headers(scenario.key or key)
+                client.headers = headers(scenario.key or key)
                 per_request: list[int] = []
                 # The first request may record the key's use (at most once a minute).
                 for _ in range(1 + repeats):
-                    body = graphql_request(scenario.query, scenario.variables(random.Random(1)))
                     log.statements.clear()
-                    response = await client.post(scenario.endpoint, json=body, headers=sent_headers)
+                    response = await scenario.send(client, random.Random(1))
                     if failed(response.status_code, response.content):
                         raise RuntimeError(f"{scenario.name} failed: {response.text[:500]}")
                     per_request.append(sum(1 for s in log.statements if s != reset_query))

@@ -324,17 +324,21 @@ async def count_other_run_files(conn: Executor, run_id: int, names: Sequence[str
     return count
 
 
-# At most `$2` of the run's history lines, spread evenly over all of them, in order.
+# `$2` of the run's history lines spread evenly from its first to its last (all of them when
+# it has no more): the positions wanted are computed first, then taken from the numbered lines.
 SELECT_HISTORY_SAMPLE = """
-SELECT h.row FROM (
-    SELECT row, line, row_number() OVER (ORDER BY line) - 1 AS position, count(*) OVER () AS n
+WITH counted AS (SELECT count(*) AS n FROM run_history WHERE run_id = $1),
+wanted AS (
+    SELECT DISTINCT CASE WHEN c.n <= $2 THEN i
+                         ELSE round(i * (c.n - 1)::numeric / greatest($2 - 1, 1))::bigint END
+           AS position
+    FROM counted c, generate_series(0, least(c.n, $2) - 1) AS i
+),
+numbered AS (
+    SELECT row, line, row_number() OVER (ORDER BY line) - 1 AS position
     FROM run_history WHERE run_id = $1
-) h
-WHERE h.n <= $2
-   OR h.position = h.n - 1
-   OR floor(h.position * $2::numeric / h.n) <> floor((h.position + 1) * $2::numeric / h.n)
-ORDER BY h.line
-LIMIT $2
+)
+SELECT h.row FROM numbered h JOIN wanted w ON w.position = h.position ORDER BY h.line
 """
 
 

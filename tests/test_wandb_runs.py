@@ -95,6 +95,18 @@ def no_version(live: Cairn, path: str) -> None:
     assert "not found" in body["errors"][0]["message"]
 
 
+def sql_run_id(live: Cairn, project: str, name: str) -> str:
+    """The global ID of the run `name` (the SDK's run ID) of a project of `acme`."""
+    (found,) = sql(
+        live,
+        "SELECT rn.id FROM runs rn JOIN projects p ON p.id = rn.project_id "
+        "WHERE p.name = $1 AND rn.name = $2",
+        project,
+        name,
+    )
+    return base64.b64encode(f"Run:{found['id']}".encode()).decode()
+
+
 def run_of(live: Cairn, run_id: str) -> dict[str, Any]:
     found: dict[str, Any] = live.graphql("ada", RUN, id=run_id)["node"]
     return found
@@ -245,6 +257,11 @@ def test_a_second_run_downloads_the_same_bytes_and_lineage_joins_them(
     linked = version(live, f"{ORG}/wandb-registry-model/pipeline-collection:staging")
     assert linked["createdBy"]["name"] == producer
     assert [r["name"] for r in linked["usedBy"]["nodes"]] == [consumer]
+    # What the consumer printed is its console output, saved with the run.
+    consumer_run = run_of(live, sql_run_id(live, "pipeline", consumer))
+    saved = {f["name"]: f["downloadUrl"] for f in consumer_run["files"]["nodes"]}
+    assert b"FILES ['model.bin']" in downloaded(saved["output.log"])
+    assert consumer_run["jobType"] == "eval"
     graph = live.graphql(
         "ada",
         """query($id: ID!) { node(id: $id) { ... on ArtifactVersion {
@@ -357,14 +374,7 @@ run.finish(exit_code=3)
 """
     printed = sdk(live, script, tmp_path)
     run_id = printed.split("RUN ", 1)[1].split()[0]
-    found = sql(
-        live,
-        "SELECT rn.id FROM runs rn JOIN projects p ON p.id = rn.project_id "
-        "WHERE p.name = 'details' AND rn.name = $1",
-        run_id,
-    )
-    node = base64.b64encode(f"Run:{found[0]['id']}".encode()).decode()
-    run = run_of(live, node)
+    run = run_of(live, sql_run_id(live, "details", run_id))
     assert run["name"] == run_id
     assert run["displayName"] == "careful-run"
     assert run["config"] == {"lr": 0.01, "layers": [64, 32]}

@@ -225,18 +225,7 @@ def test_a_second_run_downloads_the_same_bytes_and_lineage_joins_them(
 
     receiver = Receiver()
     try:
-        registry = live.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
-        live.mutate(
-            "ada",
-            "createAutomation",
-            "automation { id }",
-            registryId=registry["registry"]["id"],
-            name="sdk-run-links",
-            events=["LINK_ARTIFACT"],
-            filterRegex="^pipeline-collection$",
-            webhookUrl=receiver.url,
-            secret="s3cret",
-        )
+        live.watch_links("sdk-run-links", "pipeline-collection", receiver.url)
         (tmp_path / "producer").mkdir()
         produced = sdk(live, PRODUCE, tmp_path / "producer", user="bob")
         (delivered,) = receiver.wait_for(1, timeout=30)

@@ -350,18 +350,7 @@ def test_a_link_made_by_the_sdk_fires_the_collection_webhook(live: Cairn) -> Non
 
     receiver = Receiver()
     try:
-        registry = live.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
-        live.mutate(
-            "ada",
-            "createAutomation",
-            "automation { id }",
-            registryId=registry["registry"]["id"],
-            name="sdk-links",
-            events=["LINK_ARTIFACT"],
-            filterRegex="^sdk-webhook$",
-            webhookUrl=receiver.url,
-            secret="s3cret",
-        )
+        live.watch_links("sdk-links", "sdk-webhook", receiver.url)
         live.api("bob").artifact(f"{CHURN}:v4").link(f"{MODEL}/sdk-webhook")
         (delivered,) = receiver.wait_for(1, timeout=30)
         body = delivered.json()

@@ -84,6 +84,22 @@ class Cairn:
         assert payload["errors"] == [], payload
         return payload
 
+    def watch_links(self, name: str, collection: str, url: str) -> None:
+        """An automation of the `model` registry (made by ada) that posts each link into the
+        collection named `collection` to `url`."""
+        registry = self.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
+        self.mutate(
+            "ada",
+            "createAutomation",
+            "automation { id }",
+            registryId=registry["registry"]["id"],
+            name=name,
+            events=["LINK_ARTIFACT"],
+            filterRegex=f"^{collection}$",
+            webhookUrl=url,
+            secret="s3cret",
+        )
+
 
 def start_cairn(env: dict[str, str], log_dir: Path) -> Cairn:
     """Migrates and fills the database, makes a key per user, and starts the server."""

@@ -33,6 +33,7 @@ from server.logs import REQUEST_ID
 from server.settings import Settings, blob_collector, blob_store
 from server.subscriptions import SubscriptionApp
 from server.transfers import routes as transfer_routes
+from server.ui import ui_routes
 from server.wandb_files import artifact_file, file_stream
 from server.worker import DeliveryWorker
 
@@ -216,6 +217,7 @@ def create_app(
             Route("/metrics", prometheus, methods=["GET"]),
             Mount("/graphiql/assets", app=graphiql_assets_app(graphiql_assets)),
             *transfer_routes(transfers),
+            *ui_routes(),
         ],
         lifespan=lifespan,
     )

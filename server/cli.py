@@ -20,6 +20,7 @@ from resolvers.errors import DomainError
 from server import logs
 from server.database import apply_migrations, require_current_schema, resolve_database
 from server.settings import Settings, blob_store, default_data_dir
+from server.ui import BUILD_COMMAND, UI_DIR
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -183,9 +184,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=args.host, port=args.port, graphiql_demo_key=demo_key, run_worker=not args.no_worker
     )
     base = f"http://{args.host}:{args.port}"
+    print(f"Cairn web UI: {base}/", file=sys.stderr)
+    if not (UI_DIR / "index.html").is_file():
+        print(f"  (not built: run `{BUILD_COMMAND}`)", file=sys.stderr)
     print(f"Cairn GraphiQL: {base}/graphql", file=sys.stderr)
     if demo_key:
-        print(f"API key for ada (prefilled in GraphiQL): {demo_key}", file=sys.stderr)
+        print(
+            f"API key for ada (sign in to the web UI with it; prefilled in GraphiQL): {demo_key}",
+            file=sys.stderr,
+        )
         print(
             f"Try: curl -H 'Authorization: Bearer {demo_key}' -H 'Content-Type: application/json'"
             f' -d \'{{"query":"{{ viewer {{ name }} }}"}}\' {base}/graphql',

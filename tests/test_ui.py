@@ -1,0 +1,123 @@
+"""The web UI in a real headless browser (Debian's Chromium through Playwright) against a live
+`cairn serve` with the demo data: signing in and out, browsing from the organization to a
+version, and downloading a file. The UI is built from `ui/` first, as the README builds it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support.browser import build_ui, chromium
+from tests.support.wandb_sdk import Cairn, live_cairn
+
+
+@pytest.fixture(scope="module")
+async def live(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cairn]:
+    build_ui()
+    async with live_cairn(server_url, tmp_path_factory, "ui") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(live: Cairn) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, live: Cairn, user: str = "ada") -> None:
+    page.goto(live.server.base_url + "/")
+    page.get_by_label("API key").fill(live.keys[user])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("header .viewer")).to_contain_text(user)
+
+
+def test_a_wrong_key_shows_the_servers_error_and_signs_nobody_in(page: Page, live: Cairn) -> None:
+    page.goto(live.server.base_url + "/")
+    page.get_by_label("API key").fill("cairn_" + "0" * 64)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error")).to_contain_text("API key")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_browse_to_the_production_model_and_download_its_file(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    registries = page.locator("table.registries")
+    expect(registries).to_contain_text("eval-reports")
+    page.get_by_role("link", name="model", exact=True).click()
+    expect(page.locator("h1")).to_have_text("model")
+    page.get_by_role("link", name="churn-classifier").click()
+    expect(page.locator("table.versions")).to_contain_text("production")
+    production = page.locator("table.versions tr", has_text="production")
+    production.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text("churn-classifier:v")
+    expect(page.locator("table.metadata")).to_contain_text("auc")
+
+    cairn = live.graphql(
+        "ada",
+        """{ artifactVersion(path: "acme/wandb-registry-model/churn-classifier:production") {
+             version files(first: 10) { nodes { path digest } } } }""",
+    )["artifactVersion"]
+    expect(page.locator("h1")).to_contain_text(f"churn-classifier:{cairn['version']}")
+    wanted = cairn["files"]["nodes"][0]
+    with page.expect_download() as started:
+        page.get_by_role("link", name=wanted["path"], exact=True).click()
+    downloaded = Path(started.value.path()).read_bytes()
+    assert hashlib.sha256(downloaded).hexdigest() == wanted["digest"]
+
+
+def test_protected_aliases_are_marked(page: Page, live: Cairn) -> None:
+    registry = live.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
+    live.mutate(
+        "ada",
+        "updateRegistry",
+        "registry { protectedAliases }",
+        registryId=registry["registry"]["id"],
+        protectedAliases=["production"],
+    )
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/model/churn-classifier")
+    expect(page.locator(".alias.protected", has_text="production")).to_be_visible()
+    expect(page.locator(".alias:not(.protected)", has_text="latest")).to_be_visible()
+
+
+def test_signing_out_forgets_the_key(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "cy")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    stored = page.evaluate("() => Object.keys(window.localStorage)")
+    assert stored == []
+
+
+def test_a_page_the_ui_routes_to_loads_directly(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/dataset")
+    expect(page.locator("h1")).to_have_text("dataset")
+    page.goto(live.server.base_url + "/acme/no-such-registry")
+    expect(page.locator(".error")).to_contain_text("not found")
+
+
+def test_the_api_answers_as_before_beside_the_ui(live: Cairn) -> None:
+    api_miss = httpx.get(live.server.base_url + "/no-such-thing", timeout=10)
+    assert api_miss.status_code == 404
+    assert api_miss.json() == {"error": "no such resource: /no-such-thing"}
+    graphiql = httpx.get(
+        live.server.base_url + "/graphql", headers={"Accept": "text/html"}, timeout=10
+    )
+    assert "graphiql" in graphiql.text.lower()

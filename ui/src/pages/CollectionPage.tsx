@@ -1,0 +1,100 @@
+import { Link, useParams } from "react-router-dom";
+import { useQuery } from "urql";
+import { bytes, when } from "../format";
+import { graphql } from "../gql";
+import { Markdown } from "../Markdown";
+import { registryUrl, versionUrl } from "../paths";
+import { Status } from "../Status";
+
+const CollectionQuery = graphql(`
+  query CollectionPage($organization: String!, $registry: String!, $name: String!) {
+    registry(organization: $organization, name: $registry) {
+      protectedAliases
+      collection(name: $name) {
+        name
+        type
+        description
+        tags
+        versions(first: 100) {
+          totalCount
+          nodes {
+            version
+            aliases
+            tags
+            size
+            linkedAt
+          }
+        }
+      }
+    }
+  }
+`);
+
+export function CollectionPage() {
+  const { organization = "", registry = "", collection = "" } = useParams();
+  const [{ data, fetching, error }] = useQuery({
+    query: CollectionQuery,
+    variables: { organization, registry, name: collection },
+  });
+  const protectedAliases = new Set(data?.registry?.protectedAliases ?? []);
+  const found = data?.registry?.collection;
+  return (
+    <>
+      <nav className="crumbs">
+        <Link to="/">{organization}</Link> /{" "}
+        <Link to={registryUrl(organization, registry)}>{registry}</Link> / {collection}
+      </nav>
+      <Status fetching={fetching && !data} error={error} />
+      {data && !found && <p className="error">Collection '{collection}' not found.</p>}
+      {found && (
+        <>
+          <h1>
+            {found.name} <span className="muted">{found.type}</span>
+          </h1>
+          <div>{found.tags.map((tag) => <span className="tag" key={tag}>{tag}</span>)}</div>
+          <Markdown text={found.description} />
+          <h2>Versions ({found.versions.totalCount})</h2>
+          <table className="versions">
+            <thead>
+              <tr>
+                <th>Version</th>
+                <th>Aliases</th>
+                <th>Tags</th>
+                <th>Size</th>
+                <th>Linked</th>
+              </tr>
+            </thead>
+            <tbody>
+              {found.versions.nodes.map((version) => (
+                <tr key={version.version}>
+                  <td>
+                    <Link to={versionUrl(organization, registry, collection, version.version)}>
+                      {version.version}
+                    </Link>
+                  </td>
+                  <td>
+                    {version.aliases.map((alias) => (
+                      <Alias key={alias} alias={alias} isProtected={protectedAliases.has(alias)} />
+                    ))}
+                  </td>
+                  <td>{version.tags.map((tag) => <span className="tag" key={tag}>{tag}</span>)}</td>
+                  <td>{bytes(version.size)}</td>
+                  <td>{when(version.linkedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </>
+  );
+}
+
+export function Alias({ alias, isProtected }: { alias: string; isProtected: boolean }) {
+  return (
+    <span className={isProtected ? "alias protected" : "alias"} title={isProtected ? "protected" : ""}>
+      {isProtected ? "🔒 " : ""}
+      {alias}
+    </span>
+  );
+}

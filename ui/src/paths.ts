@@ -1,0 +1,20 @@
+// Where each thing lives in the UI, and the artifact path Cairn's API resolves for a version.
+export const registryUrl = (organization: string, registry: string) =>
+  `/${encodeURIComponent(organization)}/${encodeURIComponent(registry)}`;
+
+export const collectionUrl = (organization: string, registry: string, collection: string) =>
+  `${registryUrl(organization, registry)}/${encodeURIComponent(collection)}`;
+
+export const versionUrl = (
+  organization: string,
+  registry: string,
+  collection: string,
+  version: string,
+) => `${collectionUrl(organization, registry, collection)}/${encodeURIComponent(version)}`;
+
+export const artifactPath = (
+  organization: string,
+  registry: string,
+  collection: string,
+  version: string,
+) => `${organization}/wandb-registry-${registry}/${collection}:${version}`;

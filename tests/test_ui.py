@@ -5,6 +5,8 @@ version, and downloading a file. The UI is built from `ui/` first, as the README
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -80,7 +82,8 @@ def test_browse_to_the_production_model_and_download_its_file(page: Page, live: 
     assert hashlib.sha256(downloaded).hexdigest() == wanted["digest"]
 
 
-def test_protected_aliases_are_marked(page: Page, live: Cairn) -> None:
+def protect_production(live: Cairn) -> None:
+    """`production` protected in the `model` registry: only its admins may move it."""
     registry = live.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
     live.mutate(
         "ada",
@@ -89,6 +92,10 @@ def test_protected_aliases_are_marked(page: Page, live: Cairn) -> None:
         registryId=registry["registry"]["id"],
         protectedAliases=["production"],
     )
+
+
+def test_protected_aliases_are_marked(page: Page, live: Cairn) -> None:
+    protect_production(live)
     sign_in(page, live)
     page.goto(live.server.base_url + "/acme/model/churn-classifier")
     expect(page.locator(".alias.protected", has_text="production")).to_be_visible()
@@ -121,3 +128,95 @@ def test_the_api_answers_as_before_beside_the_ui(live: Cairn) -> None:
         live.server.base_url + "/graphql", headers={"Accept": "text/html"}, timeout=10
     )
     assert "graphiql" in graphiql.text.lower()
+
+
+def aliases_of(live: Cairn, path: str) -> list[str]:
+    found: list[str] = live.graphql(
+        "ada", "query($path: String!) { artifactVersion(path: $path) { aliases } }", path=path
+    )["artifactVersion"]["aliases"]
+    return found
+
+
+def test_a_member_moves_an_alias_and_is_refused_a_protected_one(page: Page, live: Cairn) -> None:
+    protect_production(live)
+    sign_in(page, live, "bob")
+    page.goto(live.server.base_url + "/acme/model/churn-classifier/v8")
+    editor = page.locator(".aliases-editor")
+    editor.get_by_label("New alias").fill("ui-staging")
+    editor.get_by_role("button", name="Add alias").click()
+    expect(editor.locator(".alias", has_text="ui-staging")).to_be_visible()
+    assert "ui-staging" in aliases_of(live, "acme/wandb-registry-model/churn-classifier:v8")
+
+    holder_before = live.graphql(
+        "ada",
+        '{ artifactVersion(path: "acme/wandb-registry-model/churn-classifier:production") '
+        "{ version } }",
+    )["artifactVersion"]["version"]
+    editor.get_by_label("New alias").fill("production")
+    editor.get_by_role("button", name="Add alias").click()
+    expect(editor.locator(".error")).to_contain_text("protected")
+    holder_after = live.graphql(
+        "ada",
+        '{ artifactVersion(path: "acme/wandb-registry-model/churn-classifier:production") '
+        "{ version } }",
+    )["artifactVersion"]["version"]
+    assert holder_after == holder_before
+
+    editor.get_by_role("button", name="Remove alias ui-staging").click()
+    expect(editor.locator(".alias", has_text="ui-staging")).to_have_count(0)
+    assert "ui-staging" not in aliases_of(live, "acme/wandb-registry-model/churn-classifier:v8")
+
+
+def test_an_admin_promotes_a_version_and_tags_it(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "ada")
+    page.goto(live.server.base_url + "/acme/model/churn-classifier/v9")
+    aliases = page.locator(".aliases-editor")
+    aliases.get_by_label("New alias").fill("production")
+    aliases.get_by_role("button", name="Add alias").click()
+    expect(aliases.locator(".alias", has_text="production")).to_be_visible()
+    tags = page.locator(".tags-editor")
+    tags.get_by_label("New tag").fill("promoted-in-ui")
+    tags.get_by_role("button", name="Add tag").click()
+    expect(tags.locator(".tag", has_text="promoted-in-ui")).to_be_visible()
+    production = live.graphql(
+        "ada",
+        '{ artifactVersion(path: "acme/wandb-registry-model/churn-classifier:production") '
+        "{ version tags } }",
+    )["artifactVersion"]
+    assert production["version"] == "v9"
+    assert "promoted-in-ui" in production["tags"]
+
+
+def drawn_nodes(page: Page) -> list[str]:
+    """The labels of the nodes the lineage picture drew, once it has drawn them."""
+    graph = page.get_by_test_id("lineage-graph")
+    expect(graph).to_have_attribute("data-nodes", re.compile(r"\[.+\]"))
+    labels: list[str] = json.loads(graph.get_attribute("data-nodes") or "[]")
+    return labels
+
+
+def test_lineage_is_a_picture_of_where_the_model_came_from(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/model/churn-classifier/production")
+    upstream = drawn_nodes(page)
+    assert any(n.startswith("run churn/train-") for n in upstream)
+    assert any(n.startswith("customers-clean:") for n in upstream)
+    assert page.locator("canvas").count() > 0
+
+    page.get_by_label("Depth").fill("1")
+    expect(page.get_by_test_id("lineage-graph")).not_to_have_attribute(
+        "data-nodes", json.dumps(upstream, separators=(",", ":"))
+    )
+    assert not any(n.startswith("customers-clean:") for n in drawn_nodes(page))
+
+
+def test_downstream_of_a_dataset_highlights_the_models_it_affects(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/dataset/customers-raw/production")
+    page.get_by_label("What depends on it").check()
+    page.get_by_label("Depth").fill("6")
+    impact = page.locator(".impact")
+    expect(impact).to_contain_text("acme/wandb-registry-model/churn-classifier:v")
+    assert any(n.startswith("run churn/train-") for n in drawn_nodes(page))
+    impact.get_by_role("link", name=re.compile(r"churn-classifier:v7$")).click()
+    expect(page.locator("h1")).to_contain_text("churn-classifier:v7")

@@ -1,3 +1,4 @@
+import { lazy, Suspense } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { bytes, when } from "../format";
@@ -5,7 +6,10 @@ import { graphql } from "../gql";
 import { Markdown } from "../Markdown";
 import { artifactPath, collectionUrl, registryUrl } from "../paths";
 import { Status } from "../Status";
-import { Alias } from "./CollectionPage";
+import { AliasEditor, TagEditor } from "../Labels";
+
+// The graph library is large: loaded when a version page first shows a lineage.
+const Lineage = lazy(() => import("../Lineage").then((module) => ({ default: module.Lineage })));
 
 const VersionQuery = graphql(`
   query VersionPage($path: String!, $organization: String!, $registry: String!) {
@@ -13,6 +17,8 @@ const VersionQuery = graphql(`
       protectedAliases
     }
     artifactVersion(path: $path) {
+      id
+      path
       version
       aliases
       tags
@@ -71,16 +77,14 @@ export function VersionPage() {
           <h1>
             {collection}:{found.version} <span className="muted">{found.type}</span>
           </h1>
-          <div className="labels">
-            {found.aliases.map((alias) => (
-              <Alias key={alias} alias={alias} isProtected={protectedAliases.has(alias)} />
-            ))}
-            {found.tags.map((tag) => (
-              <span className="tag" key={tag}>
-                {tag}
-              </span>
-            ))}
-          </div>
+          <h2>Aliases</h2>
+          <AliasEditor
+            path={found.path}
+            aliases={found.aliases}
+            protectedAliases={protectedAliases}
+          />
+          <h2>Tags</h2>
+          <TagEditor id={found.id} tags={found.tags} />
           <Markdown text={found.description} />
           <dl className="facts">
             <dt>Digest</dt>
@@ -98,6 +102,10 @@ export function VersionPage() {
               {found.linkedBy && ` by ${found.linkedBy.name}`}
             </dd>
           </dl>
+          <h2>Lineage</h2>
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <Lineage path={found.path} />
+          </Suspense>
           <h2>Metadata</h2>
           <Metadata value={found.metadata} />
           <h2>Files ({found.files.totalCount})</h2>

@@ -69,50 +69,54 @@ function refusal(outcome: Outcome, errors: readonly { message: string }[] | unde
   return errors && errors.length ? errors.map((e) => e.message).join("; ") : null;
 }
 
-/** A version's aliases, each removable (`latest` is kept by the server), and one to add or
- * move here. The server decides who may; its refusal is shown next to the control. */
-export function AliasEditor(props: {
-  path: string;
-  aliases: readonly string[];
-  protectedAliases: ReadonlySet<string>;
+/** Labels of one kind (aliases or tags), each removable unless `kept`, and one to add. The
+ * server decides who may; its refusal is shown next to the control. */
+function LabelEditor(props: {
+  kind: "alias" | "tag";
+  labels: readonly string[];
+  add: (label: string) => Promise<string | null>;
+  remove: (label: string) => Promise<string | null>;
+  isProtected?: (label: string) => boolean;
+  kept?: (label: string) => boolean;
+  placeholder?: string;
 }) {
-  const [alias, setAlias] = useState("");
+  const [label, setLabel] = useState("");
   const [message, setMessage] = useState<string | null>(null);
-  const [, addAliases] = useMutation(AddAliases);
-  const [, removeAliases] = useMutation(RemoveAliases);
-  const add = async (event: React.FormEvent) => {
+  const submit = async (event: React.FormEvent) => {
     event.preventDefault();
-    const outcome = await addAliases({ path: props.path, aliases: [alias.trim()] });
-    const refused = refusal(outcome, outcome.data?.addAliases.errors);
+    const refused = await props.add(label.trim());
     setMessage(refused);
-    if (!refused) setAlias("");
-  };
-  const remove = async (name: string) => {
-    const outcome = await removeAliases({ path: props.path, aliases: [name] });
-    setMessage(refusal(outcome, outcome.data?.removeAliases.errors));
+    if (!refused) setLabel("");
   };
   return (
-    <div className="editor aliases-editor">
-      {props.aliases.map((name) => (
-        <span key={name} className={props.protectedAliases.has(name) ? "alias protected" : "alias"}>
-          {props.protectedAliases.has(name) ? "🔒 " : ""}
-          {name}
-          {name !== "latest" && (
-            <button type="button" aria-label={`Remove alias ${name}`} onClick={() => remove(name)}>
-              ×
-            </button>
-          )}
-        </span>
-      ))}
-      <form onSubmit={add}>
+    <div className={`editor ${props.kind === "alias" ? "aliases-editor" : "tags-editor"}`}>
+      {props.labels.map((name) => {
+        const locked = props.isProtected?.(name) ?? false;
+        return (
+          <span key={name} className={props.kind === "alias" ? `alias${locked ? " protected" : ""}` : "tag"}>
+            {locked ? "🔒 " : ""}
+            {name}
+            {!props.kept?.(name) && (
+              <button
+                type="button"
+                aria-label={`Remove ${props.kind} ${name}`}
+                onClick={async () => setMessage(await props.remove(name))}
+              >
+                ×
+              </button>
+            )}
+          </span>
+        );
+      })}
+      <form onSubmit={submit}>
         <input
-          aria-label="New alias"
-          value={alias}
-          onChange={(e) => setAlias(e.target.value)}
-          placeholder="alias, e.g. production"
+          aria-label={`New ${props.kind}`}
+          value={label}
+          onChange={(e) => setLabel(e.target.value)}
+          placeholder={props.placeholder}
         />
-        <button type="submit" disabled={!alias.trim()}>
-          Add alias
+        <button type="submit" disabled={!label.trim()}>
+          Add {props.kind}
         </button>
       </form>
       {message && <p className="error">{message}</p>}
@@ -120,40 +124,49 @@ export function AliasEditor(props: {
   );
 }
 
-/** A version's tags, each removable, and one to add. */
+/** A version's aliases (`latest` is kept by the server), and one to add or move here. */
+export function AliasEditor(props: {
+  path: string;
+  aliases: readonly string[];
+  protectedAliases: ReadonlySet<string>;
+}) {
+  const [, addAliases] = useMutation(AddAliases);
+  const [, removeAliases] = useMutation(RemoveAliases);
+  return (
+    <LabelEditor
+      kind="alias"
+      labels={props.aliases}
+      placeholder="alias, e.g. production"
+      isProtected={(name) => props.protectedAliases.has(name)}
+      kept={(name) => name === "latest"}
+      add={async (alias) => {
+        const outcome = await addAliases({ path: props.path, aliases: [alias] });
+        return refusal(outcome, outcome.data?.addAliases.errors);
+      }}
+      remove={async (alias) => {
+        const outcome = await removeAliases({ path: props.path, aliases: [alias] });
+        return refusal(outcome, outcome.data?.removeAliases.errors);
+      }}
+    />
+  );
+}
+
+/** A version's tags, and one to add. */
 export function TagEditor(props: { id: string; tags: readonly string[] }) {
-  const [tag, setTag] = useState("");
-  const [message, setMessage] = useState<string | null>(null);
   const [, addTags] = useMutation(AddTags);
   const [, removeTags] = useMutation(RemoveTags);
-  const add = async (event: React.FormEvent) => {
-    event.preventDefault();
-    const outcome = await addTags({ id: props.id, tags: [tag.trim()] });
-    const refused = refusal(outcome, outcome.data?.addTags.errors);
-    setMessage(refused);
-    if (!refused) setTag("");
-  };
-  const remove = async (name: string) => {
-    const outcome = await removeTags({ id: props.id, tags: [name] });
-    setMessage(refusal(outcome, outcome.data?.removeTags.errors));
-  };
   return (
-    <div className="editor tags-editor">
-      {props.tags.map((name) => (
-        <span key={name} className="tag">
-          {name}
-          <button type="button" aria-label={`Remove tag ${name}`} onClick={() => remove(name)}>
-            ×
-          </button>
-        </span>
-      ))}
-      <form onSubmit={add}>
-        <input aria-label="New tag" value={tag} onChange={(e) => setTag(e.target.value)} />
-        <button type="submit" disabled={!tag.trim()}>
-          Add tag
-        </button>
-      </form>
-      {message && <p className="error">{message}</p>}
-    </div>
+    <LabelEditor
+      kind="tag"
+      labels={props.tags}
+      add={async (tag) => {
+        const outcome = await addTags({ id: props.id, tags: [tag] });
+        return refusal(outcome, outcome.data?.addTags.errors);
+      }}
+      remove={async (tag) => {
+        const outcome = await removeTags({ id: props.id, tags: [tag] });
+        return refusal(outcome, outcome.data?.removeTags.errors);
+      }}
+    />
   );
 }

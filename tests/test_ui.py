@@ -222,3 +222,37 @@ def test_downstream_of_a_dataset_highlights_the_models_it_affects(page: Page, li
     assert any(n.startswith("run churn/train-") for n in drawn_nodes(page))
     impact.get_by_role("link", name=re.compile(r"churn-classifier:v7$")).click()
     expect(page.locator("h1")).to_contain_text("churn-classifier:v7")
+
+
+def test_search_follows_the_query_and_filters_as_they_are_typed(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.get_by_role("link", name="Search").click()
+    page.get_by_label("Search", exact=True).fill("churn")
+    expect(page.locator(".collections-found")).to_contain_text("model/churn-classifier")
+
+    page.get_by_label("Search", exact=True).fill("")
+    page.get_by_label("Alias").fill("production")
+    page.get_by_label("Metadata path").fill("auc")
+    page.get_by_label("Comparison").select_option("gte")
+    page.get_by_label("Metadata value").fill("0.85")
+    expected = live.graphql(
+        "ada",
+        """{ artifactVersions(first: 50, filter: {and: [{aliases: {any: ["production"]}},
+             {metadata: [{path: "auc", gte: 0.85}]}]}) { nodes { path } } }""",
+    )["artifactVersions"]["nodes"]
+    assert expected, "the demo holds a production version with auc >= 0.85"
+    found = page.locator(".versions-found li")
+    expect(found).to_have_count(len(expected))
+    for version in expected:
+        expect(page.locator(".versions-found")).to_contain_text(version["path"])
+
+
+def test_search_pages_by_cursor(page: Page, live: Cairn) -> None:
+    total = live.graphql("ada", "{ artifactVersions(first: 1) { totalCount } }")
+    count = total["artifactVersions"]["totalCount"]
+    assert count > 25, "the demo holds more versions than one page"
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/search")
+    expect(page.locator(".versions-found li")).to_have_count(25)
+    page.get_by_role("button", name="More versions").click()
+    expect(page.locator(".versions-found li")).to_have_count(min(count, 50))

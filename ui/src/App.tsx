@@ -6,6 +6,7 @@ import { Layout } from "./Layout";
 import { CollectionPage } from "./pages/CollectionPage";
 import { HomePage } from "./pages/HomePage";
 import { RegistryPage } from "./pages/RegistryPage";
+import { SearchPage } from "./pages/SearchPage";
 import { SignIn } from "./pages/SignIn";
 import { VersionPage } from "./pages/VersionPage";
 import { forgetKey, storedKey, storeKey } from "./session";
@@ -33,6 +34,7 @@ export function App() {
         <Layout onSignOut={signOut}>
           <Routes>
             <Route path="/" element={<HomePage />} />
+            <Route path="/search" element={<SearchPage />} />
             <Route path="/:organization/:registry" element={<RegistryPage />} />
             <Route path="/:organization/:registry/:collection" element={<CollectionPage />} />
             <Route path="/:organization/:registry/:collection/:version" element={<VersionPage />} />

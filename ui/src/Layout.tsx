@@ -19,6 +19,9 @@ export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut
         <Link to="/" className="brand">
           Cairn
         </Link>
+        <Link to="/search" className="search-link">
+          Search
+        </Link>
         <span className="viewer">
           {data?.viewer.name}{" "}
           <button type="button" onClick={onSignOut}>

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { useQuery } from "urql";
 import { graphql } from "./gql";
+import { pageOf } from "./paths";
 import { Status } from "./Status";
 
 cytoscape.use(dagre);
@@ -49,14 +50,6 @@ const LineageQuery = graphql(`
 `);
 
 type Direction = "UPSTREAM" | "DOWNSTREAM";
-
-/** Where a registry version's path (`org/wandb-registry-<registry>/<collection>:v<N>`) lives in
- * the UI; null for a project's logged version, which the UI does not show on its own. */
-function pageOf(path: string): string | null {
-  const found = /^([^/]+)\/wandb-registry-([^/]+)\/([^:]+):(.+)$/.exec(path);
-  if (!found) return null;
-  return "/" + found.slice(1).map(encodeURIComponent).join("/");
-}
 
 /** The lineage around a version as a picture: runs and versions, upstream or downstream, to a
  * chosen depth; pan, zoom, and click a registry version to go to it. Downstream, the registry

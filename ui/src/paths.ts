@@ -18,3 +18,11 @@ export const artifactPath = (
   collection: string,
   version: string,
 ) => `${organization}/wandb-registry-${registry}/${collection}:${version}`;
+
+/** Where a registry version's path (`org/wandb-registry-<registry>/<collection>:v<N>`) lives in
+ * the UI; null for a project's logged version, which the UI does not show on its own. */
+export function pageOf(path: string): string | null {
+  const found = /^([^/]+)\/wandb-registry-([^/]+)\/([^:]+):(.+)$/.exec(path);
+  if (!found) return null;
+  return "/" + found.slice(1).map(encodeURIComponent).join("/");
+}

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,8 @@ def browser(live: Cairn) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(accept_downloads=True)
+    # UTC, so that the moments a test types mean what the server reads.
+    context = browser.new_context(accept_downloads=True, timezone_id="UTC")
     opened = context.new_page()
     yield opened
     context.close()
@@ -256,3 +258,17 @@ def test_search_pages_by_cursor(page: Page, live: Cairn) -> None:
     expect(page.locator(".versions-found li")).to_have_count(25)
     page.get_by_role("button", name="More versions").click()
     expect(page.locator(".versions-found li")).to_have_count(min(count, 50))
+
+
+def test_a_collections_history_and_who_held_production_then(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/model/churn-classifier")
+    history = page.locator("table.history")
+    expect(history).to_contain_text("link artifact")
+    expect(history).to_contain_text("production → v")
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    page.get_by_label("Moment").fill(now)
+    expect(page.get_by_label("Version held")).to_have_text(production_version(live))
+    page.get_by_label("Moment").fill("2001-01-01T00:00:00")
+    expect(page.get_by_label("Version held")).to_have_text("none")

@@ -2,6 +2,7 @@ import { Link, useParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { bytes, when } from "../format";
 import { graphql } from "../gql";
+import { AliasAsOf, CollectionHistory } from "../History";
 import { Markdown } from "../Markdown";
 import { registryUrl, versionUrl } from "../paths";
 import { Status } from "../Status";
@@ -84,6 +85,9 @@ export function CollectionPage() {
               ))}
             </tbody>
           </table>
+          <h2>History</h2>
+          <AliasAsOf organization={organization} registry={registry} name={collection} />
+          <CollectionHistory organization={organization} registry={registry} name={collection} />
         </>
       )}
     </>

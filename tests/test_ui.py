@@ -272,3 +272,28 @@ def test_a_collections_history_and_who_held_production_then(page: Page, live: Ca
     expect(page.get_by_label("Version held")).to_have_text(production_version(live))
     page.get_by_label("Moment").fill("2001-01-01T00:00:00")
     expect(page.get_by_label("Version held")).to_have_text("none")
+
+
+def test_a_collection_page_shows_an_alias_moved_by_someone_else(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/model/churn-classifier")
+    expect(page.locator("table.versions")).to_contain_text("v3")
+    # Another session moves an alias back and forth until the page has subscribed and shows a
+    # move; every move is an event, so the first one after subscribing shows.
+    for attempt in range(50):
+        target = ("v3", "v4")[attempt % 2]
+        live.mutate(
+            "bob",
+            "addAliases",
+            "artifactVersion { aliases }",
+            input_type="AliasesInput",
+            path=f"acme/wandb-registry-model/churn-classifier:{target}",
+            aliases=["ui-live"],
+        )
+        if page.locator(".live").count():
+            break
+        page.wait_for_timeout(100)
+    expect(page.locator(".live")).to_contain_text("bob add artifact alias ui-live on v")
+    shown = page.locator(".live").inner_text().rsplit(" ", 1)[-1]
+    row = page.locator("table.versions tr", has=page.get_by_role("link", name=shown, exact=True))
+    expect(row).to_contain_text("ui-live")

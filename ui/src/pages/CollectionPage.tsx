@@ -1,8 +1,10 @@
+import { useCallback, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { bytes, when } from "../format";
 import { graphql } from "../gql";
 import { AliasAsOf, CollectionHistory } from "../History";
+import { type LiveEvent, useCollectionEvents } from "../live";
 import { Markdown } from "../Markdown";
 import { registryUrl, versionUrl } from "../paths";
 import { Status } from "../Status";
@@ -10,8 +12,10 @@ import { Status } from "../Status";
 const CollectionQuery = graphql(`
   query CollectionPage($organization: String!, $registry: String!, $name: String!) {
     registry(organization: $organization, name: $registry) {
+      id
       protectedAliases
       collection(name: $name) {
+        id
         name
         type
         description
@@ -33,10 +37,19 @@ const CollectionQuery = graphql(`
 
 export function CollectionPage() {
   const { organization = "", registry = "", collection = "" } = useParams();
-  const [{ data, fetching, error }] = useQuery({
+  const [{ data, fetching, error }, refresh] = useQuery({
     query: CollectionQuery,
     variables: { organization, registry, name: collection },
   });
+  const [latestEvent, setLatestEvent] = useState<LiveEvent | null>(null);
+  const onEvent = useCallback(
+    (event: LiveEvent) => {
+      setLatestEvent(event);
+      refresh({ requestPolicy: "network-only" });
+    },
+    [refresh],
+  );
+  useCollectionEvents(data?.registry?.id, data?.registry?.collection?.id, onEvent);
   const protectedAliases = new Set(data?.registry?.protectedAliases ?? []);
   const found = data?.registry?.collection;
   return (
@@ -54,6 +67,15 @@ export function CollectionPage() {
           </h1>
           <div>{found.tags.map((tag) => <span className="tag" key={tag}>{tag}</span>)}</div>
           <Markdown text={found.description} />
+          {latestEvent && (
+            <p className="live" role="status">
+              Just now: {latestEvent.actor?.name ?? "someone"}{" "}
+              {latestEvent.type.toLowerCase().replaceAll("_", " ")}
+              {latestEvent.alias && ` ${latestEvent.alias}`}
+              {latestEvent.tag && ` ${latestEvent.tag}`}
+              {latestEvent.artifactVersion && ` on ${latestEvent.artifactVersion.version}`}
+            </p>
+          )}
           <h2>Versions ({found.versions.totalCount})</h2>
           <table className="versions">
             <thead>

@@ -297,3 +297,55 @@ def test_a_collection_page_shows_an_alias_moved_by_someone_else(page: Page, live
     shown = page.locator(".live").inner_text().rsplit(" ", 1)[-1]
     row = page.locator("table.versions tr", has=page.get_by_role("link", name=shown, exact=True))
     expect(row).to_contain_text("ui-live")
+
+
+def card_of(live: Cairn) -> str:
+    found: str = live.graphql(
+        "ada",
+        '{ registry(organization: "acme", name: "model") '
+        '{ collection(name: "defect-detector") { description } } }',
+    )["registry"]["collection"]["description"]
+    return found
+
+
+def test_a_card_is_edited_by_who_may_and_refused_to_a_viewer(page: Page, live: Cairn) -> None:
+    before = card_of(live)
+    sign_in(page, live, "cy")
+    page.goto(live.server.base_url + "/acme/model/defect-detector")
+    page.get_by_role("button", name="Edit card").click()
+    page.get_by_label("Card").fill("## Refused")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.locator(".card-editor .error")).to_contain_text("VIEWER")
+    assert card_of(live) == before
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live, "ada")
+    page.goto(live.server.base_url + "/acme/model/defect-detector")
+    page.get_by_role("button", name="Edit card").click()
+    page.get_by_label("Card").fill("## Owners\n\nThe **vision** team.")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.locator(".card h2")).to_have_text("Owners")
+    expect(page.locator(".card strong")).to_have_text("vision")
+    assert card_of(live) == "## Owners\n\nThe **vision** team."
+
+
+def test_a_member_links_a_version_and_a_wrong_registry_is_refused(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "bob")
+    page.goto(live.server.base_url + "/acme/model/churn-classifier/v2")
+    form = page.locator(".link-form")
+    form.get_by_label("Link into").fill("acme/wandb-registry-dataset/not-a-model")
+    form.get_by_role("button", name="Link").click()
+    expect(form.locator(".error")).to_contain_text("does not accept")
+
+    form.get_by_label("Link into").fill("acme/wandb-registry-model/ui-linked")
+    form.get_by_label("Aliases there").fill("fresh")
+    form.get_by_role("button", name="Link").click()
+    expect(form.locator(".done")).to_contain_text("acme/wandb-registry-model/ui-linked:v0")
+    form.get_by_role("link", name="acme/wandb-registry-model/ui-linked:v0").click()
+    expect(page.locator(".aliases-editor")).to_contain_text("fresh")
+    linked = live.graphql(
+        "ada",
+        '{ artifactVersion(path: "acme/wandb-registry-model/ui-linked:fresh") '
+        "{ linkedBy { name } } }",
+    )["artifactVersion"]
+    assert linked["linkedBy"]["name"] == "bob"

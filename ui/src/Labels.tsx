@@ -1,6 +1,6 @@
-import type { CombinedError } from "@urql/core";
 import { useState } from "react";
 import { useMutation } from "urql";
+import { refusal } from "./Actions";
 import { graphql } from "./gql";
 
 const AddAliases = graphql(`
@@ -58,16 +58,6 @@ const RemoveTags = graphql(`
     }
   }
 `);
-
-type Outcome = { error?: CombinedError; data?: unknown };
-
-/** The message to show for a mutation's answer: the server's own words, or none. */
-function refusal(outcome: Outcome, errors: readonly { message: string }[] | undefined) {
-  if (outcome.error) {
-    return outcome.error.graphQLErrors[0]?.message ?? outcome.error.message;
-  }
-  return errors && errors.length ? errors.map((e) => e.message).join("; ") : null;
-}
 
 /** Labels of one kind (aliases or tags), each removable unless `kept`, and one to add. The
  * server decides who may; its refusal is shown next to the control. */

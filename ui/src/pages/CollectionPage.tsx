@@ -5,7 +5,7 @@ import { bytes, when } from "../format";
 import { graphql } from "../gql";
 import { AliasAsOf, CollectionHistory } from "../History";
 import { type LiveEvent, useCollectionEvents } from "../live";
-import { Markdown } from "../Markdown";
+import { CardEditor } from "../Actions";
 import { registryUrl, versionUrl } from "../paths";
 import { Status } from "../Status";
 
@@ -66,7 +66,7 @@ export function CollectionPage() {
             {found.name} <span className="muted">{found.type}</span>
           </h1>
           <div>{found.tags.map((tag) => <span className="tag" key={tag}>{tag}</span>)}</div>
-          <Markdown text={found.description} />
+          <CardEditor id={found.id} description={found.description} />
           {latestEvent && (
             <p className="live" role="status">
               Just now: {latestEvent.actor?.name ?? "someone"}{" "}

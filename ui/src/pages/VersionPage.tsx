@@ -6,6 +6,7 @@ import { graphql } from "../gql";
 import { Markdown } from "../Markdown";
 import { artifactPath, collectionUrl, registryUrl } from "../paths";
 import { Status } from "../Status";
+import { LinkForm } from "../Actions";
 import { AliasEditor, TagEditor } from "../Labels";
 
 // The graph library is large: loaded when a version page first shows a lineage.
@@ -102,6 +103,8 @@ export function VersionPage() {
               {found.linkedBy && ` by ${found.linkedBy.name}`}
             </dd>
           </dl>
+          <h2>Link into a registry</h2>
+          <LinkForm versionId={found.id} />
           <h2>Lineage</h2>
           <Suspense fallback={<p className="muted">Loading…</p>}>
             <Lineage path={found.path} />

@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -349,3 +350,97 @@ def test_a_member_links_a_version_and_a_wrong_registry_is_refused(page: Page, li
         "{ linkedBy { name } } }",
     )["artifactVersion"]
     assert linked["linkedBy"]["name"] == "bob"
+
+
+def open_administration(page: Page, live: Cairn, registry: str) -> None:
+    page.goto(f"{live.server.base_url}/acme/{registry}")
+    page.locator(".admin-panel summary").click()
+    expect(page.locator(".admin h3").first).to_be_visible()
+
+
+def registry_admin_view(live: Cairn, registry: str) -> dict[str, Any]:
+    found: dict[str, Any] = live.graphql(
+        "ada",
+        'query($name: String!) { registry(organization: "acme", name: $name) { '
+        "protectedAliases members(first: 50) { nodes { role user { name } } } } }",
+        name=registry,
+    )["registry"]
+    return found
+
+
+def test_an_admin_manages_protected_aliases_and_members(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "ada")
+    open_administration(page, live, "dataset")
+    admin = page.locator(".admin")
+    admin.get_by_label("New alias").fill("gold")
+    admin.get_by_role("button", name="Add alias").click()
+    expect(admin.locator(".alias", has_text="gold")).to_be_visible()
+    assert "gold" in registry_admin_view(live, "dataset")["protectedAliases"]
+
+    admin.get_by_label("New member", exact=True).select_option(label="cy")
+    admin.get_by_label("New member's role").select_option("MEMBER")
+    admin.get_by_role("button", name="Add member").click()
+    expect(admin.get_by_label("Role of cy")).to_have_value("MEMBER")
+    admin.get_by_label("Role of cy").select_option("VIEWER")
+    expect(admin.get_by_label("Role of cy")).to_have_value("VIEWER")
+    members = registry_admin_view(live, "dataset")["members"]["nodes"]
+    roles = {m["user"]["name"]: m["role"] for m in members if m["user"]}
+    assert roles["cy"] == "VIEWER"
+    admin.get_by_role("button", name="Remove cy").click()
+    expect(admin.get_by_label("Role of cy")).to_have_count(0)
+
+    admin.get_by_role("button", name="Remove alias gold").click()
+    expect(admin.locator(".alias", has_text="gold")).to_have_count(0)
+    assert "gold" not in registry_admin_view(live, "dataset")["protectedAliases"]
+
+
+def test_a_member_is_refused_administration_in_the_servers_words(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "bob")
+    open_administration(page, live, "dataset")
+    admin = page.locator(".admin")
+    admin.get_by_label("New alias").fill("bobs-alias")
+    admin.get_by_role("button", name="Add alias").click()
+    expect(admin.locator(".error")).to_contain_text("ADMIN")
+    assert "bobs-alias" not in registry_admin_view(live, "dataset")["protectedAliases"]
+
+
+def test_a_failed_delivery_is_shown_and_redelivered(page: Page, live: Cairn) -> None:
+    from tests.support.webhooks import Receiver
+
+    receiver = Receiver(default="400")
+    try:
+        registry = live.graphql(
+            "ada", '{ registry(organization: "acme", name: "dataset") { id } }'
+        )["registry"]
+        live.mutate(
+            "ada",
+            "createAutomation",
+            "automation { id }",
+            registryId=registry["id"],
+            name="ui-deliveries",
+            events=["ADD_ARTIFACT_ALIAS"],
+            webhookUrl=receiver.url,
+            secret="s3cret",
+        )
+        live.mutate(
+            "ada",
+            "addAliases",
+            "artifactVersion { aliases }",
+            input_type="AliasesInput",
+            path="acme/wandb-registry-dataset/customers:v1",
+            aliases=["ui-delivery"],
+        )
+        receiver.wait_for(1, timeout=30)
+        sign_in(page, live, "ada")
+        open_administration(page, live, "dataset")
+        automation = page.locator(".automation", has_text="ui-deliveries")
+        expect(automation.locator(".status")).to_have_text("failed")
+        receiver.default = "ok"
+        automation.get_by_role("button", name="Redeliver").click()
+        redelivered = receiver.wait_for(2, timeout=30)
+        assert redelivered[1].json()["event_type"] == "ADD_ARTIFACT_ALIAS"
+        open_administration(page, live, "dataset")
+        statuses = page.locator(".automation", has_text="ui-deliveries").locator(".status")
+        expect(statuses).to_have_text("succeeded")
+    finally:
+        receiver.close()

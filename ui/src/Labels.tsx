@@ -61,7 +61,7 @@ const RemoveTags = graphql(`
 
 /** Labels of one kind (aliases or tags), each removable unless `kept`, and one to add. The
  * server decides who may; its refusal is shown next to the control. */
-function LabelEditor(props: {
+export function LabelEditor(props: {
   kind: "alias" | "tag";
   labels: readonly string[];
   add: (label: string) => Promise<string | null>;

@@ -1,6 +1,8 @@
+import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { graphql } from "../gql";
+import { AdminPanel } from "./AdminPanel";
 import { collectionUrl } from "../paths";
 import { Status } from "../Status";
 
@@ -42,6 +44,8 @@ export function RegistryPage() {
     variables: { organization, name: registry, after },
   });
   const found = data?.registry;
+  // Loaded when opened: members and automations are an admin's business.
+  const [adminOpen, setAdminOpen] = useState(false);
   return (
     <>
       <nav className="crumbs">
@@ -86,6 +90,10 @@ export function RegistryPage() {
               ))}
             </tbody>
           </table>
+          <details className="admin-panel" onToggle={(e) => setAdminOpen(e.currentTarget.open)}>
+            <summary>Administration</summary>
+            {adminOpen && <AdminPanel organization={organization} registry={registry} />}
+          </details>
           {found.collections.pageInfo.hasNextPage && (
             <a href={`?after=${encodeURIComponent(found.collections.pageInfo.endCursor ?? "")}`}>
               Next page

@@ -444,3 +444,29 @@ def test_a_failed_delivery_is_shown_and_redelivered(page: Page, live: Cairn) -> 
         expect(statuses).to_have_text("succeeded")
     finally:
         receiver.close()
+
+
+def test_a_registrys_history_is_a_timeline_of_its_collections(page: Page, live: Cairn) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/model")
+    history = page.locator("table.history")
+    expect(history).to_contain_text("link artifact")
+    expect(history).to_contain_text("create collection")
+
+
+def test_a_collections_versions_page_by_cursor(page: Page, live: Cairn) -> None:
+    versions = live.graphql(
+        "ada",
+        '{ registry(organization: "acme", name: "model") { collection(name: "churn-classifier") '
+        "{ versions(first: 3) { nodes { version } pageInfo { endCursor } } } } }",
+    )["registry"]["collection"]["versions"]
+    newest = [v["version"] for v in versions["nodes"]]
+    sign_in(page, live)
+    cursor = versions["pageInfo"]["endCursor"]
+    page.goto(f"{live.server.base_url}/acme/model/churn-classifier?after={cursor}")
+    table = page.locator("table.versions")
+    expect(table).to_be_visible()
+    for version in newest:
+        expect(table.get_by_role("link", name=version, exact=True)).to_have_count(0)
+    page.get_by_role("button", name="Newest versions").click()
+    expect(table.get_by_role("link", name=newest[0], exact=True)).to_be_visible()

@@ -2,10 +2,23 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import { useQuery } from "urql";
 import { when } from "./format";
-import { graphql } from "./gql";
+import { type FragmentType, graphql, useFragment } from "./gql";
 import { Status } from "./Status";
 
-const HistoryQuery = graphql(`
+const EventFields = graphql(`
+  fragment EventFields on AuditEvent {
+    action
+    targetType
+    before
+    after
+    createdAt
+    actor {
+      name
+    }
+  }
+`);
+
+const CollectionHistoryQuery = graphql(`
   query CollectionHistory($organization: String!, $registry: String!, $name: String!, $after: String) {
     registry(organization: $organization, name: $registry) {
       collection(name: $name) {
@@ -15,14 +28,24 @@ const HistoryQuery = graphql(`
             endCursor
           }
           nodes {
-            action
-            before
-            after
-            createdAt
-            actor {
-              name
-            }
+            ...EventFields
           }
+        }
+      }
+    }
+  }
+`);
+
+const RegistryHistoryQuery = graphql(`
+  query RegistryHistory($organization: String!, $registry: String!, $after: String) {
+    registry(organization: $organization, name: $registry) {
+      history(first: 50, after: $after) {
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        nodes {
+          ...EventFields
         }
       }
     }
@@ -57,30 +80,29 @@ function said(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Who did what to a collection, newest first: links, alias moves with before and after, tags. */
-export function CollectionHistory(props: { organization: string; registry: string; name: string }) {
-  const [after, setAfter] = useState<string | null>(null);
-  const [{ data, fetching, error }] = useQuery({
-    query: HistoryQuery,
-    variables: { ...props, after },
-  });
-  const history = data?.registry?.collection?.history;
+type Page = {
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+  nodes: readonly FragmentType<typeof EventFields>[];
+};
+
+/** Who did what, newest first: links, alias moves with before and after, tags. */
+function Timeline({ page, onOlder }: { page: Page; onOlder: (cursor: string) => void }) {
   return (
     <>
-      <Status fetching={fetching && !data} error={error} />
-      {history && (
-        <table className="history">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>What</th>
-              <th>Before</th>
-              <th>After</th>
-            </tr>
-          </thead>
-          <tbody>
-            {history.nodes.map((event, index) => (
+      <table className="history">
+        <thead>
+          <tr>
+            <th>When</th>
+            <th>Who</th>
+            <th>What</th>
+            <th>Before</th>
+            <th>After</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page.nodes.map((masked, index) => {
+            const event = useFragment(EventFields, masked);
+            return (
               <tr key={`${event.createdAt}-${index}`}>
                 <td>{when(event.createdAt)}</td>
                 <td>{event.actor?.name ?? "—"}</td>
@@ -88,15 +110,47 @@ export function CollectionHistory(props: { organization: string; registry: strin
                 <td>{said(event.before)}</td>
                 <td>{said(event.after)}</td>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {history?.pageInfo.hasNextPage && (
-        <button type="button" onClick={() => setAfter(history.pageInfo.endCursor ?? null)}>
+            );
+          })}
+        </tbody>
+      </table>
+      {page.pageInfo.hasNextPage && page.pageInfo.endCursor && (
+        <button type="button" onClick={() => onOlder(page.pageInfo.endCursor!)}>
           Older events
         </button>
       )}
+    </>
+  );
+}
+
+/** A collection's history. */
+export function CollectionHistory(props: { organization: string; registry: string; name: string }) {
+  const [after, setAfter] = useState<string | null>(null);
+  const [{ data, fetching, error }] = useQuery({
+    query: CollectionHistoryQuery,
+    variables: { ...props, after },
+  });
+  const history = data?.registry?.collection?.history;
+  return (
+    <>
+      <Status fetching={fetching && !data} error={error} />
+      {history && <Timeline page={history} onOlder={setAfter} />}
+    </>
+  );
+}
+
+/** A registry's history: its own changes and its collections'. */
+export function RegistryHistory(props: { organization: string; registry: string }) {
+  const [after, setAfter] = useState<string | null>(null);
+  const [{ data, fetching, error }] = useQuery({
+    query: RegistryHistoryQuery,
+    variables: { ...props, after },
+  });
+  const history = data?.registry?.history;
+  return (
+    <>
+      <Status fetching={fetching && !data} error={error} />
+      {history && <Timeline page={history} onOlder={setAfter} />}
     </>
   );
 }

@@ -1,5 +1,5 @@
 import { useCallback, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { bytes, when } from "../format";
 import { graphql } from "../gql";
@@ -10,7 +10,12 @@ import { registryUrl, versionUrl } from "../paths";
 import { Status } from "../Status";
 
 const CollectionQuery = graphql(`
-  query CollectionPage($organization: String!, $registry: String!, $name: String!) {
+  query CollectionPage(
+    $organization: String!
+    $registry: String!
+    $name: String!
+    $after: String
+  ) {
     registry(organization: $organization, name: $registry) {
       id
       protectedAliases
@@ -20,8 +25,12 @@ const CollectionQuery = graphql(`
         type
         description
         tags
-        versions(first: 100) {
+        versions(first: 50, after: $after) {
           totalCount
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
           nodes {
             version
             aliases
@@ -37,9 +46,11 @@ const CollectionQuery = graphql(`
 
 export function CollectionPage() {
   const { organization = "", registry = "", collection = "" } = useParams();
+  const [searchParams, setSearchParams] = useSearchParams();
+  const after = searchParams.get("after");
   const [{ data, fetching, error }, refresh] = useQuery({
     query: CollectionQuery,
-    variables: { organization, registry, name: collection },
+    variables: { organization, registry, name: collection, after },
   });
   const [latestEvent, setLatestEvent] = useState<LiveEvent | null>(null);
   const onEvent = useCallback(
@@ -107,6 +118,21 @@ export function CollectionPage() {
               ))}
             </tbody>
           </table>
+          <div className="pager">
+            {after && (
+              <button type="button" onClick={() => setSearchParams({})}>
+                Newest versions
+              </button>
+            )}
+            {found.versions.pageInfo.hasNextPage && found.versions.pageInfo.endCursor && (
+              <button
+                type="button"
+                onClick={() => setSearchParams({ after: found.versions.pageInfo.endCursor! })}
+              >
+                Older versions
+              </button>
+            )}
+          </div>
           <h2>History</h2>
           <AliasAsOf organization={organization} registry={registry} name={collection} />
           <CollectionHistory organization={organization} registry={registry} name={collection} />

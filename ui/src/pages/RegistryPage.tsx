@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { graphql } from "../gql";
+import { RegistryHistory } from "../History";
 import { AdminPanel } from "./AdminPanel";
 import { collectionUrl } from "../paths";
 import { Status } from "../Status";
@@ -90,6 +91,8 @@ export function RegistryPage() {
               ))}
             </tbody>
           </table>
+          <h2>History</h2>
+          <RegistryHistory organization={organization} registry={registry} />
           <details className="admin-panel" onToggle={(e) => setAdminOpen(e.currentTarget.open)}>
             <summary>Administration</summary>
             {adminOpen && <AdminPanel organization={organization} registry={registry} />}

@@ -307,14 +307,6 @@ async def upsert_run_file(conn: Connection, run_id: int, name: str, sha256: str,
     await conn.execute(UPSERT_RUN_FILE, run_id, name, sha256, size)
 
 
-SELECT_RUN_FILE = f"SELECT {RUN_FILE_COLUMNS} FROM run_files f WHERE f.run_id = $1 AND f.name = $2"
-
-
-async def run_file(conn: Executor, run_id: int, name: str) -> RunFile | None:
-    row = await conn.fetchrow(SELECT_RUN_FILE, run_id, name)
-    return None if row is None else from_record(RunFile, row)
-
-
 COUNT_RUN_FILES = "SELECT count(*) FROM run_files WHERE run_id = $1 AND NOT (name = ANY($2))"
 
 

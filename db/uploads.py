@@ -68,12 +68,11 @@ async def upload(conn: Executor, upload_id: int, *, lock: bool = False) -> Artif
     return None if row is None else from_record(ArtifactUpload, row)
 
 
-SET_MANIFEST = "UPDATE artifact_uploads SET manifest_sha256 = $2 WHERE id = $1 RETURNING id"
+SET_MANIFEST = "UPDATE artifact_uploads SET manifest_sha256 = $2 WHERE id = $1"
 
 
-async def set_manifest(conn: Executor, upload_id: int, sha256: str) -> bool:
-    """Whether the upload (still pending) now has this manifest."""
-    return await conn.fetchval(SET_MANIFEST, upload_id, sha256) is not None
+async def set_manifest(conn: Connection, upload_id: int, sha256: str) -> None:
+    await conn.execute(SET_MANIFEST, upload_id, sha256)
 
 
 DELETE_UPLOAD = "DELETE FROM artifact_uploads WHERE id = $1"

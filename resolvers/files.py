@@ -466,6 +466,12 @@ async def receive_run_file(
     return received
 
 
+def some_paths(paths: Sequence[str], shown: int = 10) -> str:
+    """The first `shown` paths, quoted, and how many more there are."""
+    listed = ", ".join(repr(p) for p in paths[:shown])
+    return listed + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
 async def require_stored_txn(
     conn: Connection, files: Sequence[FileEntry], organization_id: int
 ) -> None:
@@ -477,12 +483,10 @@ async def require_stored_txn(
     stored = await blobs.held_blobs(conn, [f.digest for f in files], organization_id, hold=True)
     missing = [f.path for f in files if f.digest not in stored]
     if missing:
-        shown = ", ".join(repr(p) for p in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise DomainError(
             ErrorCode.FILES_NOT_STORED,
-            f"{len(missing)} of {len(files)} files have no stored bytes: {shown}{more}; upload "
-            "them through the URLs that prepareArtifactFiles gives, then log again",
+            f"{len(missing)} of {len(files)} files have no stored bytes: {some_paths(missing)}; "
+            "upload them through the URLs that prepareArtifactFiles gives, then log again",
             ("files",),
         )
     for f in files:

@@ -23,7 +23,13 @@ from db.records import ArtifactUpload, ArtifactVersion
 from resolvers import authorization, validation
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.files import Transfers, _transfers, keep_verified, keep_verified_txn
+from resolvers.files import (
+    Transfers,
+    _transfers,
+    keep_verified,
+    keep_verified_txn,
+    some_paths,
+)
 from resolvers.organizations import project_by_name
 from resolvers.runs import (
     log_artifact_txn,
@@ -393,12 +399,10 @@ async def _stored_files(
     held = await blobs.held_blobs_by_md5(conn, md5s, organization_id, [e.size for e in uploaded])
     missing = [e.path for e, md5 in zip(uploaded, md5s, strict=True) if (md5, e.size) not in held]
     if missing:
-        shown = ", ".join(repr(p) for p in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise DomainError(
             ErrorCode.FILES_NOT_STORED,
             f"{len(missing)} of the manifest's {len(entries)} files never arrived: "
-            f"{shown}{more}; upload them before committing",
+            f"{some_paths(missing)}; upload them before committing",
             ("artifactID",),
         )
     files = [FileEntry(e.path, e.digest, e.size, e.ref) for e in entries if e.ref is not None]

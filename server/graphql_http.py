@@ -133,6 +133,26 @@ def _json_param(raw: str | None, name: str) -> dict[str, Any] | None:
     return value
 
 
+async def read_json(request: Request, max_body_bytes: int) -> Any:
+    """The request's body as JSON, refused (413) past `max_body_bytes` before it is all read,
+    or (400) when it is not JSON."""
+    declared = request.headers.get("content-length")
+    too_large = RequestRefused(
+        413, f"the request body is larger than {max_body_bytes} bytes", "BODY_TOO_LARGE"
+    )
+    if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_body_bytes:
+            raise too_large
+    try:
+        return json_values.loads(bytes(body))
+    except ValueError:
+        raise RequestRefused(400, "the request body is not valid JSON", "BAD_REQUEST") from None
+
+
 async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     if request.method == "GET":
         source: dict[str, Any] = dict(request.query_params)
@@ -144,24 +164,7 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             raise RequestRefused(
                 415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE"
             )
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            raise RequestRefused(
-                413, f"the request body is larger than {max_body_bytes} bytes", "BODY_TOO_LARGE"
-            )
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_body_bytes:
-                raise RequestRefused(
-                    413,
-                    f"the request body is larger than {max_body_bytes} bytes",
-                    "BODY_TOO_LARGE",
-                )
-        try:
-            parsed = json_values.loads(bytes(body))
-        except ValueError:
-            raise RequestRefused(400, "the request body is not valid JSON", "BAD_REQUEST") from None
+        parsed = await read_json(request, max_body_bytes)
         if isinstance(parsed, list):
             raise RequestRefused(400, "batched requests are not supported", "BAD_REQUEST")
         if not isinstance(parsed, dict):

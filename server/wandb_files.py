@@ -11,12 +11,17 @@ from __future__ import annotations
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from db import json_values
 from resolvers import files, runs
 from resolvers.accounts import authenticate
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode
-from server.graphql_http import WANDB_BASIC, GraphQLEndpoint, request_id_of
+from server.graphql_http import (
+    WANDB_BASIC,
+    GraphQLEndpoint,
+    RequestRefused,
+    read_json,
+    request_id_of,
+)
 from server.transfers import refusal
 
 # The SDK sends at most a few MB of lines per request; more is refused before it is parsed.
@@ -49,21 +54,12 @@ async def file_stream(endpoint: GraphQLEndpoint, request: Request) -> Response:
     ctx = await _context(endpoint, request)
     if isinstance(ctx, Response):
         return ctx
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_STREAM_BYTES:
-        return refusal(413, f"a file stream request holds at most {MAX_STREAM_BYTES} bytes")
-    body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_STREAM_BYTES:
-                return refusal(413, f"a file stream request holds at most {MAX_STREAM_BYTES} bytes")
+        sent = await read_json(request, MAX_STREAM_BYTES)
+    except RequestRefused as refused:
+        return refusal(refused.status, refused.message)
     except ClientDisconnect:
         return refusal(400, "the request was cut off")
-    try:
-        sent = json_values.loads(bytes(body))
-    except ValueError:
-        return refusal(400, "the file stream request is not JSON")
     if not isinstance(sent, dict):
         return refusal(400, "the file stream request must be a JSON object")
     path = request.path_params

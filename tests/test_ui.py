@@ -87,12 +87,11 @@ def test_browse_to_the_production_model_and_download_its_file(page: Page, live: 
 
 def protect_production(live: Cairn) -> None:
     """`production` protected in the `model` registry: only its admins may move it."""
-    registry = live.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
     live.mutate(
         "ada",
         "updateRegistry",
         "registry { protectedAliases }",
-        registryId=registry["registry"]["id"],
+        registryId=live.registry_id("model"),
         protectedAliases=["production"],
     )
 
@@ -207,6 +206,11 @@ def test_lineage_is_a_picture_of_where_the_model_came_from(page: Page, live: Cai
     assert any(n.startswith("run churn/train-") for n in upstream)
     assert any(n.startswith("customers-clean:") for n in upstream)
     assert page.locator("canvas").count() > 0
+    # The model's own logged version is linked into the registry: highlighted.
+    graph = page.get_by_test_id("lineage-graph")
+    registered = json.loads(graph.get_attribute("data-registered") or "[]")
+    assert any(n.startswith("churn-model:") for n in registered), registered
+    assert not any(n.startswith("run ") for n in registered)
 
     page.get_by_label("Depth").fill("1")
     expect(page.get_by_test_id("lineage-graph")).not_to_have_attribute(
@@ -409,14 +413,11 @@ def test_a_failed_delivery_is_shown_and_redelivered(page: Page, live: Cairn) -> 
 
     receiver = Receiver(default="400")
     try:
-        registry = live.graphql(
-            "ada", '{ registry(organization: "acme", name: "dataset") { id } }'
-        )["registry"]
         live.mutate(
             "ada",
             "createAutomation",
             "automation { id }",
-            registryId=registry["id"],
+            registryId=live.registry_id("dataset"),
             name="ui-deliveries",
             events=["ADD_ARTIFACT_ALIAS"],
             webhookUrl=receiver.url,

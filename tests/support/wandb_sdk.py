@@ -84,15 +84,23 @@ class Cairn:
         assert payload["errors"] == [], payload
         return payload
 
+    def registry_id(self, name: str) -> str:
+        """The global ID of a registry of `acme`."""
+        found: str = self.graphql(
+            "ada",
+            'query($name: String!) { registry(organization: "acme", name: $name) { id } }',
+            name=name,
+        )["registry"]["id"]
+        return found
+
     def watch_links(self, name: str, collection: str, url: str) -> None:
         """An automation of the `model` registry (made by ada) that posts each link into the
         collection named `collection` to `url`."""
-        registry = self.graphql("ada", '{ registry(organization: "acme", name: "model") { id } }')
         self.mutate(
             "ada",
             "createAutomation",
             "automation { id }",
-            registryId=registry["registry"]["id"],
+            registryId=self.registry_id("model"),
             name=name,
             events=["LINK_ARTIFACT"],
             filterRegex=f"^{collection}$",

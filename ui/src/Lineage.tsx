@@ -43,6 +43,9 @@ const LineageQuery = graphql(`
           id
           path
           aliases
+          source {
+            id
+          }
         }
       }
     }
@@ -51,9 +54,10 @@ const LineageQuery = graphql(`
 
 type Direction = "UPSTREAM" | "DOWNSTREAM";
 
-/** The lineage around a version as a picture: runs and versions, upstream or downstream, to a
- * chosen depth; pan, zoom, and click a registry version to go to it. Downstream, the registry
- * versions that depend on it (its impact) are highlighted. */
+/** The lineage around a version as a picture: runs and logged versions, upstream or
+ * downstream, to a chosen depth; pan and zoom. Versions linked into a registry are highlighted,
+ * and a click on one opens its registry version; downstream, those registry versions (the
+ * impact) are listed too. */
 export function Lineage({ path }: { path: string }) {
   const [direction, setDirection] = useState<Direction>("UPSTREAM");
   const [depth, setDepth] = useState(3);
@@ -68,7 +72,15 @@ export function Lineage({ path }: { path: string }) {
 
   useEffect(() => {
     if (!graph || !container.current) return;
-    const affected = new Set(graph.affectedVersions.map((v) => v.id));
+    // The registry version each logged version of the graph is linked as (its content's), to
+    // highlight it and to go to on a click.
+    const registered = new Map<string, string>();
+    for (const version of graph.affectedVersions) {
+      const page = pageOf(version.path);
+      if (version.source && page && !registered.has(version.source.id)) {
+        registered.set(version.source.id, page);
+      }
+    }
     const elements: cytoscape.ElementDefinition[] = graph.nodes.map((item) => {
       const node = item.node;
       const isRun = node.__typename === "Run";
@@ -77,8 +89,8 @@ export function Lineage({ path }: { path: string }) {
         : `${node.collection.name}:${node.version}`;
       const classes = [isRun ? "run" : "version"];
       if (item.id === startId) classes.push("start");
-      if (!isRun && affected.has(item.id) && direction === "DOWNSTREAM") classes.push("impact");
-      const target = isRun ? null : pageOf(node.path);
+      if (!isRun && registered.has(item.id)) classes.push("impact");
+      const target = isRun ? null : (pageOf(node.path) ?? registered.get(item.id) ?? null);
       return { data: { id: item.id, label, target }, classes: classes.join(" ") };
     });
     for (const edge of graph.edges) {
@@ -125,10 +137,13 @@ export function Lineage({ path }: { path: string }) {
       if (target) navigate(target);
     });
     // What was drawn, readable without looking at the canvas (tests, assistive tools).
-    const labels = elements.filter((e) => !e.data.source).map((e) => e.data.label);
-    container.current.dataset.nodes = JSON.stringify(labels);
+    const drawnNodes = elements.filter((e) => !e.data.source);
+    container.current.dataset.nodes = JSON.stringify(drawnNodes.map((e) => e.data.label));
+    container.current.dataset.registered = JSON.stringify(
+      drawnNodes.filter((e) => e.classes?.includes("impact")).map((e) => e.data.label),
+    );
     return () => drawn.destroy();
-  }, [graph, startId, direction, navigate]);
+  }, [graph, startId, navigate]);
 
   return (
     <section className="lineage">
@@ -161,6 +176,9 @@ export function Lineage({ path }: { path: string }) {
           />
         </label>
         {graph?.truncated && <span className="warning">Cut short: more lies beyond this depth.</span>}
+        <span className="legend">
+          <span className="swatch registered" /> in a registry (click to open)
+        </span>
       </div>
       <Status fetching={fetching && !data} error={error} />
       <div ref={container} className="lineage-graph" data-testid="lineage-graph" />

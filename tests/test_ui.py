@@ -219,6 +219,29 @@ def test_lineage_is_a_picture_of_where_the_model_came_from(page: Page, live: Cai
     assert not any(n.startswith("customers-clean:") for n in drawn_nodes(page))
 
 
+def test_clicking_a_registered_node_on_the_canvas_opens_its_registry_version(
+    page: Page, live: Cairn
+) -> None:
+    sign_in(page, live)
+    page.goto(live.server.base_url + "/acme/dataset/customers/production")
+    graph = page.get_by_test_id("lineage-graph")
+    page.get_by_label("What depends on it").check()
+    expect(graph).to_have_attribute("data-registered", re.compile(r"churn-model:"))
+    registered = json.loads(graph.get_attribute("data-registered") or "[]")
+    model = next(n for n in registered if n.startswith("churn-model:"))
+    expect(graph).to_have_attribute("data-positions", re.compile(re.escape(model)))
+    where = json.loads(graph.get_attribute("data-positions") or "{}")[model]
+    # As a person would: scroll to the picture, then click. Cytoscape learns where its canvas
+    # sits from the scroll event, which a frame later has been handled.
+    graph.scroll_into_view_if_needed()
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    graph.click(position={"x": where["x"], "y": where["y"]})
+    expect(page).to_have_url(re.compile(r"/acme/model/churn-classifier/v\d+$"))
+    expect(page.locator("h1")).to_contain_text("churn-classifier:v")
+
+
 def test_downstream_of_a_dataset_highlights_the_models_it_affects(page: Page, live: Cairn) -> None:
     sign_in(page, live)
     page.goto(live.server.base_url + "/acme/dataset/customers-raw/production")
@@ -471,3 +494,145 @@ def test_a_collections_versions_page_by_cursor(page: Page, live: Cairn) -> None:
         expect(table.get_by_role("link", name=version, exact=True)).to_have_count(0)
     page.get_by_role("button", name="Newest versions").click()
     expect(table.get_by_role("link", name=newest[0], exact=True)).to_be_visible()
+
+
+def automation_named(live: Cairn, name: str) -> dict[str, Any] | None:
+    nodes = live.graphql(
+        "ada",
+        '{ registry(organization: "acme", name: "dataset") { automations(first: 50) { nodes '
+        "{ name enabled events filterRegex webhookUrl headerNames } } } }",
+    )["registry"]["automations"]["nodes"]
+    return next((n for n in nodes if n["name"] == name), None)
+
+
+def test_an_admin_makes_tests_changes_and_deletes_an_automation(page: Page, live: Cairn) -> None:
+    from tests.support.webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        sign_in(page, live, "ada")
+        open_administration(page, live, "dataset")
+        admin = page.locator(".admin")
+        admin.get_by_role("button", name="New automation").click()
+        form = admin.get_by_role("form", name="New automation")
+        form.get_by_label("Name", exact=True).fill("ui-made")
+        form.get_by_label("add artifact alias").check()
+        form.get_by_label("Alias or tag filter (regex)").fill("production")
+        form.get_by_label("Webhook URL").fill(receiver.url)
+        form.get_by_label("Signing secret").fill("s3cret")
+        form.get_by_label("Headers").fill("X-Team: data")
+        form.get_by_role("button", name="Create automation").click()
+        made = admin.locator(".automation", has_text="ui-made")
+        expect(made).to_contain_text("matching /production/")
+        assert automation_named(live, "ui-made") == {
+            "name": "ui-made",
+            "enabled": True,
+            "events": ["LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS"],
+            "filterRegex": "production",
+            "webhookUrl": receiver.url,
+            "headerNames": ["X-Team"],
+        }
+
+        made.get_by_role("button", name="Send a test").click()
+        expect(made.locator(".tested")).to_contain_text("Test sent: 200")
+        sent = receiver.wait_for(1, timeout=30)
+        assert sent[0].headers["x-team"] == "data"
+
+        made.get_by_role("button", name="Disable").click()
+        expect(made).to_contain_text("(disabled)")
+        assert automation_named(live, "ui-made")["enabled"] is False  # type: ignore[index]
+
+        made.get_by_role("button", name="Edit").click()
+        edit = admin.get_by_role("form", name="Edit ui-made")
+        edit.get_by_label("link artifact", exact=True).uncheck()
+        edit.get_by_label("Alias or tag filter (regex)").fill("")
+        edit.get_by_role("button", name="Save automation").click()
+        expect(admin.locator(".automation", has_text="ui-made")).not_to_contain_text("matching")
+        changed = automation_named(live, "ui-made")
+        assert changed is not None
+        assert changed["events"] == ["ADD_ARTIFACT_ALIAS"]
+        assert changed["filterRegex"] is None
+        assert changed["headerNames"] == ["X-Team"]  # left as they were
+
+        made = admin.locator(".automation", has_text="ui-made")
+        made.get_by_role("button", name="Delete", exact=True).click()
+        made.get_by_role("button", name="Delete ui-made and its deliveries").click()
+        expect(admin.locator(".automation", has_text="ui-made")).to_have_count(0)
+        assert automation_named(live, "ui-made") is None
+    finally:
+        receiver.close()
+
+
+def test_a_bad_automation_is_refused_beside_its_form_and_nothing_is_made(
+    page: Page, live: Cairn
+) -> None:
+    sign_in(page, live, "ada")
+    open_administration(page, live, "dataset")
+    admin = page.locator(".admin")
+    admin.get_by_role("button", name="New automation").click()
+    form = admin.get_by_role("form", name="New automation")
+    form.get_by_label("Name", exact=True).fill("ui-bad")
+    form.get_by_label("Webhook URL").fill("ftp://example.com/hook")
+    form.get_by_label("Signing secret").fill("s3cret")
+    form.get_by_role("button", name="Create automation").click()
+    expect(form.locator(".error")).to_contain_text("http")
+    assert automation_named(live, "ui-bad") is None
+
+
+def team_of(live: Cairn, name: str) -> dict[str, Any] | None:
+    teams = live.graphql(
+        "ada",
+        '{ organization(name: "acme") { teams(first: 50) { nodes { name '
+        "members(first: 50) { nodes { name } } } } } }",
+    )["organization"]["teams"]["nodes"]
+    return next((t for t in teams if t["name"] == name), None)
+
+
+def test_an_admin_makes_a_team_and_gives_it_a_role_in_a_registry(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "ada")
+    page.goto(live.server.base_url + "/acme")
+    page.get_by_label("New team's name").fill("ui-reviewers")
+    page.get_by_role("button", name="Create team").click()
+    team = page.get_by_label("Team ui-reviewers")
+    team.get_by_label("New member of ui-reviewers").select_option(label="cy")
+    team.get_by_role("button", name="Add to ui-reviewers").click()
+    expect(team.get_by_role("button", name="Remove cy from ui-reviewers")).to_be_visible()
+    assert team_of(live, "ui-reviewers") == {
+        "name": "ui-reviewers",
+        "members": {"nodes": [{"name": "cy"}]},
+    }
+
+    open_administration(page, live, "dataset")
+    admin = page.locator(".admin")
+    admin.get_by_label("New member", exact=True).select_option(label="team ui-reviewers")
+    admin.get_by_label("New member's role").select_option("MEMBER")
+    admin.get_by_role("button", name="Add member").click()
+    expect(admin.get_by_label("Role of team ui-reviewers")).to_have_value("MEMBER")
+    # cy, an organization VIEWER, is a MEMBER of the registry through the team.
+    assert (
+        live.graphql(
+            "cy",
+            '{ registry(organization: "acme", name: "dataset") { viewerRole } }',
+        )["registry"]["viewerRole"]
+        == "MEMBER"
+    )
+    admin.get_by_role("button", name="Remove team ui-reviewers").click()
+    expect(admin.get_by_label("Role of team ui-reviewers")).to_have_count(0)
+
+    page.goto(live.server.base_url + "/acme")
+    team = page.get_by_label("Team ui-reviewers")
+    team.get_by_role("button", name="Remove cy from ui-reviewers").click()
+    expect(team).to_contain_text("No members.")
+    team.get_by_role("button", name="Delete team ui-reviewers").click()
+    expect(page.get_by_label("Team ui-reviewers")).to_have_count(0)
+    assert team_of(live, "ui-reviewers") is None
+
+
+def test_a_member_is_refused_making_a_team_in_the_servers_words(page: Page, live: Cairn) -> None:
+    sign_in(page, live, "bob")
+    page.goto(live.server.base_url + "/acme")
+    expect(page.locator(".organization")).to_contain_text("your role: member")
+    page.get_by_label("New team's name").fill("bobs-team")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.locator(".organization .error")).to_contain_text("ADMIN")
+    assert team_of(live, "bobs-team") is None

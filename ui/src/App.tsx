@@ -5,6 +5,7 @@ import { clientFor } from "./client";
 import { Layout } from "./Layout";
 import { CollectionPage } from "./pages/CollectionPage";
 import { HomePage } from "./pages/HomePage";
+import { OrganizationPage } from "./pages/OrganizationPage";
 import { RegistryPage } from "./pages/RegistryPage";
 import { SearchPage } from "./pages/SearchPage";
 import { SignIn } from "./pages/SignIn";
@@ -35,6 +36,7 @@ export function App() {
           <Routes>
             <Route path="/" element={<HomePage />} />
             <Route path="/search" element={<SearchPage />} />
+            <Route path="/:organization" element={<OrganizationPage />} />
             <Route path="/:organization/:registry" element={<RegistryPage />} />
             <Route path="/:organization/:registry/:collection" element={<CollectionPage />} />
             <Route path="/:organization/:registry/:collection/:version" element={<VersionPage />} />

@@ -142,6 +142,17 @@ export function Lineage({ path }: { path: string }) {
     container.current.dataset.registered = JSON.stringify(
       drawnNodes.filter((e) => e.classes?.includes("impact")).map((e) => e.data.label),
     );
+    // Where each node sits on the canvas now, so a test can click the node itself.
+    const box = container.current;
+    const recordPositions = () => {
+      const positions: Record<string, { x: number; y: number }> = {};
+      drawn.nodes().forEach((node) => {
+        positions[node.data("label") as string] = node.renderedPosition();
+      });
+      box.dataset.positions = JSON.stringify(positions);
+    };
+    drawn.ready(recordPositions);
+    drawn.on("viewport", recordPositions);
     return () => drawn.destroy();
   }, [graph, startId, navigate]);
 

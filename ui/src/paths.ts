@@ -1,6 +1,8 @@
 // Where each thing lives in the UI, and the artifact path Cairn's API resolves for a version.
+export const organizationUrl = (organization: string) => `/${encodeURIComponent(organization)}`;
+
 export const registryUrl = (organization: string, registry: string) =>
-  `/${encodeURIComponent(organization)}/${encodeURIComponent(registry)}`;
+  `${organizationUrl(organization)}/${encodeURIComponent(registry)}`;
 
 export const collectionUrl = (organization: string, registry: string, collection: string) =>
   `${registryUrl(organization, registry)}/${encodeURIComponent(collection)}`;

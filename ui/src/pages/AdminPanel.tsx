@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { refusal } from "../Actions";
-import { when } from "../format";
+import { Automations } from "../Automations";
 import { graphql } from "../gql";
 import type { RegistryRole } from "../gql/graphql";
 import { LabelEditor } from "../Labels";
@@ -16,6 +16,12 @@ const AdminQuery = graphql(`
             id
             name
           }
+        }
+      }
+      teams(first: 100) {
+        nodes {
+          id
+          name
         }
       }
     }
@@ -39,9 +45,15 @@ const AdminQuery = graphql(`
         nodes {
           id
           name
+          description
           enabled
           events
+          filterRegex
           webhookUrl
+          headerNames
+          collection {
+            name
+          }
           deliveries(first: 10) {
             nodes {
               id
@@ -75,8 +87,8 @@ const SetProtected = graphql(`
 `);
 
 const AddMember = graphql(`
-  mutation AddRegistryMember($id: ID!, $userId: ID!, $role: RegistryRole!) {
-    addRegistryMembers(input: { registryId: $id, members: [{ userId: $userId, role: $role }] }) {
+  mutation AddRegistryMember($id: ID!, $member: RegistryMemberInput!) {
+    addRegistryMembers(input: { registryId: $id, members: [$member] }) {
       errors {
         message
       }
@@ -85,8 +97,10 @@ const AddMember = graphql(`
 `);
 
 const ChangeRole = graphql(`
-  mutation ChangeRegistryRole($id: ID!, $userId: ID!, $role: RegistryRole!) {
-    updateRegistryMemberRole(input: { registryId: $id, userId: $userId, role: $role }) {
+  mutation ChangeRegistryRole($id: ID!, $userId: ID, $teamId: ID, $role: RegistryRole!) {
+    updateRegistryMemberRole(
+      input: { registryId: $id, userId: $userId, teamId: $teamId, role: $role }
+    ) {
       errors {
         message
       }
@@ -95,8 +109,8 @@ const ChangeRole = graphql(`
 `);
 
 const RemoveMember = graphql(`
-  mutation RemoveRegistryMember($id: ID!, $userId: ID!) {
-    removeRegistryMembers(input: { registryId: $id, userIds: [$userId] }) {
+  mutation RemoveRegistryMember($id: ID!, $userIds: [ID!]!, $teamIds: [ID!]!) {
+    removeRegistryMembers(input: { registryId: $id, userIds: $userIds, teamIds: $teamIds }) {
       errors {
         message
       }
@@ -104,19 +118,8 @@ const RemoveMember = graphql(`
   }
 `);
 
-const Redeliver = graphql(`
-  mutation Redeliver($id: ID!) {
-    redeliver(input: { deliveryId: $id }) {
-      delivery {
-        id
-        status
-      }
-      errors {
-        message
-      }
-    }
-  }
-`);
+/** A registry member is a user or a team. */
+type Who = { userId?: string; teamId?: string };
 
 const ROLES: RegistryRole[] = ["ADMIN", "MEMBER", "VIEWER", "RESTRICTED_VIEWER"];
 
@@ -135,18 +138,23 @@ export function AdminPanel({ organization, registry }: { organization: string; r
   const [, addMember] = useMutation(AddMember);
   const [, changeRole] = useMutation(ChangeRole);
   const [, removeMember] = useMutation(RemoveMember);
-  const [, redeliver] = useMutation(Redeliver);
   const found = data?.registry;
   if (!found) return <Status fetching={fetching} error={error} />;
   const after = (refused: string | null) => {
     setMessage(refused);
     refresh({ requestPolicy: "network-only" });
   };
-  const members = found.members?.nodes ?? [];
-  const memberIds = new Set(members.map((m) => m.user?.id));
-  const candidates = (data?.organization?.members.nodes ?? []).filter(
-    (m) => !memberIds.has(m.user.id),
-  );
+  const members = (found.members?.nodes ?? []).map((member) => {
+    const who: Who = member.user ? { userId: member.user.id } : { teamId: member.team!.id };
+    return { role: member.role, name: member.user ? member.user.name : `team ${member.team?.name}`, who };
+  });
+  const taken = new Set(members.map((m) => m.who.userId ?? m.who.teamId));
+  const users = (data?.organization?.members.nodes ?? []).filter((m) => !taken.has(m.user.id));
+  const teams = (data?.organization?.teams.nodes ?? []).filter((t) => !taken.has(t.id));
+  // A candidate's select value says whether it is a user or a team.
+  const chosen: Who = newMember.startsWith("team:")
+    ? { teamId: newMember.slice(5) }
+    : { userId: newMember.slice(5) };
   return (
     <section className="admin">
       {message && <p className="error">{message}</p>}
@@ -173,45 +181,43 @@ export function AdminPanel({ organization, registry }: { organization: string; r
       <table className="members">
         <tbody>
           {members.map((member) => (
-            <tr key={member.user?.id ?? member.team?.id}>
-              <td>{member.user?.name ?? `team ${member.team?.name}`}</td>
+            <tr key={member.who.userId ?? member.who.teamId}>
+              <td>{member.name}</td>
               <td>
-                {member.user ? (
-                  <select
-                    aria-label={`Role of ${member.user.name}`}
-                    value={member.role}
-                    onChange={async (e) => {
-                      const outcome = await changeRole({
-                        id: found.id,
-                        userId: member.user!.id,
-                        role: e.target.value as RegistryRole,
-                      });
-                      after(refusal(outcome, outcome.data?.updateRegistryMemberRole.errors));
-                    }}
-                  >
-                    {ROLES.map((role) => (
-                      <option key={role} value={role}>
-                        {role.toLowerCase()}
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  member.role.toLowerCase()
-                )}
+                <select
+                  aria-label={`Role of ${member.name}`}
+                  value={member.role}
+                  onChange={async (e) => {
+                    const outcome = await changeRole({
+                      id: found.id,
+                      ...member.who,
+                      role: e.target.value as RegistryRole,
+                    });
+                    after(refusal(outcome, outcome.data?.updateRegistryMemberRole.errors));
+                  }}
+                >
+                  {ROLES.map((role) => (
+                    <option key={role} value={role}>
+                      {role.toLowerCase()}
+                    </option>
+                  ))}
+                </select>
               </td>
               <td>
-                {member.user && (
-                  <button
-                    type="button"
-                    aria-label={`Remove ${member.user.name}`}
-                    onClick={async () => {
-                      const outcome = await removeMember({ id: found.id, userId: member.user!.id });
-                      after(refusal(outcome, outcome.data?.removeRegistryMembers.errors));
-                    }}
-                  >
-                    Remove
-                  </button>
-                )}
+                <button
+                  type="button"
+                  aria-label={`Remove ${member.name}`}
+                  onClick={async () => {
+                    const outcome = await removeMember({
+                      id: found.id,
+                      userIds: member.who.userId ? [member.who.userId] : [],
+                      teamIds: member.who.teamId ? [member.who.teamId] : [],
+                    });
+                    after(refusal(outcome, outcome.data?.removeRegistryMembers.errors));
+                  }}
+                >
+                  Remove
+                </button>
               </td>
             </tr>
           ))}
@@ -221,17 +227,26 @@ export function AdminPanel({ organization, registry }: { organization: string; r
         className="add-member"
         onSubmit={async (e) => {
           e.preventDefault();
-          const outcome = await addMember({ id: found.id, userId: newMember, role: newRole });
+          const outcome = await addMember({ id: found.id, member: { ...chosen, role: newRole } });
           after(refusal(outcome, outcome.data?.addRegistryMembers.errors));
         }}
       >
         <select aria-label="New member" value={newMember} onChange={(e) => setNewMember(e.target.value)}>
-          <option value="">a member of the organization…</option>
-          {candidates.map((m) => (
-            <option key={m.user.id} value={m.user.id}>
-              {m.user.name}
-            </option>
-          ))}
+          <option value="">a user or team of the organization…</option>
+          <optgroup label="Users">
+            {users.map((m) => (
+              <option key={m.user.id} value={`user:${m.user.id}`}>
+                {m.user.name}
+              </option>
+            ))}
+          </optgroup>
+          <optgroup label="Teams">
+            {teams.map((t) => (
+              <option key={t.id} value={`team:${t.id}`}>
+                team {t.name}
+              </option>
+            ))}
+          </optgroup>
         </select>
         <select
           aria-label="New member's role"
@@ -249,43 +264,11 @@ export function AdminPanel({ organization, registry }: { organization: string; r
         </button>
       </form>
       <h3>Automations</h3>
-      {(found.automations?.nodes ?? []).map((automation) => (
-        <div key={automation.id} className="automation">
-          <strong>{automation.name}</strong> {automation.enabled ? "" : "(disabled)"}{" "}
-          <span className="muted">
-            {automation.events.join(", ").toLowerCase()} → {automation.webhookUrl}
-          </span>
-          <table className="deliveries">
-            <tbody>
-              {automation.deliveries.nodes.map((delivery) => {
-                const last = delivery.attempts[delivery.attempts.length - 1];
-                return (
-                  <tr key={delivery.id}>
-                    <td>{when(delivery.createdAt)}</td>
-                    <td>{delivery.eventType.toLowerCase()}</td>
-                    <td className={`status ${delivery.status.toLowerCase()}`}>
-                      {delivery.status.toLowerCase()}
-                    </td>
-                    <td>{last ? (last.statusCode ?? last.error) : "—"}</td>
-                    <td>
-                      <button
-                        type="button"
-                        onClick={async () => {
-                          const outcome = await redeliver({ id: delivery.id });
-                          after(refusal(outcome, outcome.data?.redeliver.errors));
-                        }}
-                      >
-                        Redeliver
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      ))}
-      {(found.automations?.nodes ?? []).length === 0 && <p className="muted">None.</p>}
+      <Automations
+        registryId={found.id}
+        automations={found.automations?.nodes ?? []}
+        refresh={() => refresh({ requestPolicy: "network-only" })}
+      />
     </section>
   );
 }

@@ -6,7 +6,7 @@ import { graphql } from "../gql";
 import { AliasAsOf, CollectionHistory } from "../History";
 import { type LiveEvent, useCollectionEvents } from "../live";
 import { CardEditor } from "../Actions";
-import { registryUrl, versionUrl } from "../paths";
+import { organizationUrl, registryUrl, versionUrl } from "../paths";
 import { Status } from "../Status";
 
 const CollectionQuery = graphql(`
@@ -66,7 +66,7 @@ export function CollectionPage() {
   return (
     <>
       <nav className="crumbs">
-        <Link to="/">{organization}</Link> /{" "}
+        <Link to={organizationUrl(organization)}>{organization}</Link> /{" "}
         <Link to={registryUrl(organization, registry)}>{registry}</Link> / {collection}
       </nav>
       <Status fetching={fetching && !data} error={error} />

@@ -1,7 +1,7 @@
 import { Link } from "react-router-dom";
 import { useQuery } from "urql";
 import { graphql } from "../gql";
-import { registryUrl } from "../paths";
+import { organizationUrl, registryUrl } from "../paths";
 import { Status } from "../Status";
 
 const HomeQuery = graphql(`
@@ -35,6 +35,9 @@ export function HomePage() {
       {data?.viewer.organizations.map((organization) => (
         <section key={organization.name}>
           <h1>{organization.displayName}</h1>
+          <p>
+            <Link to={organizationUrl(organization.name)}>Members and teams</Link>
+          </p>
           <table className="registries">
             <thead>
               <tr>

@@ -4,7 +4,7 @@ import { useQuery } from "urql";
 import { graphql } from "../gql";
 import { RegistryHistory } from "../History";
 import { AdminPanel } from "./AdminPanel";
-import { collectionUrl } from "../paths";
+import { collectionUrl, organizationUrl } from "../paths";
 import { Status } from "../Status";
 
 const RegistryQuery = graphql(`
@@ -50,7 +50,7 @@ export function RegistryPage() {
   return (
     <>
       <nav className="crumbs">
-        <Link to="/">{organization}</Link> / {registry}
+        <Link to={organizationUrl(organization)}>{organization}</Link> / {registry}
       </nav>
       <Status fetching={fetching && !data} error={error} />
       {data && !found && <p className="error">Registry '{registry}' not found.</p>}

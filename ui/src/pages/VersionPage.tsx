@@ -4,7 +4,7 @@ import { useQuery } from "urql";
 import { bytes, when } from "../format";
 import { graphql } from "../gql";
 import { Markdown } from "../Markdown";
-import { artifactPath, collectionUrl, registryUrl } from "../paths";
+import { artifactPath, collectionUrl, organizationUrl, registryUrl } from "../paths";
 import { Status } from "../Status";
 import { LinkForm } from "../Actions";
 import { AliasEditor, TagEditor } from "../Labels";
@@ -67,7 +67,7 @@ export function VersionPage() {
   return (
     <>
       <nav className="crumbs">
-        <Link to="/">{organization}</Link> /{" "}
+        <Link to={organizationUrl(organization)}>{organization}</Link> /{" "}
         <Link to={registryUrl(organization, registry)}>{registry}</Link> /{" "}
         <Link to={collectionUrl(organization, registry, collection)}>{collection}</Link> /{" "}
         {version}

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import asyncpg
 from strawberry.dataloader import DataLoader
 
 from db import (
@@ -20,6 +19,7 @@ from db import (
     versions,
 )
 from db.pagination import ListSpec, Page, PageRequest, fetch_counts, fetch_pages
+from db.pool import Executor
 from db.records import (
     AliasPeriod,
     ApiKey,
@@ -46,105 +46,110 @@ CountKey = tuple[ListSpec[Any], int, Any, Search | None]
 
 
 def _loader(
-    pool: asyncpg.Pool, fetch: Callable[[asyncpg.Pool, Sequence[K]], Awaitable[list[V]]]
+    executor: Executor, fetch: Callable[[Executor, Sequence[K]], Awaitable[list[V]]]
 ) -> DataLoader[K, V]:
     async def load(keys: Sequence[K]) -> list[V]:
-        return await fetch(pool, keys)
+        return await fetch(executor, keys)
 
     return DataLoader(load_fn=load)
 
 
 class Loaders:
-    """A request's loaders. Create one per request; call `clear_all` after a write."""
+    """A request's loaders, reading through `executor` (the request's connection, or a pool).
+    Create one per request; call `clear_all` after a write."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
         self.organization_by_id: DataLoader[int, Organization | None] = _loader(
-            pool, organizations.organizations_by_id
+            executor, organizations.organizations_by_id
         )
         self.organization_by_name: DataLoader[str, Organization | None] = _loader(
-            pool, organizations.organizations_by_name
+            executor, organizations.organizations_by_name
         )
-        self.user_by_id: DataLoader[int, User | None] = _loader(pool, accounts.users_by_id)
+        self.user_by_id: DataLoader[int, User | None] = _loader(executor, accounts.users_by_id)
         self.organization_ids_by_user: DataLoader[int, list[int]] = _loader(
-            pool, organizations.organization_ids_by_user
+            executor, organizations.organization_ids_by_user
         )
-        self.team_by_id: DataLoader[int, Team | None] = _loader(pool, organizations.teams_by_id)
-        self.api_key_by_id: DataLoader[int, ApiKey | None] = _loader(pool, accounts.api_keys_by_id)
+        self.team_by_id: DataLoader[int, Team | None] = _loader(executor, organizations.teams_by_id)
+        self.api_key_by_id: DataLoader[int, ApiKey | None] = _loader(
+            executor, accounts.api_keys_by_id
+        )
         self.registry_by_id: DataLoader[int, Registry | None] = _loader(
-            pool, registries.registries_by_id
+            executor, registries.registries_by_id
         )
         self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = _loader(
-            pool, registries.registries_by_organization_name
+            executor, registries.registries_by_organization_name
         )
         self.registry_role: DataLoader[tuple[int, int], str | None] = _loader(
-            pool, registries.registry_roles
+            executor, registries.registry_roles
         )
         self.registry_ids_with_role: DataLoader[int, list[int]] = _loader(
-            pool, registries.registry_ids_with_role
+            executor, registries.registry_ids_with_role
         )
         self.collection_by_id: DataLoader[int, Collection | None] = _loader(
-            pool, collections.collections_by_id
+            executor, collections.collections_by_id
         )
         self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            pool, collections.collections_by_registry_name
+            executor, collections.collections_by_registry_name
         )
         self.sequence_by_project_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            pool, collections.sequences_by_project_name
+            executor, collections.sequences_by_project_name
         )
         self.tags_by_collection: DataLoader[int, list[str]] = _loader(
-            pool, collections.tags_by_collection
+            executor, collections.tags_by_collection
         )
         self.version_by_id: DataLoader[int, ArtifactVersion | None] = _loader(
-            pool, versions.versions_by_id
+            executor, versions.versions_by_id
         )
         self.version_by_collection_index: DataLoader[tuple[int, int], ArtifactVersion | None] = (
-            _loader(pool, versions.versions_by_collection_index)
+            _loader(executor, versions.versions_by_collection_index)
         )
         self.version_by_collection_alias: DataLoader[tuple[int, str], ArtifactVersion | None] = (
-            _loader(pool, versions.versions_by_collection_alias)
+            _loader(executor, versions.versions_by_collection_alias)
         )
         self.version_by_collection_content: DataLoader[tuple[int, int], ArtifactVersion | None] = (
-            _loader(pool, versions.versions_by_collection_content)
+            _loader(executor, versions.versions_by_collection_content)
         )
         self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
-            pool, versions.source_versions_by_content
+            executor, versions.source_versions_by_content
         )
         self.content_fully_stored: DataLoader[int, bool] = _loader(
-            pool, versions.contents_fully_stored
+            executor, versions.contents_fully_stored
         )
         self.registry_ids_by_content: DataLoader[int, list[int]] = _loader(
-            pool, versions.registry_ids_by_content
+            executor, versions.registry_ids_by_content
         )
         self.aliases_by_version: DataLoader[int, list[str]] = _loader(
-            pool, versions.aliases_by_version
+            executor, versions.aliases_by_version
         )
-        self.tags_by_version: DataLoader[int, list[str]] = _loader(pool, versions.tags_by_version)
+        self.tags_by_version: DataLoader[int, list[str]] = _loader(
+            executor, versions.tags_by_version
+        )
         self.aliases_by_collection: DataLoader[int, list[tuple[str, int]]] = _loader(
-            pool, versions.aliases_by_collection
+            executor, versions.aliases_by_collection
         )
         self.alias_periods_by_version: DataLoader[int, list[AliasPeriod]] = _loader(
-            pool, history.alias_periods_by_version
+            executor, history.alias_periods_by_version
         )
         self.alias_holder_as_of: DataLoader[tuple[int, str, datetime], int | None] = _loader(
-            pool, history.alias_holders_as_of
+            executor, history.alias_holders_as_of
         )
         self.automation_by_id: DataLoader[int, Automation | None] = _loader(
-            pool, automations.automations_by_id
+            executor, automations.automations_by_id
         )
         self.delivery_by_id: DataLoader[int, Delivery | None] = _loader(
-            pool, automations.deliveries_by_id
+            executor, automations.deliveries_by_id
         )
         self.attempts_by_delivery: DataLoader[int, list[DeliveryAttempt]] = _loader(
-            pool, automations.attempts_by_delivery
+            executor, automations.attempts_by_delivery
         )
-        self.project_by_id: DataLoader[int, Project | None] = _loader(pool, runs.projects_by_id)
+        self.project_by_id: DataLoader[int, Project | None] = _loader(executor, runs.projects_by_id)
         self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = _loader(
-            pool, runs.projects_by_organization_name
+            executor, runs.projects_by_organization_name
         )
-        self.run_by_id: DataLoader[int, Run | None] = _loader(pool, runs.runs_by_id)
+        self.run_by_id: DataLoader[int, Run | None] = _loader(executor, runs.runs_by_id)
         self.run_by_project_name: DataLoader[tuple[int, str], Run | None] = _loader(
-            pool, runs.runs_by_project_name
+            executor, runs.runs_by_project_name
         )
         self.page: DataLoader[PageKey, Page[Any]] = DataLoader(load_fn=self._load_pages)
         self.count: DataLoader[CountKey, int] = DataLoader(load_fn=self._load_counts)
@@ -157,7 +162,9 @@ class Loaders:
         results: dict[PageKey, Page[Any]] = {}
         for (spec, request, filter_value, search), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            pages = await fetch_pages(self.pool, spec, unique_ids, request, filter_value, search)
+            pages = await fetch_pages(
+                self.executor, spec, unique_ids, request, filter_value, search
+            )
             for parent_id, page in zip(unique_ids, pages, strict=True):
                 results[(spec, parent_id, request, filter_value, search)] = page
         return [results[key] for key in keys]
@@ -169,7 +176,7 @@ class Loaders:
         results: dict[CountKey, int] = {}
         for (spec, filter_value, search), parent_ids in groups.items():
             unique_ids = list(dict.fromkeys(parent_ids))
-            counts = await fetch_counts(self.pool, spec, unique_ids, filter_value, search)
+            counts = await fetch_counts(self.executor, spec, unique_ids, filter_value, search)
             for parent_id, count in zip(unique_ids, counts, strict=True):
                 results[(spec, parent_id, filter_value, search)] = count
         return [results[key] for key in keys]

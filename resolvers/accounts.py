@@ -8,10 +8,8 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-import asyncpg
-
 from db import accounts, organizations
-from db.pool import Connection
+from db.pool import Connection, Executor
 from db.records import ApiKey, Organization, User
 from resolvers import authorization, validation
 from resolvers.context import Context, Principal
@@ -37,11 +35,11 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
+async def authenticate(reads: Executor, key: str) -> Principal | None:
     """The principal behind a bearer key, or None for an unknown or revoked one."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    found = await accounts.principal_by_key_hash(pool, hash_key(key))
+    found = await accounts.principal_by_key_hash(reads, hash_key(key))
     return None if found is None else _principal(found)
 
 
@@ -51,7 +49,7 @@ async def refresh_principal(ctx: Context) -> None:
     key_id = ctx.principal.key_id
     if key_id is None:
         return
-    found = await accounts.principal_by_key_id(ctx.pool, key_id)
+    found = await accounts.principal_by_key_id(ctx.reads, key_id)
     if found is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "the API key was revoked")
     ctx.principal = _principal(found)
@@ -82,7 +80,7 @@ async def users_by_id(ctx: Context, ids: Sequence[int]) -> list[User | None]:
 
 async def visible_user_by_name(ctx: Context, name: str) -> User | None:
     """A user by name, when the caller shares an organization with them (or is them)."""
-    found = await accounts.user_by_name(ctx.pool, name)
+    found = await accounts.user_by_name(ctx.reads, name)
     if found is None or found.id == ctx.principal.user.id:
         return found
     return found if await authorization.can_view_user(ctx, found) else None
@@ -98,11 +96,11 @@ async def users_matching(ctx: Context, text: str) -> list[User]:
     if not storable(text) or len(text) > MAX_USER_NAME:
         return []
     organization_ids = sorted(ctx.principal.organization_roles)
-    return await accounts.users_matching(ctx.pool, text, organization_ids, MAX_USERS_MATCHING)
+    return await accounts.users_matching(ctx.reads, text, organization_ids, MAX_USERS_MATCHING)
 
 
 async def viewer_api_keys(ctx: Context) -> list[ApiKey]:
-    return await accounts.api_keys_of_user(ctx.pool, ctx.principal.user.id)
+    return await accounts.api_keys_of_user(ctx.reads, ctx.principal.user.id)
 
 
 async def api_keys_by_id(ctx: Context, ids: Sequence[int]) -> list[ApiKey | None]:
@@ -122,7 +120,7 @@ async def create_service_account(
     label(display_name or "-", "display name", "displayName")
     org = await require_organization(ctx, organization)
     authorization.require_organization_role(ctx, org.id, "ADMIN", "creating service accounts")
-    if await accounts.user_by_name(ctx.pool, name) is not None:
+    if await accounts.user_by_name(ctx.reads, name) is not None:
         raise DomainError(ErrorCode.NAME_TAKEN, f"user name '{name}' is taken", ("name",))
     async with ctx.transaction() as conn:
         created = await create_user_txn(conn, name, display_name or "", "SERVICE")
@@ -153,7 +151,7 @@ async def create_api_key(ctx: Context, name: str, user_id: int | None) -> tuple[
 
 async def revoke_api_key(ctx: Context, key_id: int) -> ApiKey:
     """Revokes a key at once: the next request with it is refused."""
-    (key,) = await accounts.api_keys_by_id(ctx.pool, [key_id])
+    (key,) = await accounts.api_keys_by_id(ctx.reads, [key_id])
     if key is None:
         raise not_found("API key not found", ("keyId",))
     try:

@@ -73,7 +73,7 @@ def sequences_of(
 
 
 async def sequence_types(ctx: Context, project: Project) -> list[str]:
-    return await collections.sequence_types(ctx.pool, project.id)
+    return await collections.sequence_types(ctx.reads, project.id)
 
 
 async def require_sequence(ctx: Context, sequence_id: int, field: str) -> Collection:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from db.loaders import Loaders
-from db.pool import Connection
+from db.pool import Connection, Executor, RequestConnection
 from db.records import User
 from resolvers.throttle import Throttle
 from resolvers.webhooks import WebhookPolicy
@@ -48,13 +48,22 @@ class Context:
     # Set by every authorization check; a mutation that finishes without one is a bug.
     authorization_checked: bool = False
 
+    @property
+    def reads(self) -> Executor:
+        """Where the request's reads run: its own connection (or the pool, for an operation of
+        a long-lived WebSocket session)."""
+        return self.loaders.executor
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """The one transaction of a write. It refuses to start before an authorization check,
         and clears the request's loaders after it commits, so that what the write returns is
-        read as it is now."""
+        read as it is now. The request's reading connection goes back to the pool first, so
+        that a request holds one connection at a time and writers cannot starve each other."""
         if not self.authorization_checked:
             raise AuthorizationNotChecked("a write started without an authorization check")
+        if isinstance(self.reads, RequestConnection):
+            await self.reads.release()
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
         self.loaders.clear_all()

@@ -257,7 +257,7 @@ async def prepare_artifact_files(
         organization_id = found.organization_id
     authorization.require_organization_role(ctx, organization_id, "MEMBER", "uploading files")
     # Only the organization's own bytes count: knowing a digest reaches no one else's.
-    stored = await blobs.held_blobs(ctx.pool, [d for _, d, _ in entries], organization_id)
+    stored = await blobs.held_blobs(ctx.reads, [d for _, d, _ in entries], organization_id)
     part_count = sum(
         -(-size // part_bytes_for(size, transfers.part_bytes))
         for _, digest, size in entries
@@ -581,7 +581,7 @@ async def download_url_by_md5(
     if not _MD5.fullmatch(md5):
         raise not_found(f"{md5[:40]!r} is not the MD5 of a file", ("md5",))
     found = await collection_named(ctx, organization, project, collection)
-    file = await blobs.file_in_collection_by_md5(ctx.pool, found.id, md5, name)
+    file = await blobs.file_in_collection_by_md5(ctx.reads, found.id, md5, name)
     if file is None:
         raise not_found(f"no file {name[:200]!r} with these bytes in '{found.name}'", ("md5",))
     url = await download_url(ctx, file)

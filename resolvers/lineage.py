@@ -76,7 +76,7 @@ async def _graph(
     not see: they do not exist for the caller, so neither do the edges that lead to them."""
     depth, nodes = _limits(max_depth, max_nodes)
     walked = await lineage.walk(
-        ctx.pool,
+        ctx.reads,
         start_kind,
         start_id,
         downstream=direction in ("DOWNSTREAM", "BOTH"),
@@ -142,7 +142,7 @@ async def run_graph(
 
 async def impact(ctx: Context, graph: LineageGraph) -> list[ArtifactVersion]:
     """The registry versions the caller may see that point at any artifact of the graph."""
-    found = await registry_versions_of_contents(ctx.pool, graph.content_ids)
+    found = await registry_versions_of_contents(ctx.reads, graph.content_ids)
     visible = await asyncio.gather(*(authorization.can_view(ctx, v) for v in found))
     return [v for v, seen in zip(found, visible, strict=True) if seen]
 

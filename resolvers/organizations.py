@@ -66,7 +66,7 @@ async def viewer_organizations(ctx: Context) -> list[Organization]:
 
 async def viewer_teams(ctx: Context) -> list[Team]:
     """The teams the caller belongs to, in every organization."""
-    return await organizations.teams_of_user(ctx.pool, ctx.principal.user.id)
+    return await organizations.teams_of_user(ctx.reads, ctx.principal.user.id)
 
 
 async def viewer_team_by_name(ctx: Context, name: str) -> Team | None:
@@ -74,7 +74,7 @@ async def viewer_team_by_name(ctx: Context, name: str) -> Team | None:
     if not storable(name):
         return None
     found = await organizations.teams_named(
-        ctx.pool, name, sorted(ctx.principal.organization_roles)
+        ctx.reads, name, sorted(ctx.principal.organization_roles)
     )
     if len(found) > 1:
         raise DomainError(
@@ -147,7 +147,7 @@ async def require_members(
     ctx: Context, organization_id: int, user_ids: Sequence[int], field: str
 ) -> None:
     """Refuses user ids that are not members of the organization (as not found)."""
-    found = await organizations.members_among(ctx.pool, organization_id, user_ids)
+    found = await organizations.members_among(ctx.reads, organization_id, user_ids)
     if missing := [u for u in user_ids if u not in found]:
         raise not_found(
             f"{len(missing)} of the users are not members of the organization", (field,)
@@ -187,7 +187,7 @@ async def add_organization_member(
     role_name(role, ORGANIZATION_ROLES, "role")
     org = await require_organization(ctx, organization)
     authorization.require_organization_role(ctx, org.id, "ADMIN", "managing organization members")
-    user = await account_rows.user_by_name(ctx.pool, user_name)
+    user = await account_rows.user_by_name(ctx.reads, user_name)
     if user is None or not await authorization.may_add_directly(ctx, user):
         # The same answer whether or not the name exists: adding does not probe for accounts.
         raise not_found(
@@ -362,7 +362,7 @@ def viewer_invitations(ctx: Context) -> ListQuery[Invitation]:
 
 
 async def invitations_by_id(ctx: Context, ids: Sequence[int]) -> list[Invitation | None]:
-    found = await organizations.invitations_by_id(ctx.pool, ids)
+    found = await organizations.invitations_by_id(ctx.reads, ids)
     return [i if authorization.can_view_invitation(ctx, i) else None for i in found]
 
 
@@ -405,7 +405,7 @@ async def invite_organization_member(
 
 
 async def _pending_invitation(ctx: Context, invitation_id: int) -> Invitation:
-    (found,) = await organizations.invitations_by_id(ctx.pool, [invitation_id])
+    (found,) = await organizations.invitations_by_id(ctx.reads, [invitation_id])
     if found is None:
         raise authorization.invitation_not_found()
     return found

@@ -329,7 +329,7 @@ async def update_registry_member_role(
     validation.role_name(role, REGISTRY_ROLES, "role")
     found = await require_registry(ctx, registry_id)
     await authorization.require_registry_role(ctx, found, "ADMIN", "managing registry members")
-    current = await registries.direct_role(ctx.pool, found.id, user_id=user_id, team_id=team_id)
+    current = await registries.direct_role(ctx.reads, found.id, user_id=user_id, team_id=team_id)
     if current is None:
         raise not_found("that user or team has no role in this registry", ("userId",))
     async with ctx.transaction() as conn:

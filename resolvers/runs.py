@@ -532,7 +532,7 @@ async def prepare_run_files(
                 f"files[{position}]: the name {file_name[:80]!r} {problem}", "files"
             )
     wanted = list(dict.fromkeys(names))
-    others = await runs.count_other_run_files(ctx.pool, found.id, wanted)
+    others = await runs.count_other_run_files(ctx.reads, found.id, wanted)
     if others + len(wanted) > MAX_RUN_FILES:
         raise validation.invalid(
             f"a run keeps at most {MAX_RUN_FILES} files; this one has {others} others", "files"
@@ -568,7 +568,7 @@ async def history_sample(
         raise validation.invalid(
             f"`samples` must be from 1 to {MAX_HISTORY_SAMPLES}, not {samples}", "samples"
         )
-    rows = await runs.history_sample(ctx.pool, found.id, samples)
+    rows = await runs.history_sample(ctx.reads, found.id, samples)
     if keys is None:
         return rows
     wanted, measured = list(keys), set(keys[1:])
@@ -581,4 +581,4 @@ async def history_sample(
 
 async def last_history_line(ctx: Context, found: Run) -> dict[str, Any] | None:
     """The run's last history line: where a resumed run goes on from."""
-    return await runs.last_history_line(ctx.pool, found.id)
+    return await runs.last_history_line(ctx.reads, found.id)

@@ -134,7 +134,7 @@ async def create_artifact(
 
 async def pending_upload(ctx: Context, upload_id: int) -> ArtifactUpload:
     """A pending upload the caller may log to."""
-    return _loggable(ctx, await uploads.upload(ctx.pool, upload_id))
+    return _loggable(ctx, await uploads.upload(ctx.reads, upload_id))
 
 
 def _loggable(ctx: Context, found: ArtifactUpload | None) -> ArtifactUpload:
@@ -245,7 +245,7 @@ async def prepare_artifact_files(
     expires = transfers.expiry()
     held_by: dict[int, set[str]] = {}
     for org_id in {p.organization_id for p in pending.values()}:
-        held = await blobs.held_blobs_by_md5(ctx.pool, md5s, org_id)
+        held = await blobs.held_blobs_by_md5(ctx.reads, md5s, org_id)
         held_by[org_id] = {md5 for md5, _ in held}
     prepared = []
     for spec, md5 in zip(specs, md5s, strict=True):
@@ -288,7 +288,7 @@ async def receive_by_md5(
 async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
     """Makes the pending artifact a version of its artifact, once its manifest and every file
     it lists have arrived; committing one that was committed already answers its version."""
-    pending = await uploads.upload(ctx.pool, upload_id)
+    pending = await uploads.upload(ctx.reads, upload_id)
     if pending is None:
         return await _committed(ctx, upload_id)
     found = _loggable(ctx, pending)
@@ -299,7 +299,7 @@ async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
             ("artifactID",),
         )
     entries = await _manifest_entries(ctx, found.manifest_sha256)
-    files = await _stored_files(ctx.pool, entries, found.organization_id)
+    files = await _stored_files(ctx.reads, entries, found.organization_id)
     project = await ctx.loaders.project_by_id.load(found.project_id)
     sequence = await ctx.loaders.collection_by_id.load(found.sequence_id)
     run = None if found.run_id is None else await ctx.loaders.run_by_id.load(found.run_id)
@@ -330,8 +330,8 @@ async def commit_artifact(ctx: Context, upload_id: int) -> ArtifactVersion:
 async def _committed(ctx: Context, upload_id: int) -> ArtifactVersion:
     """The version an upload committed into (a commit answered again, or one that another
     request made meanwhile), read afresh; refused when there is none."""
-    version_id = await uploads.committed_as(ctx.pool, upload_id) or upload_id
-    [found] = await versions.versions_by_id(ctx.pool, [version_id])
+    version_id = await uploads.committed_as(ctx.reads, upload_id) or upload_id
+    [found] = await versions.versions_by_id(ctx.reads, [version_id])
     if found is None or not authorization.can_view_organization(ctx, found.organization_id):
         raise not_found("no artifact of this ID is being logged", ("artifactID",))
     authorization.require_organization_role(
@@ -419,7 +419,7 @@ async def artifact_version_id(ctx: Context, artifact_id: int) -> int:
     statement beyond the lookup that follows it."""
     if await ctx.loaders.version_by_id.load(artifact_id) is not None:
         return artifact_id
-    return await uploads.committed_as(ctx.pool, artifact_id) or artifact_id
+    return await uploads.committed_as(ctx.reads, artifact_id) or artifact_id
 
 
 async def client_id_mapping(ctx: Context, client_id: str) -> int | None:
@@ -427,7 +427,7 @@ async def client_id_mapping(ctx: Context, client_id: str) -> int | None:
     may see it."""
     if not validation.storable(client_id) or len(client_id) > 128:
         return None
-    found = await uploads.id_by_client_id(ctx.pool, client_id)
+    found = await uploads.id_by_client_id(ctx.reads, client_id)
     if found is None:
         return None
     organization_id = found[1]

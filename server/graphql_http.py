@@ -38,6 +38,7 @@ from strawberry.types.graphql import OperationType
 
 from db import json_values
 from db.loaders import Loaders
+from db.pool import Executor, RequestConnection
 from resolvers.accounts import authenticate
 from resolvers.context import Context, Principal
 from resolvers.files import Transfers
@@ -320,10 +321,17 @@ class GraphQLEndpoint:
         self.transfers = transfers
         self.public_url = public_url.rstrip("/")
 
-    def context(self, principal: Principal, request_id: str, connection: HTTPConnection) -> Context:
+    def context(
+        self,
+        principal: Principal,
+        request_id: str,
+        connection: HTTPConnection,
+        reads: Executor | None = None,
+    ) -> Context:
+        """A context whose reads run on `reads` (a request's own connection), else on the pool."""
         return Context(
             pool=self.pool,
-            loaders=Loaders(self.pool),
+            loaders=Loaders(self.pool if reads is None else reads),
             principal=principal,
             request_id=request_id,
             webhook_policy=self.webhook_policy,
@@ -357,22 +365,30 @@ class GraphQLEndpoint:
                 RequestRefused(406, f"accept {GRAPHQL_RESPONSE_JSON} or {JSON}", "NOT_ACCEPTABLE"),
                 JSON,
             )
+        reads = RequestConnection(self.pool)
         try:
-            return await self._answer(request, request_id, media_type, seen)
+            return await self._answer(request, request_id, media_type, seen, reads)
         except Exception:
             # A fault outside execution (the database gone while authenticating, an answer
             # that cannot be written): masked like any other, never the traceback's text.
             logger.exception("request %s: internal error", request_id)
             return internal_error(request_id, media_type)
+        finally:
+            await reads.release()
 
     async def _answer(
-        self, request: Request, request_id: str, media_type: str, seen: Seen
+        self,
+        request: Request,
+        request_id: str,
+        media_type: str,
+        seen: Seen,
+        reads: RequestConnection,
     ) -> Response:
         try:
             params = await read_params(request, self.max_body_bytes)
             seen.operation = params.operation_name
             key = self.credentials.read(request)
-            principal = None if key is None else await authenticate(self.pool, key)
+            principal = None if key is None else await authenticate(reads, key)
             if principal is None:
                 raise RequestRefused(
                     401,
@@ -404,7 +420,7 @@ class GraphQLEndpoint:
                     problem,
                     "GRAPHQL_VALIDATION_FAILED",
                 )
-            context = self.context(principal, request_id, request)
+            context = self.context(principal, request_id, request, reads)
             allowed = (
                 {OperationType.QUERY}
                 if request.method == "GET"

@@ -93,14 +93,6 @@ async def pool(
 
 
 @pytest.fixture(scope="session")
-async def pool_reset(pool: asyncpg.Pool) -> str:
-    """The query asyncpg's pool sends whenever a connection goes back to it: housekeeping that
-    statement counts leave out."""
-    async with pool.acquire() as conn:
-        return conn.get_reset_query()
-
-
-@pytest.fixture(scope="session")
 async def demo(pool: asyncpg.Pool, blob_store: BlobStore) -> dict[str, str]:
     """The demo organization `acme`, with an API key per user: ada (admin), bob (member),
     cy (viewer), and dora, who belongs to another organization only."""

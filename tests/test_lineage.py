@@ -1278,14 +1278,12 @@ Measure = Callable[[BulkGraph, str, dict[str, Any]], Awaitable[tuple[int, Any]]]
 
 
 @pytest.fixture
-def measure(
-    client: httpx.AsyncClient, statement_counter: StatementCounter, pool_reset: str
-) -> Measure:
+def measure(client: httpx.AsyncClient, statement_counter: StatementCounter) -> Measure:
     """The app's statements for one request on a bulk graph (by its member), and its data."""
 
     async def measure(graph: BulkGraph, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
         client_of_graph = GraphQLClient(client, graph.key)
-        return await count_request(client_of_graph, statement_counter, pool_reset, query, variables)
+        return await count_request(client_of_graph, statement_counter, query, variables)
 
     return measure
 

@@ -432,7 +432,6 @@ async def test_statements_do_not_depend_on_how_many_versions_match(
     search_world: SearchWorld,
     client: httpx.AsyncClient,
     statement_counter: StatementCounter,
-    pool_reset: str,
 ) -> None:
     admin = as_(search_world, client, "admin")
     query = """query($org: String, $first: Int, $filter: ArtifactVersionFilter) {
@@ -449,7 +448,6 @@ async def test_statements_do_not_depend_on_how_many_versions_match(
         count, data = await count_request(
             admin,
             statement_counter,
-            pool_reset,
             query,
             {"org": search_world.org.name, "first": first, "filter": broad},
         )

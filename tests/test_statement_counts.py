@@ -109,10 +109,6 @@ class World:
     member_id: int
     small: Org
     large: Org
-    # What asyncpg's pool sends when a connection goes back to it (`SELECT
-    # pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`): once per checkout, so once
-    # per loader batch. Housekeeping, not the app's statements: counted apart.
-    pool_reset: str
 
 
 async def _files(conn: Any, project: Project, count: int, seed: str) -> list[FileEntry]:
@@ -179,14 +175,14 @@ async def _build(conn: Any, name: str, n: int, member: User) -> Org:
 
 
 @pytest.fixture(scope="module")
-async def world(pool: asyncpg.Pool, pool_reset: str) -> World:
+async def world(pool: asyncpg.Pool) -> World:
     async with pool.acquire() as conn, conn.transaction():
         member = await create_user_txn(conn, "statement-counter", "Member of both")
         small = await _build(conn, "counts-small", 1, member)
         large = await _build(conn, "counts-large", N, member)
         key = await create_api_key_txn(conn, member.name, key_name="counts")
     assert len(large.versions) == N**3
-    return World(key=key, member_id=member.id, small=small, large=large, pool_reset=pool_reset)
+    return World(key=key, member_id=member.id, small=small, large=large)
 
 
 async def count_statements(
@@ -201,7 +197,7 @@ async def count_statements(
     """The app's statements for one request by the member (to the W&B dialect with `wandb`),
     and its data."""
     client = GraphQLClient(http, world.key, wandb=wandb)
-    return await count_request(client, counter, world.pool_reset, query, variables)
+    return await count_request(client, counter, query, variables)
 
 
 def _objects(data: Any) -> int:

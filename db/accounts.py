@@ -60,6 +60,10 @@ async def users_matching(
     return [from_record(User, row) for row in rows]
 
 
+# Where the triggers of migration 0011 announce that a user's keys, details or memberships
+# changed (the payload: the user's id), for processes that keep verified keys.
+PRINCIPALS_CHANNEL = "cairn_principals"
+
 _SELECT_PRINCIPAL = f"""
 SELECT k.id AS key_id, {USER_COLUMNS},
        (k.last_used_at IS NULL

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from db import accounts, organizations
@@ -35,11 +37,81 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def authenticate(reads: Executor, key: str) -> Principal | None:
+class VerifiedKeys:
+    """Keys this process has verified, with their user and the user's organization roles, so
+    that a request does not pay a statement to authenticate.
+
+    They are trusted only while the process listens for the database's notices of changed keys,
+    users and memberships (`db.accounts.PRINCIPALS_CHANNEL`, sent by triggers whichever process
+    made the change): a notice forgets that user's keys; a lost listener forgets every key and
+    stops the trust until it listens again. An entry lapses after `seconds`, when the key is read
+    again and its use recorded (once a minute). At most `max_keys` are kept, the least recently
+    used going first; unknown keys are never kept."""
+
+    def __init__(self, max_keys: int = 10_000, seconds: float = 60.0) -> None:
+        self.max_keys = max_keys
+        self.seconds = seconds
+        self.trusted = False
+        self._keys: OrderedDict[bytes, tuple[accounts.KeyHolder, float]] = OrderedDict()
+        # Changes with every notice: a key read before one must not be kept after it.
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, key_hash: bytes) -> accounts.KeyHolder | None:
+        if not self.trusted:
+            return None
+        entry = self._keys.get(key_hash)
+        if entry is None:
+            return None
+        holder, lapses_at = entry
+        if time.monotonic() >= lapses_at:
+            del self._keys[key_hash]
+            return None
+        self._keys.move_to_end(key_hash)
+        return holder
+
+    def keep(self, key_hash: bytes, holder: accounts.KeyHolder, generation: int) -> None:
+        """Keeps a key read at `generation`, unless something changed since."""
+        if not self.trusted or generation != self.generation:
+            return
+        self._keys[key_hash] = (holder, time.monotonic() + self.seconds)
+        self._keys.move_to_end(key_hash)
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def forget_user(self, notice: str) -> None:
+        """A notice: the user it names changed. One that names no user forgets everyone."""
+        self.generation += 1
+        try:
+            user_id = int(notice)
+        except ValueError:
+            self._keys.clear()
+            return
+        for key_hash in [k for k, (h, _) in self._keys.items() if h.user.id == user_id]:
+            del self._keys[key_hash]
+
+    def trust(self, listening: bool) -> None:
+        """Whether notices are heard now; either way, what was kept before is forgotten."""
+        self.generation += 1
+        self._keys.clear()
+        self.trusted = listening
+
+
+async def authenticate(
+    reads: Executor, key: str, verified: VerifiedKeys | None = None
+) -> Principal | None:
     """The principal behind a bearer key, or None for an unknown or revoked one."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
-    found = await accounts.principal_by_key_hash(reads, hash_key(key))
+    key_hash = hash_key(key)
+    found = None if verified is None else verified.get(key_hash)
+    if found is None:
+        generation = 0 if verified is None else verified.generation
+        found = await accounts.principal_by_key_hash(reads, key_hash)
+        if found is not None and verified is not None:
+            verified.keep(key_hash, found, generation)
     return None if found is None else _principal(found)
 
 

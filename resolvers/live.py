@@ -1,6 +1,7 @@
 """Live registry events for subscriptions. One listening connection per process receives every
 NOTIFY on the events channel (from this process or any other on the same database) and fans it
-out to the process's subscribers, each of whom sees only what they may."""
+out to the process's subscribers, each of whom sees only what they may. The same connection
+hears which users' keys, details or memberships changed, for the process's verified keys."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from db.accounts import PRINCIPALS_CHANNEL
 from db.automations import EVENTS_CHANNEL
-from resolvers.accounts import refresh_principal
+from resolvers.accounts import VerifiedKeys, refresh_principal
 from resolvers.context import Context
 from resolvers.errors import not_found
 from resolvers.events import RegistryEvent
@@ -42,10 +44,12 @@ class EventHub:
     """Holds one pooled connection that LISTENs for events. When it is lost (the database
     restarted, the backend was terminated, the network cut), the hub reconnects with backoff
     and listens again; subscribers stay subscribed, and miss only what was announced while
-    nothing listened. `listening` says whether it listens now, for readiness."""
+    nothing listened. `listening` says whether it listens now, for readiness. `verified` keys
+    are trusted exactly while it listens."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, verified: VerifiedKeys | None = None) -> None:
         self.pool = pool
+        self.verified = verified
         self._subscribers: set[asyncio.Queue[RegistryEvent]] = set()
         self._connection: asyncpg.pool.PoolConnectionProxy | None = None
         self._lost = asyncio.Event()
@@ -71,20 +75,37 @@ class EventHub:
     async def _listen(self) -> None:
         connection = await self.pool.acquire()
         lost = asyncio.Event()
+
+        def on_lost(_connection: object) -> None:
+            self._distrust()
+            lost.set()
+
         try:
-            connection.add_termination_listener(lambda _connection: lost.set())
+            connection.add_termination_listener(on_lost)
             await connection.add_listener(EVENTS_CHANNEL, self._on_notice)
+            if self.verified is not None:
+                await connection.add_listener(PRINCIPALS_CHANNEL, self._on_principal_notice)
         except BaseException:
             await self.pool.release(connection)
             raise
         self._connection, self._lost = connection, lost
+        if self.verified is not None:
+            self.verified.trust(True)
+
+    def _distrust(self) -> None:
+        if self.verified is not None:
+            self.verified.trust(False)
 
     async def _drop(self) -> None:
+        self._distrust()
         connection, self._connection = self._connection, None
         if connection is None:
             return
         with contextlib.suppress(Exception):
             await connection.remove_listener(EVENTS_CHANNEL, self._on_notice)
+        if self.verified is not None:
+            with contextlib.suppress(Exception):
+                await connection.remove_listener(PRINCIPALS_CHANNEL, self._on_principal_notice)
         with contextlib.suppress(Exception):
             await self.pool.release(connection)
 
@@ -123,8 +144,15 @@ class EventHub:
             try:
                 await connection.execute("SELECT 1", timeout=PROBE_EVERY)
             except _CONNECTION_ERRORS:
+                self._distrust()
                 self._lost.set()
                 return
+
+    def _on_principal_notice(
+        self, _conn: object, _pid: int, _channel: str, payload: object
+    ) -> None:
+        assert self.verified is not None
+        self.verified.forget_user(str(payload))
 
     def _on_notice(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:

@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from db.migrate import MigrationError, pending_migrations
 from db.pool import create_pool
+from resolvers.accounts import VerifiedKeys
 from resolvers.files import Transfers
 from resolvers.live import EventHub
 from schema.wandb.schema import wandb_schema
@@ -60,6 +61,8 @@ def create_app(
 ) -> Starlette:
     """The app serves from `pool` when given (tests), else opens one on `database_url`."""
     endpoints: dict[str, GraphQLEndpoint] = {}
+    # Trusted only while the live-event hub listens for changes (in the lifespan).
+    verified = VerifiedKeys()
     throttle = settings.throttle()
     store = blob_store(settings)
 
@@ -80,9 +83,13 @@ def create_app(
             transfers,
             settings.public_url,
         )
-        endpoints["graphql"] = GraphQLEndpoint(*shared)
+        endpoints["graphql"] = GraphQLEndpoint(*shared, verified=verified)
         endpoints["wandb"] = GraphQLEndpoint(
-            *shared, schema=wandb_schema, credentials=WANDB_BASIC, path=WANDB_GRAPHQL
+            *shared,
+            schema=wandb_schema,
+            credentials=WANDB_BASIC,
+            path=WANDB_GRAPHQL,
+            verified=verified,
         )
 
     if pool is not None:
@@ -112,7 +119,7 @@ def create_app(
                 todo = await pending_migrations(conn)
             if todo:
                 raise MigrationError(f"{len(todo)} migration(s) pending; run `cairn migrate` first")
-            hub = EventHub(active)
+            hub = EventHub(active, verified)
             await hub.start()
             serve_on(active, hub)
             worker = DeliveryWorker(active, settings.webhook_policy)

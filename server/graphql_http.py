@@ -39,7 +39,7 @@ from strawberry.types.graphql import OperationType
 from db import json_values
 from db.loaders import Loaders
 from db.pool import Executor, RequestConnection
-from resolvers.accounts import authenticate
+from resolvers.accounts import VerifiedKeys, authenticate
 from resolvers.context import Context, Principal
 from resolvers.files import Transfers
 from resolvers.live import EventHub
@@ -309,6 +309,7 @@ class GraphQLEndpoint:
         schema: Schema = schema,
         credentials: Credentials = BEARER,
         path: str = "/graphql",
+        verified: VerifiedKeys | None = None,
     ) -> None:
         self.schema = schema
         self.credentials = credentials
@@ -320,6 +321,7 @@ class GraphQLEndpoint:
         self.throttle = throttle
         self.transfers = transfers
         self.public_url = public_url.rstrip("/")
+        self.verified = verified
 
     def context(
         self,
@@ -388,7 +390,7 @@ class GraphQLEndpoint:
             params = await read_params(request, self.max_body_bytes)
             seen.operation = params.operation_name
             key = self.credentials.read(request)
-            principal = None if key is None else await authenticate(reads, key)
+            principal = None if key is None else await authenticate(reads, key, self.verified)
             if principal is None:
                 raise RequestRefused(
                     401,

@@ -56,7 +56,9 @@ class WebSocketSession:
     async def authenticate(self) -> bool:
         """Checks the key again; False once it is unknown or revoked."""
         self.principal = (
-            None if self.key is None else await authenticate(self.endpoint.pool, self.key)
+            None
+            if self.key is None
+            else await authenticate(self.endpoint.pool, self.key, self.endpoint.verified)
         )
         return self.principal is not None
 

@@ -73,7 +73,7 @@ async def file_stream(endpoint: GraphQLEndpoint, request: Request) -> Response:
 async def _context(endpoint: GraphQLEndpoint, request: Request) -> Context | Response:
     """The caller's context, from the key the SDK sends; or the refusal to send back."""
     key = WANDB_BASIC.read(request)
-    principal = None if key is None else await authenticate(endpoint.pool, key)
+    principal = None if key is None else await authenticate(endpoint.pool, key, endpoint.verified)
     if principal is None:
         return refusal(401, WANDB_BASIC.missing if key is None else "the API key is not valid")
     return endpoint.context(principal, request_id_of(request), request)

@@ -3,6 +3,7 @@ the batched lookups that build them, aligned with the keys asked for."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -13,6 +14,35 @@ import asyncpg
 from db.pool import Executor
 
 T = TypeVar("T")
+
+
+def prefixed(columns: str, prefix: str) -> str:
+    """A column list such as `r.id, r.visibility::text AS visibility, ARRAY(…) AS tags` with
+    each column named `<prefix><name>`, so that the rows of several tables share one result."""
+    items: list[str] = []
+    depth = start = 0
+    for at, char in enumerate(columns):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(columns[start:at])
+            start = at + 1
+    items.append(columns[start:])
+    renamed = []
+    for item in (i.strip() for i in items):
+        named = re.fullmatch(r"(.*)\s+AS\s+(\w+)", item, re.DOTALL)
+        expression, name = named.groups() if named else (item, item.rsplit(".", 1)[-1])
+        renamed.append(f"{expression} AS {prefix}{name}")
+    return ", ".join(renamed)
+
+
+def from_prefixed(cls: type[T], row: asyncpg.Record, prefix: str) -> T | None:
+    """The record of the columns `prefixed` named, or None where an outer join found no row."""
+    if row[prefix + "id"] is None:
+        return None
+    return cls(**{f.name: row[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
 def from_record(cls: type[T], row: asyncpg.Record) -> T:

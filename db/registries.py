@@ -191,14 +191,20 @@ async def registry_ids_with_role(conn: Executor, user_ids: Sequence[int]) -> lis
 
 
 # The best role the user holds directly or through a team (the enum is ordered least to most).
-SELECT_REGISTRY_ROLES = """
-SELECT k.registry_id, k.user_id, greatest(
+def given_role_sql(registry_id: str, user_id: str) -> str:
+    """SQL for a user's role given in a registry, directly or through a team (the highest), or
+    null: of the SQL expressions for the registry's and the user's ids."""
+    return f"""greatest(
     (SELECT ur.role FROM registry_user_roles ur
-     WHERE ur.registry_id = k.registry_id AND ur.user_id = k.user_id),
+     WHERE ur.registry_id = {registry_id} AND ur.user_id = {user_id}),
     (SELECT max(tr.role) FROM registry_team_roles tr
      JOIN team_members tm ON tm.team_id = tr.team_id
-     WHERE tr.registry_id = k.registry_id AND tm.user_id = k.user_id)
-)::text AS role
+     WHERE tr.registry_id = {registry_id} AND tm.user_id = {user_id})
+)::text"""
+
+
+SELECT_REGISTRY_ROLES = f"""
+SELECT k.registry_id, k.user_id, {given_role_sql("k.registry_id", "k.user_id")} AS role
 FROM unnest($1::bigint[], $2::bigint[]) AS k(registry_id, user_id)
 """
 

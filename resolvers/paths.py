@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from db import paths
+from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.validation import folded
+from resolvers.validation import folded, storable
 
 REGISTRY_PREFIX = "wandb-registry-"
 MAX_VERSION_INDEX = 2**31 - 1
@@ -119,3 +121,67 @@ def parse_collection_path(path: str, field: str = "targetPath") -> CollectionPat
             (field,),
         )
     return CollectionPath(parsed.organization, parsed.registry, parsed.collection)
+
+
+async def read_path_at_once(ctx: Context, parsed: ArtifactPath, organization: str) -> None:
+    """Reads every part of a path in one statement and primes the loaders that walking it part
+    by part consults, so that the walk (with its rules and errors) then reads nothing more."""
+    parent = parsed.registry if parsed.registry is not None else parsed.project
+    if not all(storable(part) for part in (organization, parent or "", parsed.collection)):
+        return  # the walk refuses such names without reading
+    user_id = ctx.principal.user.id
+    rows = await paths.path_rows(
+        ctx.reads,
+        organization,
+        registry=parsed.registry,
+        project=parsed.project,
+        collection=parsed.collection,
+        alias=parsed.alias,
+        index=parsed.index,
+        user_id=user_id,
+    )
+    loaders = ctx.loaders
+    loaders.organization_by_name.prime(organization, rows.organization)
+    org = rows.organization
+    if org is None:
+        return
+    loaders.organization_by_id.prime(org.id, org)
+    if parsed.registry is not None:
+        loaders.registry_by_organization_name.prime((org.id, parsed.registry), rows.registry)
+        if rows.registry is None:
+            return
+        registry_id = rows.registry.id
+        loaders.registry_by_id.prime(registry_id, rows.registry)
+        loaders.registry_role.prime((registry_id, user_id), rows.registry_role)
+        loaders.collection_by_registry_name.prime((registry_id, parsed.collection), rows.collection)
+    else:
+        assert parsed.project is not None
+        loaders.project_by_organization_name.prime((org.id, parsed.project), rows.project)
+        if rows.project is None:
+            return
+        loaders.project_by_id.prime(rows.project.id, rows.project)
+        loaders.sequence_by_project_name.prime(
+            (rows.project.id, parsed.collection), rows.collection
+        )
+    if rows.collection is None:
+        return
+    collection_id = rows.collection.id
+    loaders.collection_by_id.prime(collection_id, rows.collection)
+    if parsed.alias is not None:
+        loaders.version_by_collection_alias.prime((collection_id, parsed.alias), rows.version)
+    else:
+        assert parsed.index is not None
+        loaders.version_by_collection_index.prime((collection_id, parsed.index), rows.version)
+    if rows.version is not None:
+        loaders.version_by_id.prime(rows.version.id, rows.version)
+
+
+async def read_version_at_once(ctx: Context, organization: str, parent: str, name: str) -> None:
+    """`read_path_at_once` for a version named `<collection>[:<alias or vN>]` within a registry
+    (`wandb-registry-<name>`) or project `parent`, as the W&B dialect names one. A name that
+    makes no path is left for the walk to refuse."""
+    try:
+        parsed = parse_path(f"{organization}/{parent}/{name}")
+    except DomainError:
+        return
+    await read_path_at_once(ctx, parsed, organization)

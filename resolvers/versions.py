@@ -21,7 +21,7 @@ from resolvers.history import AuditTarget, audit_txn
 from resolvers.organizations import organization as organization_by_id
 from resolvers.organizations import organization_by_name, project_by_name, viewer_organizations
 from resolvers.pages import ListQuery
-from resolvers.paths import ArtifactPath, invalid_path, parse_path
+from resolvers.paths import ArtifactPath, invalid_path, parse_path, read_path_at_once
 from resolvers.registries import registry_in_organization, require_registry
 from resolvers.validation import LATEST, storable
 
@@ -194,6 +194,9 @@ async def version_by_path(
 ) -> ArtifactVersion:
     """Resolves a path to one version, or raises an error naming the part that is wrong."""
     parsed = parse_path(path)
+    named = parsed.organization or default_organization
+    if named is not None:
+        await read_path_at_once(ctx, parsed, named)
     org = await _path_organization(ctx, parsed, default_organization)
     coll = await _path_collection(ctx, parsed, org)
     found = await version_in_collection(ctx, coll.id, alias=parsed.alias, index=parsed.index)

@@ -78,9 +78,10 @@ VERSION_FIELD_COST = {
 BUDGET_VERSION_TREE = BUDGET_VERSIONS + sum(VERSION_FIELD_COST.values())
 # Collection.aliases: the (alias, version) pairs, then the versions they point at.
 COLLECTION_ALIASES_FIELD = 2
-# artifactVersion(path:) { … aliases }: organization, registry, the caller's role there,
-# collection, the version by alias or index; then its aliases.
-BUDGET_VERSION_BY_PATH = AUTH + 2 * LOOKUP + REGISTRY_ROLE + 2 * LOOKUP + FIELD
+# artifactVersion(path:) { … aliases }: the organization, registry, the caller's role there,
+# collection and the version by alias or index, all in one statement; then its aliases.
+PATH_WALK = 1
+BUDGET_VERSION_BY_PATH = AUTH + PATH_WALK + FIELD
 # organization → project(name:) → runs → {inputs (filtered by role), outputs}.
 BUDGET_RUN_LINEAGE = AUTH + LOOKUP + LOOKUP + PAGE + ROLE_FILTER + 2 * PAGE
 # nodes(ids:): one lookup per kind of ID (Collection and ArtifactSequence share a table but are
@@ -499,6 +500,26 @@ async def test_version_by_path(
             client, statement_counter, world, PATH_QUERY, {"path": path}
         )
         assert data["artifactVersion"]["version"]
+        assert count <= BUDGET_VERSION_BY_PATH, statement_counter.dump()
+
+
+WANDB_PATH_QUERY = """query($entity: String!, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) {
+    artifactCollectionMembership(name: $name) { id versionIndex aliases { alias } } } }"""
+
+
+@pytest.mark.parametrize("name", ["model-0:production", "model-0:v0", "model-0"])
+async def test_version_by_name_through_the_wandb_dialect(
+    client: httpx.AsyncClient, statement_counter: StatementCounter, world: World, name: str
+) -> None:
+    """What `wandb.Api().artifact("org/wandb-registry-x/name:alias")` sends: the whole path is
+    read in one statement, however the dialect nests it."""
+    for org in (world.small, world.large):
+        variables = {"entity": org.name, "project": "wandb-registry-custom-0", "name": name}
+        count, data = await count_statements(
+            client, statement_counter, world, WANDB_PATH_QUERY, variables, wandb=True
+        )
+        assert data["project"]["artifactCollectionMembership"]["versionIndex"] >= 0
         assert count <= BUDGET_VERSION_BY_PATH, statement_counter.dump()
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types.nodes import SelectedField
 
 from db import records
 from resolvers import (
@@ -347,12 +348,30 @@ class RegistriesQuery:
     ) -> Project | None:
         if name is None or entity_name is None:
             return None
+        version_name = _version_named_below(info)
+        if version_name is not None:
+            await paths.read_version_at_once(info.context, entity_name, name, version_name)
         organization = await organizations.organization_by_name(info.context, entity_name)
         if organization is None or not authorization.can_view_organization(
             info.context, organization.id
         ):
             return None
         return await project_named(info, organization, name)
+
+
+def _version_named_below(info: Ctx) -> str | None:
+    """The name a `project` selection's `artifactCollectionMembership` or `artifact` asks for
+    (what `wandb.Api().artifact()` sends), so that the whole path can be read at once."""
+    for selected in info.selected_fields:
+        for child in selected.selections:
+            if isinstance(child, SelectedField) and child.name in VERSION_BY_NAME_FIELDS:
+                named = child.arguments.get("name")
+                if isinstance(named, str):
+                    return named
+    return None
+
+
+VERSION_BY_NAME_FIELDS = ("artifactCollectionMembership", "artifact")
 
 
 @strawberry.type(description="A registry role.")

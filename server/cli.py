@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="fill the demo org `acme` first")
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (default 1; about one per core)",
+    )
+    serve.add_argument(
         "--no-worker", action="store_true", help="leave webhook delivery to `cairn worker`"
     )
     _add_data_dir(serve)
@@ -173,8 +179,11 @@ def _seed_demo(url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from server.app import create_app, tune_garbage_collector
+    from server.app import APP_FACTORY, create_app, tune_garbage_collector, worker_environment
+    from server.sockets import NoDelayHttpProtocol
 
+    if args.workers < 1:
+        raise SystemExit(f"cairn serve: --workers must be at least 1, not {args.workers}")
     url = _database(args, migrate_embedded=True)
     require_current_schema(url)
     demo_key = None
@@ -202,14 +211,26 @@ def cmd_serve(args: argparse.Namespace) -> None:
             f"From the wandb SDK: export WANDB_BASE_URL={base}/wandb WANDB_API_KEY={demo_key}",
             file=sys.stderr,
         )
-    app = create_app(settings, database_url=url)
     # uvicorn re-raises the signal that stopped it once it has shut down. Exiting normally on it
     # lets the embedded PostgreSQL be stopped by its exit handler instead of being orphaned.
     signal.signal(signal.SIGTERM, _exit_quietly)
     signal.signal(signal.SIGINT, _exit_quietly)
-    tune_garbage_collector()
     # Cairn's logging for uvicorn's records too; requests are logged by the app, with their ids.
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    served = {
+        "host": args.host,
+        "port": args.port,
+        "http": NoDelayHttpProtocol,
+        "log_config": None,
+        "access_log": False,
+    }
+    if args.workers == 1:
+        tune_garbage_collector()
+        uvicorn.run(create_app(settings, database_url=url), **served)
+        return
+    # Each worker process makes its own app (its pool, listener, delivery worker and collector,
+    # all safe side by side) from what this process resolved, passed in the environment.
+    os.environ.update(worker_environment(settings, url))
+    uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **served)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

@@ -4,6 +4,11 @@ Depth and aliases are measured in one walk of the document, with each fragment m
 however often it is spread, unknown fragments and cycles left to the rules that report them: a
 document cannot make the measuring itself slow or deep. The caches keep small documents only and
 are bounded by the bytes of the documents they hold, not by their number.
+
+A document seen for the first time is often one seen before with other literal values (a script
+that writes a path into its query): when a document of the same shape (every string and number
+literal replaced by its kind) passed validation, only the rules that read literal values run
+again on the new one.
 """
 
 from __future__ import annotations
@@ -15,17 +20,22 @@ from typing import Any
 
 from graphql import (
     BREAK,
+    DeferStreamDirectiveLabel,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
+    OverlappingFieldsCanBeMergedRule,
     SelectionSetNode,
     StringValueNode,
     ValidationContext,
     ValidationRule,
+    ValuesOfCorrectTypeRule,
+    validate,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -134,6 +144,39 @@ class DocumentLimits(ValidationRule):
             context.report_error(GraphQLError(f"{aliases} aliases found. Allowed: {MAX_ALIASES}"))
 
 
+# Literals whose values a document's shape leaves out; booleans, nulls and enum values stay in
+# it, since rules other than those below read them (`@defer(if: false)`, explicit nulls).
+_SHAPELESS = frozenset({"string_value", "int_value", "float_value"})
+
+
+def document_shape(document: DocumentNode) -> str:
+    """The document with every string and number literal replaced by its kind: two documents
+    of one shape differ only in those values."""
+    out: list[str] = []
+
+    def walk(node: Node) -> None:
+        kind = node.kind
+        out.append(kind)
+        if kind in _SHAPELESS:
+            return
+        for key in node.keys:
+            if key == "loc":
+                continue
+            value = getattr(node, key)
+            if isinstance(value, Node):
+                walk(value)
+            elif isinstance(value, tuple | list):
+                out.append("(")
+                for item in value:
+                    walk(item)
+                out.append(")")
+            elif value is not None:
+                out.append(str(value))
+
+    walk(document)
+    return " ".join(out)
+
+
 class DocumentCache(SchemaExtension):
     """Parses and validates each small document once: the parsed document and its validation
     errors are kept, least recently used first out, within CACHE_BUDGET characters. Larger
@@ -142,6 +185,9 @@ class DocumentCache(SchemaExtension):
     # One cache for the process, shared by every request.
     _entries: OrderedDict[str, tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
     _size = 0
+    # The shapes of documents that passed validation (see the module's doc).
+    _valid_shapes: OrderedDict[str, None] = OrderedDict()
+    _shapes_size = 0
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -161,10 +207,20 @@ class DocumentCache(SchemaExtension):
             context.pre_execution_errors = entry[1]
             yield
             return
-        yield
         document = context.graphql_document
-        if query is not None and document is not None and len(query) <= MAX_CACHED_DOCUMENT:
-            self._keep(query, document, list(context.pre_execution_errors or []))
+        if query is None or document is None or len(query) > MAX_CACHED_DOCUMENT:
+            yield
+            return
+        shape = document_shape(document)
+        if shape in self._valid_shapes:
+            self._valid_shapes.move_to_end(shape)
+            schema = context.schema._schema
+            context.pre_execution_errors = validate(schema, document, VALUE_RULES)
+        yield
+        errors = list(context.pre_execution_errors or [])
+        self._keep(query, document, errors)
+        if not errors:
+            self._keep_shape(shape)
 
     @classmethod
     def _keep(cls, query: str, document: DocumentNode, errors: list[GraphQLError]) -> None:
@@ -177,6 +233,16 @@ class DocumentCache(SchemaExtension):
             cls._size -= len(evicted)
 
     @classmethod
+    def _keep_shape(cls, shape: str) -> None:
+        if shape in cls._valid_shapes:
+            return
+        cls._valid_shapes[shape] = None
+        cls._shapes_size += len(shape)
+        while cls._shapes_size > CACHE_BUDGET:
+            evicted, _ = cls._valid_shapes.popitem(last=False)
+            cls._shapes_size -= len(evicted)
+
+    @classmethod
     def held(cls) -> tuple[int, int]:
         """(documents, characters) the cache holds."""
         return len(cls._entries), cls._size
@@ -185,6 +251,8 @@ class DocumentCache(SchemaExtension):
     def clear(cls) -> None:
         cls._entries.clear()
         cls._size = 0
+        cls._valid_shapes.clear()
+        cls._shapes_size = 0
 
 
 def _nul_at(value: Any, path: str) -> str | None:
@@ -214,6 +282,17 @@ class NoNulInLiterals(ValidationRule):
             self.report_error(_nul_error("a string in the document", node))
             return BREAK
         return None
+
+
+# What a document of a shape that passed validation is checked for again: the rules that read
+# literal values (types and ranges, arguments of fields merged under one name, @defer labels,
+# NUL characters).
+VALUE_RULES = (
+    ValuesOfCorrectTypeRule,
+    OverlappingFieldsCanBeMergedRule,
+    DeferStreamDirectiveLabel,
+    NoNulInLiterals,
+)
 
 
 class NoNulInVariables(SchemaExtension):

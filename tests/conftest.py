@@ -23,6 +23,7 @@ from server.demo import seed_demo
 from server.settings import Settings
 from server.settings import blob_store as blob_store_of
 from tests.support.app import asgi_client
+from tests.support.counting import Counting, count_parsing
 from tests.support.databases import new_database
 from tests.support.graphql import GraphQLClient
 from tests.support.s3 import moto_s3
@@ -166,3 +167,9 @@ async def everything(search_world: SearchWorld, app: Any) -> list[dict[str, Any]
     async with asgi_client(app) as http:
         client = GraphQLClient(http, search_world.keys["admin"])
         return await fetch_versions(client, search_world.org.name)
+
+
+@pytest.fixture
+def parsing(monkeypatch: pytest.MonkeyPatch) -> tuple[Counting, Counting]:
+    """Strawberry's parse and validate steps, counted (they run when the caches have nothing)."""
+    return count_parsing(monkeypatch)

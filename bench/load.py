@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from bench.database import BenchDatabase
 from bench.scenario import Scenario, failed, headers
@@ -35,6 +36,8 @@ class LoadResult:
     postgres_cpu_ms_per_request: float | None
     client_cpu_ms_per_request: float
     response_bytes: int
+    # The server process's largest resident memory seen in the window (sampled every 0.25 s).
+    server_peak_rss_mb: float | None = None
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -45,6 +48,14 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 # --- CPU --------------------------------------------------------------------------------------
+
+
+def resident_mb(pid: int) -> float | None:
+    """A process's resident memory in MiB, or None once it is gone."""
+    try:
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except psutil.Error:
+        return None
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -107,6 +118,7 @@ async def drive(
         # Each PostgreSQL backend of the server: its CPU seconds when the window began (0 for
         # one opened in it) and when last seen.
         backend_cpu: dict[int, tuple[float, float]] = {}
+        peak_rss = [0.0]
 
         async def measure() -> None:
             """CPU marks at both ends of the window. The server's PostgreSQL backends are
@@ -121,6 +133,9 @@ async def drive(
             first = True
             while True:
                 last = time.perf_counter() >= stop_at
+                rss = resident_mb(server.process.pid)
+                if rss is not None:
+                    peak_rss[0] = max(peak_rss[0], rss)
                 backends = await postgres_backends(database.admin, database.name)
                 for pid, seconds in cpu_of(backends).items():
                     baseline = backend_cpu[pid][0] if pid in backend_cpu else 0.0
@@ -179,6 +194,7 @@ async def drive(
         postgres_cpu_ms_per_request=None if postgres_cpu is None else round(postgres_cpu, 2),
         client_cpu_ms_per_request=round((end["client"] - begin["client"]) / count * 1000, 2),
         response_bytes=response_bytes,
+        server_peak_rss_mb=round(peak_rss[0], 1) if peak_rss[0] else None,
     )
 
 

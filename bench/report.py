@@ -93,10 +93,10 @@ def load_table(
     ]
     lines = [_row(headings), "|" + "---|" * len(headings)]
     for r in results:
-        count = counts[r.scenario]
+        count = counts.get(r.scenario)
         cells = [
             r.scenario,
-            f"{count.statements} (+{count.pool_resets} pool resets)",
+            "—" if count is None else f"{count.statements} (+{count.pool_resets} pool resets)",
             str(r.concurrency),
             str(r.requests),
             f"{r.p50_ms:g}",

@@ -13,27 +13,34 @@ bench/results.json, and drops the database.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import sys
-from dataclasses import asdict
+from contextlib import AsyncExitStack
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repository, first
     sys.path.insert(0, str(ROOT))
 
-from bench import options  # noqa: E402
+from bench import baseline, options  # noqa: E402
 from bench.database import benchmark_database, migrated  # noqa: E402
-from bench.load import LoadResult, drive_each, warn_of_failures  # noqa: E402
+from bench.load import LoadResult, drive, progress, warn_of_failures  # noqa: E402
 from bench.report import load_table, machine, run_benchmark, server_and_client  # noqa: E402
-from bench.scenario import Scenario, choose  # noqa: E402
+from bench.scenario import Scenario, choose, custom_scenario, graphql_request  # noqa: E402
 from bench.seed import Seeded, Shape, collection_name, registry_name, seed  # noqa: E402
 from bench.server import serving  # noqa: E402
 from bench.statements import StatementCount, count_statements, print_counts  # noqa: E402
 from db.pool import Connection  # noqa: E402
 from schema.nodes import global_id  # noqa: E402
+
+PATH_LITERAL = """query Path { artifactVersion(path: PATH) {
+  id version digest aliases createdBy { name } } }"""
 
 
 def scenarios(seeded: Seeded) -> dict[str, Scenario]:
@@ -53,6 +60,10 @@ def scenarios(seeded: Seeded) -> dict[str, Scenario]:
             "project": f"wandb-registry-{registry_name(r)}",
             "name": f"{collection_name(c)}:production",
         }
+
+    async def path_literal(client: httpx.AsyncClient, rng: random.Random) -> httpx.Response:
+        document = PATH_LITERAL.replace("PATH", json.dumps(path(rng)["path"]))
+        return await client.post("/graphql", json=graphql_request(document, {}))
 
     tree_versions = min(10, shape.registries) * min(20, shape.collections) * min(10, shape.versions)
 
@@ -78,11 +89,35 @@ def scenarios(seeded: Seeded) -> dict[str, Scenario]:
             lambda rng: {"org": org},
         ),
         Scenario(
+            "small-tree",
+            "(a') a small nested read: organization → registries(first: 3) → "
+            "collections(first: 5) → versions(first: 3) { version aliases tags createdBy }",
+            """query SmallTree($org: String!) { organization(name: $org) {
+  registries(first: 3) { nodes { name
+    collections(first: 5) { nodes { name
+      versions(first: 3) { nodes { version aliases tags createdBy { name } } } } } } } } }""",
+            lambda rng: {"org": org},
+        ),
+        Scenario(
+            "collections-100",
+            "(e) a page of 100 collections of a random registry, with their tags and sizes",
+            """query Collections($org: String!, $name: String!) {
+  registry(organization: $org, name: $name) { collections(first: 100) {
+    totalCount nodes { id name type description tags } } } }""",
+            lambda rng: {"org": org, "name": registry_name(rng.randrange(shape.registries))},
+        ),
+        Scenario(
             "path",
             "(b) artifactVersion(path: `acme/wandb-registry-<r>/<c>:production`), random r, c",
             """query Path($path: String!) { artifactVersion(path: $path) {
   id version digest aliases createdBy { name } } }""",
             path,
+        ),
+        custom_scenario(
+            "path-literal",
+            "(b') the lookup of (b) with the path written into the document, as deployment "
+            "scripts send it: a document never seen before on each request",
+            path_literal,
         ),
         Scenario(
             "wandb-path",
@@ -145,7 +180,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     options.add_load(parser)
     parser.add_argument(
         "--scenarios",
-        default="viewer,tree,path,wandb-path,node",
+        default="viewer,small-tree,tree,collections-100,path,path-literal,wandb-path,node",
         help="comma-separated scenarios (default: %(default)s)",
     )
     parser.add_argument(
@@ -155,6 +190,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measured seconds per run of the slow `tree` scenario (default: 30)",
     )
     options.add_server(parser)
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also serve the code at git revision REV (a worktree) on the same database, and "
+        "measure each scenario on it just before this code: rows `<scenario> (before)`",
+    )
     parser.add_argument(
         "--server-gc",
         choices=("default", "tuned"),
@@ -193,20 +235,45 @@ async def prepare(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     shape = options.shape(args)
+    before_root = None if args.baseline is None else baseline.checkout(args.baseline)
     async with benchmark_database(args.database_url, keep=args.keep_database) as database:
         seeded, chosen, counts, explain = await prepare(database.url, shape, args)
+        if before_root is not None:
+            before_counts = baseline.count_baseline_statements(
+                before_root, database.url, seeded.member_key, chosen
+            )
+            counts |= {f"{name} (before)": count for name, count in before_counts.items()}
+            print_counts(before_counts, per_request=False)
         results: list[LoadResult] = []
-        async with serving(database.url, args.pool_size, args.server_gc) as server:
-            for scenario in chosen:
-                results += await drive_each(
-                    server,
-                    database,
-                    scenario,
-                    seeded.member_key,
-                    args.concurrency,
-                    duration=args.tree_duration if scenario.name == "tree" else args.duration,
-                    warmup=args.warmup,
+        async with AsyncExitStack() as servers:
+            server = await servers.enter_async_context(
+                serving(database.url, args.pool_size, args.server_gc)
+            )
+            before = None
+            if before_root is not None:
+                before = await servers.enter_async_context(
+                    serving(database.url, args.pool_size, args.server_gc, before_root)
                 )
+            for scenario in chosen:
+                duration = args.tree_duration if scenario.name == "tree" else args.duration
+                for concurrency in args.concurrency:
+                    # The baseline's window just before this code's, so that both see the
+                    # machine in the same state.
+                    for served, label in ((before, " (before)"), (server, "")):
+                        if served is None:
+                            continue
+                        result = await drive(
+                            served,
+                            database,
+                            scenario,
+                            seeded.member_key,
+                            concurrency=concurrency,
+                            duration=duration,
+                            warmup=args.warmup,
+                        )
+                        result = replace(result, scenario=scenario.name + label)
+                        print(progress(result), flush=True)
+                        results.append(result)
             warn_of_failures(results, server)
             return {
                 "machine": machine(database.postgres_version),
@@ -217,6 +284,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "rows": seeded.rows,
                 },
                 "settings": {
+                    "baseline": args.baseline,
                     "duration_seconds": args.duration,
                     "tree_duration_seconds": args.tree_duration,
                     "server_gc": args.server_gc,

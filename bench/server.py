@@ -26,12 +26,15 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn serving `bench.app:make_app` on a free port, one process (like `cairn serve`)."""
+    """uvicorn serving `bench.app:make_app` on a free port, one process (like `cairn serve`),
+    from this checkout or another one (`root`: a baseline to compare with)."""
 
-    def __init__(self, database_url: str, pool_size: int, gc_mode: str, log_dir: Path) -> None:
+    def __init__(
+        self, database_url: str, pool_size: int, gc_mode: str, log_dir: Path, root: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / "server.log"
+        self.log_path = log_dir / f"server-{self.port}.log"
         env = {
             **os.environ,
             "CAIRN_BENCH_DATABASE_URL": database_url,
@@ -45,7 +48,7 @@ class Server:
             "--factory",
             "bench.app:make_app",
             "--app-dir",
-            str(ROOT),
+            str(root),
             "--host",
             "127.0.0.1",
             "--port",
@@ -56,7 +59,7 @@ class Server:
         ]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
 
     async def wait_ready(self, within: float = 30.0) -> None:
@@ -86,13 +89,13 @@ class Server:
 
 @asynccontextmanager
 async def serving(
-    database_url: str, pool_size: int, gc_mode: str = "tuned"
+    database_url: str, pool_size: int, gc_mode: str = "tuned", root: Path = ROOT
 ) -> AsyncIterator[Server]:
-    """The server on the benchmark database, ready; stopped on the way out. Its log goes to a
-    fresh temporary directory. `gc_mode` "tuned" is what `cairn serve` does; "default" keeps
-    Python's garbage collector settings."""
+    """The server (of the checkout at `root`) on the benchmark database, ready; stopped on the
+    way out. Its log goes to a fresh temporary directory. `gc_mode` "tuned" is what `cairn
+    serve` does; "default" keeps Python's garbage collector settings."""
     log_dir = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
-    server = Server(database_url, pool_size, gc_mode, log_dir)
+    server = Server(database_url, pool_size, gc_mode, log_dir, root)
     try:
         await server.wait_ready()
         print(f"\nserver pid {server.process.pid} on {server.base_url}", flush=True)

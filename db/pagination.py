@@ -78,6 +78,10 @@ class ListSpec(Generic[T]):
     # An optional condition on a caller-given value, written with `$filter` for the value;
     # applied only when a value is given.
     filter: str | None = None
+    # What `totalCount` counts when neither a filter nor a search narrows the list: the same
+    # rows from fewer tables (joins that every row has, by its foreign keys, left out), so that
+    # the count reads an index rather than joining every row to tables it does not need.
+    count_source: str | None = None
 
 
 CursorValues = tuple[Any, ...]
@@ -327,10 +331,12 @@ async def fetch_counts(
 ) -> list[int]:
     """The number of rows in the list of each parent, aligned with `parent_ids`."""
     params = Parameters(2)
-    where = "".join(f" AND {c}" for c in _conditions(spec, filter_value, search, params))
+    conditions = _conditions(spec, filter_value, search, params)
+    source = spec.source if conditions or spec.count_source is None else spec.count_source
+    where = "".join(f" AND {c}" for c in conditions)
     sql = (
         "SELECT p.parent_id, (SELECT count(*) "
-        f"{spec.source}{where}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
+        f"{source}{where}) AS total FROM unnest($1::bigint[]) AS p(parent_id)"
     )
     rows = await fetch_rows(conn, search is not None, sql, list(parent_ids), *params.values)
     totals = {row["parent_id"]: row["total"] for row in rows}

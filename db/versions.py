@@ -163,6 +163,7 @@ VERSIONS_BY_COLLECTION: ListSpec[ArtifactVersion] = ListSpec(
     keys=(SortKey("v.version_index", "integer"),),
     descending=True,
     record=_version,
+    count_source="FROM artifact_versions v WHERE v.collection_id = p.parent_id",
 )
 
 # Versions across registries (a search scopes them to the registries the caller may see).

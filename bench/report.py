@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,12 +62,26 @@ def _cell(value: float | None) -> str:
     return "n/a" if value is None else f"{value:g}"
 
 
-def _row(cells: list[str]) -> str:
+def markdown_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
 # A column more in the load table, before `errors`: its heading and its cell of a run.
 Column = tuple[str, Callable[[LoadResult], str]]
+
+
+def load_cells(r: LoadResult) -> list[str]:
+    """A load run's columns: concurrency, requests, p50 and p99 ms, req/s, server and
+    PostgreSQL CPU ms per request."""
+    return [
+        str(r.concurrency),
+        str(r.requests),
+        f"{r.p50_ms:g}",
+        f"{r.p99_ms:g}",
+        f"{r.requests_per_second:g}",
+        _cell(r.server_cpu_ms_per_request),
+        _cell(r.postgres_cpu_ms_per_request),
+    ]
 
 
 def load_table(
@@ -91,23 +105,17 @@ def load_table(
         *([extra[0]] if extra else []),
         "errors",
     ]
-    lines = [_row(headings), "|" + "---|" * len(headings)]
+    lines = [markdown_row(headings), "|" + "---|" * len(headings)]
     for r in results:
         count = counts.get(r.scenario)
         cells = [
             r.scenario,
             "—" if count is None else f"{count.statements} (+{count.pool_resets} pool resets)",
-            str(r.concurrency),
-            str(r.requests),
-            f"{r.p50_ms:g}",
-            f"{r.p99_ms:g}",
-            f"{r.requests_per_second:g}",
-            _cell(r.server_cpu_ms_per_request),
-            _cell(r.postgres_cpu_ms_per_request),
+            *load_cells(r),
             *([extra[1](r)] if extra else []),
             str(r.errors),
         ]
-        lines.append(_row(cells))
+        lines.append(markdown_row(cells))
     lines.append("")
     lines.extend(f"- **{s.name}**: {s.description}" for s in chosen)
     return "\n".join(lines)

@@ -29,12 +29,12 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo
     sys.path.insert(0, str(ROOT))
 
 from bench import baseline, options  # noqa: E402
-from bench.database import benchmark_database, migrated  # noqa: E402
+from bench.database import BenchDatabase, benchmark_database, migrated  # noqa: E402
 from bench.load import LoadResult, drive, progress, warn_of_failures  # noqa: E402
 from bench.report import load_table, machine, run_benchmark, server_and_client  # noqa: E402
 from bench.scenario import Scenario, choose, custom_scenario, graphql_request  # noqa: E402
 from bench.seed import Seeded, Shape, collection_name, registry_name, seed  # noqa: E402
-from bench.server import serving  # noqa: E402
+from bench.server import Server, serving  # noqa: E402
 from bench.statements import StatementCount, count_statements, print_counts  # noqa: E402
 from db.pool import Connection  # noqa: E402
 from schema.nodes import global_id  # noqa: E402
@@ -238,33 +238,36 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     before_root = None if args.baseline is None else baseline.checkout(args.baseline)
     async with benchmark_database(args.database_url, keep=args.keep_database) as database:
         seeded, chosen, counts, explain = await prepare(database.url, shape, args)
-        if before_root is not None:
-            before_counts = baseline.count_baseline_statements(
-                before_root, database.url, seeded.member_key, chosen
-            )
-            counts |= {f"{name} (before)": count for name, count in before_counts.items()}
-            print_counts(before_counts, per_request=False)
         results: list[LoadResult] = []
         async with AsyncExitStack() as servers:
+            # (server, its database, label): the baseline's first, if any.
+            runs: list[tuple[Server, BenchDatabase, str]] = []
+            if before_root is not None:
+                copy = await servers.enter_async_context(
+                    baseline.database_copy(database, before_root)
+                )
+                before_counts = baseline.count_baseline_statements(
+                    before_root, copy.url, seeded.member_key, chosen
+                )
+                counts |= {f"{name} (before)": count for name, count in before_counts.items()}
+                print_counts(before_counts, per_request=False)
+                before_server = await servers.enter_async_context(
+                    serving(copy.url, args.pool_size, args.server_gc, before_root)
+                )
+                runs.append((before_server, copy, " (before)"))
             server = await servers.enter_async_context(
                 serving(database.url, args.pool_size, args.server_gc)
             )
-            before = None
-            if before_root is not None:
-                before = await servers.enter_async_context(
-                    serving(database.url, args.pool_size, args.server_gc, before_root)
-                )
+            runs.append((server, database, ""))
             for scenario in chosen:
                 duration = args.tree_duration if scenario.name == "tree" else args.duration
                 for concurrency in args.concurrency:
                     # The baseline's window just before this code's, so that both see the
                     # machine in the same state.
-                    for served, label in ((before, " (before)"), (server, "")):
-                        if served is None:
-                            continue
+                    for served, on, label in runs:
                         result = await drive(
                             served,
-                            database,
+                            on,
                             scenario,
                             seeded.member_key,
                             concurrency=concurrency,

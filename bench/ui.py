@@ -33,7 +33,6 @@ import json
 import random
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,13 @@ if str(ROOT) not in sys.path:  # `python bench/ui.py` puts bench/, not the repos
 from bench import options  # noqa: E402
 from bench.database import benchmark_database, migrated  # noqa: E402
 from bench.load import LoadResult, drive_each, percentile, warn_of_failures  # noqa: E402
-from bench.report import machine, run_benchmark, server_and_client  # noqa: E402
+from bench.report import (  # noqa: E402
+    load_cells,
+    machine,
+    markdown_row,
+    run_benchmark,
+    server_and_client,
+)
 from bench.scenario import Scenario, custom_scenario, failed, headers  # noqa: E402
 from bench.seed import ORGANIZATION, collection_name, registry_name, seed  # noqa: E402
 from bench.server import Server, serving  # noqa: E402
@@ -432,14 +437,6 @@ def page_statements(browsed: PageRun, counts: dict[str, StatementCount]) -> Stat
 # --- the report -------------------------------------------------------------------------------
 
 
-def _cell(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:g}"
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def page_table(
     runs: list[PageRun], statements: dict[str, StatementCount], results: list[LoadResult]
 ) -> str:
@@ -460,7 +457,7 @@ def page_table(
         "PostgreSQL CPU ms/load",
         "errors",
     ]
-    lines = [_row(headings), "|" + "---|" * len(headings)]
+    lines = [markdown_row(headings), "|" + "---|" * len(headings)]
     for browsed in runs:
         count = statements[browsed.page.name]
         page_cells = [
@@ -472,16 +469,10 @@ def page_table(
         ]
         for index, r in enumerate(x for x in results if x.scenario == browsed.page.name):
             lines.append(
-                _row(
+                markdown_row(
                     [
                         *(page_cells if index == 0 else [""] * len(page_cells)),
-                        str(r.concurrency),
-                        str(r.requests),
-                        f"{r.p50_ms:g}",
-                        f"{r.p99_ms:g}",
-                        f"{r.requests_per_second:g}",
-                        _cell(r.server_cpu_ms_per_request),
-                        _cell(r.postgres_cpu_ms_per_request),
+                        *load_cells(r),
                         str(r.errors),
                     ]
                 )

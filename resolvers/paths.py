@@ -139,6 +139,9 @@ async def read_path_at_once(ctx: Context, parsed: ArtifactPath, organization: st
         alias=parsed.alias,
         index=parsed.index,
         user_id=user_id,
+        role_organizations=[
+            org_id for org_id, role in ctx.principal.organization_roles.items() if role != "ADMIN"
+        ],
     )
     loaders = ctx.loaders
     loaders.organization_by_name.prime(organization, rows.organization)
@@ -152,7 +155,8 @@ async def read_path_at_once(ctx: Context, parsed: ArtifactPath, organization: st
             return
         registry_id = rows.registry.id
         loaders.registry_by_id.prime(registry_id, rows.registry)
-        loaders.registry_role.prime((registry_id, user_id), rows.registry_role)
+        if rows.registry_role_read:
+            loaders.registry_role.prime((registry_id, user_id), rows.registry_role)
         loaders.collection_by_registry_name.prime((registry_id, parsed.collection), rows.collection)
     else:
         assert parsed.project is not None

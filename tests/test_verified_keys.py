@@ -27,7 +27,7 @@ from server.app import create_app
 from server.settings import Settings
 from tests.support.app import asgi_client
 from tests.support.databases import new_database
-from tests.support.processes import Server, cairn, cairn_env, killed_at_exit, the_key
+from tests.support.processes import Server, cairn, demo_env, killed_at_exit
 from tests.support.statements import StatementCounter
 
 ORG_QUERY = """query($org: String!) { viewer { name }
@@ -218,10 +218,7 @@ async def test_a_key_revoked_through_one_server_is_refused_by_another(
     """Two `cairn serve` processes on one database: a key both have verified, revoked with the
     CLI, is refused by both."""
     async with new_database(server_url) as url:
-        env = cairn_env(tmp_path / "xdg", DATABASE_URL=url)
-        assert cairn("migrate", env=env).returncode == 0
-        assert cairn("demo", env=env).returncode == 0
-        key = the_key(cairn("keys", "create", "--user", "bob", env=env))
+        env, key = demo_env(url, tmp_path, "bob")
         with killed_at_exit() as started:
             servers = [Server(["--no-worker"], env, tmp_path) for _ in range(2)]
             started.extend(servers)

@@ -11,7 +11,7 @@ import httpx
 import psutil
 
 from tests.support.databases import new_database
-from tests.support.processes import Server, cairn, cairn_env, killed_at_exit, the_key
+from tests.support.processes import Server, cairn, cairn_env, demo_env, killed_at_exit
 
 HEARD_WITHIN = 5.0
 
@@ -20,10 +20,7 @@ async def test_two_workers_serve_together_and_both_refuse_a_revoked_key(
     tmp_path: Path, server_url: str
 ) -> None:
     async with new_database(server_url) as url:
-        env = cairn_env(tmp_path / "xdg", DATABASE_URL=url)
-        assert cairn("migrate", env=env).returncode == 0
-        assert cairn("demo", env=env).returncode == 0
-        key = the_key(cairn("keys", "create", "--user", "bob", env=env))
+        env, key = demo_env(url, tmp_path, "bob")
         with killed_at_exit() as started:
             server = Server(["--workers", "2", "--no-worker"], env, tmp_path)
             started.append(server)

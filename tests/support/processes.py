@@ -72,6 +72,15 @@ def the_key(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def demo_env(url: str, tmp_path: Path, user: str) -> tuple[dict[str, str], str]:
+    """The environment of `cairn` processes on the database at `url`, migrated and filled with
+    the demo data, and a new key for `user`."""
+    env = cairn_env(tmp_path / "xdg", DATABASE_URL=url)
+    assert cairn("migrate", env=env).returncode == 0
+    assert cairn("demo", env=env).returncode == 0
+    return env, the_key(cairn("keys", "create", "--user", user, env=env))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -218,7 +218,9 @@ function AutomationForm({
         />
       </label>
       <label>
-        Headers, one <code>Name: value</code> per line
+        <span>
+          Headers, one <code>Name: value</code> per line
+        </span>
         <textarea
           value={headers}
           onChange={(e) => setHeaders(e.target.value)}
@@ -226,10 +228,12 @@ function AutomationForm({
           placeholder={existing?.headerNames.length ? `unchanged: ${existing.headerNames.join(", ")}` : ""}
         />
       </label>
-      <button type="submit">{existing ? "Save automation" : "Create automation"}</button>
-      <button type="button" onClick={onDone}>
-        Cancel
-      </button>
+      <div className="form-buttons">
+        <button type="submit">{existing ? "Save automation" : "Create automation"}</button>
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
     </form>
   );
 }

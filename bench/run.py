@@ -280,12 +280,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             warn_of_failures(results, server)
             return {
                 "machine": machine(database.postgres_version),
-                "dataset": {
-                    **asdict(shape),
-                    "registry_versions": shape.registry_versions,
-                    "seeding_seconds": round(seeded.seconds, 2),
-                    "rows": seeded.rows,
-                },
+                "dataset": seeded.dataset(),
                 "settings": {
                     "baseline": args.baseline,
                     "duration_seconds": args.duration,

@@ -20,8 +20,9 @@ benchmark, more logged versions linked nowhere.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bench.database import count_rows
 from bench.invariants import RolledBack, assert_invariants, check_manifest_digest
@@ -70,6 +71,15 @@ class Seeded:
     seconds: float
     version_ids: list[int] = field(default_factory=list)  # every registry version
     rows: dict[str, int] = field(default_factory=dict)
+
+    def dataset(self) -> dict[str, Any]:
+        """The dataset as a benchmark's report gives it."""
+        return {
+            **asdict(self.shape),
+            "registry_versions": self.shape.registry_versions,
+            "seeding_seconds": round(self.seconds, 2),
+            "rows": self.rows,
+        }
 
 
 @dataclass(slots=True)

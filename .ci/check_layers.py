@@ -16,9 +16,6 @@ FORBIDDEN_LIBRARIES = {
     "resolvers": ("strawberry", "starlette", "graphql"),
     "db": ("strawberry", "starlette", "graphql"),
 }
-# The one exception: the request's DataLoaders batch SQL in db/loaders.py with Strawberry's
-# DataLoader, a plain asyncio batching class that needs nothing else of Strawberry.
-ALLOWED = {("db/loaders.py", "strawberry.dataloader")}
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -43,7 +40,7 @@ def violations(root: Path) -> list[str]:
             relative = path.relative_to(root).as_posix()
             for line, module in imported_modules(path):
                 top = module.split(".")[0]
-                if top in banned and (relative, module) not in ALLOWED:
+                if top in banned:
                     problems.append(f"{relative}:{line}: {layer} must not import {module}")
     return problems
 

@@ -36,8 +36,10 @@ class LoadResult:
     postgres_cpu_ms_per_request: float | None
     client_cpu_ms_per_request: float
     response_bytes: int
-    # The server process's largest resident memory seen in the window (sampled every 0.25 s).
+    # The server's largest resident memory seen in the window (sampled every 0.25 s), and its
+    # resident memory once the last request has been answered (its processes' sum, for several).
     server_peak_rss_mb: float | None = None
+    server_rss_after_mb: float | None = None
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -50,10 +52,24 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 # --- CPU --------------------------------------------------------------------------------------
 
 
+def _with_children(pid: int) -> list[psutil.Process]:
+    """A process and its children (the worker processes of a server of several)."""
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
 def resident_mb(pid: int) -> float | None:
-    """A process's resident memory in MiB, or None once it is gone."""
+    """The resident memory in MiB of a process and its children, or None once it is gone."""
     try:
-        return psutil.Process(pid).memory_info().rss / 2**20
+        return sum(p.memory_info().rss for p in _with_children(pid)) / 2**20
+    except psutil.Error:
+        return None
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time so far of a server process and its worker processes."""
+    try:
+        return sum(sum(p.cpu_times()[:2]) for p in _with_children(pid))
     except psutil.Error:
         return None
 
@@ -127,7 +143,7 @@ async def drive(
             0.25 s at most."""
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             marks["start"] = {
-                "server": cpu_seconds(server.process.pid),
+                "server": server_cpu_seconds(server.process.pid),
                 "client": time.process_time(),
             }
             first = True
@@ -147,7 +163,7 @@ async def drive(
                     break
                 await asyncio.sleep(min(0.25, max(0.0, stop_at - time.perf_counter())))
             marks["stop"] = {
-                "server": cpu_seconds(server.process.pid),
+                "server": server_cpu_seconds(server.process.pid),
                 "client": time.process_time(),
             }
 
@@ -166,6 +182,7 @@ async def drive(
                     errors += 1
 
         await asyncio.gather(measure(), *(worker(i) for i in range(concurrency)))
+        rss_after = resident_mb(server.process.pid)
     count = max(len(latencies), 1)
     latencies.sort()
     begin, end = marks["start"], marks["stop"]
@@ -195,6 +212,7 @@ async def drive(
         client_cpu_ms_per_request=round((end["client"] - begin["client"]) / count * 1000, 2),
         response_bytes=response_bytes,
         server_peak_rss_mb=round(peak_rss[0], 1) if peak_rss[0] else None,
+        server_rss_after_mb=None if rss_after is None else round(rss_after, 1),
     )
 
 

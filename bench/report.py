@@ -102,16 +102,20 @@ def load_table(
         "req/s",
         "server CPU ms/req",
         "PostgreSQL CPU ms/req",
+        "server MB, peak / after",
         *([extra[0]] if extra else []),
         "errors",
     ]
     lines = [markdown_row(headings), "|" + "---|" * len(headings)]
     for r in results:
         count = counts.get(r.scenario)
+        if count is None and r.scenario.endswith(" processes)"):
+            count = counts.get(r.scenario.split(" (")[0])  # this code, from several processes
         cells = [
             r.scenario,
             "—" if count is None else f"{count.statements} (+{count.pool_resets} pool resets)",
             *load_cells(r),
+            f"{_cell(r.server_peak_rss_mb)} / {_cell(r.server_rss_after_mb)}",
             *([extra[1](r)] if extra else []),
             str(r.errors),
         ]

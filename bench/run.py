@@ -13,6 +13,7 @@ bench/results.json, and drops the database.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import re
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repository, first
     sys.path.insert(0, str(ROOT))
 
-from bench import baseline, options  # noqa: E402
+from bench import baseline, options, profile  # noqa: E402
 from bench.database import BenchDatabase, benchmark_database, migrated  # noqa: E402
 from bench.load import LoadResult, drive, progress, warn_of_failures  # noqa: E402
 from bench.report import load_table, machine, run_benchmark, server_and_client  # noqa: E402
@@ -198,12 +199,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "measure each scenario on it just before this code: rows `<scenario> (before)`",
     )
     parser.add_argument(
+        "--workers",
+        type=options.concurrencies,
+        default=[1],
+        metavar="N,...",
+        help="comma-separated numbers of server processes: each number its own server, as "
+        "`cairn serve --workers N` runs it (each with its own pool), measured in turn; rows of "
+        "more than one are `<scenario> (N processes)` (default: 1)",
+    )
+    parser.add_argument(
         "--server-gc",
         choices=("default", "tuned"),
         default="tuned",
         help="`tuned` (as `cairn serve`): the server freezes its startup objects out of the "
         "garbage collector and raises the gen-0 threshold to 50,000; `default`: Python's "
         "defaults (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="after each scenario's measured windows, drive it once more at concurrency 1 with "
+        "py-spy sampling the server (and the baseline's), and write where its CPU went to "
+        "DIR/<scenario>.txt",
     )
     options.add_output(parser)
     args = parser.parse_args(argv)
@@ -255,10 +274,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     serving(copy.url, args.pool_size, args.server_gc, before_root)
                 )
                 runs.append((before_server, copy, " (before)"))
-            server = await servers.enter_async_context(
-                serving(database.url, args.pool_size, args.server_gc)
-            )
-            runs.append((server, database, ""))
+            for workers in args.workers:
+                server = await servers.enter_async_context(
+                    serving(database.url, args.pool_size, args.server_gc, workers=workers)
+                )
+                runs.append((server, database, "" if workers == 1 else f" ({workers} processes)"))
             for scenario in chosen:
                 duration = args.tree_duration if scenario.name == "tree" else args.duration
                 for concurrency in args.concurrency:
@@ -277,6 +297,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         result = replace(result, scenario=scenario.name + label)
                         print(progress(result), flush=True)
                         results.append(result)
+                if args.profile is not None:
+                    for served, on, label in runs:
+                        if "processes" in label:
+                            continue  # py-spy follows one process
+                        await profiled(served, on, scenario, seeded.member_key, label, args)
             warn_of_failures(results, server)
             return {
                 "machine": machine(database.postgres_version),
@@ -286,6 +311,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "duration_seconds": args.duration,
                     "tree_duration_seconds": args.tree_duration,
                     "server_gc": args.server_gc,
+                    "workers": args.workers,
                     "warmup_seconds": args.warmup,
                     **server_and_client(args.pool_size),
                 },
@@ -295,6 +321,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "explain_versions_page": explain,
                 "markdown": load_table(results, counts, chosen),
             }
+
+
+async def profiled(
+    server: Server,
+    database: BenchDatabase,
+    scenario: Scenario,
+    key: str,
+    label: str,
+    args: argparse.Namespace,
+) -> None:
+    """One more window of `scenario` at concurrency 1 with py-spy sampling the server; the
+    summary goes to `args.profile/<scenario><label>.txt`."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^a-z0-9-]+", "-", (scenario.name + label).lower()).strip("-")
+    seconds = args.tree_duration if scenario.name == "tree" else args.duration
+    sampling = asyncio.create_task(profile.record(server.process.pid, seconds))
+    result = await drive(
+        server, database, scenario, key, concurrency=1, duration=seconds + 1.0, warmup=0.0
+    )
+    stacks = await sampling
+    heading = (
+        f"# Profile: {scenario.name}{label}\n\n{scenario.description}\n\n"
+        f"Concurrency 1 for {seconds:g} s with py-spy sampling the server at 250 Hz "
+        f"({result.requests} requests in the window, slowed by the sampling).\n\n"
+    )
+    (args.profile / f"{name}.txt").write_text(heading + profile.summarize(stacks))
+    print(f"profile of {scenario.name}{label}: {args.profile / f'{name}.txt'}", flush=True)
 
 
 def dataset_line(d: dict[str, Any]) -> str:

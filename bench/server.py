@@ -30,7 +30,13 @@ class Server:
     from this checkout or another one (`root`: a baseline to compare with)."""
 
     def __init__(
-        self, database_url: str, pool_size: int, gc_mode: str, log_dir: Path, root: Path = ROOT
+        self,
+        database_url: str,
+        pool_size: int,
+        gc_mode: str,
+        log_dir: Path,
+        root: Path = ROOT,
+        workers: int = 1,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -57,6 +63,10 @@ class Server:
             "warning",
             "--no-access-log",
         ]
+        if workers > 1:
+            # As `cairn serve --workers N` runs them: uvicorn's worker processes, each accepted
+            # socket with TCP_NODELAY (uvicorn's own multi-process mode does not set it).
+            command += ["--workers", str(workers), "--http", "server.sockets:NoDelayHttpProtocol"]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT
@@ -89,13 +99,18 @@ class Server:
 
 @asynccontextmanager
 async def serving(
-    database_url: str, pool_size: int, gc_mode: str = "tuned", root: Path = ROOT
+    database_url: str,
+    pool_size: int,
+    gc_mode: str = "tuned",
+    root: Path = ROOT,
+    workers: int = 1,
 ) -> AsyncIterator[Server]:
     """The server (of the checkout at `root`) on the benchmark database, ready; stopped on the
     way out. Its log goes to a fresh temporary directory. `gc_mode` "tuned" is what `cairn
-    serve` does; "default" keeps Python's garbage collector settings."""
+    serve` does; "default" keeps Python's garbage collector settings. `workers` > 1 serves
+    from that many processes, as `cairn serve --workers N` does."""
     log_dir = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
-    server = Server(database_url, pool_size, gc_mode, log_dir, root)
+    server = Server(database_url, pool_size, gc_mode, log_dir, root, workers)
     try:
         await server.wait_ready()
         print(f"\nserver pid {server.process.pid} on {server.base_url}", flush=True)

@@ -30,7 +30,8 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/writes.py` puts bench/, not the repository, first
     sys.path.insert(0, str(ROOT))
 
-from bench import options  # noqa: E402
+from bench import baseline, options  # noqa: E402
 from bench.database import BenchDatabase, benchmark_database, count_rows, migrated  # noqa: E402
 from bench.invariants import broken_invariants  # noqa: E402
 from bench.load import LoadResult, drive, progress, warn_of_failures  # noqa: E402
@@ -325,6 +326,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios", default="link-one,link-many,alias-one,alias-many", help="%(default)s"
     )
     options.add_server(parser)
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also serve the code at git revision REV (a worktree) on a copy of the database, "
+        "and measure each scenario on it just before this code: rows `<scenario> (before)`",
+    )
     options.add_output(parser, explain=False)
     args = parser.parse_args(argv)
     options.check_shape(parser, args)
@@ -344,9 +352,10 @@ async def drive_with_lock_waits(
     *,
     duration: float,
     warmup: float,
+    label: str = "",
 ) -> tuple[list[LoadResult], dict[tuple[str, int], LockWaits]]:
     """`drive` at each concurrency in turn, sampling meanwhile the server's backends waiting for
-    a lock; prints each run's line."""
+    a lock; prints each run's line. Results are named `<scenario><label>`."""
     results: list[LoadResult] = []
     waiting: dict[tuple[str, int], LockWaits] = {}
     for concurrency in concurrencies:
@@ -362,7 +371,8 @@ async def drive_with_lock_waits(
             ),
             lock_waits(database.server_url, database.name, after=warmup, duration=duration),
         )
-        waiting[(scenario.name, concurrency)] = waits
+        result = replace(result, scenario=scenario.name + label)
+        waiting[(result.scenario, concurrency)] = waits
         print(progress(result, f"{waits.mean} waiting for a lock {waits.by_event}"), flush=True)
         results.append(result)
     return results, waiting
@@ -370,6 +380,7 @@ async def drive_with_lock_waits(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     shape = options.shape(args)
+    before_root = None if args.baseline is None else baseline.checkout(args.baseline)
     async with benchmark_database(args.database_url, keep=args.keep_database) as database:
         async with migrated(database.url) as conn:
             seeded = await seed(conn, shape)
@@ -390,20 +401,42 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results: list[LoadResult] = []
         used: dict[str, int] = {}
         waiting: dict[tuple[str, int], LockWaits] = {}
-        async with serving(database.url, args.pool_size) as server:
+        async with AsyncExitStack() as servers:
+            # (server, its database, label): the baseline's first, if any. Each writes to its
+            # own copy, taking its versions to link from the same unused ones.
+            runs: list[tuple[Server, BenchDatabase, str]] = []
+            if before_root is not None:
+                copy = await servers.enter_async_context(
+                    baseline.database_copy(database, before_root)
+                )
+                before_counts = baseline.count_baseline_statements(
+                    before_root, copy.url, seeded.member_key, chosen
+                )
+                counts |= {f"{name} (before)": count for name, count in before_counts.items()}
+                print_counts(before_counts)
+                before_server = await servers.enter_async_context(
+                    serving(copy.url, args.pool_size, root=before_root)
+                )
+                runs.append((before_server, copy, " (before)"))
+            server = await servers.enter_async_context(serving(database.url, args.pool_size))
+            runs.append((server, database, ""))
             for scenario in chosen:
                 before = targets.used
-                driven, waits = await drive_with_lock_waits(
-                    server,
-                    database,
-                    scenario,
-                    seeded.member_key,
-                    args.concurrency,
-                    duration=args.duration,
-                    warmup=args.warmup,
-                )
-                results += driven
-                waiting.update(waits)
+                for concurrency in args.concurrency:
+                    # The baseline's window just before this code's: both see the machine alike.
+                    for served, on, label in runs:
+                        driven, waits = await drive_with_lock_waits(
+                            served,
+                            on,
+                            scenario,
+                            seeded.member_key,
+                            [concurrency],
+                            duration=args.duration,
+                            warmup=args.warmup,
+                            label=label,
+                        )
+                        results += driven
+                        waiting.update(waits)
                 used[scenario.name] = targets.used - before
             warn_of_failures(results, server)
 
@@ -426,6 +459,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "rows_after": after_rows,
             },
             "settings": {
+                "baseline": args.baseline,
                 "duration_seconds": args.duration,
                 "warmup_seconds": args.warmup,
                 **server_and_client(args.pool_size),

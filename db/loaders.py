@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
-
-from strawberry.dataloader import DataLoader
+from typing import Any, Generic, TypeVar
 
 from db import (
     accounts,
@@ -45,13 +44,100 @@ PageKey = tuple[ListSpec[Any], int, PageRequest, Any, Search | None]
 CountKey = tuple[ListSpec[Any], int, Any, Search | None]
 
 
+class DataLoader(Generic[K, V]):
+    """Loads keys in batches: every key asked for before the event loop's next turn goes to one
+    call of `fetch`, which returns the values in the keys' order; each key's future is kept for
+    the rest of the request.
+
+    A request of 2,000 rows loads thousands of keys, so a key costs one future and one list
+    entry, and nothing else: no done-callback on each future (a turn of the event loop per key
+    when the batch completes), and `load_many` waits on the batch, not on each key."""
+
+    __slots__ = ("_batch", "_dispatching", "_fetch", "_futures", "_loop")
+
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Sequence[V]]]) -> None:
+        self._fetch = fetch
+        self._futures: dict[K, asyncio.Future[V]] = {}
+        self._batch: list[tuple[K, asyncio.Future[V]]] | None = None
+        self._dispatching: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        future = self._futures.get(key)
+        if future is not None and not future.cancelled():
+            return future
+        loop = self._loop
+        if loop is None:
+            # Once per loader: asking for the running loop is a system call (getpid).
+            loop = self._loop = asyncio.get_running_loop()
+        future = self._futures[key] = loop.create_future()
+        if self._batch is None:
+            self._batch = []
+            # The batch closes two turns later, when the task starts: every resolver this turn
+            # wakes, and every one those wake, adds its keys first.
+            loop.call_soon(self._start_dispatch, loop)
+        self._batch.append((key, future))
+        return future
+
+    async def load_many(self, keys: Iterable[K]) -> list[V]:
+        futures = [self.load(key) for key in keys]
+        # Keys asked for together complete together: after the first, the rest are done.
+        return [await future for future in futures]
+
+    def loaded(self, key: K) -> V | Awaitable[V]:
+        """`key`'s value at once when the request has already loaded it, else the future of
+        its load: a field that finds its value loaded (by a list that loaded it for every row)
+        then resolves without a coroutine, a task or an event-loop turn."""
+        future = self._futures.get(key)
+        if (
+            future is not None
+            and future.done()
+            and not future.cancelled()
+            and future.exception() is None
+        ):
+            return future.result()
+        return self.load(key)
+
+    def prime(self, key: K, value: V) -> None:
+        """Answers `key` with `value` unless it was already asked for."""
+        if key not in self._futures:
+            future = self._futures[key] = asyncio.Future()
+            future.set_result(value)
+
+    def clear_all(self) -> None:
+        self._futures.clear()
+
+    def _start_dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Held until it ends: the loop keeps only a weak reference to a task.
+        task = loop.create_task(self._dispatch())
+        self._dispatching.add(task)
+        task.add_done_callback(self._dispatching.discard)
+
+    async def _dispatch(self) -> None:
+        batch, self._batch = self._batch or [], None
+        if all(future.done() for _, future in batch):
+            return  # every caller went away (its request was cancelled)
+        try:
+            values = await self._fetch([key for key, _ in batch])
+            if len(values) != len(batch):
+                raise RuntimeError(f"a loader returned {len(values)} values for {len(batch)} keys")
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), value in zip(batch, values, strict=True):
+            if not future.done():
+                future.set_result(value)
+
+
 def _loader(
     executor: Executor, fetch: Callable[[Executor, Sequence[K]], Awaitable[list[V]]]
 ) -> DataLoader[K, V]:
     async def load(keys: Sequence[K]) -> list[V]:
         return await fetch(executor, keys)
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load)
 
 
 class Loaders:
@@ -151,8 +237,8 @@ class Loaders:
         self.run_by_project_name: DataLoader[tuple[int, str], Run | None] = _loader(
             executor, runs.runs_by_project_name
         )
-        self.page: DataLoader[PageKey, Page[Any]] = DataLoader(load_fn=self._load_pages)
-        self.count: DataLoader[CountKey, int] = DataLoader(load_fn=self._load_counts)
+        self.page: DataLoader[PageKey, Page[Any]] = DataLoader(self._load_pages)
+        self.count: DataLoader[CountKey, int] = DataLoader(self._load_counts)
 
     async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Any]]:
         # Siblings in one query share their page arguments, so this is one statement per level.

@@ -45,9 +45,16 @@ def from_prefixed(cls: type[T], row: asyncpg.Record, prefix: str) -> T | None:
     return cls(**{f.name: row[prefix + f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
+# Each record class's field names in order, read once: `fields()` builds a tuple on every call.
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def from_record(cls: type[T], row: asyncpg.Record) -> T:
     """Builds a dataclass from the row's columns of the same names (extra columns are ignored)."""
-    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return cls(*[row[name] for name in names])
 
 
 async def records_by_id(

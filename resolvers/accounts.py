@@ -22,6 +22,7 @@ from resolvers.organizations import (
     create_organization_txn,
     require_organization,
 )
+from resolvers.soon import Soon
 from resolvers.validation import label, storable, user_name
 
 KEY_PREFIX = "cairn_"
@@ -136,11 +137,11 @@ def _principal(found: accounts.KeyHolder) -> Principal:
 # Reading
 
 
-async def user(ctx: Context, user_id: int | None) -> User | None:
+def user(ctx: Context, user_id: int | None) -> Soon[User | None]:
     """Users are visible by id to anyone signed in: their name is what shows on a link or run."""
     if user_id is None:
         return None
-    return await ctx.loaders.user_by_id.load(user_id)
+    return ctx.loaders.user_by_id.loaded(user_id)
 
 
 async def users_by_id(ctx: Context, ids: Sequence[int]) -> list[User | None]:

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 from db.records import ApiKey, ArtifactVersion, Automation, Invitation, Registry, User
 from resolvers.context import Context
 from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.soon import Soon
 
 ORGANIZATION_ROLES = ("VIEWER", "MEMBER", "ADMIN")
 REGISTRY_ROLES = ("RESTRICTED_VIEWER", "VIEWER", "MEMBER", "ADMIN")
@@ -36,11 +37,15 @@ def can_view_organization(ctx: Context, organization_id: int) -> bool:
     return organization_id in ctx.principal.organization_roles
 
 
+def _registry_id(obj: OrganizationOwned) -> int | None:
+    return obj.id if isinstance(obj, Registry) else getattr(obj, "registry_id", None)
+
+
 async def can_view(ctx: Context, obj: OrganizationOwned | None) -> bool:
     """Whether the caller may see `obj` (None, a missing object, is never visible)."""
     if obj is None or not can_view_organization(ctx, obj.organization_id):
         return False
-    registry_id = obj.id if isinstance(obj, Registry) else getattr(obj, "registry_id", None)
+    registry_id = _registry_id(obj)
     if registry_id is None:
         return True
     return await registry_role_by_id(ctx, registry_id) is not None
@@ -49,6 +54,15 @@ async def can_view(ctx: Context, obj: OrganizationOwned | None) -> bool:
 async def visible(ctx: Context, obj: T | None) -> T | None:
     """`obj` if the caller may see it, else None: a hidden object answers as a missing one."""
     return obj if await can_view(ctx, obj) else None
+
+
+def visible_soon(ctx: Context, obj: T | None) -> Soon[T | None]:
+    """`visible`, at once for what belongs to no registry (it needs no role to load)."""
+    if obj is None or not can_view_organization(ctx, obj.organization_id):
+        return None
+    if _registry_id(obj) is None:
+        return obj
+    return visible(ctx, obj)
 
 
 async def visible_many(ctx: Context, objs: Sequence[T | None]) -> list[T | None]:

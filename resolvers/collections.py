@@ -17,6 +17,7 @@ from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.history import AuditTarget, audit_txn, changed_values
 from resolvers.pages import ListQuery
 from resolvers.registries import accepts, require_registry
+from resolvers.soon import Soon
 from resolvers.validation import storable
 
 # Reading
@@ -57,8 +58,14 @@ async def project_sequence(ctx: Context, project_id: int, name: str) -> Collecti
     return await authorization.visible(ctx, found)
 
 
-async def collection_tags(ctx: Context, collection_id: int) -> list[str]:
-    return await ctx.loaders.tags_by_collection.load(collection_id)
+def collection_tags(ctx: Context, collection_id: int) -> Soon[list[str]]:
+    return ctx.loaders.tags_by_collection.loaded(collection_id)
+
+
+async def preload(ctx: Context, found: Sequence[Collection], *, tags: bool = False) -> None:
+    """Loads what the chosen fields of a page of collections read, one batch for the page."""
+    if tags:
+        await ctx.loaders.tags_by_collection.load_many([c.id for c in found])
 
 
 def collections_of(registry: Registry, search: Search | None = None) -> ListQuery[Collection]:

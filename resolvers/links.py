@@ -19,6 +19,7 @@ from resolvers.history import AuditTarget, audit_txn
 from resolvers.organizations import organization
 from resolvers.paths import parse_collection_path
 from resolvers.registries import accepts, registry_by_name, require_registry
+from resolvers.soon import settled
 from resolvers.validation import LATEST
 from resolvers.versions import (
     assign_aliases_txn,
@@ -186,7 +187,7 @@ async def unlink_artifact(
             "only versions in registry collections can be unlinked; logged versions stay",
             (field,),
         )
-    held = await version_aliases(ctx, found.id)
+    held = await settled(version_aliases(ctx, found.id))
     # The version's protected aliases would go with it: the refusal names the version's field.
     checked = await authorization.require_version_change(
         ctx, found, "unlinking", held, alias_field=field

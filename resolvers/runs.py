@@ -38,6 +38,7 @@ from resolvers.organizations import (
 )
 from resolvers.pages import ListQuery
 from resolvers.registries import require_registry
+from resolvers.soon import Soon, settled, then
 from resolvers.versions import (
     FileEntry,
     FileSpec,
@@ -51,10 +52,12 @@ from resolvers.versions import (
 # Reading
 
 
-async def run(ctx: Context, run_id: int | None) -> Run | None:
+def run(ctx: Context, run_id: int | None) -> Soon[Run | None]:
     if run_id is None:
         return None
-    return await authorization.visible(ctx, await ctx.loaders.run_by_id.load(run_id))
+    return then(
+        ctx.loaders.run_by_id.loaded(run_id), lambda found: authorization.visible_soon(ctx, found)
+    )
 
 
 async def runs_by_id(ctx: Context, ids: Sequence[int]) -> list[Run | None]:
@@ -88,7 +91,7 @@ def outputs_of(found: Run) -> ListQuery[ArtifactVersion]:
 
 
 async def _run(ctx: Context, run_id: int, field: str = "runId") -> Run:
-    found = await run(ctx, run_id)
+    found = await settled(run(ctx, run_id))
     if found is None:
         raise not_found("run not found", (field,))
     return found

@@ -3,6 +3,7 @@ changes to a version once it exists: aliases, tags and its description."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from resolvers.organizations import organization_by_name, project_by_name, viewe
 from resolvers.pages import ListQuery
 from resolvers.paths import ArtifactPath, invalid_path, parse_path, read_path_at_once
 from resolvers.registries import registry_in_organization, require_registry
+from resolvers.soon import Soon
 from resolvers.validation import LATEST, storable
 
 
@@ -69,12 +71,38 @@ async def versions_by_id(ctx: Context, ids: Sequence[int]) -> list[ArtifactVersi
     return await authorization.visible_many(ctx, found)
 
 
-async def version_aliases(ctx: Context, version_id: int) -> list[str]:
-    return await ctx.loaders.aliases_by_version.load(version_id)
+def version_aliases(ctx: Context, version_id: int) -> Soon[list[str]]:
+    return ctx.loaders.aliases_by_version.loaded(version_id)
 
 
-async def version_tags(ctx: Context, version_id: int) -> list[str]:
-    return await ctx.loaders.tags_by_version.load(version_id)
+def version_tags(ctx: Context, version_id: int) -> Soon[list[str]]:
+    return ctx.loaders.tags_by_version.loaded(version_id)
+
+
+async def preload(
+    ctx: Context,
+    found: Sequence[ArtifactVersion],
+    *,
+    aliases: bool = False,
+    tags: bool = False,
+    created_by: bool = False,
+    linked_by: bool = False,
+) -> None:
+    """Loads what the chosen fields of a page of versions read, one batch each for the whole
+    page (and for every page of the same level), so that each field then resolves at once."""
+    ids = [v.id for v in found]
+    loads: list[Awaitable[Any]] = []
+    if aliases:
+        loads.append(ctx.loaders.aliases_by_version.load_many(ids))
+    if tags:
+        loads.append(ctx.loaders.tags_by_version.load_many(ids))
+    if created_by:
+        run_ids = {v.created_by_run_id for v in found if v.created_by_run_id is not None}
+        loads.append(ctx.loaders.run_by_id.load_many(run_ids))
+    if linked_by:
+        user_ids = {v.linked_by for v in found if v.linked_by is not None}
+        loads.append(ctx.loaders.user_by_id.load_many(user_ids))
+    await asyncio.gather(*loads)
 
 
 async def source_version(ctx: Context, content_id: int) -> ArtifactVersion | None:

@@ -12,11 +12,12 @@ from db import records
 from resolvers import accounts, automations, collections, registries
 from resolvers.events import EventType
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from resolvers.webhooks import AttemptResult
 from schema.accounts import User
 from schema.collections import Collection
 from schema.connection import connection_field
-from schema.context import Ctx, arg, expose_enum, maybe
+from schema.context import Ctx, arg, expose_enum, maybe, maybe_soon
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
 from schema.registries import Registry
@@ -142,9 +143,9 @@ class Automation(Node):
         found = await collections.collection(info.context, self.record.collection_id)
         return maybe(Collection, found)
 
-    @strawberry.field(description="Who made it.")
-    async def created_by(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.created_by))
+    @strawberry.field(description="Who made it.", graphql_type=User | None)
+    def created_by(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.created_by))
 
     @connection_field(Delivery, "Its deliveries, newest first.")
     async def deliveries(self, info: Ctx) -> ListQuery[records.Delivery]:

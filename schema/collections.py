@@ -11,7 +11,9 @@ import strawberry
 from db import records
 from db.search import VERSIONS
 from resolvers import automations, collections, history, organizations, registries, versions
+from resolvers.context import Context
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from schema.connection import connection_field
 from schema.context import Ctx, arg, maybe, type_of
 from schema.errors import raise_domain_errors, still_there
@@ -116,9 +118,14 @@ class Collection(ArtifactCollection):
     async def history(self, info: Ctx, actions: Actions = None) -> ListQuery[records.AuditEvent]:
         return history.collection_history(self.record, action_names(actions))
 
-    @strawberry.field(description="Tags on the collection, sorted.")
-    async def tags(self, info: Ctx) -> list[str]:
-        return await collections.collection_tags(info.context, self.record.id)
+    @classmethod
+    async def preload(cls, ctx: Context, found: list[records.Collection], fields: set[str]) -> None:
+        """A page of collections loads what its selected fields read before they resolve."""
+        await collections.preload(ctx, found, tags="tags" in fields)
+
+    @strawberry.field(description="Tags on the collection, sorted.", graphql_type=list[str])
+    def tags(self, info: Ctx) -> Soon[list[str]]:
+        return collections.collection_tags(info.context, self.record.id)
 
     @strawberry.field(description="The registry the collection is in.")
     async def registry(self, info: Ctx) -> Registry:

@@ -4,10 +4,11 @@ that makes a connection field out of a function saying what to list."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 
 from db.pagination import MAX_PAGE_SIZE
 from resolvers import pages
@@ -84,6 +85,40 @@ _PAGE_ARGUMENTS = [
 ListResolver = Callable[..., Awaitable[ListQuery[Any]]]
 
 
+def node_fields(info: Ctx) -> set[str]:
+    """The names of the fields selected on a connection's items, under `nodes` or `edges {
+    node }`, through fragments; `@skip` and `@include` are not read (a field they drop is only
+    loaded for nothing)."""
+    raw = info._raw_info
+    names: set[str] = set()
+
+    def fields(selections: Iterable[SelectionNode]) -> Iterator[FieldNode]:
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                found = fragment.selection_set if fragment is not None else None
+            else:
+                found = cast(InlineFragmentNode, selection).selection_set
+            if found is not None:
+                yield from fields(found.selections)
+
+    def below(field: FieldNode) -> Iterable[SelectionNode]:
+        return field.selection_set.selections if field.selection_set is not None else ()
+
+    for connection in raw.field_nodes:
+        for field in fields(below(connection)):
+            if field.name.value == "nodes":
+                names.update(f.name.value for f in fields(below(field)))
+            elif field.name.value == "edges":
+                for edge_field in fields(below(field)):
+                    if edge_field.name.value == "node":
+                        names.update(f.name.value for f in fields(below(edge_field)))
+    return names
+
+
 def connection_field(
     node: Any, description: str, *, nullable: bool = False
 ) -> Callable[[ListResolver], Any]:
@@ -103,7 +138,11 @@ def connection_field(
             with raise_domain_errors():
                 query = await listing(self, info, **arguments)
                 page = await pages.page(ctx, query, **request)
-            wrap = type_of(node).of
+            node_type = type_of(node)
+            preload = getattr(node_type, "preload", None)
+            if preload is not None and page.items:
+                await preload(ctx, [item for _, item in page.items], node_fields(info))
+            wrap = node_type.of
             edges = [Edge(cursor=cursor, node=wrap(item)) for cursor, item in page.items]
             return Connection(
                 edges=edges,

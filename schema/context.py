@@ -14,6 +14,7 @@ from strawberry.types.lazy_type import StrawberryLazyReference
 
 from resolvers.context import Context
 from resolvers.enums import DescribedEnum
+from resolvers.soon import Soon, then
 
 Ctx = Info[Context, None]
 
@@ -66,3 +67,9 @@ def type_of(node: Any) -> Any:
 def maybe(node: Any, row: Any) -> Any:
     """`node`'s object for `row` (built by its `of`), or None for no row."""
     return None if row is None else type_of(node).of(row)
+
+
+def maybe_soon(node: Any, row: Soon[Any]) -> Soon[Any]:
+    """`maybe` of a row that may not be loaded yet: a field returning it is a plain function
+    (`graphql_type` names its type), which resolves at once when the row is loaded."""
+    return then(row, lambda found: maybe(node, found))

@@ -11,8 +11,9 @@ from strawberry.scalars import JSON
 
 from db import records
 from resolvers import accounts
+from resolvers.soon import Soon
 from schema.accounts import User
-from schema.context import Ctx, maybe
+from schema.context import Ctx, maybe_soon
 from schema.nodes import global_id
 
 
@@ -136,9 +137,9 @@ class AuditEvent:
             created_at=r.created_at,
         )
 
-    @strawberry.field(description="Who made the change.")
-    async def actor(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.actor_id))
+    @strawberry.field(description="Who made the change.", graphql_type=User | None)
+    def actor(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.actor_id))
 
 
 @strawberry.type(description="A span of time during which a version held an alias.")

@@ -11,9 +11,10 @@ import strawberry
 from resolvers import accounts, collections, live, registries, versions
 from resolvers.events import EventType
 from resolvers.events import RegistryEvent as RegistryEventRecord
+from resolvers.soon import Soon
 from schema.accounts import User
 from schema.collections import Collection
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, maybe, maybe_soon
 from schema.errors import raise_domain_errors
 from schema.nodes import row_id
 from schema.registries import Registry
@@ -55,9 +56,9 @@ class RegistryEvent:
         found = await versions.version(info.context, self.record.version_id)
         return maybe(ArtifactVersion, found)
 
-    @strawberry.field(description="Who made the change.")
-    async def actor(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.actor_id))
+    @strawberry.field(description="Who made the change.", graphql_type=User | None)
+    def actor(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.actor_id))
 
 
 @strawberry.type(description="Live streams over graphql-transport-ws on /graphql.")

@@ -12,9 +12,10 @@ from db import records
 from db.search import REGISTRIES
 from resolvers import accounts, history, organizations, registries
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from schema.accounts import User
 from schema.connection import connection_field
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, maybe, maybe_soon
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
 from schema.nodes import Node, global_id, node
@@ -96,9 +97,11 @@ class OrganizationInvitation(Node):
     async def organization_name(self, info: Ctx) -> str:
         return await organizations.invitation_organization_name(info.context, self.record)
 
-    @strawberry.field(description="Who sent it, when the invitee may see them.")
-    async def invited_by(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.invited_by))
+    @strawberry.field(
+        description="Who sent it, when the invitee may see them.", graphql_type=User | None
+    )
+    def invited_by(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.invited_by))
 
 
 @node(load=organizations.organizations_by_id)

@@ -12,9 +12,10 @@ from db import records
 from db.search import COLLECTIONS
 from resolvers import accounts, automations, collections, history, organizations, registries
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from schema.accounts import User
 from schema.connection import connection_field
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, maybe, maybe_soon
 from schema.errors import still_there
 from schema.history import Actions, AuditEvent, action_names
 from schema.mutations import Errors, UserError, id_input, mutate
@@ -75,9 +76,9 @@ class RegistryMember:
     def of(cls, r: records.RegistryMember) -> RegistryMember:
         return cls(record=r, role=RegistryRole(r.role), created_at=r.created_at)
 
-    @strawberry.field(description="The user, for a user's role.")
-    async def user(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.user_id))
+    @strawberry.field(description="The user, for a user's role.", graphql_type=User | None)
+    def user(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.user_id))
 
     @strawberry.field(description="The team, for a team's role.")
     async def team(self, info: Ctx) -> Team | None:

@@ -13,10 +13,11 @@ from db import records
 from db.search import RUNS
 from resolvers import accounts, collections, files, lineage, organizations, runs
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from schema.accounts import User
 from schema.collections import ArtifactSequence
 from schema.connection import connection_field
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, maybe, maybe_soon
 from schema.errors import still_there
 from schema.files import ArtifactFileInput
 from schema.lineage import (
@@ -268,9 +269,9 @@ class Run(Node):
     async def files(self, info: Ctx) -> ListQuery[records.RunFile]:
         return runs.files_of(self.record)
 
-    @strawberry.field(description="Who started the run.")
-    async def user(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.user_id))
+    @strawberry.field(description="Who started the run.", graphql_type=User | None)
+    def user(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.user_id))
 
     @strawberry.field(description="The project the run is in.")
     async def project(self, info: Ctx) -> Project:

@@ -11,11 +11,13 @@ from strawberry.scalars import JSON
 
 from db import records
 from resolvers import accounts, collections, files, history, lineage, runs, versions
+from resolvers.context import Context
 from resolvers.pages import ListQuery
+from resolvers.soon import Soon
 from schema.accounts import User
 from schema.collections import ArtifactCollection, Collection, collection_of
 from schema.connection import connection_field
-from schema.context import Ctx, arg, maybe
+from schema.context import Ctx, arg, maybe, maybe_soon
 from schema.errors import raise_domain_errors, still_there
 from schema.files import ArtifactFile
 from schema.history import AliasPeriod
@@ -96,13 +98,29 @@ class ArtifactVersion(Node):
             files_deleted_at=r.files_deleted_at,
         )
 
-    @strawberry.field(description="Aliases this version holds in its collection, sorted.")
-    async def aliases(self, info: Ctx) -> list[str]:
-        return await versions.version_aliases(info.context, self.record.id)
+    @classmethod
+    async def preload(
+        cls, ctx: Context, found: list[records.ArtifactVersion], fields: set[str]
+    ) -> None:
+        """A page of versions loads what its selected fields read before they resolve."""
+        await versions.preload(
+            ctx,
+            found,
+            aliases="aliases" in fields,
+            tags="tags" in fields,
+            created_by="createdBy" in fields,
+            linked_by="linkedBy" in fields,
+        )
 
-    @strawberry.field(description="Tags on this version, sorted.")
-    async def tags(self, info: Ctx) -> list[str]:
-        return await versions.version_tags(info.context, self.record.id)
+    @strawberry.field(
+        description="Aliases this version holds in its collection, sorted.", graphql_type=list[str]
+    )
+    def aliases(self, info: Ctx) -> Soon[list[str]]:
+        return versions.version_aliases(info.context, self.record.id)
+
+    @strawberry.field(description="Tags on this version, sorted.", graphql_type=list[str])
+    def tags(self, info: Ctx) -> Soon[list[str]]:
+        return versions.version_tags(info.context, self.record.id)
 
     @strawberry.field(description="Every alias this version has held, when it came and went.")
     async def alias_history(self, info: Ctx) -> list[AliasPeriod]:
@@ -120,9 +138,12 @@ class ArtifactVersion(Node):
         found = await collections.collection(info.context, self.record.collection_id)
         return collection_of(still_there(found, "collection"))
 
-    @strawberry.field(description="Who put the version in this collection (logged or linked it).")
-    async def linked_by(self, info: Ctx) -> User | None:
-        return maybe(User, await accounts.user(info.context, self.record.linked_by))
+    @strawberry.field(
+        description="Who put the version in this collection (logged or linked it).",
+        graphql_type=User | None,
+    )
+    def linked_by(self, info: Ctx) -> Soon[User | None]:
+        return maybe_soon(User, accounts.user(info.context, self.record.linked_by))
 
     @strawberry.field(
         description="The logged version this content came from; itself for a logged version."
@@ -131,9 +152,11 @@ class ArtifactVersion(Node):
         found = await versions.source_version(info.context, self.record.content_id)
         return maybe(ArtifactVersion, found)
 
-    @strawberry.field(description="The run that logged the content, when one did.")
-    async def created_by(self, info: Ctx) -> RunType | None:
-        return maybe(RunType, await runs.run(info.context, self.record.created_by_run_id))
+    @strawberry.field(
+        description="The run that logged the content, when one did.", graphql_type=RunType | None
+    )
+    def created_by(self, info: Ctx) -> Soon[Run | None]:
+        return maybe_soon(RunType, runs.run(info.context, self.record.created_by_run_id))
 
     @connection_field(
         ArtifactFile,

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from db import records
 from resolvers import collections, mongo_filters, organizations, registries, versions
 from resolvers.context import Context
+from resolvers.soon import settled
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.connection import Connection, PageInfo, connection, listed
@@ -83,7 +84,7 @@ class ArtifactCollection:
     ) -> Connection[TagType]:
         from schema.wandb.versions import Tag
 
-        found = await collections.collection_tags(info.context, self.record.id)
+        found = await settled(collections.collection_tags(info.context, self.record.id))
         return listed([Tag.of(self.record.id, t) for t in found])
 
     @strawberry.field(description="The aliases in use in the collection.")

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from db import json_values, records
 from db.runs import RunDetails
 from resolvers import accounts, organizations, pages, runs, validation
+from resolvers.soon import settled
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors
 from schema.wandb.accounts import User
@@ -213,7 +214,7 @@ class Run:
 
     @strawberry.field(description="Who started the run.")
     async def user(self, info: Ctx) -> User | None:
-        found = await accounts.user(info.context, self.record.user_id)
+        found = await settled(accounts.user(info.context, self.record.user_id))
         return None if found is None else User.of(found)
 
     @strawberry.field(description="The versions the run used, most recent first.")

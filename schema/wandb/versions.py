@@ -16,6 +16,7 @@ import strawberry
 from db import records
 from resolvers import collections, files, links, pages, runs, versions
 from resolvers.context import Context
+from resolvers.soon import settled
 from schema.context import Ctx, arg
 from schema.errors import raise_domain_errors, still_there
 from schema.scalars import Int64
@@ -88,7 +89,7 @@ class ArtifactManifest:
 async def aliases_of(info: Ctx, found: records.ArtifactVersion) -> list[ArtifactAlias]:
     return [
         ArtifactAlias(alias=a, version=found)
-        for a in await versions.version_aliases(info.context, found.id)
+        for a in await settled(versions.version_aliases(info.context, found.id))
     ]
 
 
@@ -143,7 +144,7 @@ class Artifact:
 
     @strawberry.field(description="The version's tags.")
     async def tags(self, info: Ctx) -> list[Tag]:
-        found = await versions.version_tags(info.context, self.record.id)
+        found = await settled(versions.version_tags(info.context, self.record.id))
         return [Tag.of(self.record.id, t) for t in found]
 
     @strawberry.field(description="The run step it was logged at: not kept, null.")
@@ -202,7 +203,7 @@ class Artifact:
 
     @strawberry.field(description="The run that logged the content.")
     async def created_by(self, info: Ctx) -> Run | None:
-        found = await runs.run(info.context, self.record.created_by_run_id)
+        found = await settled(runs.run(info.context, self.record.created_by_run_id))
         return None if found is None else Run.of(found)
 
     @strawberry.field(description="The runs that used the content, most recent first.")

@@ -9,6 +9,7 @@ Python's defaults, to measure what the tuning is worth.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from starlette.applications import Starlette
@@ -24,6 +25,9 @@ def make_app() -> Starlette:
     settings = Settings(
         pool_size=int(os.environ.get("CAIRN_BENCH_POOL_SIZE", "10")), rate_limit_points=0
     )
+    # Warnings and errors only, in one process or several (a worker of several sets up Cairn's
+    # logging first): a log line per request would be measured too.
+    logging.getLogger().setLevel(logging.WARNING)
     app = create_app(settings, database_url=url)
     if os.environ.get("CAIRN_BENCH_GC") != "default":
         tune_garbage_collector()

@@ -25,6 +25,16 @@ def free_port() -> int:
         return port
 
 
+SERVE_WORKERS = """
+import sys
+from server.sockets import NoDelayHttpProtocol
+from server.workers import Supervisor
+served = {{"host": "127.0.0.1", "port": {port}, "http": NoDelayHttpProtocol,
+          "log_level": "warning", "access_log": False}}
+sys.exit(Supervisor({workers}, served, app="bench.app:make_app").run())
+"""
+
+
 class Server:
     """uvicorn serving `bench.app:make_app` on a free port, one process (like `cairn serve`),
     from this checkout or another one (`root`: a baseline to compare with)."""
@@ -47,26 +57,27 @@ class Server:
             "CAIRN_BENCH_POOL_SIZE": str(pool_size),
             "CAIRN_BENCH_GC": gc_mode,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.app:make_app",
-            "--app-dir",
-            str(root),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        if workers > 1:
-            # As `cairn serve --workers N` runs them: uvicorn's worker processes, each accepted
-            # socket with TCP_NODELAY (uvicorn's own multi-process mode does not set it).
-            command += ["--workers", str(workers), "--http", "server.sockets:NoDelayHttpProtocol"]
+        if workers == 1:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.app:make_app",
+                "--app-dir",
+                str(root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+        else:
+            # As `cairn serve --workers N` runs them: a socket each, TCP_NODELAY on every
+            # connection.
+            command = [sys.executable, "-c", SERVE_WORKERS.format(workers=workers, port=self.port)]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command, cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT

@@ -125,6 +125,9 @@ class DataLoader(Generic[K, V]):
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
+                    # Marked as seen: the first caller to fail reports it for the request, and
+                    # a future nobody awaits after that must not log it once per key.
+                    future.exception()
             return
         for (_, future), value in zip(batch, values, strict=True):
             if not future.done():

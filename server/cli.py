@@ -179,8 +179,9 @@ def _seed_demo(url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from server.app import APP_FACTORY, create_app, tune_garbage_collector, worker_environment
+    from server.app import create_app, tune_garbage_collector, worker_environment
     from server.sockets import NoDelayHttpProtocol
+    from server.workers import Supervisor
 
     if args.workers < 1:
         raise SystemExit(f"cairn serve: --workers must be at least 1, not {args.workers}")
@@ -230,7 +231,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # Each worker process makes its own app (its pool, listener, delivery worker and collector,
     # all safe side by side) from what this process resolved, passed in the environment.
     os.environ.update(worker_environment(settings, url))
-    uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **served)
+    sys.exit(Supervisor(args.workers, served).run())
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

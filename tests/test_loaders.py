@@ -5,6 +5,7 @@ versions loads what its selected fields read, so that those fields resolve witho
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -59,6 +60,30 @@ async def test_a_failed_batch_fails_each_of_its_callers_and_is_tried_again_after
     loader.clear_all()
     assert await loader.load(1) == 2
     assert fetch.calls == [[1, 2], [1]]
+
+
+async def test_a_failed_batch_is_not_logged_once_per_key_nobody_awaited() -> None:
+    """A request stops at the first failure; the futures of the other keys of the batch, never
+    awaited, do not each log the error when they are collected."""
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: reported.append(context))
+    try:
+        loader = DataLoader(Recorded(fail_on=1))
+        failed = False
+        try:
+            await loader.load_many(range(100))
+        except LookupError:  # not pytest.raises, which would keep the futures alive
+            failed = True
+        loader.clear_all()
+        # Three turns of the loop: the batch's task ends, and its done-callback lets go of it.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert failed
+    assert reported == []
 
 
 async def test_a_fetch_that_answers_the_wrong_number_of_values_is_a_clear_error() -> None:

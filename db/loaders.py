@@ -143,6 +143,33 @@ def _loader(
     return DataLoader(load)
 
 
+async def _load_pages(executor: Executor, keys: Sequence[PageKey]) -> list[Page[Any]]:
+    # Siblings in one query share their page arguments, so this is one statement per level.
+    groups: dict[tuple[ListSpec[Any], PageRequest, Any, Search | None], list[int]] = {}
+    for spec, parent_id, request, filter_value, search in keys:
+        groups.setdefault((spec, request, filter_value, search), []).append(parent_id)
+    results: dict[PageKey, Page[Any]] = {}
+    for (spec, request, filter_value, search), parent_ids in groups.items():
+        unique_ids = list(dict.fromkeys(parent_ids))
+        pages = await fetch_pages(executor, spec, unique_ids, request, filter_value, search)
+        for parent_id, page in zip(unique_ids, pages, strict=True):
+            results[(spec, parent_id, request, filter_value, search)] = page
+    return [results[key] for key in keys]
+
+
+async def _load_counts(executor: Executor, keys: Sequence[CountKey]) -> list[int]:
+    groups: dict[tuple[ListSpec[Any], Any, Search | None], list[int]] = {}
+    for spec, parent_id, filter_value, search in keys:
+        groups.setdefault((spec, filter_value, search), []).append(parent_id)
+    results: dict[CountKey, int] = {}
+    for (spec, filter_value, search), parent_ids in groups.items():
+        unique_ids = list(dict.fromkeys(parent_ids))
+        counts = await fetch_counts(executor, spec, unique_ids, filter_value, search)
+        for parent_id, count in zip(unique_ids, counts, strict=True):
+            results[(spec, parent_id, filter_value, search)] = count
+    return [results[key] for key in keys]
+
+
 class Loaders:
     """A request's loaders, reading through `executor` (the request's connection, or a pool).
     Create one per request; call `clear_all` after a write."""
@@ -240,35 +267,10 @@ class Loaders:
         self.run_by_project_name: DataLoader[tuple[int, str], Run | None] = _loader(
             executor, runs.runs_by_project_name
         )
-        self.page: DataLoader[PageKey, Page[Any]] = DataLoader(self._load_pages)
-        self.count: DataLoader[CountKey, int] = DataLoader(self._load_counts)
-
-    async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Any]]:
-        # Siblings in one query share their page arguments, so this is one statement per level.
-        groups: dict[tuple[ListSpec[Any], PageRequest, Any, Search | None], list[int]] = {}
-        for spec, parent_id, request, filter_value, search in keys:
-            groups.setdefault((spec, request, filter_value, search), []).append(parent_id)
-        results: dict[PageKey, Page[Any]] = {}
-        for (spec, request, filter_value, search), parent_ids in groups.items():
-            unique_ids = list(dict.fromkeys(parent_ids))
-            pages = await fetch_pages(
-                self.executor, spec, unique_ids, request, filter_value, search
-            )
-            for parent_id, page in zip(unique_ids, pages, strict=True):
-                results[(spec, parent_id, request, filter_value, search)] = page
-        return [results[key] for key in keys]
-
-    async def _load_counts(self, keys: Sequence[CountKey]) -> list[int]:
-        groups: dict[tuple[ListSpec[Any], Any, Search | None], list[int]] = {}
-        for spec, parent_id, filter_value, search in keys:
-            groups.setdefault((spec, filter_value, search), []).append(parent_id)
-        results: dict[CountKey, int] = {}
-        for (spec, filter_value, search), parent_ids in groups.items():
-            unique_ids = list(dict.fromkeys(parent_ids))
-            counts = await fetch_counts(self.executor, spec, unique_ids, filter_value, search)
-            for parent_id, count in zip(unique_ids, counts, strict=True):
-                results[(spec, parent_id, filter_value, search)] = count
-        return [results[key] for key in keys]
+        # Functions of the executor, not methods: a loader that held this object would make a
+        # cycle, and every row the request loaded would wait for the cyclic garbage collector.
+        self.page: DataLoader[PageKey, Page[Any]] = _loader(executor, _load_pages)
+        self.count: DataLoader[CountKey, int] = _loader(executor, _load_counts)
 
     def clear_all(self) -> None:
         for loader in vars(self).values():

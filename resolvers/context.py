@@ -12,7 +12,7 @@ import asyncpg
 from db.loaders import Loaders
 from db.pool import Connection, Executor, RequestConnection
 from db.records import User
-from resolvers.throttle import Throttle
+from resolvers.throttle import ExecutionBudget, Throttle
 from resolvers.webhooks import WebhookPolicy
 
 
@@ -41,6 +41,8 @@ class Context:
     events: Any = None
     # Cost points per API key; None where requests are not rate limited.
     throttle: Throttle | None = None
+    # Cost points running at once in this process; None where they are not limited.
+    budget: ExecutionBudget | None = None
     # The blob store and URL signing (resolvers.files.Transfers); None where nothing moves bytes.
     transfers: Any = None
     # Where this server is reached from the caller's side, for the URLs it hands out.
@@ -54,6 +56,18 @@ class Context:
         a long-lived WebSocket session)."""
         return self.loaders.executor
 
+    def end(self) -> None:
+        """Lets go of what the operation loaded, once it has its answer. GraphQL execution keeps
+        its context in a reference cycle, which only the cyclic garbage collector frees (rarely,
+        as `cairn serve` tunes it): every row the request read would wait with it."""
+        self.loaders.clear_all()
+
+    async def release_reads(self) -> None:
+        """Gives the request's reading connection back to the pool (its next read takes one
+        again): before it waits for anything else, so that it never waits holding one."""
+        if isinstance(self.reads, RequestConnection):
+            await self.reads.release()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """The one transaction of a write. It refuses to start before an authorization check,
@@ -62,8 +76,7 @@ class Context:
         that a request holds one connection at a time and writers cannot starve each other."""
         if not self.authorization_checked:
             raise AuthorizationNotChecked("a write started without an authorization check")
-        if isinstance(self.reads, RequestConnection):
-            await self.reads.release()
+        await self.release_reads()
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
         self.loaders.clear_all()

@@ -28,6 +28,8 @@ class OperationContext(SchemaExtension):
         if make is not None:
             self.execution_context.context = make()
         yield
+        if make is not None:
+            self.execution_context.context.end()
 
 
 def expose_enum(enum: type[DescribedEnum], *, name: str, description: str) -> None:

@@ -8,13 +8,15 @@ lineage walk's lists its `maxNodes`, and any other list LIST_ESTIMATE items. Eac
 field adds MUTATION_COST. Introspection is free. A field selected several times through fragments
 is one field of the answer and is counted once, as execution merges it. An operation whose
 requested cost exceeds MAX_COST is refused before it runs; one whose key's bucket holds less
-than its requested cost is throttled. After it runs, what it did not use goes back into the
-bucket, and `extensions.cost` reports both figures and the bucket.
+than its requested cost is throttled. Then it runs once its requested cost fits in the
+process's execution budget (`resolvers.throttle.ExecutionBudget`), waiting its turn otherwise.
+After it runs, what it did not use goes back into the bucket, and `extensions.cost` reports both
+figures and the bucket.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,14 +274,14 @@ class ActualCount:
 
 
 class QueryCost(SchemaExtension):
-    """Refuses operations that would cost more than MAX_COST, charges the caller's bucket, and
-    reports the cost in `extensions.cost`."""
+    """Refuses operations that would cost more than MAX_COST, charges the caller's bucket, runs
+    the operation within the execution budget, and reports the cost in `extensions.cost`."""
 
     requested: int | None = None
     actual: int | None = None
     available: float | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         operation = None if document is None else chosen_operation(document, context.operation_name)
@@ -314,7 +316,14 @@ class QueryCost(SchemaExtension):
                         "retryAfterSeconds": int(retry_after_header(charge.retry_after)),
                     },
                 )
-        yield
+        budget = getattr(ctx, "budget", None)
+        if budget is None or context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+        else:
+            if budget.must_wait(self.requested):
+                await ctx.release_reads()
+            async with budget.running(self.requested):
+                yield
         result = context.result
         if context.operation_type is OperationType.SUBSCRIPTION or result is None:
             return

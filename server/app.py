@@ -94,6 +94,7 @@ def create_app(
     # Trusted only while the live-event hub listens for changes (in the lifespan).
     verified = VerifiedKeys()
     throttle = settings.throttle()
+    budget = settings.execution_budget()
     store = blob_store(settings)
 
     def serve_on(active: asyncpg.Pool, events: EventHub | None) -> None:
@@ -113,13 +114,14 @@ def create_app(
             transfers,
             settings.public_url,
         )
-        endpoints["graphql"] = GraphQLEndpoint(*shared, verified=verified)
+        endpoints["graphql"] = GraphQLEndpoint(*shared, verified=verified, budget=budget)
         endpoints["wandb"] = GraphQLEndpoint(
             *shared,
             schema=wandb_schema,
             credentials=WANDB_BASIC,
             path=WANDB_GRAPHQL,
             verified=verified,
+            budget=budget,
         )
 
     if pool is not None:
@@ -200,7 +202,7 @@ def create_app(
         return Response(status_code=204)
 
     async def prometheus(request: Request) -> Response:
-        return await metrics.render(endpoint().pool, endpoint().events)
+        return await metrics.render(endpoint().pool, endpoint().events, budget)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -43,7 +43,7 @@ from resolvers.accounts import VerifiedKeys, authenticate
 from resolvers.context import Context, Principal
 from resolvers.files import Transfers
 from resolvers.live import EventHub
-from resolvers.throttle import Throttle
+from resolvers.throttle import ExecutionBudget, Throttle
 from resolvers.webhooks import WebhookPolicy
 from schema.limits import MAX_CACHED_DOCUMENT, MAX_TOKENS
 from schema.schema import internal_error_message, schema
@@ -310,6 +310,7 @@ class GraphQLEndpoint:
         credentials: Credentials = BEARER,
         path: str = "/graphql",
         verified: VerifiedKeys | None = None,
+        budget: ExecutionBudget | None = None,
     ) -> None:
         self.schema = schema
         self.credentials = credentials
@@ -322,6 +323,7 @@ class GraphQLEndpoint:
         self.transfers = transfers
         self.public_url = public_url.rstrip("/")
         self.verified = verified
+        self.budget = budget
 
     def context(
         self,
@@ -339,6 +341,7 @@ class GraphQLEndpoint:
             webhook_policy=self.webhook_policy,
             events=self.events,
             throttle=self.throttle,
+            budget=self.budget,
             transfers=self.transfers,
             base_url=self.public_url or base_url_of(connection),
         )
@@ -449,6 +452,8 @@ class GraphQLEndpoint:
                 raise RequestRefused(
                     400, "the request has no `query` string", "BAD_REQUEST"
                 ) from None
+            finally:
+                context.end()
         except RequestRefused as refusal:
             return self._refusal(refusal, media_type)
 

@@ -1,6 +1,7 @@
 """Prometheus metrics at /metrics: GraphQL requests by operation and outcome, their latency,
 file transfers by route and status, the database pool, the webhook outbox and delivery
-outcomes, and the live-event listener. Each process reports its own; a scrape reads the pool,
+outcomes, the live-event listener, and the execution budget's points in use and operations
+waiting. Each process reports its own; a scrape reads the pool,
 the outbox and the listener as they are then.
 """
 
@@ -21,6 +22,7 @@ from starlette.responses import Response
 
 from db.automations import outbox_depth
 from resolvers.live import EventHub
+from resolvers.throttle import ExecutionBudget
 
 REQUESTS = Counter(
     "cairn_graphql_requests_total",
@@ -42,6 +44,12 @@ TRANSFERS = Counter(
 POOL = Gauge("cairn_db_pool_connections", "Database pool connections, by state.", ["state"])
 OUTBOX = Gauge("cairn_webhook_outbox_depth", "Webhook deliveries waiting to be sent or retried.")
 LISTENER = Gauge("cairn_live_listener_up", "1 while the live-event listener listens, else 0.")
+EXECUTING = Gauge(
+    "cairn_executing_cost_points",
+    "Query-cost points of the operations running at once, and the most there may be.",
+    ["state"],
+)
+WAITING = Gauge("cairn_operations_waiting", "Operations waiting for the execution budget to run.")
 
 # Operation names are the client's to choose: the first MAX_OPERATIONS distinct ones get a
 # series of their own, later ones count as `other`, so that no client can grow the metrics.
@@ -79,12 +87,18 @@ def observe(operation: str | None, status: int, seconds: float) -> None:
     LATENCY.labels(outcome).observe(seconds)
 
 
-async def render(pool: asyncpg.Pool, events: EventHub | None) -> Response:
+async def render(
+    pool: asyncpg.Pool, events: EventHub | None, budget: ExecutionBudget | None
+) -> Response:
     POOL.labels("max").set(pool.get_max_size())
     POOL.labels("open").set(pool.get_size())
     POOL.labels("idle").set(pool.get_idle_size())
     POOL.labels("in_use").set(pool.get_size() - pool.get_idle_size())
     LISTENER.set(1 if events is not None and events.listening else 0)
+    if budget is not None:
+        EXECUTING.labels("in_use").set(budget.in_use)
+        EXECUTING.labels("capacity").set(budget.capacity)
+        WAITING.set(budget.waiting)
     try:
         async with pool.acquire(timeout=2) as conn:
             OUTBOX.set(await outbox_depth(conn))

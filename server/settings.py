@@ -11,7 +11,7 @@ import asyncpg
 
 from db.blobs import BlobStore, StorageConfigError
 from resolvers.files import DEFAULT_MAX_FILE_BYTES, MAX_PART_BYTES, MIN_PART_BYTES, PART_BYTES
-from resolvers.throttle import Throttle
+from resolvers.throttle import ExecutionBudget, Throttle
 from resolvers.webhooks import WebhookPolicy
 from server.worker import BlobCollector
 
@@ -50,6 +50,11 @@ class Settings:
     rate_limit_restore: float = field(
         default_factory=lambda: float(os.environ.get("CAIRN_RATE_LIMIT_RESTORE", 10_000))
     )
+    # Query-cost points of the operations running at once in one process, all callers together
+    # (see resolvers/throttle.py); 0 turns the limit off. About two 2,000-version trees.
+    executing_cost: int = field(
+        default_factory=lambda: int(os.environ.get("CAIRN_EXECUTING_COST", 10_000))
+    )
 
     # Where file bytes are kept (see db.blobs.BlobStore.from_setting); empty for the local
     # default beside the data directory.
@@ -81,6 +86,9 @@ class Settings:
         if self.rate_limit_points <= 0:
             return None
         return Throttle(self.rate_limit_points, self.rate_limit_restore)
+
+    def execution_budget(self) -> ExecutionBudget | None:
+        return None if self.executing_cost <= 0 else ExecutionBudget(self.executing_cost)
 
 
 def blob_store(settings: Settings) -> BlobStore:

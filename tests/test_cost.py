@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from db.pagination import DEFAULT_PAGE_SIZE
-from resolvers.throttle import Throttle
+from db.pool import create_pool
+from resolvers.throttle import ExecutionBudget, Throttle
 from schema.cost import LIST_ESTIMATE, MAX_COST, MUTATION_COST
 from server.settings import Settings
 from tests.support.app import app_client
@@ -246,3 +247,95 @@ def test_full_buckets_are_forgotten() -> None:
     now[0] = 60.0
     throttle.take("last", 1)
     assert throttle.tracked() == 1
+
+
+async def test_the_execution_budget_runs_operations_in_turn_within_its_capacity() -> None:
+    budget = ExecutionBudget(1_000)
+    running: list[str] = []
+    peak = [0]
+    release: dict[str, asyncio.Event] = {}
+
+    async def operation(name: str, points: int) -> str:
+        release[name] = asyncio.Event()
+        async with budget.running(points):
+            running.append(name)
+            peak[0] = max(peak[0], budget.in_use)
+            await release[name].wait()
+            running.remove(name)
+        return name
+
+    big = [asyncio.create_task(operation(f"big{i}", 600)) for i in range(3)]
+    await asyncio.sleep(0)
+    assert running == ["big0"]
+    assert budget.waiting == 2
+    assert budget.must_wait(600)
+    # A small operation (a hundredth of the capacity or less) never queues behind a large one.
+    small = asyncio.create_task(operation("small", 10))
+    await asyncio.sleep(0)
+    assert running == ["big0", "small"]
+    release["small"].set()
+    # One larger than the capacity holds all of it: it runs alone, in its turn.
+    huge = asyncio.create_task(operation("huge", 50_000))
+    await asyncio.sleep(0)
+    for name in ("big0", "big1", "big2"):
+        assert running == [name]
+        release[name].set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert running == ["huge"]
+    assert budget.in_use == 1_000
+    release["huge"].set()
+    assert [await t for t in [*big, small, huge]] == ["big0", "big1", "big2", "small", "huge"]
+    assert (budget.in_use, budget.waiting, peak[0]) == (0, 0, 1_000)
+
+
+async def test_an_operation_cancelled_while_waiting_gives_up_its_turn() -> None:
+    budget = ExecutionBudget(1_000)
+    first = asyncio.Event()
+
+    async def holding() -> None:
+        async with budget.running(900):
+            await first.wait()
+
+    held = asyncio.create_task(holding())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(budget.running(500).__aenter__())
+    await asyncio.sleep(0)
+    assert budget.waiting == 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert (budget.waiting, budget.in_use) == (0, 900)
+    first.set()
+    await held
+    assert budget.in_use == 0
+    assert not budget.must_wait(1_000)
+
+
+async def test_many_large_operations_at_once_on_a_pool_of_one_connection_all_answer(
+    database_url: str, demo: dict[str, str]
+) -> None:
+    """A budget that lets one large operation run at a time, a pool of one connection, and six
+    large operations at once: those waiting for the budget hold no connection, so each answers
+    in its turn, as it would alone."""
+    one = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        settings = Settings(rate_limit_points=0, executing_cost=150)
+        async with app_client(one, settings) as client:
+            ada = GraphQLClient(client, demo["ada"])
+            alone = await ada.data(NESTED_SMALL)
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(ada.data(NESTED_SMALL) for _ in range(6))), timeout=60
+            )
+            metrics = (await client.get("/metrics")).text
+    finally:
+        await one.close()
+    assert answers == [alone] * 6
+    assert 'cairn_executing_cost_points{state="capacity"} 150.0' in metrics
+    assert "cairn_operations_waiting 0.0" in metrics
+
+
+# 1 + 3 + 3 x 20 + 60 x 3 objects, more than the whole budget of 150: each runs alone.
+NESTED_SMALL = """{ organization(name: "acme") { registries(first: 3) { nodes { name
+  collections(first: 20) { nodes { name
+    versions(first: 3) { nodes { version aliases } } } } } } } }"""

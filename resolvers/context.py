@@ -43,6 +43,8 @@ class Context:
     throttle: Throttle | None = None
     # Cost points running at once in this process; None where they are not limited.
     budget: ExecutionBudget | None = None
+    # The operation's requested cost (schema/cost.py), once reckoned: what it holds of `budget`.
+    requested_cost: int | None = None
     # The blob store and URL signing (resolvers.files.Transfers); None where nothing moves bytes.
     transfers: Any = None
     # Where this server is reached from the caller's side, for the URLs it hands out.

@@ -16,7 +16,7 @@ figures and the bucket.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,14 +274,14 @@ class ActualCount:
 
 
 class QueryCost(SchemaExtension):
-    """Refuses operations that would cost more than MAX_COST, charges the caller's bucket, runs
-    the operation within the execution budget, and reports the cost in `extensions.cost`."""
+    """Refuses operations that would cost more than MAX_COST, charges the caller's bucket, and
+    reports the cost in `extensions.cost`."""
 
     requested: int | None = None
     actual: int | None = None
     available: float | None = None
 
-    async def on_execute(self) -> AsyncIterator[None]:
+    def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         operation = None if document is None else chosen_operation(document, context.operation_name)
@@ -316,14 +316,9 @@ class QueryCost(SchemaExtension):
                         "retryAfterSeconds": int(retry_after_header(charge.retry_after)),
                     },
                 )
-        budget = getattr(ctx, "budget", None)
-        if budget is None or context.operation_type is OperationType.SUBSCRIPTION:
-            yield
-        else:
-            if budget.must_wait(self.requested):
-                await ctx.release_reads()
-            async with budget.running(self.requested):
-                yield
+        if isinstance(ctx, Context):
+            ctx.requested_cost = self.requested
+        yield
         result = context.result
         if context.operation_type is OperationType.SUBSCRIPTION or result is None:
             return
@@ -345,3 +340,23 @@ class QueryCost(SchemaExtension):
                 "restoreRate": _number(throttle.restore_rate),
             }
         return {"cost": cost}
+
+
+class ExecutionBudgetTurn(SchemaExtension):
+    """Runs a query or mutation once its requested cost (reckoned by QueryCost, which comes
+    first) fits in the process's execution budget, waiting its turn otherwise; it lets go of
+    its database connection while it waits. Asynchronous, so a synchronous execution (the
+    schema's own introspection) runs without it (`CairnSchema.get_extensions`)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        ctx = context.context
+        budget = getattr(ctx, "budget", None)
+        points = getattr(ctx, "requested_cost", None)
+        if budget is None or points is None or context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        if budget.must_wait(points):
+            await ctx.release_reads()
+        async with budget.running(points):
+            yield

@@ -10,7 +10,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -19,7 +24,7 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.automations import AutomationsMutation
 from schema.collections import ArtifactSequence, Collection, CollectionsMutation
 from schema.context import OperationContext
-from schema.cost import QueryCost
+from schema.cost import ExecutionBudgetTurn, QueryCost
 from schema.files import FilesMutation
 from schema.limits import (
     MAX_TOKENS,
@@ -108,6 +113,12 @@ class CairnSchema(strawberry.Schema):
             ]
         return result
 
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        extensions = super().get_extensions(sync)
+        if sync:  # nothing waits in a synchronous execution: the schema's own introspection
+            return [e for e in extensions if not isinstance(e, ExecutionBudgetTurn)]
+        return extensions
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -168,6 +179,7 @@ EXTENSIONS: list[Any] = [
     DocumentCache,
     NoNulInVariables,
     QueryCost,
+    ExecutionBudgetTurn,
 ]
 
 schema = CairnSchema(

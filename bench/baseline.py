@@ -33,8 +33,8 @@ from bench.scenario import Scenario
 from bench.statements import count_statements
 
 url, key, requests = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-chosen = [Scenario(name, "", query, lambda rng, v=variables: v, endpoint=endpoint)
-          for name, query, variables, endpoint in requests]
+chosen = [Scenario(name, "", query, lambda rng, v=variables: v, endpoint=endpoint, key=own)
+          for name, query, variables, endpoint, own in requests]
 counts = asyncio.run(count_statements(url, key, chosen))
 print(json.dumps({n: [c.statements, c.pool_resets, c.texts] for n, c in counts.items()}))
 """
@@ -113,7 +113,7 @@ def count_baseline_statements(
     """Each scenario's statements as the baseline's code runs its first request (scenarios
     that send their own requests are left out)."""
     requests = [
-        (s.name, s.query, s.variables(random.Random(1)), s.endpoint)
+        (s.name, s.query, s.variables(random.Random(1)), s.endpoint, s.key)
         for s in chosen
         if s.custom is None
     ]

@@ -265,8 +265,12 @@ def _json_sql(subject: Subject, match: JsonMatch, params: Parameters) -> str:
 
 
 def tsquery_text(words: tuple[str, ...]) -> str:
-    """Words (letters and digits only) as a tsquery where every word matches, as a prefix."""
-    return " & ".join(f"{word}:*" for word in words)
+    """Words (letters and digits only) as a tsquery where every word matches, as a prefix.
+    PostgreSQL's parser reads a number after a hyphen as a signed number (`collection-042` is
+    `collection` and `-042`), so a word of digits matches with a minus sign as well."""
+    return " & ".join(
+        f"({word}:* | '-{word}':*)" if word.isdigit() else f"{word}:*" for word in words
+    )
 
 
 def _text_sql(subject: Subject, query: TextQuery, params: Parameters) -> str:

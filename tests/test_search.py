@@ -237,6 +237,38 @@ async def test_free_text_follows_every_change_to_what_it_reads(
     assert await found("sea lions") == ([version], ["orca-finder"])
 
 
+async def test_numbered_names_are_found_by_their_number_and_whole(
+    pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    """PostgreSQL's parser reads the number after a hyphen as a signed number (`collection-042`
+    is `collection` and `-042`): the name is still found whole, by its number, and by the start
+    of its number; a word that is not there still finds nothing."""
+    search_world = await build_world(pool)
+    admin = as_(search_world, client, "admin")
+    registry = gid("Registry", search_world.registries["models"].id)
+    for name in ("collection-042", "run-2024-01-05", "model-7.5"):
+        created = await mutate(
+            admin,
+            "createCollection",
+            {"registryId": registry, "name": name, "type": "model"},
+            "collection { id }",
+        )
+        assert not created["errors"], created
+    query = """query($org: String, $q: String) {
+      collections(organization: $org, query: $q) { nodes { name } } }"""
+
+    async def found(text: str) -> list[str]:
+        data = await admin.data(query, {"org": search_world.org.name, "q": text})
+        return sorted(n["name"] for n in data["collections"]["nodes"])
+
+    assert await found("collection-042") == ["collection-042"]
+    assert await found("042") == ["collection-042"]
+    assert await found("04") == ["collection-042"]
+    assert await found("collection 42") == []
+    assert await found("run 2024-01") == ["run-2024-01-05"]
+    assert await found("model-7") == ["model-7.5"]
+
+
 # --- visibility ----------------------------------------------------------------------------------
 
 

@@ -134,6 +134,24 @@ class DataLoader(Generic[K, V]):
                 future.set_result(value)
 
 
+class Lazy(Generic[K, V]):
+    """A `Loaders` attribute: the loader of `fetch` on the request's executor, made on first
+    use and kept on the instance (this descriptor has no `__set__`, so the instance's own
+    attribute answers from then on)."""
+
+    def __init__(self, fetch: Callable[[Executor, Sequence[K]], Awaitable[list[V]]]) -> None:
+        self.fetch = fetch
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, loaders: Loaders, owner: type) -> DataLoader[K, V]:
+        loader = _loader(loaders.executor, self.fetch)
+        loaders.__dict__[self.name] = loader
+        return loader
+
+
 def _loader(
     executor: Executor, fetch: Callable[[Executor, Sequence[K]], Awaitable[list[V]]]
 ) -> DataLoader[K, V]:
@@ -172,105 +190,69 @@ async def _load_counts(executor: Executor, keys: Sequence[CountKey]) -> list[int
 
 class Loaders:
     """A request's loaders, reading through `executor` (the request's connection, or a pool).
-    Create one per request; call `clear_all` after a write."""
+    Create one per request; call `clear_all` after a write. Each loader is made when first
+    used: a lookup by path uses a few of them, and the rest would be made, and freed, for
+    nothing on every request."""
+
+    # The page and count loaders are functions of the executor, not methods: a loader that
+    # held this object would make a cycle, and every row the request loaded would wait for the
+    # cyclic garbage collector.
+    organization_by_id: Lazy[int, Organization | None] = Lazy(organizations.organizations_by_id)
+    organization_by_name: Lazy[str, Organization | None] = Lazy(organizations.organizations_by_name)
+    user_by_id: Lazy[int, User | None] = Lazy(accounts.users_by_id)
+    organization_ids_by_user: Lazy[int, list[int]] = Lazy(organizations.organization_ids_by_user)
+    team_by_id: Lazy[int, Team | None] = Lazy(organizations.teams_by_id)
+    api_key_by_id: Lazy[int, ApiKey | None] = Lazy(accounts.api_keys_by_id)
+    registry_by_id: Lazy[int, Registry | None] = Lazy(registries.registries_by_id)
+    registry_by_organization_name: Lazy[tuple[int, str], Registry | None] = Lazy(
+        registries.registries_by_organization_name
+    )
+    registry_role: Lazy[tuple[int, int], str | None] = Lazy(registries.registry_roles)
+    registry_ids_with_role: Lazy[int, list[int]] = Lazy(registries.registry_ids_with_role)
+    collection_by_id: Lazy[int, Collection | None] = Lazy(collections.collections_by_id)
+    collection_by_registry_name: Lazy[tuple[int, str], Collection | None] = Lazy(
+        collections.collections_by_registry_name
+    )
+    sequence_by_project_name: Lazy[tuple[int, str], Collection | None] = Lazy(
+        collections.sequences_by_project_name
+    )
+    tags_by_collection: Lazy[int, list[str]] = Lazy(collections.tags_by_collection)
+    version_by_id: Lazy[int, ArtifactVersion | None] = Lazy(versions.versions_by_id)
+    version_by_collection_index: Lazy[tuple[int, int], ArtifactVersion | None] = Lazy(
+        versions.versions_by_collection_index
+    )
+    version_by_collection_alias: Lazy[tuple[int, str], ArtifactVersion | None] = Lazy(
+        versions.versions_by_collection_alias
+    )
+    version_by_collection_content: Lazy[tuple[int, int], ArtifactVersion | None] = Lazy(
+        versions.versions_by_collection_content
+    )
+    source_version_by_content: Lazy[int, ArtifactVersion | None] = Lazy(
+        versions.source_versions_by_content
+    )
+    content_fully_stored: Lazy[int, bool] = Lazy(versions.contents_fully_stored)
+    registry_ids_by_content: Lazy[int, list[int]] = Lazy(versions.registry_ids_by_content)
+    aliases_by_version: Lazy[int, list[str]] = Lazy(versions.aliases_by_version)
+    tags_by_version: Lazy[int, list[str]] = Lazy(versions.tags_by_version)
+    aliases_by_collection: Lazy[int, list[tuple[str, int]]] = Lazy(versions.aliases_by_collection)
+    alias_periods_by_version: Lazy[int, list[AliasPeriod]] = Lazy(history.alias_periods_by_version)
+    alias_holder_as_of: Lazy[tuple[int, str, datetime], int | None] = Lazy(
+        history.alias_holders_as_of
+    )
+    automation_by_id: Lazy[int, Automation | None] = Lazy(automations.automations_by_id)
+    delivery_by_id: Lazy[int, Delivery | None] = Lazy(automations.deliveries_by_id)
+    attempts_by_delivery: Lazy[int, list[DeliveryAttempt]] = Lazy(automations.attempts_by_delivery)
+    project_by_id: Lazy[int, Project | None] = Lazy(runs.projects_by_id)
+    project_by_organization_name: Lazy[tuple[int, str], Project | None] = Lazy(
+        runs.projects_by_organization_name
+    )
+    run_by_id: Lazy[int, Run | None] = Lazy(runs.runs_by_id)
+    run_by_project_name: Lazy[tuple[int, str], Run | None] = Lazy(runs.runs_by_project_name)
+    page: Lazy[PageKey, Page[Any]] = Lazy(_load_pages)
+    count: Lazy[CountKey, int] = Lazy(_load_counts)
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
-        self.organization_by_id: DataLoader[int, Organization | None] = _loader(
-            executor, organizations.organizations_by_id
-        )
-        self.organization_by_name: DataLoader[str, Organization | None] = _loader(
-            executor, organizations.organizations_by_name
-        )
-        self.user_by_id: DataLoader[int, User | None] = _loader(executor, accounts.users_by_id)
-        self.organization_ids_by_user: DataLoader[int, list[int]] = _loader(
-            executor, organizations.organization_ids_by_user
-        )
-        self.team_by_id: DataLoader[int, Team | None] = _loader(executor, organizations.teams_by_id)
-        self.api_key_by_id: DataLoader[int, ApiKey | None] = _loader(
-            executor, accounts.api_keys_by_id
-        )
-        self.registry_by_id: DataLoader[int, Registry | None] = _loader(
-            executor, registries.registries_by_id
-        )
-        self.registry_by_organization_name: DataLoader[tuple[int, str], Registry | None] = _loader(
-            executor, registries.registries_by_organization_name
-        )
-        self.registry_role: DataLoader[tuple[int, int], str | None] = _loader(
-            executor, registries.registry_roles
-        )
-        self.registry_ids_with_role: DataLoader[int, list[int]] = _loader(
-            executor, registries.registry_ids_with_role
-        )
-        self.collection_by_id: DataLoader[int, Collection | None] = _loader(
-            executor, collections.collections_by_id
-        )
-        self.collection_by_registry_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            executor, collections.collections_by_registry_name
-        )
-        self.sequence_by_project_name: DataLoader[tuple[int, str], Collection | None] = _loader(
-            executor, collections.sequences_by_project_name
-        )
-        self.tags_by_collection: DataLoader[int, list[str]] = _loader(
-            executor, collections.tags_by_collection
-        )
-        self.version_by_id: DataLoader[int, ArtifactVersion | None] = _loader(
-            executor, versions.versions_by_id
-        )
-        self.version_by_collection_index: DataLoader[tuple[int, int], ArtifactVersion | None] = (
-            _loader(executor, versions.versions_by_collection_index)
-        )
-        self.version_by_collection_alias: DataLoader[tuple[int, str], ArtifactVersion | None] = (
-            _loader(executor, versions.versions_by_collection_alias)
-        )
-        self.version_by_collection_content: DataLoader[tuple[int, int], ArtifactVersion | None] = (
-            _loader(executor, versions.versions_by_collection_content)
-        )
-        self.source_version_by_content: DataLoader[int, ArtifactVersion | None] = _loader(
-            executor, versions.source_versions_by_content
-        )
-        self.content_fully_stored: DataLoader[int, bool] = _loader(
-            executor, versions.contents_fully_stored
-        )
-        self.registry_ids_by_content: DataLoader[int, list[int]] = _loader(
-            executor, versions.registry_ids_by_content
-        )
-        self.aliases_by_version: DataLoader[int, list[str]] = _loader(
-            executor, versions.aliases_by_version
-        )
-        self.tags_by_version: DataLoader[int, list[str]] = _loader(
-            executor, versions.tags_by_version
-        )
-        self.aliases_by_collection: DataLoader[int, list[tuple[str, int]]] = _loader(
-            executor, versions.aliases_by_collection
-        )
-        self.alias_periods_by_version: DataLoader[int, list[AliasPeriod]] = _loader(
-            executor, history.alias_periods_by_version
-        )
-        self.alias_holder_as_of: DataLoader[tuple[int, str, datetime], int | None] = _loader(
-            executor, history.alias_holders_as_of
-        )
-        self.automation_by_id: DataLoader[int, Automation | None] = _loader(
-            executor, automations.automations_by_id
-        )
-        self.delivery_by_id: DataLoader[int, Delivery | None] = _loader(
-            executor, automations.deliveries_by_id
-        )
-        self.attempts_by_delivery: DataLoader[int, list[DeliveryAttempt]] = _loader(
-            executor, automations.attempts_by_delivery
-        )
-        self.project_by_id: DataLoader[int, Project | None] = _loader(executor, runs.projects_by_id)
-        self.project_by_organization_name: DataLoader[tuple[int, str], Project | None] = _loader(
-            executor, runs.projects_by_organization_name
-        )
-        self.run_by_id: DataLoader[int, Run | None] = _loader(executor, runs.runs_by_id)
-        self.run_by_project_name: DataLoader[tuple[int, str], Run | None] = _loader(
-            executor, runs.runs_by_project_name
-        )
-        # Functions of the executor, not methods: a loader that held this object would make a
-        # cycle, and every row the request loaded would wait for the cyclic garbage collector.
-        self.page: DataLoader[PageKey, Page[Any]] = _loader(executor, _load_pages)
-        self.count: DataLoader[CountKey, int] = _loader(executor, _load_counts)
 
     def clear_all(self) -> None:
         for loader in vars(self).values():

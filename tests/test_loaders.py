@@ -8,12 +8,13 @@ import asyncio
 import gc
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from db import records
-from db.loaders import DataLoader
+from db.loaders import DataLoader, Loaders
+from db.pool import Executor
 from tests.support.graphql import GraphQLClient
 from tests.support.statements import StatementCounter, count_request
 
@@ -216,3 +217,15 @@ async def test_a_request_lets_go_of_what_it_loaded_without_the_cycle_collector(
         gc.enable()
     assert data["registry"]["collections"]["nodes"]
     assert alive == []
+
+
+def test_a_requests_loaders_are_made_when_first_used_and_kept() -> None:
+    loaders = Loaders(cast(Executor, object()))
+    assert [name for name, value in vars(loaders).items() if isinstance(value, DataLoader)] == []
+    first = loaders.user_by_id
+    assert loaders.user_by_id is first
+    assert loaders.run_by_id is not first
+    made = [name for name, value in vars(loaders).items() if isinstance(value, DataLoader)]
+    assert made == ["user_by_id", "run_by_id"]
+    # Another request's loaders are its own.
+    assert Loaders(cast(Executor, object())).user_by_id is not first

@@ -92,18 +92,26 @@ def node_fields(info: Ctx) -> set[str]:
     raw = info._raw_info
     names: set[str] = set()
 
-    def fields(selections: Iterable[SelectionNode]) -> Iterator[FieldNode]:
+    def fields(
+        selections: Iterable[SelectionNode], spread: set[str] | None = None
+    ) -> Iterator[FieldNode]:
+        # Each fragment once per level, as execution collects them: fragments that spread each
+        # other twice over would otherwise be walked exponentially often.
+        spread = set() if spread is None else spread
         for selection in selections:
             if isinstance(selection, FieldNode):
                 yield selection
                 continue
             if isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
-                found = fragment.selection_set if fragment is not None else None
+                name = selection.name.value
+                fragment = raw.fragments.get(name)
+                if name in spread or fragment is None:
+                    continue
+                spread.add(name)
+                found = fragment.selection_set
             else:
                 found = cast(InlineFragmentNode, selection).selection_set
-            if found is not None:
-                yield from fields(found.selections)
+            yield from fields(found.selections, spread)
 
     def below(field: FieldNode) -> Iterable[SelectionNode]:
         return field.selection_set.selections if field.selection_set is not None else ()
